@@ -1,0 +1,82 @@
+package provisioner
+
+import (
+	"errors"
+	"fmt"
+	"time"
+)
+
+// Error codes. They travel as the "error" field of JSON error bodies, and the
+// HTTP layer maps each to one status (see http.StatusFor).
+const (
+	EINVALID      = "invalid_request"       // 400: bad input
+	EUNAUTHORIZED = "unauthorized"          // 401: no token, bad token, bad credentials
+	EFORBIDDEN    = "forbidden"             // 403: level too low
+	ENOTFOUND     = "not_found"             // 404
+	ECONFLICT     = "conflict"              // 409: state forbids the request
+	ERATELIMITED  = "rate_limited"          // 429
+	EUNAVAILABLE  = "unavailable"           // 503: an upstream (GitHub, AWS) failed or timed out
+	EINTERNAL     = "internal_error"        // 500: never carries details
+	EUNSUPPORTED  = "unsupported_media"     // 415: wrong content type
+	ETOOLARGE     = "request_too_large"     // 413
+	EPENDING      = "authorization_pending" // 202 on device polls
+	ESLOWDOWN     = "slow_down"             // 202 on device polls, with a longer interval
+	EEXPIRED      = "expired_token"         // 400: device code expired
+	EDENIED       = "access_denied"         // 403: user refused the device login
+)
+
+// Error is the one error type the domain speaks. Message is safe to show to
+// the caller; anything internal stays in wrapped errors and logs.
+type Error struct {
+	Code    string
+	Message string
+	// RetryAfter, when set, tells the caller how long to wait (429, slow_down).
+	RetryAfter time.Duration
+	// Err is the underlying cause, logged but never sent.
+	Err error
+}
+
+func (e *Error) Error() string {
+	if e.Err != nil {
+		return fmt.Sprintf("%s: %s: %v", e.Code, e.Message, e.Err)
+	}
+	return e.Code + ": " + e.Message
+}
+
+func (e *Error) Unwrap() error { return e.Err }
+
+// Errorf returns an *Error with the given code and a formatted message.
+func Errorf(code, format string, args ...any) *Error {
+	return &Error{Code: code, Message: fmt.Sprintf(format, args...)}
+}
+
+// Wrap returns an *Error that hides err behind a caller-safe message.
+func Wrap(code string, err error, format string, args ...any) *Error {
+	return &Error{Code: code, Message: fmt.Sprintf(format, args...), Err: err}
+}
+
+// ErrorCode returns the code of the first *Error in err's chain, EINTERNAL
+// for any other error, and "" for nil.
+func ErrorCode(err error) string {
+	if err == nil {
+		return ""
+	}
+	var e *Error
+	if errors.As(err, &e) {
+		return e.Code
+	}
+	return EINTERNAL
+}
+
+// ErrorMessage returns the caller-safe message of err: the message of an
+// *Error, or "internal error" for anything else.
+func ErrorMessage(err error) string {
+	if err == nil {
+		return ""
+	}
+	var e *Error
+	if errors.As(err, &e) {
+		return e.Message
+	}
+	return "internal error"
+}

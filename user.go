@@ -1,0 +1,52 @@
+package provisioner
+
+import "context"
+
+// User is an authenticated caller as LOGIN established it.
+type User struct {
+	Login string   `json:"login"` // GitHub login (token "sub")
+	ID    int64    `json:"id"`    // GitHub numeric id (token "uid")
+	Level Level    `json:"level"`
+	Org   string   `json:"org,omitempty"`   // the configured organization, when a member
+	Teams []string `json:"teams,omitempty"` // allowed teams the user belongs to
+	// Via says how the user logged in: "pat", "device", "actions", "static".
+	Via string `json:"via,omitempty"`
+}
+
+// Anonymous is the caller without a token.
+var Anonymous = User{Level: LevelAnonymous}
+
+// IdentityProvider turns a GitHub personal access token (or a static
+// identity's token) into a User. It returns EUNAUTHORIZED for credentials
+// that are invalid or revoked, and EUNAVAILABLE when the identity service
+// cannot be reached in time.
+type IdentityProvider interface {
+	LoginToken(ctx context.Context, token string) (User, error)
+}
+
+// DeviceFlow is the GitHub OAuth device flow.
+type DeviceFlow interface {
+	// StartDevice asks GitHub for a device and user code.
+	StartDevice(ctx context.Context) (DeviceCode, error)
+	// PollDevice exchanges a device code. While the user has not finished it
+	// returns EPENDING or ESLOWDOWN (with RetryAfter set to the interval to
+	// use); EEXPIRED and EDENIED end the flow.
+	PollDevice(ctx context.Context, deviceCode string) (User, error)
+}
+
+// DeviceCode is GitHub's answer to the start of a device flow.
+type DeviceCode struct {
+	DeviceCode              string `json:"device_code"`
+	UserCode                string `json:"user_code"`
+	VerificationURI         string `json:"verification_uri"`
+	VerificationURIComplete string `json:"verification_uri_complete,omitempty"`
+	ExpiresIn               int    `json:"expires_in"`
+	Interval                int    `json:"interval"`
+}
+
+// ActionsVerifier checks a GitHub Actions OIDC ID token and maps the
+// workflow it names to a user. Bad tokens give EUNAUTHORIZED, tokens from
+// another organization EFORBIDDEN.
+type ActionsVerifier interface {
+	LoginActions(ctx context.Context, idToken string) (User, error)
+}
