@@ -1,0 +1,86 @@
+// Package app is the provisioner's application logic: the seed's functions
+// written once against the domain interfaces, so the embedded and the AWS
+// backends share every rule and every test.
+package app
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"log/slog"
+	"time"
+
+	"provisioner"
+)
+
+// Config gathers the App's dependencies; Store and Tokens are required.
+type Config struct {
+	Store    provisioner.Store
+	Tokens   provisioner.Tokens
+	Identity provisioner.IdentityProvider // PAT or static identity; nil disables /auth/github/pat
+	Device   provisioner.DeviceFlow       // nil disables the device flow
+	Actions  provisioner.ActionsVerifier  // nil disables GitHub Actions login
+	Logger   *slog.Logger
+	Now      func() time.Time
+}
+
+// App implements the seed's functions.
+type App struct {
+	store    provisioner.Store
+	tokens   provisioner.Tokens
+	identity provisioner.IdentityProvider
+	device   provisioner.DeviceFlow
+	actions  provisioner.ActionsVerifier
+	log      *slog.Logger
+	now      func() time.Time
+}
+
+// New returns an App; it panics on a missing required dependency, which is a
+// wiring bug, not a runtime condition.
+func New(c Config) *App {
+	if c.Store == nil || c.Tokens == nil {
+		panic("app: Store and Tokens are required")
+	}
+	if c.Logger == nil {
+		c.Logger = slog.Default()
+	}
+	if c.Now == nil {
+		c.Now = time.Now
+	}
+	return &App{store: c.Store, tokens: c.Tokens, identity: c.Identity, device: c.Device,
+		actions: c.Actions, log: c.Logger, now: c.Now}
+}
+
+// Caller is who makes a request and from where, for authorization and audit.
+type Caller struct {
+	User   provisioner.User
+	Source string // client address
+}
+
+// audit records an attempt; a failing audit write is logged, never hidden,
+// but does not turn a decision already taken into a different answer.
+func (a *App) audit(ctx context.Context, c Caller, action, target string, err error, detail string) {
+	result := "success"
+	if err != nil {
+		result = provisioner.ErrorCode(err)
+		if detail == "" {
+			detail = provisioner.ErrorMessage(err)
+		}
+	}
+	e := provisioner.AuditEntry{
+		ID: newID(), Time: a.now().UTC(), Actor: c.User.Login, Level: c.User.Level,
+		Action: action, Target: target, Result: result, Source: c.Source, Detail: detail,
+	}
+	// The request's context may already be cancelled; the record must still land.
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+	defer cancel()
+	if werr := a.store.AppendAudit(ctx, e); werr != nil {
+		a.log.Error("audit write failed", "action", action, "actor", c.User.Login, "err", werr)
+	}
+}
+
+func newID() string {
+	var b [16]byte
+	_, _ = rand.Read(b[:])
+	return hex.EncodeToString(b[:])
+}

@@ -1,0 +1,89 @@
+package app
+
+import (
+	"context"
+
+	"provisioner"
+)
+
+// RegisterCluster records a cluster so ACCESS knows it; admin only. It stands
+// in for DEPLOY until clusters are deployed by the provisioner itself.
+func (a *App) RegisterCluster(ctx context.Context, c Caller, name string, public bool) (provisioner.Cluster, error) {
+	cl, err := a.registerCluster(ctx, c, name, public)
+	a.audit(ctx, c, "cluster.register", name, err, visibility(public))
+	return cl, err
+}
+
+func (a *App) registerCluster(ctx context.Context, c Caller, name string, public bool) (provisioner.Cluster, error) {
+	if err := requireLevel(c.User, provisioner.LevelAdmin, "registering a cluster"); err != nil {
+		return provisioner.Cluster{}, err
+	}
+	if err := provisioner.ValidateClusterName(name); err != nil {
+		return provisioner.Cluster{}, err
+	}
+	now := a.now().UTC()
+	cl, err := a.store.GetCluster(ctx, name)
+	switch provisioner.ErrorCode(err) {
+	case "":
+	case provisioner.ENOTFOUND:
+		cl = provisioner.Cluster{Name: name, CreatedBy: c.User.Login, CreatedAt: now}
+	default:
+		return provisioner.Cluster{}, err
+	}
+	cl.IsPublic = public
+	cl.UpdatedAt = now
+	if err := a.store.PutCluster(ctx, cl); err != nil {
+		return provisioner.Cluster{}, err
+	}
+	return cl, nil
+}
+
+// UnregisterCluster forgets a registered cluster; admin only, idempotent.
+func (a *App) UnregisterCluster(ctx context.Context, c Caller, name string) error {
+	err := requireLevel(c.User, provisioner.LevelAdmin, "unregistering a cluster")
+	if err == nil {
+		err = provisioner.ValidateClusterName(name)
+	}
+	if err == nil {
+		err = a.store.DeleteCluster(ctx, name)
+	}
+	a.audit(ctx, c, "cluster.unregister", name, err, "")
+	return err
+}
+
+// ListClusters lists the clusters the caller may reach: public ones for
+// members, private ones too for organization members and administrators.
+func (a *App) ListClusters(ctx context.Context, c Caller) ([]provisioner.Cluster, error) {
+	if err := requireLevel(c.User, provisioner.LevelMember, "listing clusters"); err != nil {
+		return nil, err
+	}
+	all, err := a.store.ListClusters(ctx)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]provisioner.Cluster, 0, len(all))
+	for _, cl := range all {
+		if cl.IsPublic || c.User.Level >= provisioner.LevelOrgMember {
+			out = append(out, cl)
+		}
+	}
+	return out, nil
+}
+
+// Audit returns audit entries; admin only.
+func (a *App) Audit(ctx context.Context, c Caller, f provisioner.AuditFilter) ([]provisioner.AuditEntry, error) {
+	if err := requireLevel(c.User, provisioner.LevelAdmin, "reading the audit log"); err != nil {
+		return nil, err
+	}
+	if f.Limit < 0 || f.Limit > 10000 {
+		return nil, provisioner.Errorf(provisioner.EINVALID, "limit must be between 1 and 10000")
+	}
+	return a.store.ListAudit(ctx, f)
+}
+
+func visibility(public bool) string {
+	if public {
+		return "public"
+	}
+	return "private"
+}

@@ -1,0 +1,139 @@
+package app
+
+import (
+	"context"
+	"strings"
+
+	"provisioner"
+)
+
+// Login is a successful LOGIN: the jwt_user and what it says.
+type Login struct {
+	Token  string
+	Claims provisioner.Claims
+}
+
+// maxCredential bounds what we forward to GitHub; real tokens are far shorter.
+const maxCredential = 4096
+
+// LoginToken is LOGIN with a GitHub personal access token (or a static
+// identity's token).
+func (a *App) LoginToken(ctx context.Context, src, token string) (Login, error) {
+	c := Caller{Source: src}
+	l, err := a.loginToken(ctx, &c, token)
+	a.audit(ctx, c, "login.pat", "", err, "")
+	return l, err
+}
+
+func (a *App) loginToken(ctx context.Context, c *Caller, token string) (Login, error) {
+	if a.identity == nil {
+		return Login{}, provisioner.Errorf(provisioner.ENOTFOUND, "token login is not enabled on this provisioner")
+	}
+	token = strings.TrimSpace(token)
+	if err := checkCredential("pat", token); err != nil {
+		return Login{}, err
+	}
+	u, err := a.identity.LoginToken(ctx, token)
+	if err != nil {
+		return Login{}, err
+	}
+	c.User = u
+	return a.issue(ctx, u)
+}
+
+// StartDevice begins a GitHub device flow login.
+func (a *App) StartDevice(ctx context.Context, src string) (provisioner.DeviceCode, error) {
+	if a.device == nil {
+		return provisioner.DeviceCode{}, provisioner.Errorf(provisioner.ENOTFOUND, "device flow login is not enabled on this provisioner")
+	}
+	d, err := a.device.StartDevice(ctx)
+	if err != nil {
+		a.audit(ctx, Caller{Source: src}, "login.device.start", "", err, "")
+	}
+	return d, err
+}
+
+// PollDevice completes a device flow login once the user has approved it.
+// Pending polls are not audited: they are noise, not decisions.
+func (a *App) PollDevice(ctx context.Context, src, deviceCode string) (Login, error) {
+	if a.device == nil {
+		return Login{}, provisioner.Errorf(provisioner.ENOTFOUND, "device flow login is not enabled on this provisioner")
+	}
+	if err := checkCredential("device_code", deviceCode); err != nil {
+		return Login{}, err
+	}
+	c := Caller{Source: src}
+	u, err := a.device.PollDevice(ctx, deviceCode)
+	if code := provisioner.ErrorCode(err); code == provisioner.EPENDING || code == provisioner.ESLOWDOWN {
+		return Login{}, err
+	}
+	var l Login
+	if err == nil {
+		c.User = u
+		l, err = a.issue(ctx, u)
+	}
+	a.audit(ctx, c, "login.device", "", err, "")
+	return l, err
+}
+
+// LoginActions is LOGIN with a GitHub Actions OIDC ID token: the nightly use case.
+func (a *App) LoginActions(ctx context.Context, src, idToken string) (Login, error) {
+	c := Caller{Source: src}
+	var l Login
+	var err error
+	switch {
+	case a.actions == nil:
+		err = provisioner.Errorf(provisioner.ENOTFOUND, "GitHub Actions login is not enabled on this provisioner")
+	default:
+		if err = checkCredential("token", idToken); err == nil {
+			var u provisioner.User
+			if u, err = a.actions.LoginActions(ctx, idToken); err == nil {
+				c.User = u
+				l, err = a.issue(ctx, u)
+			}
+		}
+	}
+	a.audit(ctx, c, "login.actions", "", err, "")
+	return l, err
+}
+
+func (a *App) issue(ctx context.Context, u provisioner.User) (Login, error) {
+	tok, claims, err := a.tokens.IssueUser(ctx, u)
+	if err != nil {
+		return Login{}, err
+	}
+	return Login{Token: tok, Claims: claims}, nil
+}
+
+func checkCredential(field, v string) error {
+	if v == "" {
+		return provisioner.Errorf(provisioner.EINVALID, "%s is required", field)
+	}
+	if len(v) > maxCredential {
+		return provisioner.Errorf(provisioner.EINVALID, "%s is too long", field)
+	}
+	for _, r := range v {
+		if r <= ' ' || r == 0x7f {
+			return provisioner.Errorf(provisioner.EINVALID, "%s contains whitespace or control characters", field)
+		}
+	}
+	return nil
+}
+
+// Authenticate turns a bearer jwt_user into the caller's user. An empty
+// token is the anonymous user; a bad one is EUNAUTHORIZED, never anonymous.
+func (a *App) Authenticate(ctx context.Context, bearer string) (provisioner.User, error) {
+	if bearer == "" {
+		return provisioner.Anonymous, nil
+	}
+	claims, err := a.tokens.VerifyUser(ctx, bearer)
+	if err != nil {
+		return provisioner.User{}, err
+	}
+	return claims.User(), nil
+}
+
+// Whoami returns the verified claims of a jwt_user.
+func (a *App) Whoami(ctx context.Context, token string) (provisioner.Claims, error) {
+	return a.tokens.VerifyUser(ctx, token)
+}

@@ -1,0 +1,285 @@
+// Package client is the Go client of the provisioner's HTTP API. The CLI is
+// built on it; JSON error bodies come back as *provisioner.Error values with
+// the server's code, so callers branch on domain codes, not HTTP statuses.
+package client
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	"provisioner"
+)
+
+// Client talks to one provisioner.
+type Client struct {
+	BaseURL string // e.g. http://127.0.0.1:8080
+	Token   string // jwt_user, sent as a bearer token when set
+	HTTP    *http.Client
+}
+
+// New returns a client with a bounded HTTP timeout.
+func New(baseURL, token string) *Client {
+	return &Client{BaseURL: strings.TrimRight(baseURL, "/"), Token: token, HTTP: &http.Client{Timeout: 60 * time.Second}}
+}
+
+// errorBody mirrors the server's error shape.
+type errorBody struct {
+	Status      string `json:"status"`
+	Error       string `json:"error"`
+	Description string `json:"error_description"`
+}
+
+// do sends a request with an optional JSON body and decodes a JSON answer
+// into out. Non-2xx answers become *provisioner.Error. It returns the status
+// so callers can tell 200 from 202.
+func (c *Client) do(ctx context.Context, method, path string, in, out any) (int, error) {
+	var body io.Reader
+	if in != nil {
+		b, err := json.Marshal(in)
+		if err != nil {
+			return 0, err
+		}
+		body = bytes.NewReader(b)
+	}
+	req, err := http.NewRequestWithContext(ctx, method, c.BaseURL+path, body)
+	if err != nil {
+		return 0, provisioner.Wrap(provisioner.EINVALID, err, "invalid server URL %q", c.BaseURL)
+	}
+	if in != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	req.Header.Set("Accept", "application/json")
+	if c.Token != "" {
+		req.Header.Set("Authorization", "Bearer "+c.Token)
+	}
+	hc := c.HTTP
+	if hc == nil {
+		hc = http.DefaultClient
+	}
+	resp, err := hc.Do(req)
+	if err != nil {
+		if ctx.Err() != nil {
+			return 0, ctx.Err()
+		}
+		return 0, provisioner.Wrap(provisioner.EUNAVAILABLE, err, "cannot reach the provisioner at %s", c.BaseURL)
+	}
+	defer resp.Body.Close()
+	raw, err := io.ReadAll(io.LimitReader(resp.Body, 32<<20))
+	if err != nil {
+		return resp.StatusCode, provisioner.Wrap(provisioner.EUNAVAILABLE, err, "reading the provisioner's answer")
+	}
+	if resp.StatusCode >= 300 {
+		return resp.StatusCode, decodeError(resp, raw)
+	}
+	if out != nil && len(raw) > 0 {
+		if err := json.Unmarshal(raw, out); err != nil {
+			return resp.StatusCode, provisioner.Wrap(provisioner.EINTERNAL, err, "the provisioner answered with invalid JSON")
+		}
+	}
+	return resp.StatusCode, nil
+}
+
+func decodeError(resp *http.Response, raw []byte) error {
+	var eb errorBody
+	if json.Unmarshal(raw, &eb) != nil || eb.Error == "" {
+		return &provisioner.Error{Code: codeForStatus(resp.StatusCode),
+			Message: fmt.Sprintf("the provisioner answered %s", resp.Status)}
+	}
+	e := &provisioner.Error{Code: eb.Error, Message: eb.Description}
+	if s, err := strconv.Atoi(resp.Header.Get("Retry-After")); err == nil {
+		e.RetryAfter = time.Duration(s) * time.Second
+	}
+	return e
+}
+
+// codeForStatus is the fallback when a proxy, not the provisioner, answered.
+func codeForStatus(status int) string {
+	switch status {
+	case 400:
+		return provisioner.EINVALID
+	case 401:
+		return provisioner.EUNAUTHORIZED
+	case 403:
+		return provisioner.EFORBIDDEN
+	case 404:
+		return provisioner.ENOTFOUND
+	case 409:
+		return provisioner.ECONFLICT
+	case 429:
+		return provisioner.ERATELIMITED
+	case 502, 503, 504:
+		return provisioner.EUNAVAILABLE
+	}
+	return provisioner.EINTERNAL
+}
+
+// IsCode reports whether err is a provisioner error with the given code.
+func IsCode(err error, code string) bool {
+	var e *provisioner.Error
+	return errors.As(err, &e) && e.Code == code
+}
+
+// LoginResponse is the answer to every login.
+type LoginResponse struct {
+	Status   string   `json:"status"`
+	Token    string   `json:"token"`
+	Metadata Metadata `json:"metadata"`
+}
+
+// Metadata describes a token; times are Unix seconds as the Python client expects.
+type Metadata struct {
+	Subject   string `json:"sub"`
+	UID       int64  `json:"uid"`
+	Level     string `json:"level"`
+	Org       string `json:"org,omitempty"`
+	Issuer    string `json:"iss"`
+	Audience  string `json:"aud"`
+	IssuedAt  int64  `json:"iat"`
+	NotBefore int64  `json:"nbf"`
+	ExpiresAt int64  `json:"exp"`
+	ID        string `json:"jti"`
+}
+
+// LoginPAT logs in with a GitHub personal access token.
+func (c *Client) LoginPAT(ctx context.Context, pat string) (LoginResponse, error) {
+	var out LoginResponse
+	_, err := c.do(ctx, http.MethodPost, "/auth/github/pat", map[string]string{"pat": pat}, &out)
+	return out, err
+}
+
+// LoginActions logs in with a GitHub Actions OIDC ID token.
+func (c *Client) LoginActions(ctx context.Context, idToken string) (LoginResponse, error) {
+	var out LoginResponse
+	_, err := c.do(ctx, http.MethodPost, "/auth/github/actions", map[string]string{"token": idToken}, &out)
+	return out, err
+}
+
+// StartDevice begins a device flow login.
+func (c *Client) StartDevice(ctx context.Context) (provisioner.DeviceCode, error) {
+	var out provisioner.DeviceCode
+	_, err := c.do(ctx, http.MethodPost, "/auth/github/device", nil, &out)
+	return out, err
+}
+
+// PollDevice polls a device flow once. While the user has not approved yet it
+// returns an *provisioner.Error with code EPENDING or ESLOWDOWN and
+// RetryAfter set to the interval to wait.
+func (c *Client) PollDevice(ctx context.Context, deviceCode string) (LoginResponse, error) {
+	var raw json.RawMessage
+	status, err := c.do(ctx, http.MethodPost, "/auth/github/device/poll", map[string]string{"device_code": deviceCode}, &raw)
+	if err != nil {
+		return LoginResponse{}, err
+	}
+	if status == http.StatusAccepted {
+		var p struct {
+			Error    string `json:"error"`
+			Interval int    `json:"interval"`
+		}
+		_ = json.Unmarshal(raw, &p)
+		code := provisioner.EPENDING
+		if p.Error == provisioner.ESLOWDOWN {
+			code = provisioner.ESLOWDOWN
+		}
+		return LoginResponse{}, &provisioner.Error{Code: code, Message: "waiting for the user to approve",
+			RetryAfter: time.Duration(p.Interval) * time.Second}
+	}
+	var out LoginResponse
+	if err := json.Unmarshal(raw, &out); err != nil {
+		return LoginResponse{}, provisioner.Wrap(provisioner.EINTERNAL, err, "the provisioner answered with invalid JSON")
+	}
+	return out, nil
+}
+
+// Whoami returns the server-verified claims of the client's token.
+func (c *Client) Whoami(ctx context.Context) (Metadata, error) {
+	var out struct {
+		Metadata Metadata `json:"metadata"`
+	}
+	_, err := c.do(ctx, http.MethodGet, "/auth/whoami", nil, &out)
+	return out.Metadata, err
+}
+
+// AccessResponse carries a jwt_cluster.
+type AccessResponse struct {
+	Status    string    `json:"status"`
+	Token     string    `json:"token"`
+	ExpiresAt time.Time `json:"expires_at"`
+}
+
+// Access asks for a jwt_cluster for one cluster.
+func (c *Client) Access(ctx context.Context, cluster string) (AccessResponse, error) {
+	var out AccessResponse
+	_, err := c.do(ctx, http.MethodPost, "/access", map[string]string{"cluster": cluster}, &out)
+	return out, err
+}
+
+// Cluster is a cluster as the API reports it.
+type Cluster struct {
+	Cluster   string    `json:"cluster"`
+	IsPublic  bool      `json:"is_public"`
+	CreatedBy string    `json:"created_by,omitempty"`
+	CreatedAt time.Time `json:"created_at"`
+}
+
+// RegisterCluster records a cluster (admin).
+func (c *Client) RegisterCluster(ctx context.Context, name string, public bool) (Cluster, error) {
+	var out Cluster
+	_, err := c.do(ctx, http.MethodPost, "/clusters/register", map[string]any{"cluster": name, "is_public": public}, &out)
+	return out, err
+}
+
+// UnregisterCluster forgets a cluster (admin).
+func (c *Client) UnregisterCluster(ctx context.Context, name string) error {
+	_, err := c.do(ctx, http.MethodPost, "/clusters/unregister", map[string]string{"cluster": name}, nil)
+	return err
+}
+
+// ListClusters lists the clusters the caller may reach.
+func (c *Client) ListClusters(ctx context.Context) ([]Cluster, error) {
+	var out struct {
+		Clusters []Cluster `json:"clusters"`
+	}
+	_, err := c.do(ctx, http.MethodPost, "/report/clusters", map[string]string{}, &out)
+	return out.Clusters, err
+}
+
+// Audit lists audit entries (admin).
+func (c *Client) Audit(ctx context.Context, f provisioner.AuditFilter) ([]provisioner.AuditEntry, error) {
+	q := url.Values{}
+	if f.Actor != "" {
+		q.Set("actor", f.Actor)
+	}
+	if f.Action != "" {
+		q.Set("action", f.Action)
+	}
+	if !f.Since.IsZero() {
+		q.Set("since", f.Since.UTC().Format(time.RFC3339))
+	}
+	if f.Limit > 0 {
+		q.Set("limit", strconv.Itoa(f.Limit))
+	}
+	path := "/audit"
+	if len(q) > 0 {
+		path += "?" + q.Encode()
+	}
+	var out struct {
+		Entries []provisioner.AuditEntry `json:"entries"`
+	}
+	_, err := c.do(ctx, http.MethodGet, path, nil, &out)
+	return out.Entries, err
+}
+
+// Health checks that the server answers.
+func (c *Client) Health(ctx context.Context) error {
+	_, err := c.do(ctx, http.MethodGet, "/healthz", nil, nil)
+	return err
+}

@@ -1,0 +1,135 @@
+package http
+
+import (
+	"encoding/json"
+	"errors"
+	"io"
+	"mime"
+	"net/http"
+	"strconv"
+
+	"provisioner"
+)
+
+// errorBody is the one shape of every error answer.
+type errorBody struct {
+	Status      string `json:"status"` // always "failure"
+	Error       string `json:"error"`
+	Description string `json:"error_description"`
+}
+
+// StatusFor maps a domain error code to its HTTP status.
+func StatusFor(code string) int {
+	switch code {
+	case provisioner.EINVALID, provisioner.EEXPIRED:
+		return http.StatusBadRequest
+	case provisioner.EUNAUTHORIZED:
+		return http.StatusUnauthorized
+	case provisioner.EFORBIDDEN, provisioner.EDENIED:
+		return http.StatusForbidden
+	case provisioner.ENOTFOUND:
+		return http.StatusNotFound
+	case provisioner.ECONFLICT:
+		return http.StatusConflict
+	case provisioner.ETOOLARGE:
+		return http.StatusRequestEntityTooLarge
+	case provisioner.EUNSUPPORTED:
+		return http.StatusUnsupportedMediaType
+	case provisioner.ERATELIMITED:
+		return http.StatusTooManyRequests
+	case provisioner.EUNAVAILABLE:
+		return http.StatusServiceUnavailable
+	case provisioner.EPENDING, provisioner.ESLOWDOWN:
+		return http.StatusAccepted
+	default:
+		return http.StatusInternalServerError
+	}
+}
+
+// fail writes err as a JSON error. Internal errors are logged with their
+// cause and answered with a bare "internal error".
+func (s *Server) fail(w http.ResponseWriter, r *http.Request, err error) {
+	code := provisioner.ErrorCode(err)
+	status := StatusFor(code)
+	if status == http.StatusInternalServerError {
+		s.log.Error("internal error", "method", r.Method, "path", r.URL.Path, "err", err)
+		code = provisioner.EINTERNAL
+	} else if status == http.StatusServiceUnavailable {
+		s.log.Warn("upstream unavailable", "path", r.URL.Path, "err", err)
+	}
+	var e *provisioner.Error
+	if errors.As(err, &e) && e.RetryAfter > 0 {
+		w.Header().Set("Retry-After", strconv.Itoa(int((e.RetryAfter+999_999_999)/1e9)))
+	}
+	if status == http.StatusUnauthorized {
+		w.Header().Set("WWW-Authenticate", `Bearer realm="provisioner"`)
+	}
+	writeJSON(w, status, errorBody{Status: "failure", Error: code, Description: provisioner.ErrorMessage(err)})
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	if w.Header().Get("Cache-Control") == "" {
+		w.Header().Set("Cache-Control", "no-store")
+	}
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(v)
+}
+
+// decode reads a JSON request body into v: bounded in size, strict about
+// unknown fields and trailing data. A missing Content-Type is taken as JSON
+// because the SlideRule Python client sends none; any other type is refused.
+// An empty body decodes to v's zero value only when optional is set.
+func (s *Server) decode(w http.ResponseWriter, r *http.Request, v any, optional bool) error {
+	if ct := r.Header.Get("Content-Type"); ct != "" {
+		mt, _, err := mime.ParseMediaType(ct)
+		if err != nil || (mt != "application/json" && !isJSONSuffix(mt)) {
+			return provisioner.Errorf(provisioner.EUNSUPPORTED, "Content-Type must be application/json, not %q", ct)
+		}
+	}
+	body := http.MaxBytesReader(w, r.Body, s.maxBody)
+	dec := json.NewDecoder(body)
+	dec.DisallowUnknownFields()
+	err := dec.Decode(v)
+	if errors.Is(err, io.EOF) {
+		if optional {
+			return nil
+		}
+		return provisioner.Errorf(provisioner.EINVALID, "request body is required (JSON)")
+	}
+	if err == nil {
+		if _, terr := dec.Token(); terr != io.EOF {
+			if errors.As(terr, new(*http.MaxBytesError)) {
+				err = terr
+			} else {
+				return provisioner.Errorf(provisioner.EINVALID, "request body must hold exactly one JSON object")
+			}
+		}
+	}
+	if err == nil {
+		return nil
+	}
+	var tooBig *http.MaxBytesError
+	var syn *json.SyntaxError
+	var typ *json.UnmarshalTypeError
+	switch {
+	case errors.As(err, &tooBig):
+		return provisioner.Errorf(provisioner.ETOOLARGE, "request body is larger than %d bytes", tooBig.Limit)
+	case errors.As(err, &syn):
+		return provisioner.Errorf(provisioner.EINVALID, "malformed JSON at byte %d", syn.Offset)
+	case errors.As(err, &typ):
+		if typ.Field != "" {
+			return provisioner.Errorf(provisioner.EINVALID, "field %q must be %s", typ.Field, typ.Type)
+		}
+		return provisioner.Errorf(provisioner.EINVALID, "request body must be a JSON object")
+	case errors.Is(err, io.ErrUnexpectedEOF):
+		return provisioner.Errorf(provisioner.EINVALID, "truncated JSON body")
+	default:
+		// Unknown fields and invalid values (e.g. a bad level) land here.
+		return provisioner.Errorf(provisioner.EINVALID, "invalid request body: %s", err.Error())
+	}
+}
+
+func isJSONSuffix(mt string) bool {
+	return len(mt) > 5 && mt[len(mt)-5:] == "+json"
+}

@@ -1,0 +1,229 @@
+// Package http is the provisioner's HTTP API: JSON in and out, the paths and
+// shapes of the SlideRule Python client, errors mapped from domain codes in
+// one place (error.go).
+package http
+
+import (
+	"context"
+	"log/slog"
+	"net"
+	"net/http"
+	"strings"
+	"time"
+
+	"provisioner"
+	"provisioner/app"
+)
+
+// Config configures a Server.
+type Config struct {
+	App    *app.App
+	Keys   provisioner.KeySet // published at /.well-known/jwks.json
+	Issuer string             // the provisioner's base URL, the tokens' "iss"
+	Logger *slog.Logger
+	// TrustedProxies is how many reverse proxies in front of the server append
+	// to X-Forwarded-For; 0 means the peer address is the client.
+	TrustedProxies int
+	// MaxBody bounds request bodies; 0 means 64 KiB.
+	MaxBody int64
+}
+
+// Server routes requests to the App.
+type Server struct {
+	app     *app.App
+	keys    provisioner.KeySet
+	issuer  string
+	log     *slog.Logger
+	proxies int
+	maxBody int64
+	mux     *http.ServeMux
+	methods map[string][]string // path -> methods, for JSON 405s
+}
+
+// NewServer returns a Server with every route registered.
+func NewServer(c Config) *Server {
+	if c.Logger == nil {
+		c.Logger = slog.Default()
+	}
+	if c.MaxBody == 0 {
+		c.MaxBody = 64 << 10
+	}
+	s := &Server{app: c.App, keys: c.Keys, issuer: strings.TrimRight(c.Issuer, "/"), log: c.Logger,
+		proxies: c.TrustedProxies, maxBody: c.MaxBody, mux: http.NewServeMux(), methods: map[string][]string{}}
+	s.routes()
+	return s
+}
+
+func (s *Server) routes() {
+	s.handle("GET /healthz", s.healthz)
+	s.handle("GET /.well-known/jwks.json", s.jwks)
+	s.handle("GET /.well-known/openid-configuration", s.openidConfiguration)
+
+	s.handle("POST /auth/github/pat", s.loginPAT)
+	s.handle("POST /auth/github/device", s.deviceStart)
+	s.handle("POST /auth/github/device/poll", s.devicePoll)
+	s.handle("POST /auth/github/actions", s.loginActions)
+	s.handle("GET /auth/whoami", s.whoami)
+
+	s.handle("POST /access", s.access)
+	s.handle("POST /report/clusters", s.reportClusters)
+	s.handle("POST /clusters/register", s.registerCluster)
+	s.handle("POST /clusters/unregister", s.unregisterCluster)
+	s.handle("GET /audit", s.auditList)
+
+	s.mux.HandleFunc("/", s.notFound)
+}
+
+// handle registers a route and remembers its method for 405 answers.
+func (s *Server) handle(pattern string, h http.HandlerFunc) {
+	method, path, _ := strings.Cut(pattern, " ")
+	s.methods[path] = append(s.methods[path], method)
+	s.mux.HandleFunc(pattern, h)
+}
+
+func (s *Server) notFound(w http.ResponseWriter, r *http.Request) {
+	if m, ok := s.methods[r.URL.Path]; ok {
+		w.Header().Set("Allow", strings.Join(m, ", "))
+		writeJSON(w, http.StatusMethodNotAllowed, errorBody{Status: "failure", Error: "method_not_allowed",
+			Description: r.Method + " is not allowed on " + r.URL.Path + "; use " + strings.Join(m, ", ")})
+		return
+	}
+	s.fail(w, r, provisioner.Errorf(provisioner.ENOTFOUND, "no such endpoint: %s %s", r.Method, r.URL.Path))
+}
+
+// ServeHTTP adds a request id, recovers panics as 500s, and logs each request.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	start := time.Now()
+	rw := &statusWriter{ResponseWriter: w}
+	defer func() {
+		if p := recover(); p != nil {
+			s.log.Error("panic serving request", "path", r.URL.Path, "panic", p)
+			if !rw.wrote {
+				s.fail(rw, r, provisioner.Errorf(provisioner.EINTERNAL, "internal error"))
+			}
+		}
+		s.log.Info("request", "method", r.Method, "path", r.URL.Path, "status", rw.status,
+			"source", s.source(r), "duration", time.Since(start))
+	}()
+	s.mux.ServeHTTP(rw, r)
+}
+
+type statusWriter struct {
+	http.ResponseWriter
+	status int
+	wrote  bool
+}
+
+func (w *statusWriter) WriteHeader(code int) {
+	if !w.wrote {
+		w.status, w.wrote = code, true
+	}
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w *statusWriter) Write(b []byte) (int, error) {
+	if !w.wrote {
+		w.status, w.wrote = http.StatusOK, true
+	}
+	return w.ResponseWriter.Write(b)
+}
+
+func (w *statusWriter) Flush() {
+	if f, ok := w.ResponseWriter.(http.Flusher); ok {
+		f.Flush()
+	}
+}
+
+// source is the client address: the peer, or with trusted proxies the
+// address the outermost trusted proxy saw. Entries a client wrote into
+// X-Forwarded-For itself are never believed.
+func (s *Server) source(r *http.Request) string {
+	peer, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		peer = r.RemoteAddr
+	}
+	if s.proxies <= 0 {
+		return peer
+	}
+	var hops []string
+	for _, h := range r.Header.Values("X-Forwarded-For") {
+		for _, p := range strings.Split(h, ",") {
+			if p = strings.TrimSpace(p); p != "" {
+				hops = append(hops, p)
+			}
+		}
+	}
+	// The last proxy appended the address it saw; with N proxies the client
+	// is N-1 entries from the right.
+	if i := len(hops) - s.proxies; i >= 0 && i < len(hops) {
+		if ip := net.ParseIP(hops[i]); ip != nil {
+			return ip.String()
+		}
+	}
+	return peer
+}
+
+func (s *Server) healthz(w http.ResponseWriter, r *http.Request) {
+	writeJSON(w, http.StatusOK, map[string]string{"status": "success"})
+}
+
+// caller authenticates the request's bearer token; anonymous without one.
+func (s *Server) caller(r *http.Request) (app.Caller, error) {
+	tok, err := bearer(r)
+	if err != nil {
+		return app.Caller{}, err
+	}
+	u, err := s.app.Authenticate(r.Context(), tok)
+	if err != nil {
+		return app.Caller{}, err
+	}
+	return app.Caller{User: u, Source: s.source(r)}, nil
+}
+
+// maxAuthHeader bounds the Authorization header we are willing to parse.
+const maxAuthHeader = 8 << 10
+
+func bearer(r *http.Request) (string, error) {
+	h := r.Header.Get("Authorization")
+	if h == "" {
+		return "", nil
+	}
+	if len(h) > maxAuthHeader {
+		return "", provisioner.Errorf(provisioner.EUNAUTHORIZED, "Authorization header is too long")
+	}
+	scheme, tok, ok := strings.Cut(h, " ")
+	if !ok || !strings.EqualFold(scheme, "Bearer") || strings.TrimSpace(tok) == "" {
+		return "", provisioner.Errorf(provisioner.EUNAUTHORIZED, "Authorization header must be \"Bearer <token>\"")
+	}
+	return strings.TrimSpace(tok), nil
+}
+
+// Shutdown-friendly server with sane timeouts; Serve blocks until ctx ends,
+// then drains connections for up to grace.
+func Serve(ctx context.Context, l net.Listener, h http.Handler, grace time.Duration) error {
+	srv := &http.Server{
+		Handler:           h,
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       30 * time.Second,
+		// Long polls (operations, device flow) stay under a minute.
+		WriteTimeout:   90 * time.Second,
+		IdleTimeout:    120 * time.Second,
+		MaxHeaderBytes: 64 << 10,
+	}
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(l) }()
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	sctx, cancel := context.WithTimeout(context.Background(), grace)
+	defer cancel()
+	if err := srv.Shutdown(sctx); err != nil {
+		return err
+	}
+	if err := <-errc; err != http.ErrServerClosed {
+		return err
+	}
+	return nil
+}
