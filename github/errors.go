@@ -1,0 +1,82 @@
+package github
+
+import (
+	"errors"
+	"net/http"
+	"strconv"
+	"time"
+
+	gh "github.com/google/go-github/v88/github"
+
+	"provisioner"
+)
+
+// defaultRetryAfter is used when GitHub says "rate limited" without saying
+// until when.
+const defaultRetryAfter = time.Minute
+
+func unreachable(err error) error {
+	return provisioner.Wrap(provisioner.EUNAVAILABLE, err, "GitHub is unreachable")
+}
+
+func rateLimited(err error, retry time.Duration) error {
+	if retry < time.Second {
+		retry = time.Second
+	}
+	e := provisioner.Wrap(provisioner.ERATELIMITED, err,
+		"GitHub rate limit exceeded; retry in %s", retry.Round(time.Second))
+	e.RetryAfter = retry
+	return e
+}
+
+// apiError maps what go-github returned to the domain's errors. For an
+// ordinary error answer (403, 404, ...) whose meaning depends on the call, it
+// returns ok false and the HTTP status instead.
+func apiError(err error) (mapped error, status int, ok bool) {
+	var rl *gh.RateLimitError
+	if errors.As(err, &rl) {
+		return rateLimited(err, time.Until(rl.Rate.Reset.Time)), 0, true
+	}
+	var abuse *gh.AbuseRateLimitError
+	if errors.As(err, &abuse) {
+		retry := defaultRetryAfter
+		if abuse.RetryAfter != nil {
+			retry = *abuse.RetryAfter
+		}
+		return rateLimited(err, retry), 0, true
+	}
+	var tfa *gh.TwoFactorAuthError
+	if errors.As(err, &tfa) {
+		return rejected(err), 0, true
+	}
+	var er *gh.ErrorResponse
+	if errors.As(err, &er) && er.Response != nil {
+		code := er.Response.StatusCode
+		switch {
+		case code == http.StatusUnauthorized:
+			return rejected(err), 0, true
+		case code == http.StatusTooManyRequests || (code == http.StatusForbidden && er.Response.Header.Get("Retry-After") != ""):
+			return rateLimited(err, retryAfter(er.Response.Header)), 0, true
+		case code >= 500:
+			return unreachable(err), 0, true
+		}
+		return err, code, false
+	}
+	// Network errors, timeouts, cancellation and undecodable answers.
+	return unreachable(err), 0, true
+}
+
+func rejected(err error) error {
+	return provisioner.Wrap(provisioner.EUNAUTHORIZED, err, "GitHub rejected the token")
+}
+
+// retryAfter reads Retry-After (seconds) or X-RateLimit-Reset (epoch).
+func retryAfter(h http.Header) time.Duration {
+	if s, err := strconv.Atoi(h.Get("Retry-After")); err == nil && s > 0 {
+		return time.Duration(s) * time.Second
+	}
+	if s, err := strconv.ParseInt(h.Get("X-RateLimit-Reset"), 10, 64); err == nil && s > 0 {
+		return time.Until(time.Unix(s, 0))
+	}
+	return defaultRetryAfter
+}

@@ -1,0 +1,144 @@
+package githubtest
+
+import (
+	"encoding/json"
+	"net/http"
+	"strconv"
+	"strings"
+)
+
+// AddUser makes token a valid token of the user login with numeric id.
+// A user may have several tokens.
+func (s *Server) AddUser(token, login string, id int64) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	l := strings.ToLower(login)
+	s.users[l] = fakeUser{login: login, id: id}
+	s.tokens[token] = l
+}
+
+// RevokeToken makes token invalid: GitHub answers 401 Bad credentials.
+func (s *Server) RevokeToken(token string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	delete(s.tokens, token)
+}
+
+// SetOrgMembership sets login's membership of org: state "active" or
+// "pending", role "member" or "admin". An empty state removes it.
+func (s *Server) SetOrgMembership(login, org, state, role string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	o := strings.ToLower(org)
+	if state == "" {
+		delete(s.orgs[o], strings.ToLower(login))
+		return
+	}
+	if s.orgs[o] == nil {
+		s.orgs[o] = make(map[string]membership)
+	}
+	s.orgs[o][strings.ToLower(login)] = membership{state: state, role: role}
+}
+
+// AddTeamMember makes login an active member of the team slug of org.
+func (s *Server) AddTeamMember(org, team, login string) {
+	s.SetTeamMembership(org, team, login, "active")
+}
+
+// SetTeamMembership sets login's membership state of a team ("active",
+// "pending"); an empty state removes it.
+func (s *Server) SetTeamMembership(org, team, login, state string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	k := strings.ToLower(org + "/" + team)
+	if state == "" {
+		delete(s.teams[k], strings.ToLower(login))
+		return
+	}
+	if s.teams[k] == nil {
+		s.teams[k] = make(map[string]string)
+	}
+	s.teams[k][strings.ToLower(login)] = state
+}
+
+// serveAPI answers the REST paths, path already stripped of /api/v3.
+func (s *Server) serveAPI(w http.ResponseWriter, r *http.Request, path string) {
+	h := w.Header()
+	h.Set("X-RateLimit-Limit", "5000")
+	h.Set("X-RateLimit-Remaining", "4999")
+	h.Set("X-GitHub-Media-Type", "github.v3; format=json")
+	if r.Method != http.MethodGet {
+		notFound(w)
+		return
+	}
+	u, ok := s.authenticate(r)
+	if !ok {
+		writeJSON(w, http.StatusUnauthorized, map[string]any{
+			"message":           "Bad credentials",
+			"documentation_url": "https://docs.github.com/rest",
+		})
+		return
+	}
+	seg := strings.Split(strings.Trim(path, "/"), "/")
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	switch {
+	case len(seg) == 1 && seg[0] == "user":
+		writeJSON(w, http.StatusOK, map[string]any{"login": u.login, "id": u.id, "type": "User"})
+	case len(seg) == 4 && seg[0] == "user" && seg[1] == "memberships" && seg[2] == "orgs":
+		m, ok := s.orgs[strings.ToLower(seg[3])][strings.ToLower(u.login)]
+		if !ok {
+			notFound(w)
+			return
+		}
+		writeJSON(w, http.StatusOK, map[string]any{
+			"state": m.state, "role": m.role,
+			"organization": map[string]any{"login": seg[3]},
+			"user":         map[string]any{"login": u.login, "id": u.id},
+		})
+	case len(seg) == 6 && seg[0] == "orgs" && seg[2] == "teams" && seg[4] == "memberships":
+		state, ok := s.teams[strings.ToLower(seg[1]+"/"+seg[3])][strings.ToLower(seg[5])]
+		if !ok {
+			notFound(w)
+			return
+		}
+		writeJSON(w, http.StatusOK, map[string]any{"state": state, "role": "member"})
+	default:
+		notFound(w)
+	}
+}
+
+// authenticate accepts "Bearer T" and "token T", as GitHub does.
+func (s *Server) authenticate(r *http.Request) (fakeUser, bool) {
+	auth := r.Header.Get("Authorization")
+	tok, ok := strings.CutPrefix(auth, "Bearer ")
+	if !ok {
+		tok, ok = strings.CutPrefix(auth, "token ")
+	}
+	if !ok {
+		return fakeUser{}, false
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	login, ok := s.tokens[tok]
+	if !ok {
+		return fakeUser{}, false
+	}
+	u, ok := s.users[login]
+	return u, ok
+}
+
+func notFound(w http.ResponseWriter) {
+	writeJSON(w, http.StatusNotFound, map[string]any{
+		"message":           "Not Found",
+		"documentation_url": "https://docs.github.com/rest",
+	})
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json; charset=utf-8")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(v)
+}
+
+func itoa(n int64) string { return strconv.FormatInt(n, 10) }

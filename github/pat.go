@@ -1,0 +1,152 @@
+package github
+
+import (
+	"context"
+	"net/http"
+	"net/url"
+	"regexp"
+	"strings"
+
+	gh "github.com/google/go-github/v88/github"
+
+	"provisioner"
+)
+
+// maxTokenLen is far above any GitHub token format; longer input is junk
+// and is refused before it reaches GitHub.
+const maxTokenLen = 512
+
+// loginRE accepts GitHub logins, and the "_" and "." some Enterprise
+// Server identity providers put in them, and nothing that alters a URL path.
+var loginRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$`)
+
+// LoginToken resolves a GitHub personal access token (classic or
+// fine-grained) to a user; see the package documentation for the levels.
+func (p *Provider) LoginToken(ctx context.Context, token string) (provisioner.User, error) {
+	ctx, cancel := context.WithTimeout(ctx, p.cfg.Timeout)
+	defer cancel()
+	return p.resolve(ctx, token, "pat")
+}
+
+// checkToken refuses what cannot be a token, so junk (or a header injection
+// attempt) never travels to GitHub and is reported as a bad credential
+// rather than as GitHub trouble.
+func checkToken(token string) (string, error) {
+	token = strings.TrimSpace(token)
+	if token == "" {
+		return "", provisioner.Errorf(provisioner.EUNAUTHORIZED, "a GitHub token is required")
+	}
+	if len(token) > maxTokenLen {
+		return "", provisioner.Errorf(provisioner.EUNAUTHORIZED, "malformed GitHub token")
+	}
+	for i := 0; i < len(token); i++ {
+		if token[i] < 0x21 || token[i] > 0x7e {
+			return "", provisioner.Errorf(provisioner.EUNAUTHORIZED, "malformed GitHub token")
+		}
+	}
+	return token, nil
+}
+
+// resolve finds who token belongs to and at which level; ctx carries the
+// login's deadline.
+func (p *Provider) resolve(ctx context.Context, token, via string) (provisioner.User, error) {
+	token, err := checkToken(token)
+	if err != nil {
+		return provisioner.User{}, err
+	}
+	c, err := gh.NewClient(
+		gh.WithHTTPClient(p.client),
+		gh.WithAuthToken(token),
+		gh.WithURLs(&p.cfg.APIURL, nil),
+		gh.WithUserAgent("sliderule-provisioner"),
+	)
+	if err != nil {
+		return provisioner.User{}, provisioner.Wrap(provisioner.EINTERNAL, err, "internal error")
+	}
+
+	ghu, _, err := c.Users.Get(ctx, "")
+	if err != nil {
+		mapped, status, ok := apiError(err)
+		switch {
+		case ok:
+			return provisioner.User{}, mapped
+		case status == http.StatusForbidden:
+			// Not a rate limit (handled above): GitHub refuses this token.
+			return provisioner.User{}, rejected(err)
+		default:
+			return provisioner.User{}, provisioner.Wrap(provisioner.EUNAVAILABLE, err, "GitHub answered unexpectedly (HTTP %d)", status)
+		}
+	}
+	if !loginRE.MatchString(ghu.GetLogin()) || ghu.GetID() <= 0 {
+		return provisioner.User{}, provisioner.Errorf(provisioner.EUNAVAILABLE, "GitHub answered with an invalid user")
+	}
+	u := provisioner.User{Login: ghu.GetLogin(), ID: ghu.GetID(), Level: provisioner.LevelMember, Via: via}
+	if p.cfg.Org == "" {
+		return u, nil
+	}
+
+	m, err := member(c.Organizations.GetOrgMembership(ctx, "", p.cfg.Org))
+	if err != nil {
+		return provisioner.User{}, err
+	}
+	if m.GetState() != "active" { // nil-safe: not a member at all
+		return u, nil
+	}
+	u.Org = p.cfg.Org
+	if m.GetRole() == "admin" {
+		u.Level = provisioner.LevelAdmin
+		return u, nil
+	}
+	// Escape the login even though loginRE already keeps it path-safe.
+	login := url.PathEscape(u.Login)
+	if p.cfg.AdminTeam != "" {
+		if ok, err := p.inTeam(ctx, c, p.cfg.AdminTeam, login); err != nil {
+			return provisioner.User{}, err
+		} else if ok {
+			u.Level = provisioner.LevelAdmin
+			return u, nil
+		}
+	}
+	if len(p.cfg.AllowedTeams) == 0 {
+		u.Level = provisioner.LevelOrgMember
+		return u, nil
+	}
+	for _, team := range p.cfg.AllowedTeams {
+		ok, err := p.inTeam(ctx, c, team, login)
+		if err != nil {
+			return provisioner.User{}, err
+		}
+		if ok {
+			u.Teams = append(u.Teams, team)
+		}
+	}
+	if len(u.Teams) > 0 {
+		u.Level = provisioner.LevelOrgMember
+	}
+	return u, nil
+}
+
+func (p *Provider) inTeam(ctx context.Context, c *gh.Client, team, login string) (bool, error) {
+	m, err := member(c.Teams.GetTeamMembershipBySlug(ctx, p.cfg.Org, team, login))
+	if err != nil {
+		return false, err
+	}
+	return m.GetState() == "active", nil
+}
+
+// member interprets a membership lookup: GitHub answers 404 (and 403 when the
+// token may not see the org) for "not a member", which is a nil membership.
+func member(m *gh.Membership, _ *gh.Response, err error) (*gh.Membership, error) {
+	if err == nil {
+		return m, nil
+	}
+	mapped, status, ok := apiError(err)
+	switch {
+	case ok:
+		return nil, mapped
+	case status == http.StatusNotFound || status == http.StatusForbidden:
+		return nil, nil
+	default:
+		return nil, provisioner.Wrap(provisioner.EUNAVAILABLE, err, "GitHub answered unexpectedly (HTTP %d)", status)
+	}
+}

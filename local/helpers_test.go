@@ -1,0 +1,69 @@
+package local
+
+import (
+	"crypto/ecdsa"
+	"crypto/sha256"
+	"math/big"
+	"sync"
+	"testing"
+	"time"
+
+	"provisioner"
+)
+
+// clock is a settable time source.
+type clock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func newClock() *clock { return &clock{t: time.Date(2025, 1, 2, 3, 4, 5, 0, time.UTC)} }
+
+func (c *clock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.t
+}
+
+func (c *clock) Add(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.t = c.t.Add(d)
+}
+
+func open(t testing.TB, dir string, opts ...Option) *Keyring {
+	t.Helper()
+	k, err := OpenKeyring(dir, opts...)
+	if err != nil {
+		t.Fatalf("OpenKeyring: %v", err)
+	}
+	return k
+}
+
+// verify checks an R||S signature over msg with pk.
+func verify(t testing.TB, pk provisioner.PublicKey, msg, sig []byte) {
+	t.Helper()
+	if len(sig) != 64 {
+		t.Fatalf("signature is %d bytes, want 64", len(sig))
+	}
+	d := sha256.Sum256(msg)
+	r, s := new(big.Int).SetBytes(sig[:32]), new(big.Int).SetBytes(sig[32:])
+	if !ecdsa.Verify(pk.Key.(*ecdsa.PublicKey), d[:], r, s) {
+		t.Fatalf("signature does not verify with key %s", pk.ID)
+	}
+}
+
+func kids(keys []provisioner.PublicKey) []string {
+	var out []string
+	for _, k := range keys {
+		out = append(out, k.ID)
+	}
+	return out
+}
+
+func wantCode(t testing.TB, err error, code string) {
+	t.Helper()
+	if got := provisioner.ErrorCode(err); got != code {
+		t.Fatalf("error %v: code %q, want %q", err, got, code)
+	}
+}

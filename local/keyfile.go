@@ -1,0 +1,102 @@
+package local
+
+import (
+	"crypto"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/x509"
+	"encoding/base64"
+	"encoding/pem"
+	"fmt"
+	"os"
+	"path/filepath"
+	"runtime"
+
+	"github.com/go-jose/go-jose/v4"
+
+	"provisioner"
+)
+
+const (
+	keyPrefix   = "key-"
+	keySuffix   = ".pem"
+	pemType     = "PRIVATE KEY"
+	maxKeyBytes = 64 << 10
+)
+
+func keyFileName(kid string) string { return keyPrefix + kid + keySuffix }
+
+// Thumbprint returns the RFC 7638 SHA-256 JWK thumbprint of pub, base64url
+// encoded: the key id, derived from the key itself so that every process
+// names a key the same way and ids reveal nothing about order.
+func Thumbprint(pub crypto.PublicKey) (string, error) {
+	jwk := jose.JSONWebKey{Key: pub}
+	b, err := jwk.Thumbprint(crypto.SHA256)
+	if err != nil {
+		return "", provisioner.Wrap(provisioner.EINTERNAL, err, "cannot compute the key id")
+	}
+	return base64.RawURLEncoding.EncodeToString(b), nil
+}
+
+// newKey generates a P-256 key and writes it to dir; it returns the key id.
+func newKey(dir string) (string, error) {
+	priv, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		return "", provisioner.Wrap(provisioner.EINTERNAL, err, "cannot generate a signing key")
+	}
+	kid, err := Thumbprint(&priv.PublicKey)
+	if err != nil {
+		return "", err
+	}
+	der, err := x509.MarshalPKCS8PrivateKey(priv)
+	if err != nil {
+		return "", provisioner.Wrap(provisioner.EINTERNAL, err, "cannot encode the signing key")
+	}
+	data := pem.EncodeToMemory(&pem.Block{Type: pemType, Bytes: der})
+	if err := writeFileAtomic(dir, keyFileName(kid), data); err != nil {
+		return "", provisioner.Wrap(provisioner.EINTERNAL, err, "cannot write the signing key")
+	}
+	return kid, nil
+}
+
+// readKey loads the key kid from dir. Like ssh, it refuses a file that group
+// or others may access, and it checks that the file holds the key its name
+// claims.
+func readKey(dir, kid string) (*ecdsa.PrivateKey, error) {
+	path := filepath.Join(dir, keyFileName(kid))
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, provisioner.Wrap(provisioner.EINTERNAL, err, "cannot open signing key file")
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return nil, provisioner.Wrap(provisioner.EINTERNAL, err, "cannot stat signing key file")
+	}
+	if mode := fi.Mode().Perm(); mode&0o077 != 0 && runtime.GOOS != "windows" {
+		return nil, provisioner.Wrap(provisioner.EINTERNAL,
+			fmt.Errorf("%s has mode %04o", path, mode),
+			"signing key file is accessible by group or others; run chmod 600 on it")
+	}
+	b, err := readLimited(f, maxKeyBytes)
+	if err != nil {
+		return nil, provisioner.Wrap(provisioner.EINTERNAL, fmt.Errorf("%s: %w", path, err), "cannot read signing key file")
+	}
+	block, _ := pem.Decode(b)
+	if block == nil || block.Type != pemType {
+		return nil, provisioner.Wrap(provisioner.EINTERNAL, fmt.Errorf("%s: no %q PEM block", path, pemType), "signing key file is not a PKCS#8 PEM key")
+	}
+	k, err := x509.ParsePKCS8PrivateKey(block.Bytes)
+	if err != nil {
+		return nil, provisioner.Wrap(provisioner.EINTERNAL, fmt.Errorf("%s: %w", path, err), "signing key file is not a PKCS#8 PEM key")
+	}
+	priv, ok := k.(*ecdsa.PrivateKey)
+	if !ok || priv.Curve != elliptic.P256() {
+		return nil, provisioner.Wrap(provisioner.EINTERNAL, fmt.Errorf("%s: %T", path, k), "signing key file does not hold a P-256 key")
+	}
+	if got, err := Thumbprint(&priv.PublicKey); err != nil || got != kid {
+		return nil, provisioner.Wrap(provisioner.EINTERNAL, fmt.Errorf("%s holds key %s", path, got), "signing key file does not match its key id")
+	}
+	return priv, nil
+}

@@ -1,0 +1,140 @@
+package local
+
+import (
+	"context"
+	"crypto/ecdsa"
+	"crypto/rand"
+	"crypto/sha256"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"provisioner"
+)
+
+// Keyring is the embedded provisioner.Signer. It is safe for concurrent use;
+// Sign reads an immutable snapshot of the keys without locking.
+type Keyring struct {
+	dir   string
+	opts  options
+	start time.Time // monotonic origin of nextCheck and nextForce
+
+	state     atomic.Pointer[state]
+	nextCheck atomic.Int64 // when the manifest may be stat'ed again
+	nextForce atomic.Int64 // when an unknown kid may force a check again
+	reloadMu  sync.Mutex   // one reload at a time
+}
+
+var _ provisioner.Signer = (*Keyring)(nil)
+
+// OpenKeyring opens the keys in dir, creating the directory (0700) and a
+// first key when there is none, and pruning retired keys past their
+// lifetime.
+func OpenKeyring(dir string, opts ...Option) (*Keyring, error) {
+	if err := prepareDir(dir); err != nil {
+		return nil, err
+	}
+	k := &Keyring{dir: dir, opts: newOptions(opts), start: time.Now()}
+	m, err := readManifest(dir)
+	if err != nil {
+		return nil, err
+	}
+	if needsUpdate(m, k.opts.now(), k.opts.maxAge) {
+		err := update(dir, k.opts, func(m *manifest, now time.Time) error {
+			if m.current() >= 0 {
+				return nil // another process created one meanwhile
+			}
+			kid, err := addKey(dir, m, now)
+			if err == nil {
+				k.opts.log.Info("generated signing key", "kid", kid)
+			}
+			return err
+		})
+		if err != nil {
+			return nil, err
+		}
+	}
+	if err := k.Reload(); err != nil {
+		return nil, err
+	}
+	return k, nil
+}
+
+// Dir returns the key directory.
+func (k *Keyring) Dir() string { return k.dir }
+
+// Sign signs the JWS signing input with the current key: ES256, the
+// signature being the 64-byte R||S.
+func (k *Keyring) Sign(_ context.Context, signingInput []byte) ([]byte, string, string, error) {
+	k.refresh(false)
+	cur := k.state.Load().current
+	digest := sha256.Sum256(signingInput)
+	r, s, err := ecdsa.Sign(rand.Reader, cur.priv, digest[:])
+	if err != nil {
+		return nil, "", "", provisioner.Wrap(provisioner.EINTERNAL, err, "cannot sign token")
+	}
+	sig := make([]byte, 64)
+	r.FillBytes(sig[:32])
+	s.FillBytes(sig[32:])
+	return sig, cur.pub.ID, AlgES256, nil
+}
+
+// Current returns the id and algorithm of the key Sign uses.
+func (k *Keyring) Current(context.Context) (string, string, error) {
+	k.refresh(false)
+	return k.state.Load().current.pub.ID, AlgES256, nil
+}
+
+// PublicKey returns a key that may verify a live token, or ENOTFOUND. An
+// unknown kid may come from a rotation by another process, so it forces a
+// manifest check (rate-limited, as anyone can send any kid).
+func (k *Keyring) PublicKey(_ context.Context, kid string) (provisioner.PublicKey, error) {
+	k.refresh(false)
+	if pk, ok := k.state.Load().lookup(kid, k.opts.now(), k.opts.maxAge); ok {
+		return pk, nil
+	}
+	if k.refresh(true) {
+		if pk, ok := k.state.Load().lookup(kid, k.opts.now(), k.opts.maxAge); ok {
+			return pk, nil
+		}
+	}
+	return provisioner.PublicKey{}, provisioner.Errorf(provisioner.ENOTFOUND, "unknown signing key")
+}
+
+// PublicKeys returns the current key first, then the retired keys that may
+// still verify a live token, newest first: the JWKS.
+func (k *Keyring) PublicKeys(context.Context) ([]provisioner.PublicKey, error) {
+	k.refresh(false)
+	st := k.state.Load()
+	now := k.opts.now()
+	out := make([]provisioner.PublicKey, 0, len(st.keys))
+	out = append(out, st.current.pub)
+	for i := len(st.keys) - 1; i >= 0; i-- {
+		if e := st.keys[i]; e != st.current && !e.expired(now, k.opts.maxAge) {
+			out = append(out, e.pub)
+		}
+	}
+	return out, nil
+}
+
+// Rotate makes a new key current and retires the old one; see Rotate.
+func (k *Keyring) Rotate() (string, error) {
+	kid, err := Rotate(k.dir, k.withOpts())
+	if err != nil {
+		return "", err
+	}
+	return kid, k.Reload()
+}
+
+// Prune deletes retired keys past their lifetime from the directory.
+// PublicKeys already leaves them out; pruning only reclaims the files.
+func (k *Keyring) Prune() error {
+	if err := update(k.dir, k.opts, nil); err != nil {
+		return err
+	}
+	return k.Reload()
+}
+
+func (k *Keyring) withOpts() Option {
+	return func(o *options) { *o = k.opts }
+}

@@ -1,0 +1,121 @@
+package local
+
+import (
+	"os"
+	"path/filepath"
+	"time"
+
+	"provisioner"
+)
+
+// Rotate makes a new key current in dir and retires the old one, for the
+// `provisioner keys rotate` command; a Keyring serving from the same
+// directory in another process picks the new key up within its check
+// interval. It returns the new key id.
+func Rotate(dir string, opts ...Option) (string, error) {
+	if err := prepareDir(dir); err != nil {
+		return "", err
+	}
+	o := newOptions(opts)
+	var kid string
+	err := update(dir, o, func(m *manifest, now time.Time) error {
+		var err error
+		kid, err = addKey(dir, m, now)
+		return err
+	})
+	return kid, err
+}
+
+// prepareDir creates the key directory, readable by its owner only.
+func prepareDir(dir string) error {
+	if dir == "" {
+		return provisioner.Errorf(provisioner.EINVALID, "signing key directory is required")
+	}
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return provisioner.Wrap(provisioner.EINTERNAL, err, "cannot create the signing key directory")
+	}
+	return nil
+}
+
+// addKey generates a key, retires every current one and makes it current.
+func addKey(dir string, m *manifest, now time.Time) (string, error) {
+	kid, err := newKey(dir)
+	if err != nil {
+		return "", err
+	}
+	for i := range m.Keys {
+		if m.Keys[i].RetiredAt.IsZero() {
+			m.Keys[i].RetiredAt = now
+		}
+	}
+	m.Keys = append(m.Keys, keyEntry{ID: kid, Algorithm: AlgES256, CreatedAt: now})
+	return kid, nil
+}
+
+// needsUpdate tells whether opening dir must write: no current key yet, or
+// retired keys past their lifetime.
+func needsUpdate(m *manifest, now time.Time, maxAge time.Duration) bool {
+	if m.current() < 0 {
+		return true
+	}
+	for _, e := range m.Keys {
+		if e.expired(now, maxAge) {
+			return true
+		}
+	}
+	return false
+}
+
+// update changes the manifest of dir under the directory lock: it re-reads
+// the manifest, applies fn, prunes expired keys, writes the manifest
+// atomically and only then deletes files no longer listed, so a reader of
+// the previous manifest finds every key it names for as long as possible.
+func update(dir string, o options, fn func(*manifest, time.Time) error) error {
+	unlock, err := lockDir(dir)
+	if err != nil {
+		return provisioner.Wrap(provisioner.EINTERNAL, err, "cannot lock the signing key directory")
+	}
+	defer unlock()
+	m, err := readManifest(dir)
+	if err != nil {
+		return err
+	}
+	now := o.now().UTC()
+	if fn != nil {
+		if err := fn(m, now); err != nil {
+			return err
+		}
+	}
+	var kept, pruned []keyEntry
+	for _, e := range m.Keys {
+		if e.expired(now, o.maxAge) {
+			pruned = append(pruned, e)
+		} else {
+			kept = append(kept, e)
+		}
+	}
+	m.Keys = kept
+	if err := writeManifest(dir, m); err != nil {
+		return err
+	}
+	for _, e := range pruned {
+		os.Remove(filepath.Join(dir, keyFileName(e.ID)))
+	}
+	removeTemps(dir)
+	return nil
+}
+
+// removeTemps deletes a crashed writer's temporary files. It runs under the
+// lock, so no writer is using them. Key files the manifest does not list are
+// left alone: deleting a private key is never a guess.
+func removeTemps(dir string) {
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return
+	}
+	for _, de := range entries {
+		if isTemp(de.Name()) {
+			os.Remove(filepath.Join(dir, de.Name()))
+		}
+	}
+}

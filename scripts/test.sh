@@ -1,0 +1,61 @@
+#!/usr/bin/env bash
+# The whole test suite, from a fresh machine: Go modules, a pinned AWS
+# emulator (moto) and cfn-lint in a local virtualenv, static checks, then
+# `go test -race` with the emulator running. Under CI=true a missing tool is
+# a failure, never a skip.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+MOTO_VERSION=5.2.5
+CFN_LINT_VERSION=1.58.0
+VENV=.venv
+
+log() { printf '==> %s\n' "$*"; }
+
+log "Go modules"
+go mod download
+
+log "Python tools (moto ${MOTO_VERSION}, cfn-lint ${CFN_LINT_VERSION}) in ${VENV}"
+want="moto==${MOTO_VERSION} cfn-lint==${CFN_LINT_VERSION}"
+if [ ! -x "${VENV}/bin/python" ] || [ "$(cat "${VENV}/.pins" 2>/dev/null)" != "${want}" ]; then
+	rm -rf "${VENV}"
+	python3 -m venv "${VENV}"
+	"${VENV}/bin/pip" install --quiet --disable-pip-version-check \
+		"moto[server]==${MOTO_VERSION}" "cfn-lint==${CFN_LINT_VERSION}"
+	echo "${want}" >"${VENV}/.pins"
+fi
+
+log "Starting moto server"
+port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+mkdir -p .cache
+"${VENV}/bin/moto_server" -H 127.0.0.1 -p "${port}" >.cache/moto.log 2>&1 &
+moto_pid=$!
+trap 'kill ${moto_pid} 2>/dev/null || true' EXIT
+for _ in $(seq 1 100); do
+	if curl -fsS "http://127.0.0.1:${port}/moto-api/" >/dev/null 2>&1; then break; fi
+	sleep 0.2
+done
+if ! curl -fsS "http://127.0.0.1:${port}/moto-api/" >/dev/null 2>&1; then
+	echo "moto server did not start; see .cache/moto.log" >&2
+	exit 1
+fi
+export PROVISIONER_TEST_AWS_ENDPOINT="http://127.0.0.1:${port}"
+export PROVISIONER_TEST_CFN_LINT="${PWD}/${VENV}/bin/cfn-lint"
+
+log "gofmt, go vet, staticcheck"
+unformatted=$(gofmt -l $(git ls-files '*.go' 2>/dev/null || find . -name '*.go' -not -path './.venv/*'))
+if [ -n "${unformatted}" ]; then
+	echo "gofmt needed on:" >&2
+	echo "${unformatted}" >&2
+	exit 1
+fi
+go vet ./...
+go tool staticcheck ./...
+
+if compgen -G "deploy/*.yaml" >/dev/null; then
+	log "cfn-lint"
+	"${VENV}/bin/cfn-lint" deploy/*.yaml
+fi
+
+log "go test -race"
+go test -race -count=1 -timeout 15m ./...

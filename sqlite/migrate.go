@@ -1,0 +1,80 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+
+	"provisioner"
+)
+
+// migrations is the schema history: migrations[i] brings a database from
+// version i to i+1 (PRAGMA user_version). Only ever append; an applied step
+// must never change, because databases in the field have already run it.
+var migrations = []string{
+	// 1: clusters and the audit trail. Times are UTC text of fixed width
+	// (see timeLayout) so they sort as strings and read well in the sqlite3
+	// shell. audit.seq orders entries that share a time by insertion.
+	`CREATE TABLE clusters (
+		name       TEXT PRIMARY KEY,
+		is_public  INTEGER NOT NULL CHECK (is_public IN (0, 1)),
+		created_by TEXT NOT NULL,
+		created_at TEXT NOT NULL,
+		updated_at TEXT NOT NULL
+	) STRICT;
+	CREATE TABLE audit (
+		seq    INTEGER PRIMARY KEY,
+		id     TEXT NOT NULL UNIQUE,
+		time   TEXT NOT NULL,
+		actor  TEXT NOT NULL,
+		level  TEXT NOT NULL,
+		action TEXT NOT NULL,
+		target TEXT NOT NULL,
+		result TEXT NOT NULL,
+		source TEXT NOT NULL,
+		detail TEXT NOT NULL
+	) STRICT;
+	CREATE INDEX audit_time ON audit (time);
+	CREATE INDEX audit_actor_time ON audit (actor, time);
+	CREATE INDEX audit_action_time ON audit (action, time);`,
+}
+
+// migrate applies the steps the database has not run yet, all in one
+// transaction, so a failure leaves the schema as it was. BEGIN IMMEDIATE
+// (the writer's _txlock) keeps two processes from migrating at once.
+func migrate(ctx context.Context, db *sql.DB, steps []string) (err error) {
+	tx, err := db.BeginTx(ctx, nil)
+	if err != nil {
+		return provisioner.Wrap(provisioner.EINTERNAL, err, "cannot migrate database schema")
+	}
+	defer func() {
+		if err != nil {
+			tx.Rollback()
+		}
+	}()
+	var version int
+	if err := tx.QueryRowContext(ctx, "PRAGMA user_version").Scan(&version); err != nil {
+		return provisioner.Wrap(provisioner.EINTERNAL, err, "cannot read database schema version")
+	}
+	if version > len(steps) {
+		return provisioner.Errorf(provisioner.EINTERNAL,
+			"database schema version %d is newer than this provisioner knows (%d); upgrade the provisioner", version, len(steps))
+	}
+	if version == len(steps) {
+		tx.Rollback() // nothing to do; a failed rollback of a read changes nothing
+		return nil
+	}
+	for i := version; i < len(steps); i++ {
+		if _, err := tx.ExecContext(ctx, steps[i]); err != nil {
+			return provisioner.Wrap(provisioner.EINTERNAL, err, "cannot migrate database schema to version %d", i+1)
+		}
+	}
+	// PRAGMA takes no parameters; len(steps) is an int, not input.
+	if _, err := tx.ExecContext(ctx, fmt.Sprintf("PRAGMA user_version = %d", len(steps))); err != nil {
+		return provisioner.Wrap(provisioner.EINTERNAL, err, "cannot record database schema version")
+	}
+	if err := tx.Commit(); err != nil {
+		return provisioner.Wrap(provisioner.EINTERNAL, err, "cannot commit database schema migration")
+	}
+	return nil
+}

@@ -1,0 +1,128 @@
+// Package sqlite implements provisioner.Store on SQLite (modernc.org/sqlite,
+// no cgo), the state of the embedded backend.
+//
+// Writes go through a pool of one connection, so writers queue in Go (where
+// they honour their context) instead of spinning on SQLITE_BUSY; reads use a
+// separate pool that WAL lets run beside the writer.
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"os"
+	"runtime"
+	"strings"
+
+	"provisioner"
+
+	_ "modernc.org/sqlite" // registers the "sqlite" driver
+)
+
+var _ provisioner.Store = (*DB)(nil)
+
+// busyTimeoutMS bounds how long a statement waits for another process (say a
+// second provisioner on the same file) to release its lock.
+const busyTimeoutMS = 5000
+
+// DB is a provisioner.Store backed by one SQLite database.
+type DB struct {
+	w *sql.DB // one connection: the only writer
+	r *sql.DB // readers; the same pool as w for an in-memory database
+}
+
+// Open opens, creating it with mode 0600 if absent, the database at path and
+// brings its schema up to date. The path ":memory:" opens a private
+// in-memory database that lives until Close.
+func Open(path string) (*DB, error) {
+	if path == "" || strings.ContainsRune(path, '?') {
+		return nil, provisioner.Errorf(provisioner.EINVALID, "invalid database path %q", path)
+	}
+	db, err := open(path)
+	if err != nil {
+		return nil, err
+	}
+	if err := migrate(context.Background(), db.w, migrations); err != nil {
+		db.Close()
+		return nil, err
+	}
+	return db, nil
+}
+
+func open(path string) (*DB, error) {
+	if path == ":memory:" {
+		// Every connection to :memory: is a database of its own, so the
+		// store keeps exactly one and never lets the pool replace it.
+		w, err := sql.Open("sqlite", dsn(path, "_pragma=foreign_keys(1)"))
+		if err != nil {
+			return nil, provisioner.Wrap(provisioner.EINTERNAL, err, "cannot open in-memory database")
+		}
+		w.SetMaxOpenConns(1)
+		w.SetMaxIdleConns(1)
+		return &DB{w: w, r: w}, nil
+	}
+	if err := create(path); err != nil {
+		return nil, err
+	}
+	w, err := sql.Open("sqlite", dsn(path,
+		"_pragma=journal_mode(WAL)",
+		"_pragma=synchronous(NORMAL)",
+		"_pragma=foreign_keys(1)",
+		"_txlock=immediate", // take the write lock at BEGIN, never upgrade into a deadlock
+	))
+	if err != nil {
+		return nil, provisioner.Wrap(provisioner.EINTERNAL, err, "cannot open database %s", path)
+	}
+	w.SetMaxOpenConns(1)
+	w.SetMaxIdleConns(1)
+	// The writer must have switched the file to WAL before readers connect.
+	if err := w.Ping(); err != nil {
+		w.Close()
+		return nil, provisioner.Wrap(provisioner.EINTERNAL, err, "cannot open database %s", path)
+	}
+	r, err := sql.Open("sqlite", dsn(path, "_pragma=query_only(1)"))
+	if err != nil {
+		w.Close()
+		return nil, provisioner.Wrap(provisioner.EINTERNAL, err, "cannot open database %s", path)
+	}
+	n := max(4, runtime.GOMAXPROCS(0))
+	r.SetMaxOpenConns(n)
+	r.SetMaxIdleConns(n)
+	return &DB{w: w, r: r}, nil
+}
+
+// dsn returns a modernc.org/sqlite data source name: the path, then the
+// per-connection settings, which the driver applies to every new connection.
+func dsn(path string, params ...string) string {
+	params = append([]string{fmt.Sprintf("_pragma=busy_timeout(%d)", busyTimeoutMS)}, params...)
+	return path + "?" + strings.Join(params, "&")
+}
+
+// create makes the database file 0600 before SQLite sees it: SQLite would
+// create it world-readable, and it holds the audit trail. SQLite gives the
+// -wal and -shm files the mode of the database file. An existing file keeps
+// the mode its operator chose.
+func create(path string) error {
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
+	if err != nil {
+		return provisioner.Wrap(provisioner.EINTERNAL, err, "cannot create database %s", path)
+	}
+	if err := f.Close(); err != nil {
+		return provisioner.Wrap(provisioner.EINTERNAL, err, "cannot create database %s", path)
+	}
+	return nil
+}
+
+// Close closes the database. Pending writes are committed already: every
+// method commits before it returns.
+func (db *DB) Close() error {
+	err := db.w.Close()
+	if db.r != db.w {
+		err = errors.Join(err, db.r.Close())
+	}
+	if err != nil {
+		return provisioner.Wrap(provisioner.EINTERNAL, err, "cannot close database")
+	}
+	return nil
+}

@@ -1,0 +1,30 @@
+package sqlite
+
+import (
+	"time"
+
+	"provisioner"
+)
+
+// timeLayout stores times as fixed-width UTC text with nanoseconds, so that
+// string order is time order (RFC3339Nano trims zeros and would not sort).
+const timeLayout = "2006-01-02T15:04:05.000000000Z07:00"
+
+// formatTime returns t as stored; years outside 0-9999 would break the
+// fixed width, and no provisioner time is ever there.
+func formatTime(t time.Time) (string, error) {
+	t = t.UTC()
+	if y := t.Year(); y < 0 || y > 9999 {
+		return "", provisioner.Errorf(provisioner.EINVALID, "time %v is out of range", t)
+	}
+	return t.Format(timeLayout), nil
+}
+
+// parseTime reads a stored time back, in UTC.
+func parseTime(s string) (time.Time, error) {
+	t, err := time.Parse(timeLayout, s)
+	if err != nil {
+		return time.Time{}, provisioner.Wrap(provisioner.EINTERNAL, err, "stored time is malformed")
+	}
+	return t.UTC(), nil
+}

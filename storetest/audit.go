@@ -1,0 +1,153 @@
+package storetest
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"testing"
+	"time"
+
+	"provisioner"
+)
+
+func testAudit(t *testing.T, open func(t *testing.T) provisioner.Store) {
+	t.Run("AppendList", func(t *testing.T) {
+		s, ctx := fresh(t, open), t.Context()
+		var want []provisioner.AuditEntry
+		for i := range 4 {
+			e := entry(i, base.Add(time.Duration(i)*time.Second))
+			e.Level = provisioner.Level(i) // every level round-trips
+			want = append([]provisioner.AuditEntry{e}, want...)
+		}
+		for _, i := range rand.Perm(len(want)) { // append order must not matter
+			ok(t, s.AppendAudit(ctx, want[i]))
+		}
+		got, err := s.ListAudit(ctx, provisioner.AuditFilter{})
+		ok(t, err)
+		wantEntries(t, got, want)
+	})
+	t.Run("Invalid", func(t *testing.T) {
+		s, ctx := fresh(t, open), t.Context()
+		noID := entry(0, base)
+		noID.ID = ""
+		wantCode(t, s.AppendAudit(ctx, noID), provisioner.EINVALID)
+		wantCode(t, s.AppendAudit(ctx, entry(1, time.Time{})), provisioner.EINVALID)
+		badLevel := entry(2, base)
+		badLevel.Level = 42
+		wantCode(t, s.AppendAudit(ctx, badLevel), provisioner.EINVALID)
+		_, err := s.ListAudit(ctx, provisioner.AuditFilter{Limit: -1})
+		wantCode(t, err, provisioner.EINVALID)
+	})
+	t.Run("DuplicateID", func(t *testing.T) {
+		s, ctx := fresh(t, open), t.Context()
+		first := entry(0, base)
+		ok(t, s.AppendAudit(ctx, first))
+		again := entry(0, base.Add(time.Second))
+		again.Actor = "mallory"
+		wantCode(t, s.AppendAudit(ctx, again), provisioner.ECONFLICT)
+		got, err := s.ListAudit(ctx, provisioner.AuditFilter{})
+		ok(t, err)
+		wantEntries(t, got, []provisioner.AuditEntry{first})
+	})
+	t.Run("Filter", func(t *testing.T) { testAuditFilter(t, open) })
+	t.Run("DefaultLimit", func(t *testing.T) {
+		s, ctx := fresh(t, open), t.Context()
+		for i := range 120 {
+			ok(t, s.AppendAudit(ctx, entry(i, base.Add(time.Duration(i)*time.Second))))
+		}
+		got, err := s.ListAudit(ctx, provisioner.AuditFilter{})
+		ok(t, err)
+		if len(got) != 100 {
+			t.Fatalf("ListAudit with no limit returned %d entries, want 100", len(got))
+		}
+		if got[0].ID != "e119" || got[99].ID != "e20" {
+			t.Fatalf("default page runs %s..%s, want the newest: e119..e20", got[0].ID, got[99].ID)
+		}
+	})
+}
+
+// testAuditFilter checks each filter alone and all together over ten
+// entries: actors alternate alice/bob, actions cycle through three.
+func testAuditFilter(t *testing.T, open func(t *testing.T) provisioner.Store) {
+	s, ctx := fresh(t, open), t.Context()
+	var all []provisioner.AuditEntry // newest first
+	for i := range 10 {
+		e := entry(i, base.Add(time.Duration(i)*time.Minute))
+		e.Actor = []string{"alice", "bob"}[i%2]
+		e.Action = []string{"login.pat", "access", "deploy"}[i%3]
+		ok(t, s.AppendAudit(ctx, e))
+		all = append([]provisioner.AuditEntry{e}, all...)
+	}
+	pick := func(keep func(provisioner.AuditEntry) bool) []provisioner.AuditEntry {
+		var out []provisioner.AuditEntry
+		for _, e := range all {
+			if keep(e) {
+				out = append(out, e)
+			}
+		}
+		return out
+	}
+	since := base.Add(5 * time.Minute)
+	tests := []struct {
+		name   string
+		filter provisioner.AuditFilter
+		want   []provisioner.AuditEntry
+	}{
+		{"Actor", provisioner.AuditFilter{Actor: "bob"},
+			pick(func(e provisioner.AuditEntry) bool { return e.Actor == "bob" })},
+		{"Action", provisioner.AuditFilter{Action: "access"},
+			pick(func(e provisioner.AuditEntry) bool { return e.Action == "access" })},
+		{"SinceInclusive", provisioner.AuditFilter{Since: since}, all[:5]},
+		{"SinceOtherZone", provisioner.AuditFilter{Since: since.In(time.FixedZone("", 5*3600))}, all[:5]},
+		{"Limit", provisioner.AuditFilter{Limit: 3}, all[:3]},
+		{"LimitAboveCount", provisioner.AuditFilter{Limit: 1000}, all},
+		{"NoMatch", provisioner.AuditFilter{Actor: "nobody"}, nil},
+		{"Combined", provisioner.AuditFilter{Actor: "alice", Action: "deploy", Since: base.Add(time.Minute), Limit: 1},
+			pick(func(e provisioner.AuditEntry) bool { // e8 and e2: the newest
+				return e.Actor == "alice" && e.Action == "deploy" && !e.Time.Before(base.Add(time.Minute))
+			})[:1]},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := s.ListAudit(ctx, tt.filter)
+			ok(t, err)
+			wantEntries(t, got, tt.want)
+		})
+	}
+}
+
+func entry(i int, at time.Time) provisioner.AuditEntry {
+	return provisioner.AuditEntry{
+		ID:     fmt.Sprintf("e%d", i),
+		Time:   at,
+		Actor:  "alice",
+		Level:  provisioner.LevelOrgMember,
+		Action: "access",
+		Target: "alpha",
+		Result: "success",
+		Source: "192.0.2.1",
+		Detail: fmt.Sprintf("entry %d", i),
+	}
+}
+
+func wantEntries(t testing.TB, got, want []provisioner.AuditEntry) {
+	t.Helper()
+	if len(got) != len(want) {
+		t.Fatalf("got %d entries %v, want %d %v", len(got), ids(got), len(want), ids(want))
+	}
+	for i := range want {
+		g, w := got[i], want[i]
+		wantUTC(t, g.Time)
+		g.Time, w.Time = time.Time{}, time.Time{}
+		if g != w || !got[i].Time.Equal(want[i].Time) {
+			t.Fatalf("entry %d = %+v, want %+v", i, got[i], want[i])
+		}
+	}
+}
+
+func ids(es []provisioner.AuditEntry) []string {
+	out := make([]string, len(es))
+	for i, e := range es {
+		out[i] = e.ID
+	}
+	return out
+}
