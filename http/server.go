@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"sort"
 	"strings"
 	"time"
 
@@ -79,6 +80,18 @@ func (s *Server) handle(pattern string, h http.HandlerFunc) {
 	method, path, _ := strings.Cut(pattern, " ")
 	s.methods[path] = append(s.methods[path], method)
 	s.mux.HandleFunc(pattern, h)
+}
+
+// Routes lists the served routes as "METHOD /path", sorted.
+func (s *Server) Routes() []string {
+	var out []string
+	for path, methods := range s.methods {
+		for _, m := range methods {
+			out = append(out, m+" "+path)
+		}
+	}
+	sort.Strings(out)
+	return out
 }
 
 func (s *Server) notFound(w http.ResponseWriter, r *http.Request) {

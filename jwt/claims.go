@@ -31,7 +31,9 @@ func (c *wireClaims) GetIssuedAt() (*jwt.NumericDate, error)       { return c.Is
 func (c *wireClaims) GetNotBefore() (*jwt.NumericDate, error)      { return c.NotBefore, nil }
 func (c *wireClaims) GetIssuer() (string, error)                   { return c.Issuer, nil }
 func (c *wireClaims) GetSubject() (string, error)                  { return c.Subject, nil }
-func (c *wireClaims) GetAudience() (jwt.ClaimStrings, error)       { return jwt.ClaimStrings(c.Audience), nil }
+func (c *wireClaims) GetAudience() (jwt.ClaimStrings, error) {
+	return jwt.ClaimStrings(c.Audience), nil
+}
 
 // claims converts verified wire claims into the domain's.
 func (c *wireClaims) claims(level provisioner.Level) provisioner.Claims {

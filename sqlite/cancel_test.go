@@ -24,7 +24,7 @@ func TestCancelMidQuery(t *testing.T) {
 				}
 			}
 			for i := range 200 {
-				qctx, cancel := context.WithTimeout(ctx, time.Duration(i)*20*time.Microsecond) // 0 to 4ms: some finish, some are cut short)
+				qctx, cancel := context.WithTimeout(ctx, time.Duration(i)*20*time.Microsecond) // 0 to 4ms: some finish, some are cut short
 				_, err := db.ListAudit(qctx, provisioner.AuditFilter{Limit: 2000, Action: "access"})
 				cancel()
 				if err != nil && provisioner.ErrorCode(err) != provisioner.EUNAVAILABLE {

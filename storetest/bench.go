@@ -12,7 +12,7 @@ import (
 // Bench measures the store operations the service does on every request,
 // on stores made by open (new and empty each time, as for Run).
 func Bench(b *testing.B, open func(b *testing.B) provisioner.Store) {
-	fresh := func(b *testing.B) provisioner.Store {
+	newStore := func(b *testing.B) provisioner.Store {
 		s := open(b)
 		b.Cleanup(func() { s.Close() })
 		b.ReportAllocs()
@@ -26,14 +26,14 @@ func Bench(b *testing.B, open func(b *testing.B) provisioner.Store) {
 	}
 
 	b.Run("PutCluster", func(b *testing.B) {
-		s, ctx, i := fresh(b), b.Context(), 0
+		s, ctx, i := newStore(b), b.Context(), 0
 		for b.Loop() { // inserts, then replaces once every name exists
 			ok(b, s.PutCluster(ctx, cluster(fmt.Sprintf("c%04d", i%clusters), true, time.Duration(i))))
 			i++
 		}
 	})
 	b.Run("GetCluster", func(b *testing.B) {
-		s, ctx, i := fresh(b), b.Context(), 0
+		s, ctx, i := newStore(b), b.Context(), 0
 		seed(b, s)
 		for b.Loop() {
 			if _, err := s.GetCluster(ctx, fmt.Sprintf("c%04d", i%clusters)); err != nil {
@@ -43,7 +43,7 @@ func Bench(b *testing.B, open func(b *testing.B) provisioner.Store) {
 		}
 	})
 	b.Run("GetClusterParallel", func(b *testing.B) {
-		s, ctx := fresh(b), b.Context()
+		s, ctx := newStore(b), b.Context()
 		seed(b, s)
 		var n atomic.Int64
 		b.ResetTimer()
@@ -57,14 +57,14 @@ func Bench(b *testing.B, open func(b *testing.B) provisioner.Store) {
 		})
 	})
 	b.Run("AppendAudit", func(b *testing.B) {
-		s, ctx, i := fresh(b), b.Context(), 0
+		s, ctx, i := newStore(b), b.Context(), 0
 		for b.Loop() {
 			ok(b, s.AppendAudit(ctx, entry(i, base.Add(time.Duration(i)*time.Millisecond))))
 			i++
 		}
 	})
 	b.Run("AppendAuditParallel", func(b *testing.B) {
-		s, ctx := fresh(b), b.Context()
+		s, ctx := newStore(b), b.Context()
 		var n atomic.Int64
 		b.RunParallel(func(pb *testing.PB) {
 			for pb.Next() {
@@ -76,12 +76,12 @@ func Bench(b *testing.B, open func(b *testing.B) provisioner.Store) {
 			}
 		})
 	})
-	benchListAudit(b, fresh)
+	benchListAudit(b, newStore)
 }
 
 // benchListAudit lists the default page of 100 from 10,000 entries by 10
 // actors: all of them, one actor's, and the last minute's.
-func benchListAudit(b *testing.B, fresh func(*testing.B) provisioner.Store) {
+func benchListAudit(b *testing.B, newStore func(*testing.B) provisioner.Store) {
 	const entries, actors = 10000, 10
 	filters := []struct {
 		name string
@@ -93,7 +93,7 @@ func benchListAudit(b *testing.B, fresh func(*testing.B) provisioner.Store) {
 	}
 	for _, fl := range filters {
 		b.Run(fl.name, func(b *testing.B) {
-			s, ctx := fresh(b), b.Context()
+			s, ctx := newStore(b), b.Context()
 			for i := range entries {
 				e := entry(i, base.Add(time.Duration(i)*time.Second))
 				e.Actor = fmt.Sprintf("user%d", i%actors)

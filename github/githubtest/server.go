@@ -8,6 +8,8 @@
 package githubtest
 
 import (
+	"bytes"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -178,6 +180,10 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	s.mu.Unlock()
 
 	if delay > 0 {
+		// Read the body first: until it is read, net/http does not notice a
+		// client that hung up, and the delay would outlast the test.
+		body, _ := io.ReadAll(io.LimitReader(r.Body, 1<<20))
+		r.Body = io.NopCloser(bytes.NewReader(body))
 		t := time.NewTimer(delay)
 		defer t.Stop()
 		select {

@@ -1,0 +1,90 @@
+package http_test
+
+import (
+	"fmt"
+	"testing"
+	"time"
+
+	"provisioner"
+)
+
+// TestAccessDecisions is ACCESS for every level on public, private and
+// unknown clusters.
+func TestAccessDecisions(t *testing.T) {
+	e := newEnv(t)
+	e.register("pub", true)
+	e.register("priv", false)
+	tokens := map[string]string{
+		"anonymous":  "",
+		"member":     e.login("tok-member"),
+		"org_member": e.login("tok-org"),
+		"admin":      e.login("tok-admin"),
+	}
+	want := map[string]map[string]int{
+		"anonymous":  {"pub": 401, "priv": 401, "nowhere": 401},
+		"member":     {"pub": 200, "priv": 403, "nowhere": 404},
+		"org_member": {"pub": 200, "priv": 200, "nowhere": 404},
+		"admin":      {"pub": 200, "priv": 200, "nowhere": 404},
+	}
+	for level, byCluster := range want {
+		for cluster, status := range byCluster {
+			t.Run(fmt.Sprintf("%s/%s", level, cluster), func(t *testing.T) {
+				r := e.do("POST", "/access", tokens[level], map[string]string{"cluster": cluster})
+				if r.status != status {
+					t.Fatalf("want %d, got %d %s", status, r.status, r.raw)
+				}
+				if status != 200 {
+					if r.str("status") != "failure" {
+						t.Errorf("error body %s", r.raw)
+					}
+					return
+				}
+				claims, err := e.tokens.VerifyCluster(t.Context(), r.str("token"), cluster)
+				if err != nil {
+					t.Fatalf("jwt_cluster does not verify: %v", err)
+				}
+				if claims.Level.String() != level || claims.Audience != cluster {
+					t.Errorf("claims %+v", claims)
+				}
+				exp, err := time.Parse(time.RFC3339, r.str("expires_at"))
+				if err != nil || !exp.Equal(claims.ExpiresAt) {
+					t.Errorf("expires_at %q vs exp %v", r.str("expires_at"), claims.ExpiresAt)
+				}
+				// A jwt_cluster opens its own cluster only, and never the provisioner.
+				if _, err := e.tokens.VerifyCluster(t.Context(), r.str("token"), "other"); provisioner.ErrorCode(err) != provisioner.EFORBIDDEN {
+					t.Errorf("token for %s accepted for another cluster: %v", cluster, err)
+				}
+				wantError(t, e.do("POST", "/access", r.str("token"), map[string]string{"cluster": cluster}), 401, provisioner.EUNAUTHORIZED)
+			})
+		}
+	}
+}
+
+func TestClusterRegistration(t *testing.T) {
+	e := newEnv(t)
+	admin, member := e.login("tok-admin"), e.login("tok-org")
+	wantError(t, e.do("POST", "/clusters/register", member, map[string]any{"cluster": "c1", "is_public": false}), 403, provisioner.EFORBIDDEN)
+	wantError(t, e.do("POST", "/clusters/register", admin, map[string]any{"cluster": "c1"}), 400, provisioner.EINVALID)
+	wantError(t, e.do("POST", "/clusters/register", admin, map[string]any{"cluster": "Bad_Name", "is_public": true}), 400, provisioner.EINVALID)
+	r := e.do("POST", "/clusters/register", admin, map[string]any{"cluster": "c1", "is_public": false})
+	if r.status != 200 || r.str("cluster") != "c1" || r.body["is_public"] != false || r.str("created_by") != "ada" {
+		t.Fatalf("%d %s", r.status, r.raw)
+	}
+	e.register("pub1", true)
+	guest := e.login("tok-member")
+	r = e.do("POST", "/report/clusters", guest, nil)
+	if list := r.body["clusters"].([]any); r.status != 200 || len(list) != 1 {
+		t.Fatalf("member sees only public clusters: %d %s", r.status, r.raw)
+	}
+	r = e.do("POST", "/report/clusters", member, map[string]any{})
+	if list := r.body["clusters"].([]any); r.status != 200 || len(list) != 2 {
+		t.Fatalf("org member sees all: %d %s", r.status, r.raw)
+	}
+	if r = e.do("POST", "/clusters/unregister", admin, map[string]string{"cluster": "c1"}); r.status != 200 {
+		t.Fatalf("unregister: %d %s", r.status, r.raw)
+	}
+	wantError(t, e.do("POST", "/access", member, map[string]string{"cluster": "c1"}), 404, provisioner.ENOTFOUND)
+	if r = e.do("POST", "/clusters/unregister", admin, map[string]string{"cluster": "c1"}); r.status != 200 {
+		t.Fatalf("unregister twice is fine: %d %s", r.status, r.raw)
+	}
+}

@@ -1,0 +1,110 @@
+package http_test
+
+import (
+	"bytes"
+	"context"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/getkin/kin-openapi/openapi3"
+	"github.com/getkin/kin-openapi/openapi3filter"
+	"github.com/getkin/kin-openapi/routers"
+	"github.com/getkin/kin-openapi/routers/gorillamux"
+
+	phttp "provisioner/http"
+)
+
+// specChecker validates every answer of the server under test against
+// api/openapi.yaml, and every request the server accepted, so the spec and
+// the handlers cannot drift apart.
+type specChecker struct {
+	t      *testing.T
+	router routers.Router
+	mu     sync.Mutex
+	seen   map[string]bool // "METHOD path" of validated operations
+}
+
+func loadSpec(t testing.TB) *openapi3.T {
+	t.Helper()
+	doc, err := openapi3.NewLoader().LoadFromFile("../api/openapi.yaml")
+	if err != nil {
+		t.Fatalf("load spec: %v", err)
+	}
+	if err := doc.Validate(context.Background()); err != nil {
+		t.Fatalf("spec is invalid: %v", err)
+	}
+	return doc
+}
+
+func newSpecChecker(t *testing.T) *specChecker {
+	doc := loadSpec(t)
+	doc.Servers = nil // match any host: the test server's port is random
+	r, err := gorillamux.NewRouter(doc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &specChecker{t: t, router: r, seen: map[string]bool{}}
+}
+
+func (c *specChecker) wrap(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		reqBody, _ := io.ReadAll(r.Body)
+		r.Body = io.NopCloser(bytes.NewReader(reqBody))
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, r)
+		for k, v := range rec.Header() {
+			w.Header()[k] = v
+		}
+		w.WriteHeader(rec.Code)
+		_, _ = w.Write(rec.Body.Bytes())
+		c.check(r, reqBody, rec)
+	})
+}
+
+func (c *specChecker) check(r *http.Request, reqBody []byte, rec *httptest.ResponseRecorder) {
+	route, params, err := c.router.FindRoute(r)
+	if err != nil {
+		// Unknown paths and methods must still answer with a JSON error.
+		if rec.Code != http.StatusNotFound && rec.Code != http.StatusMethodNotAllowed {
+			c.t.Errorf("spec: %s %s is not in the spec but answered %d", r.Method, r.URL.Path, rec.Code)
+		}
+		return
+	}
+	r2 := r.Clone(context.Background())
+	r2.Body = io.NopCloser(bytes.NewReader(reqBody))
+	if len(reqBody) > 0 && r2.Header.Get("Content-Type") == "" {
+		r2.Header.Set("Content-Type", "application/json") // the server reads it as JSON
+	}
+	in := &openapi3filter.RequestValidationInput{Request: r2, PathParams: params, Route: route,
+		Options: &openapi3filter.Options{AuthenticationFunc: openapi3filter.NoopAuthenticationFunc}}
+	if rec.Code < 300 {
+		if err := openapi3filter.ValidateRequest(context.Background(), in); err != nil {
+			c.t.Errorf("spec: accepted request %s %s does not match the spec: %v", r.Method, r.URL.Path, err)
+		}
+	}
+	out := &openapi3filter.ResponseValidationInput{RequestValidationInput: in, Status: rec.Code,
+		Header: rec.Header(), Body: io.NopCloser(bytes.NewReader(rec.Body.Bytes())),
+		Options: &openapi3filter.Options{IncludeResponseStatus: true}}
+	if err := openapi3filter.ValidateResponse(context.Background(), out); err != nil {
+		c.t.Errorf("spec: answer %d to %s %s does not match the spec: %v\n%s", rec.Code, r.Method, r.URL.Path, err, rec.Body.Bytes())
+	}
+	c.mu.Lock()
+	c.seen[r.Method+" "+route.Path] = true
+	c.mu.Unlock()
+}
+
+// TestSpecCoversRoutes: every route the server serves is in the spec.
+func TestSpecCoversRoutes(t *testing.T) {
+	doc := loadSpec(t)
+	for _, route := range phttp.NewServer(phttp.Config{}).Routes() {
+		method, path, _ := strings.Cut(route, " ")
+		item := doc.Paths.Find(path)
+		if item == nil || item.GetOperation(method) == nil {
+			t.Errorf("route %s is not in api/openapi.yaml", route)
+		}
+	}
+}
