@@ -187,4 +187,3 @@ func wantErr(t testing.TB, err error, code, msg string) {
 		}
 	}
 }
-

@@ -2,6 +2,7 @@ package jwt
 
 import (
 	"context"
+	"crypto"
 	"crypto/ecdsa"
 	"crypto/ed25519"
 	"crypto/elliptic"
@@ -92,7 +93,7 @@ func TestParseJWKSRoundTrip(t *testing.T) {
 		if got[i].ID != pubs[i].ID || got[i].Algorithm != pubs[i].Algorithm {
 			t.Errorf("key %d: %s/%s, want %s/%s", i, got[i].ID, got[i].Algorithm, pubs[i].ID, pubs[i].Algorithm)
 		}
-		type equaler interface{ Equal(any) bool }
+		type equaler interface{ Equal(crypto.PublicKey) bool }
 		if !got[i].Key.(equaler).Equal(pubs[i].Key) {
 			t.Errorf("key %d differs", i)
 		}
