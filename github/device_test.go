@@ -174,3 +174,20 @@ func TestDeviceFlowStartFailures(t *testing.T) {
 		t.Errorf("StartDevice = %+v, %v", dc, err)
 	}
 }
+
+// A poll may reach another instance than the one that started the flow (a
+// Lambda, a restart): it knows no interval but GitHub's.
+func TestDeviceFlowPolledElsewhere(t *testing.T) {
+	srv := githubtest.New(t)
+	startDevice(t, srv)
+	other := newProvider(t, srv, nil)
+	_, err := other.PollDevice(t.Context(), "dev-1")
+	if e := wantCode(t, err, provisioner.EPENDING); e.RetryAfter != 5*time.Second {
+		t.Errorf("pending RetryAfter = %v, want 5s", e.RetryAfter)
+	}
+	srv.SlowDownDevice("dev-1")
+	_, err = other.PollDevice(t.Context(), "dev-1")
+	if e := wantCode(t, err, provisioner.ESLOWDOWN); e.RetryAfter != 10*time.Second {
+		t.Errorf("slow_down RetryAfter = %v, want GitHub's 10s", e.RetryAfter)
+	}
+}

@@ -109,15 +109,15 @@ func TestForgedTokens(t *testing.T) {
 
 	none := base64.RawURLEncoding.EncodeToString([]byte(`{"alg":"none","typ":"user+jwt","kid":"`+kid+`"}`)) + "." + parts[1] + "."
 	for name, tok := range map[string]string{
-		"garbage":            "garbage",
-		"alg none":           none,
-		"hs256 public pem":   forge(t, gojwt.SigningMethodHS256, pubPEM, userHdr, claims(nil)),
-		"hs256 jwks":         forge(t, gojwt.SigningMethodHS256, jwks, userHdr, claims(nil)),
-		"foreign key":        forge(t, gojwt.SigningMethodES256, foreign, userHdr, claims(nil)),
-		"unknown kid":        forge(t, gojwt.SigningMethodES256, foreign, map[string]any{"kid": "nope", "typ": "user+jwt"}, claims(nil)),
-		"tampered payload":   parts[0] + "." + base64.RawURLEncoding.EncodeToString([]byte(`{"sub":"ada","level":"admin"}`)) + "." + parts[2],
-		"truncated":          good[:len(good)-10],
-		"oversized":          strings.Repeat("a", 9000),
+		"garbage":          "garbage",
+		"alg none":         none,
+		"hs256 public pem": forge(t, gojwt.SigningMethodHS256, pubPEM, userHdr, claims(nil)),
+		"hs256 jwks":       forge(t, gojwt.SigningMethodHS256, jwks, userHdr, claims(nil)),
+		"foreign key":      forge(t, gojwt.SigningMethodES256, foreign, userHdr, claims(nil)),
+		"unknown kid":      forge(t, gojwt.SigningMethodES256, foreign, map[string]any{"kid": "nope", "typ": "user+jwt"}, claims(nil)),
+		"tampered payload": parts[0] + "." + base64.RawURLEncoding.EncodeToString([]byte(`{"sub":"ada","level":"admin"}`)) + "." + parts[2],
+		"truncated":        good[:len(good)-10],
+		"oversized":        strings.Repeat("a", 9000),
 	} {
 		t.Run(name, func(t *testing.T) {
 			wantError(t, e.do("POST", "/access", tok, map[string]string{"cluster": "priv"}), 401, provisioner.EUNAUTHORIZED)

@@ -84,7 +84,9 @@ func TestDeviceFlow(t *testing.T) {
 	if r.status != 200 || r.str("device_code") != "dev-1" || r.str("user_code") != "ABCD-1234" || r.str("verification_uri") == "" {
 		t.Fatalf("start: %d %s", r.status, r.raw)
 	}
-	poll := func() resp { return e.do("POST", "/auth/github/device/poll", "", map[string]string{"device_code": "dev-1"}) }
+	poll := func() resp {
+		return e.do("POST", "/auth/github/device/poll", "", map[string]string{"device_code": "dev-1"})
+	}
 	r = poll()
 	if r.status != 202 || r.str("status") != "pending" || r.str("error") != provisioner.EPENDING {
 		t.Fatalf("pending: %d %s", r.status, r.raw)

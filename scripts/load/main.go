@@ -1,0 +1,128 @@
+// Command load drives a bounded load at a provisioner or gateway on this
+// machine and reports throughput and latency percentiles.
+//
+//	go run ./scripts/load -url http://127.0.0.1:8080/access -token $T -body '{"cluster":"demo"}' -n 20000 -c 16
+//	go run ./scripts/load -url http://127.0.0.1:9000/source/version -rate 2000 -d 10s
+//
+// It refuses targets off loopback: load is only ever sent to this machine.
+package main
+
+import (
+	"bytes"
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/url"
+	"os"
+	"sort"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+func main() {
+	target := flag.String("url", "", "target URL (loopback only)")
+	method := flag.String("method", "POST", "HTTP method")
+	body := flag.String("body", "", "request body (JSON)")
+	token := flag.String("token", "", "bearer token")
+	n := flag.Int("n", 10000, "at most this many requests")
+	c := flag.Int("c", 8, "concurrent workers (closed loop) ")
+	rate := flag.Int("rate", 0, "requests per second (open loop); 0 = as fast as the workers go")
+	d := flag.Duration("d", 30*time.Second, "at most this long")
+	flag.Parse()
+	u, err := url.Parse(*target)
+	if err != nil || u.Host == "" {
+		fatal("need -url")
+	}
+	if ip := net.ParseIP(u.Hostname()); u.Hostname() != "localhost" && (ip == nil || !ip.IsLoopback()) {
+		fatal("refusing non-loopback target %s", u.Hostname())
+	}
+	r := run(*target, *method, *body, *token, *n, *c, *rate, *d)
+	r.print(os.Stdout)
+}
+
+// result holds what a run measured.
+type result struct {
+	lat      []time.Duration
+	errors   int64
+	statuses map[int]int
+	elapsed  time.Duration
+}
+
+func run(target, method, body, token string, n, c, rate int, d time.Duration) result {
+	tr := &http.Transport{MaxIdleConnsPerHost: c * 2, MaxConnsPerHost: c * 2}
+	hc := &http.Client{Transport: tr, Timeout: 10 * time.Second}
+	var next atomic.Int64
+	var mu sync.Mutex
+	res := result{statuses: map[int]int{}}
+	var errs atomic.Int64
+	deadline := time.Now().Add(d)
+	start := time.Now()
+	var tick <-chan time.Time
+	if rate > 0 {
+		t := time.NewTicker(time.Second / time.Duration(rate))
+		defer t.Stop()
+		tick = t.C
+	}
+	var wg sync.WaitGroup
+	for w := 0; w < c; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			lat := make([]time.Duration, 0, n/c+1)
+			st := map[int]int{}
+			for next.Add(1) <= int64(n) && time.Now().Before(deadline) {
+				if tick != nil {
+					<-tick
+				}
+				req, _ := http.NewRequest(method, target, bytes.NewReader([]byte(body)))
+				if body != "" {
+					req.Header.Set("Content-Type", "application/json")
+				}
+				if token != "" {
+					req.Header.Set("Authorization", "Bearer "+token)
+				}
+				t0 := time.Now()
+				resp, err := hc.Do(req)
+				if err != nil {
+					errs.Add(1)
+					continue
+				}
+				_, _ = io.Copy(io.Discard, resp.Body)
+				resp.Body.Close()
+				lat = append(lat, time.Since(t0))
+				st[resp.StatusCode]++
+			}
+			mu.Lock()
+			res.lat = append(res.lat, lat...)
+			for k, v := range st {
+				res.statuses[k] += v
+			}
+			mu.Unlock()
+		}()
+	}
+	wg.Wait()
+	res.elapsed = time.Since(start)
+	res.errors = errs.Load()
+	return res
+}
+
+func (r result) print(w io.Writer) {
+	sort.Slice(r.lat, func(i, j int) bool { return r.lat[i] < r.lat[j] })
+	pct := func(p float64) time.Duration {
+		if len(r.lat) == 0 {
+			return 0
+		}
+		return r.lat[int(p*float64(len(r.lat)-1))]
+	}
+	fmt.Fprintf(w, "requests %d in %v: %.0f req/s, errors %d, statuses %v\n",
+		len(r.lat), r.elapsed.Round(time.Millisecond), float64(len(r.lat))/r.elapsed.Seconds(), r.errors, r.statuses)
+	fmt.Fprintf(w, "latency p50 %v p90 %v p99 %v max %v\n", pct(0.50), pct(0.90), pct(0.99), pct(1))
+}
+
+func fatal(f string, a ...any) {
+	fmt.Fprintf(os.Stderr, "load: "+f+"\n", a...)
+	os.Exit(2)
+}
