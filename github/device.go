@@ -93,6 +93,9 @@ func (p *Provider) PollDevice(ctx context.Context, deviceCode string) (provision
 	}
 	ctx, cancel := context.WithTimeout(ctx, p.cfg.Timeout)
 	defer cancel()
+	if f, ok := p.devices.get(deviceCode); ok && f.token != "" {
+		return p.resolveDevice(ctx, deviceCode, f.token)
+	}
 	a, err := p.postForm(ctx, "/login/oauth/access_token", url.Values{
 		"client_id":   {p.cfg.ClientID},
 		"device_code": {deviceCode},
@@ -130,8 +133,21 @@ func (p *Provider) PollDevice(ctx context.Context, deviceCode string) (provision
 	if a.AccessToken == "" {
 		return provisioner.User{}, provisioner.Errorf(provisioner.EUNAVAILABLE, "GitHub answered the device flow without a token")
 	}
-	p.devices.forget(deviceCode)
-	return p.resolve(ctx, a.AccessToken, "device")
+	return p.resolveDevice(ctx, deviceCode, a.AccessToken)
+}
+
+// resolveDevice looks up the user of an exchanged flow. GitHub accepts a
+// device code once, so when the lookup fails for a passing reason the token
+// is kept for the next poll.
+func (p *Provider) resolveDevice(ctx context.Context, deviceCode, token string) (provisioner.User, error) {
+	u, err := p.resolve(ctx, token, "device")
+	switch provisioner.ErrorCode(err) {
+	case provisioner.EUNAVAILABLE, provisioner.ERATELIMITED:
+		p.devices.keepToken(deviceCode, token)
+	default:
+		p.devices.forget(deviceCode)
+	}
+	return u, err
 }
 
 func checkDeviceCode(code string) error {
@@ -155,8 +171,8 @@ func (p *Provider) interval(deviceCode string, stated int) time.Duration {
 	if stated > 0 {
 		return time.Duration(stated) * time.Second
 	}
-	if d, ok := p.devices.get(deviceCode); ok {
-		return d
+	if f, ok := p.devices.get(deviceCode); ok && f.interval > 0 {
+		return f.interval
 	}
 	return defaultInterval
 }

@@ -191,3 +191,26 @@ func TestDeviceFlowPolledElsewhere(t *testing.T) {
 		t.Errorf("slow_down RetryAfter = %v, want GitHub's 10s", e.RetryAfter)
 	}
 }
+
+// GitHub takes a device code once: if the user lookup fails right after the
+// exchange, the next poll retries the lookup rather than the exchange.
+func TestDeviceFlowLookupRetried(t *testing.T) {
+	srv := githubtest.New(t)
+	p := startDevice(t, srv)
+	srv.ApproveDevice("dev-1", "tok-alice")
+	srv.FailPath("/user", http.StatusServiceUnavailable)
+	_, err := p.PollDevice(t.Context(), "dev-1")
+	wantCode(t, err, provisioner.EUNAVAILABLE)
+
+	srv.FailPath("/user", 0)
+	u, err := p.PollDevice(t.Context(), "dev-1")
+	if err != nil || u.Login != "alice" || u.Via != "device" {
+		t.Fatalf("PollDevice after GitHub came back = %+v, %v", u, err)
+	}
+	if n := srv.Requests("/login/oauth/access_token"); n != 1 {
+		t.Errorf("token exchanges = %d, want 1", n)
+	}
+	// Done: the code is forgotten, and GitHub no longer knows it.
+	_, err = p.PollDevice(t.Context(), "dev-1")
+	wantCode(t, err, provisioner.EINVALID)
+}

@@ -35,7 +35,11 @@ func rateLimited(err error, retry time.Duration) error {
 func apiError(err error) (mapped error, status int, ok bool) {
 	var rl *gh.RateLimitError
 	if errors.As(err, &rl) {
-		return rateLimited(err, time.Until(rl.Rate.Reset.Time)), 0, true
+		retry := defaultRetryAfter
+		if !rl.Rate.Reset.IsZero() {
+			retry = time.Until(rl.Rate.Reset.Time)
+		}
+		return rateLimited(err, retry), 0, true
 	}
 	var abuse *gh.AbuseRateLimitError
 	if errors.As(err, &abuse) {

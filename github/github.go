@@ -20,7 +20,8 @@
 // for non-members, for tokens without the read:org scope and for orgs that
 // enforce SAML SSO the token is not authorized for.
 //
-// Workflows (GitHub Actions OIDC) are described in actions.go and rules.go.
+// Workflows log in with GitHub Actions OIDC ID tokens: see LoginActions and
+// ActionsRule.
 package github
 
 import (
@@ -82,7 +83,7 @@ type Provider struct {
 	cfg    Config
 	client *http.Client
 
-	devices deviceIntervals
+	devices deviceFlows
 	actions actionsState
 }
 
@@ -110,7 +111,7 @@ func New(cfg Config) (*Provider, error) {
 		client = &http.Client{Transport: http.DefaultTransport.(*http.Transport).Clone()}
 	}
 	p := &Provider{cfg: cfg, client: client}
-	p.devices.m = make(map[string]deviceInterval)
+	p.devices.m = make(map[string]deviceFlow)
 	p.actions.sem = make(chan struct{}, 1)
 	return p, nil
 }

@@ -2,6 +2,7 @@ package github_test
 
 import (
 	"context"
+	"fmt"
 	"net/http"
 	"slices"
 	"strings"
@@ -245,4 +246,41 @@ func TestLoginTokenConcurrent(t *testing.T) {
 		})
 	}
 	wg.Wait()
+}
+
+func TestLoginTokenFailsHalfWay(t *testing.T) {
+	const membership = "/user/memberships/orgs/" + org
+	const adminTeam = "/orgs/" + org + "/teams/admins/memberships/alice"
+	for _, tt := range []struct {
+		path   string
+		status int
+		code   string // "" for success
+		level  provisioner.Level
+	}{
+		{"/user", http.StatusForbidden, provisioner.EUNAUTHORIZED, 0},
+		{"/user", http.StatusNotFound, provisioner.EUNAVAILABLE, 0},
+		{membership, http.StatusInternalServerError, provisioner.EUNAVAILABLE, 0},
+		{membership, http.StatusForbidden, "", provisioner.LevelMember}, // token without read:org, or SSO
+		{membership, http.StatusUnauthorized, provisioner.EUNAUTHORIZED, 0},
+		{membership, http.StatusTeapot, provisioner.EUNAVAILABLE, 0},
+		{adminTeam, http.StatusBadGateway, provisioner.EUNAVAILABLE, 0},
+		{adminTeam, http.StatusForbidden, "", provisioner.LevelOrgMember},
+	} {
+		t.Run(fmt.Sprint(tt.path, tt.status), func(t *testing.T) {
+			srv := githubtest.New(t)
+			srv.AddUser("tok", "alice", 42)
+			srv.SetOrgMembership("alice", org, "active", "member")
+			srv.AddTeamMember(org, "admins", "alice")
+			srv.FailPath(tt.path, tt.status)
+			p := newProvider(t, srv, func(c *github.Config) { c.AdminTeam = "admins" })
+			u, err := p.LoginToken(t.Context(), "tok")
+			if tt.code != "" {
+				wantCode(t, err, tt.code)
+				return
+			}
+			if err != nil || u.Level != tt.level {
+				t.Errorf("LoginToken = %v, %v; want level %v", u.Level, err, tt.level)
+			}
+		})
+	}
 }

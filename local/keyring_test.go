@@ -43,7 +43,11 @@ func TestOpenGeneratesKey(t *testing.T) {
 func TestPermissions(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "keys")
 	k := open(t, dir)
-	kid, _, _ := k.Current(context.Background())
+	first, _, _ := k.Current(context.Background())
+	kid, err := k.Rotate()
+	if err != nil {
+		t.Fatal(err)
+	}
 
 	fi, err := os.Stat(dir)
 	if err != nil {
@@ -52,13 +56,19 @@ func TestPermissions(t *testing.T) {
 	if m := fi.Mode().Perm(); m != 0o700 {
 		t.Errorf("dir mode %04o, want 0700", m)
 	}
-	for _, name := range []string{keyFileName(kid), manifestName} {
+	for _, name := range []string{keyFileName(first), keyFileName(kid), manifestName} {
 		fi, err := os.Stat(filepath.Join(dir, name))
 		if err != nil {
 			t.Fatal(err)
 		}
 		if m := fi.Mode().Perm(); m != 0o600 {
 			t.Errorf("%s mode %04o, want 0600", name, m)
+		}
+	}
+	entries, _ := os.ReadDir(dir)
+	for _, e := range entries {
+		if isTemp(e.Name()) {
+			t.Errorf("temporary file %s left behind", e.Name())
 		}
 	}
 }

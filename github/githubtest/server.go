@@ -38,6 +38,7 @@ type Server struct {
 
 	delay      time.Duration
 	failStatus int
+	failPaths  map[string]int // by path without /api/v3
 	rateReset  time.Time
 	secondary  time.Duration
 	issuerFail int
@@ -63,6 +64,8 @@ func New(t testing.TB) *Server {
 		devices: make(map[string]*device),
 		counts:  make(map[string]int),
 		forms:   make(map[string]url.Values),
+
+		failPaths: make(map[string]int),
 	}
 	s.srv = httptest.NewServer(s)
 	t.Cleanup(s.srv.Close)
@@ -148,6 +151,19 @@ func (s *Server) Fail(status int) {
 	s.failStatus = status
 }
 
+// FailPath makes requests for path (with or without /api/v3, e.g.
+// "/user/memberships/orgs/acme", or the issuer's JWKS path) answer status;
+// 0 restores it. It lets a login fail half-way.
+func (s *Server) FailPath(path string, status int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if status == 0 {
+		delete(s.failPaths, path)
+	} else {
+		s.failPaths[path] = status
+	}
+}
+
 // RateLimit makes API requests answer GitHub's primary rate limit (403,
 // X-RateLimit-Remaining: 0, X-RateLimit-Reset: reset) until cleared with a
 // zero time.
@@ -177,6 +193,9 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	s.mu.Lock()
 	s.counts[r.URL.Path]++
 	delay, fail, reset, secondary, issuerFail := s.delay, s.failStatus, s.rateReset, s.secondary, s.issuerFail
+	if f := s.failPaths[strings.TrimPrefix(r.URL.Path, enterprisePrefix)]; f != 0 {
+		fail, issuerFail = f, f
+	}
 	s.mu.Unlock()
 
 	if delay > 0 {
