@@ -31,15 +31,15 @@ func rateLimited(err error, retry time.Duration) error {
 
 // apiError maps what go-github returned to the domain's errors. For an
 // ordinary error answer (403, 404, ...) whose meaning depends on the call, it
-// returns ok false and the HTTP status instead.
-func apiError(err error) (mapped error, status int, ok bool) {
+// returns the HTTP status and a nil error instead.
+func apiError(err error) (status int, mapped error) {
 	var rl *gh.RateLimitError
 	if errors.As(err, &rl) {
 		retry := defaultRetryAfter
 		if !rl.Rate.Reset.IsZero() {
 			retry = time.Until(rl.Rate.Reset.Time)
 		}
-		return rateLimited(err, retry), 0, true
+		return 0, rateLimited(err, retry)
 	}
 	var abuse *gh.AbuseRateLimitError
 	if errors.As(err, &abuse) {
@@ -47,27 +47,27 @@ func apiError(err error) (mapped error, status int, ok bool) {
 		if abuse.RetryAfter != nil {
 			retry = *abuse.RetryAfter
 		}
-		return rateLimited(err, retry), 0, true
+		return 0, rateLimited(err, retry)
 	}
 	var tfa *gh.TwoFactorAuthError
 	if errors.As(err, &tfa) {
-		return rejected(err), 0, true
+		return 0, rejected(err)
 	}
 	var er *gh.ErrorResponse
 	if errors.As(err, &er) && er.Response != nil {
 		code := er.Response.StatusCode
 		switch {
 		case code == http.StatusUnauthorized:
-			return rejected(err), 0, true
+			return 0, rejected(err)
 		case code == http.StatusTooManyRequests || (code == http.StatusForbidden && er.Response.Header.Get("Retry-After") != ""):
-			return rateLimited(err, retryAfter(er.Response.Header)), 0, true
+			return 0, rateLimited(err, retryAfter(er.Response.Header))
 		case code >= 500:
-			return unreachable(err), 0, true
+			return 0, unreachable(err)
 		}
-		return err, code, false
+		return code, nil
 	}
 	// Network errors, timeouts, cancellation and undecodable answers.
-	return unreachable(err), 0, true
+	return 0, unreachable(err)
 }
 
 func rejected(err error) error {

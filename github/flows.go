@@ -45,7 +45,11 @@ func (d *deviceFlows) raise(code string, interval time.Duration) {
 
 // keepToken holds the access token of an exchanged flow for a retry.
 func (d *deviceFlows) keepToken(code, token string) {
-	d.update(code, time.Now().Add(pendingTokenTTL), func(f *deviceFlow) { f.token = token })
+	until := time.Now().Add(pendingTokenTTL)
+	d.update(code, until, func(f *deviceFlow) {
+		f.token = token
+		f.expires = until // however soon the device code itself expires
+	})
 }
 
 func (d *deviceFlows) get(code string) (deviceFlow, bool) {

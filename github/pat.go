@@ -66,9 +66,9 @@ func (p *Provider) resolve(ctx context.Context, token, via string) (provisioner.
 
 	ghu, _, err := c.Users.Get(ctx, "")
 	if err != nil {
-		mapped, status, ok := apiError(err)
+		status, mapped := apiError(err)
 		switch {
-		case ok:
+		case mapped != nil:
 			return provisioner.User{}, mapped
 		case status == http.StatusForbidden:
 			// Not a rate limit (handled above): GitHub refuses this token.
@@ -140,9 +140,9 @@ func member(m *gh.Membership, _ *gh.Response, err error) (*gh.Membership, error)
 	if err == nil {
 		return m, nil
 	}
-	mapped, status, ok := apiError(err)
+	status, mapped := apiError(err)
 	switch {
-	case ok:
+	case mapped != nil:
 		return nil, mapped
 	case status == http.StatusNotFound || status == http.StatusForbidden:
 		return nil, nil
