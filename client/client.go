@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"provisioner"
+	"provisioner/api"
 )
 
 // Client talks to one provisioner.
@@ -29,13 +30,6 @@ type Client struct {
 // New returns a client with a bounded HTTP timeout.
 func New(baseURL, token string) *Client {
 	return &Client{BaseURL: strings.TrimRight(baseURL, "/"), Token: token, HTTP: &http.Client{Timeout: 60 * time.Second}}
-}
-
-// errorBody mirrors the server's error shape.
-type errorBody struct {
-	Status      string `json:"status"`
-	Error       string `json:"error"`
-	Description string `json:"error_description"`
 }
 
 // do sends a request with an optional JSON body and decodes a JSON answer
@@ -89,7 +83,7 @@ func (c *Client) do(ctx context.Context, method, path string, in, out any) (int,
 }
 
 func decodeError(resp *http.Response, raw []byte) error {
-	var eb errorBody
+	var eb api.Error
 	if json.Unmarshal(raw, &eb) != nil || eb.Error == "" {
 		return &provisioner.Error{Code: codeForStatus(resp.StatusCode),
 			Message: fmt.Sprintf("the provisioner answered %s", resp.Status)}
@@ -128,37 +122,16 @@ func IsCode(err error, code string) bool {
 	return errors.As(err, &e) && e.Code == code
 }
 
-// LoginResponse is the answer to every login.
-type LoginResponse struct {
-	Status   string   `json:"status"`
-	Token    string   `json:"token"`
-	Metadata Metadata `json:"metadata"`
-}
-
-// Metadata describes a token; times are Unix seconds as the Python client expects.
-type Metadata struct {
-	Subject   string `json:"sub"`
-	UID       int64  `json:"uid"`
-	Level     string `json:"level"`
-	Org       string `json:"org,omitempty"`
-	Issuer    string `json:"iss"`
-	Audience  string `json:"aud"`
-	IssuedAt  int64  `json:"iat"`
-	NotBefore int64  `json:"nbf"`
-	ExpiresAt int64  `json:"exp"`
-	ID        string `json:"jti"`
-}
-
 // LoginPAT logs in with a GitHub personal access token.
-func (c *Client) LoginPAT(ctx context.Context, pat string) (LoginResponse, error) {
-	var out LoginResponse
+func (c *Client) LoginPAT(ctx context.Context, pat string) (api.Login, error) {
+	var out api.Login
 	_, err := c.do(ctx, http.MethodPost, "/auth/github/pat", map[string]string{"pat": pat}, &out)
 	return out, err
 }
 
 // LoginActions logs in with a GitHub Actions OIDC ID token.
-func (c *Client) LoginActions(ctx context.Context, idToken string) (LoginResponse, error) {
-	var out LoginResponse
+func (c *Client) LoginActions(ctx context.Context, idToken string) (api.Login, error) {
+	var out api.Login
 	_, err := c.do(ctx, http.MethodPost, "/auth/github/actions", map[string]string{"token": idToken}, &out)
 	return out, err
 }
@@ -173,11 +146,11 @@ func (c *Client) StartDevice(ctx context.Context) (provisioner.DeviceCode, error
 // PollDevice polls a device flow once. While the user has not approved yet it
 // returns an *provisioner.Error with code EPENDING or ESLOWDOWN and
 // RetryAfter set to the interval to wait.
-func (c *Client) PollDevice(ctx context.Context, deviceCode string) (LoginResponse, error) {
+func (c *Client) PollDevice(ctx context.Context, deviceCode string) (api.Login, error) {
 	var raw json.RawMessage
 	status, err := c.do(ctx, http.MethodPost, "/auth/github/device/poll", map[string]string{"device_code": deviceCode}, &raw)
 	if err != nil {
-		return LoginResponse{}, err
+		return api.Login{}, err
 	}
 	if status == http.StatusAccepted {
 		var p struct {
@@ -189,50 +162,35 @@ func (c *Client) PollDevice(ctx context.Context, deviceCode string) (LoginRespon
 		if p.Error == provisioner.ESLOWDOWN {
 			code = provisioner.ESLOWDOWN
 		}
-		return LoginResponse{}, &provisioner.Error{Code: code, Message: "waiting for the user to approve",
+		return api.Login{}, &provisioner.Error{Code: code, Message: "waiting for the user to approve",
 			RetryAfter: time.Duration(p.Interval) * time.Second}
 	}
-	var out LoginResponse
+	var out api.Login
 	if err := json.Unmarshal(raw, &out); err != nil {
-		return LoginResponse{}, provisioner.Wrap(provisioner.EINTERNAL, err, "the provisioner answered with invalid JSON")
+		return api.Login{}, provisioner.Wrap(provisioner.EINTERNAL, err, "the provisioner answered with invalid JSON")
 	}
 	return out, nil
 }
 
 // Whoami returns the server-verified claims of the client's token.
-func (c *Client) Whoami(ctx context.Context) (Metadata, error) {
+func (c *Client) Whoami(ctx context.Context) (api.Metadata, error) {
 	var out struct {
-		Metadata Metadata `json:"metadata"`
+		Metadata api.Metadata `json:"metadata"`
 	}
 	_, err := c.do(ctx, http.MethodGet, "/auth/whoami", nil, &out)
 	return out.Metadata, err
 }
 
-// AccessResponse carries a jwt_cluster.
-type AccessResponse struct {
-	Status    string    `json:"status"`
-	Token     string    `json:"token"`
-	ExpiresAt time.Time `json:"expires_at"`
-}
-
 // Access asks for a jwt_cluster for one cluster.
-func (c *Client) Access(ctx context.Context, cluster string) (AccessResponse, error) {
-	var out AccessResponse
+func (c *Client) Access(ctx context.Context, cluster string) (api.Access, error) {
+	var out api.Access
 	_, err := c.do(ctx, http.MethodPost, "/access", map[string]string{"cluster": cluster}, &out)
 	return out, err
 }
 
-// Cluster is a cluster as the API reports it.
-type Cluster struct {
-	Cluster   string    `json:"cluster"`
-	IsPublic  bool      `json:"is_public"`
-	CreatedBy string    `json:"created_by,omitempty"`
-	CreatedAt time.Time `json:"created_at"`
-}
-
 // RegisterCluster records a cluster (admin).
-func (c *Client) RegisterCluster(ctx context.Context, name string, public bool) (Cluster, error) {
-	var out Cluster
+func (c *Client) RegisterCluster(ctx context.Context, name string, public bool) (api.Cluster, error) {
+	var out api.Cluster
 	_, err := c.do(ctx, http.MethodPost, "/clusters/register", map[string]any{"cluster": name, "is_public": public}, &out)
 	return out, err
 }
@@ -244,9 +202,9 @@ func (c *Client) UnregisterCluster(ctx context.Context, name string) error {
 }
 
 // ListClusters lists the clusters the caller may reach.
-func (c *Client) ListClusters(ctx context.Context) ([]Cluster, error) {
+func (c *Client) ListClusters(ctx context.Context) ([]api.Cluster, error) {
 	var out struct {
-		Clusters []Cluster `json:"clusters"`
+		Clusters []api.Cluster `json:"clusters"`
 	}
 	_, err := c.do(ctx, http.MethodPost, "/report/clusters", map[string]string{}, &out)
 	return out.Clusters, err

@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"provisioner"
+	"provisioner/api"
 )
 
 // FuzzDecode: any body and content type gives either a decoded request or a
@@ -30,7 +31,7 @@ func FuzzDecode(f *testing.F) {
 		if ct != "" {
 			r.Header.Set("Content-Type", ct)
 		}
-		var req clusterRequest
+		var req api.ClusterRequest
 		err := s.decode(httptest.NewRecorder(), r, &req, false)
 		switch provisioner.ErrorCode(err) {
 		case "", provisioner.EINVALID, provisioner.ETOOLARGE, provisioner.EUNSUPPORTED:

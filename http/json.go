@@ -9,14 +9,8 @@ import (
 	"strconv"
 
 	"provisioner"
+	"provisioner/api"
 )
-
-// errorBody is the one shape of every error answer.
-type errorBody struct {
-	Status      string `json:"status"` // always "failure"
-	Error       string `json:"error"`
-	Description string `json:"error_description"`
-}
 
 // StatusFor maps a domain error code to its HTTP status.
 func StatusFor(code string) int {
@@ -64,7 +58,7 @@ func (s *Server) fail(w http.ResponseWriter, r *http.Request, err error) {
 	if status == http.StatusUnauthorized {
 		w.Header().Set("WWW-Authenticate", `Bearer realm="provisioner"`)
 	}
-	writeJSON(w, status, errorBody{Status: "failure", Error: code, Description: provisioner.ErrorMessage(err)})
+	writeJSON(w, status, api.Error{Status: "failure", Error: code, Description: provisioner.ErrorMessage(err)})
 }
 
 func writeJSON(w http.ResponseWriter, status int, v any) {

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"provisioner"
+	"provisioner/api"
 	"provisioner/app"
 )
 
@@ -60,17 +61,17 @@ func (s *Server) routes() {
 	s.handle("GET /.well-known/jwks.json", s.jwks)
 	s.handle("GET /.well-known/openid-configuration", s.openidConfiguration)
 
-	s.handle("POST /auth/github/pat", s.loginPAT)
-	s.handle("POST /auth/github/device", s.deviceStart)
-	s.handle("POST /auth/github/device/poll", s.devicePoll)
-	s.handle("POST /auth/github/actions", s.loginActions)
-	s.handle("GET /auth/whoami", s.whoami)
+	s.handle("POST /auth/github/pat", s.loginPAT())
+	s.handle("POST /auth/github/device", s.deviceStart())
+	s.handle("POST /auth/github/device/poll", s.devicePoll())
+	s.handle("POST /auth/github/actions", s.loginActions())
+	s.handle("GET /auth/whoami", s.whoami())
 
-	s.handle("POST /access", s.access)
-	s.handle("POST /report/clusters", s.reportClusters)
-	s.handle("POST /clusters/register", s.registerCluster)
-	s.handle("POST /clusters/unregister", s.unregisterCluster)
-	s.handle("GET /audit", s.auditList)
+	s.handle("POST /access", s.access())
+	s.handle("POST /report/clusters", s.reportClusters())
+	s.handle("POST /clusters/register", s.registerCluster())
+	s.handle("POST /clusters/unregister", s.unregisterCluster())
+	s.handle("GET /audit", s.auditList())
 
 	s.mux.HandleFunc("/", s.notFound)
 }
@@ -97,7 +98,7 @@ func (s *Server) Routes() []string {
 func (s *Server) notFound(w http.ResponseWriter, r *http.Request) {
 	if m, ok := s.methods[r.URL.Path]; ok {
 		w.Header().Set("Allow", strings.Join(m, ", "))
-		writeJSON(w, http.StatusMethodNotAllowed, errorBody{Status: "failure", Error: "method_not_allowed",
+		writeJSON(w, http.StatusMethodNotAllowed, api.Error{Status: "failure", Error: "method_not_allowed",
 			Description: r.Method + " is not allowed on " + r.URL.Path + "; use " + strings.Join(m, ", ")})
 		return
 	}

@@ -12,6 +12,7 @@ import (
 	"github.com/adrg/xdg"
 
 	"provisioner"
+	"provisioner/api"
 	"provisioner/client"
 )
 
@@ -77,7 +78,7 @@ func saveCreds(m map[string]cachedToken) error {
 	return os.Rename(tmp.Name(), p)
 }
 
-func storeToken(server string, l client.LoginResponse) error {
+func storeToken(server string, l api.Login) error {
 	m, err := loadCreds()
 	if err != nil {
 		return err

@@ -16,6 +16,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"provisioner"
+	"provisioner/api"
 	"provisioner/client"
 )
 
@@ -61,7 +62,7 @@ With none of these, an interactive terminal uses the device flow.`,
 
 func (o *loginOptions) run(ctx context.Context) error {
 	c := client.New(o.Server, "")
-	var l client.LoginResponse
+	var l api.Login
 	var err error
 	switch {
 	case o.GitHubActions:
@@ -106,10 +107,10 @@ func (o *loginOptions) run(ctx context.Context) error {
 
 // device runs the device flow: show the code, then poll at the interval the
 // server asks for until approved, denied or expired.
-func (o *loginOptions) device(ctx context.Context, c *client.Client) (client.LoginResponse, error) {
+func (o *loginOptions) device(ctx context.Context, c *client.Client) (api.Login, error) {
 	d, err := c.StartDevice(ctx)
 	if err != nil {
-		return client.LoginResponse{}, err
+		return api.Login{}, err
 	}
 	fmt.Fprintf(o.io.Err, "To log in, open %s and enter the code: %s\n", d.VerificationURI, d.UserCode)
 	interval := time.Duration(d.Interval) * time.Second
@@ -122,7 +123,7 @@ func (o *loginOptions) device(ctx context.Context, c *client.Client) (client.Log
 	}
 	for {
 		if err := o.Sleep(ctx, interval); err != nil {
-			return client.LoginResponse{}, err
+			return api.Login{}, err
 		}
 		l, err := c.PollDevice(ctx, d.DeviceCode)
 		var pe *provisioner.Error
@@ -133,7 +134,7 @@ func (o *loginOptions) device(ctx context.Context, c *client.Client) (client.Log
 			interval = pe.RetryAfter
 		}
 		if o.Now().After(deadline) {
-			return client.LoginResponse{}, provisioner.Errorf(provisioner.EEXPIRED, "the device code expired before it was approved; run 'provisioner login --device' again")
+			return api.Login{}, provisioner.Errorf(provisioner.EEXPIRED, "the device code expired before it was approved; run 'provisioner login --device' again")
 		}
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strings"
 	"text/tabwriter"
 
 	"golang.org/x/term"
@@ -23,37 +24,21 @@ func isTTY(w io.Writer) bool {
 	return ok && term.IsTerminal(int(f.Fd()))
 }
 
-// table prints rows aligned on a terminal and tab-separated otherwise, so
-// scripts can cut fields while people get columns.
+// table prints rows aligned under a header on a terminal, and bare
+// tab-separated rows otherwise, so scripts can cut fields while people get
+// columns.
 func table(w io.Writer, header []string, rows [][]string) {
-	if !isTTY(w) {
-		for _, r := range rows {
-			for i, c := range r {
-				if i > 0 {
-					fmt.Fprint(w, "\t")
-				}
-				fmt.Fprint(w, c)
-			}
-			fmt.Fprintln(w)
-		}
-		return
+	out := w
+	var tw *tabwriter.Writer
+	if isTTY(w) {
+		tw = tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+		out = tw
+		rows = append([][]string{header}, rows...)
 	}
-	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-	for i, h := range header {
-		if i > 0 {
-			fmt.Fprint(tw, "\t")
-		}
-		fmt.Fprint(tw, h)
-	}
-	fmt.Fprintln(tw)
 	for _, r := range rows {
-		for i, c := range r {
-			if i > 0 {
-				fmt.Fprint(tw, "\t")
-			}
-			fmt.Fprint(tw, c)
-		}
-		fmt.Fprintln(tw)
+		fmt.Fprintln(out, strings.Join(r, "\t"))
 	}
-	tw.Flush()
+	if tw != nil {
+		tw.Flush()
+	}
 }
