@@ -45,7 +45,7 @@ func Main(args []string, io Streams) int {
 	root.SetIn(io.In)
 	root.SetOut(io.Out)
 	root.SetErr(io.Err)
-	err := root.ExecuteContext(ctx)
+	cmd, err := root.ExecuteContextC(ctx)
 	if err == nil {
 		return exitOK
 	}
@@ -60,7 +60,7 @@ func Main(args []string, io Streams) int {
 	}
 	fmt.Fprintln(io.Err, "error:", msg)
 	if code == exitUsage {
-		fmt.Fprintln(io.Err, "Run 'provisioner --help' for usage.")
+		fmt.Fprintf(io.Err, "Run '%s --help' for usage.\n", cmd.CommandPath())
 	}
 	return code
 }

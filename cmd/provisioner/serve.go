@@ -151,7 +151,7 @@ func (o *serveOptions) run(ctx context.Context) error {
 	}
 	cfg := app.Config{Store: store, Logger: log,
 		Tokens: jwt.New(jwt.Config{Issuer: issuer, Signer: keys, UserTTL: o.UserTokenTTL, ClusterTTL: o.ClusterTokenTTL})}
-	if err := o.identity(&cfg); err != nil {
+	if err := o.identity(&cfg, log); err != nil {
 		l.Close()
 		return err
 	}
@@ -168,7 +168,7 @@ func (o *serveOptions) run(ctx context.Context) error {
 }
 
 // identity wires the configured identity sources into cfg.
-func (o *serveOptions) identity(cfg *app.Config) error {
+func (o *serveOptions) identity(cfg *app.Config, log *slog.Logger) error {
 	var rules []github.ActionsRule
 	if o.ActionsRules != "" {
 		var err error
@@ -191,6 +191,9 @@ func (o *serveOptions) identity(cfg *app.Config) error {
 		}
 		cfg.Identity = p
 	} else {
+		if o.GitHubOrg == "" {
+			log.Warn("no --github-org: every GitHub user logs in as a member; nobody is an org member or admin")
+		}
 		cfg.Identity = gh
 		if o.GitHubClientID != "" {
 			cfg.Device = gh
