@@ -7,13 +7,79 @@ import (
 	"time"
 )
 
+// ClusterState is where a cluster is in its life.
+type ClusterState string
+
+// The cluster states of DESIGN.md §4. A cluster without a record is absent.
+const (
+	StateAbsent     ClusterState = "absent"
+	StateDeploying  ClusterState = "deploying"
+	StateRunning    ClusterState = "running"
+	StateDestroying ClusterState = "destroying"
+	StateFailed     ClusterState = "failed"
+)
+
 // Cluster is a SlideRule cluster the provisioner knows about.
 type Cluster struct {
-	Name      string    `json:"cluster"`
-	IsPublic  bool      `json:"is_public"`
-	CreatedBy string    `json:"created_by,omitempty"`
-	CreatedAt time.Time `json:"created_at"`
-	UpdatedAt time.Time `json:"updated_at"`
+	Name         string       `json:"cluster"`
+	IsPublic     bool         `json:"is_public"`
+	State        ClusterState `json:"state"`
+	NodeCapacity int          `json:"node_capacity"`
+	Version      string       `json:"version,omitempty"`
+	Endpoint     string       `json:"endpoint,omitempty"`
+	CreatedBy    string       `json:"created_by,omitempty"`
+	CreatedAt    time.Time    `json:"created_at"`
+	UpdatedAt    time.Time    `json:"updated_at"`
+	// ExpiresAt is the end of the TTL that DEPLOY and EXTEND set; zero for a
+	// cluster registered by hand, which the provisioner does not destroy.
+	ExpiresAt time.Time `json:"expires_at"`
+	// DestroyAt is an explicit SCHEDULE_DESTROY time; zero when none.
+	DestroyAt time.Time `json:"destroy_at"`
+	// Operation is the id of the DEPLOY or DESTROY in flight, if any.
+	Operation string `json:"operation,omitempty"`
+	// Reason says why a cluster failed.
+	Reason string `json:"reason,omitempty"`
+	// Revision is the store's optimistic concurrency token: PutCluster
+	// succeeds only if it equals the stored revision (0: no record yet).
+	Revision int64 `json:"-"`
+}
+
+// DestroyTime is when the cluster's one destroy schedule fires: the explicit
+// SCHEDULE_DESTROY time if set, else the end of its TTL; zero for none.
+func (c Cluster) DestroyTime() time.Time {
+	if !c.DestroyAt.IsZero() {
+		return c.DestroyAt
+	}
+	return c.ExpiresAt
+}
+
+// ClusterSpec is what a driver needs to deploy a cluster.
+type ClusterSpec struct {
+	Name         string
+	IsPublic     bool
+	NodeCapacity int
+	Version      string
+	CreatedBy    string
+	ExpiresAt    time.Time // for tags and in-cluster deadlines
+}
+
+// DriverStatus is what a driver observes of a cluster right now.
+type DriverStatus struct {
+	State    ClusterState // absent, deploying, running, destroying or failed
+	Endpoint string       // URL of the cluster's gateway, once known
+	Nodes    int          // nodes registered and healthy, when the driver knows
+	Reason   string       // why it failed, when it did
+}
+
+// ClusterDriver creates and deletes clusters in a backend (local processes,
+// CloudFormation stacks). Every method MUST be idempotent: the application
+// retries them after crashes and restarts. Deploy and Destroy start the work
+// and may return before it is done; Status observes, and "running" MUST mean
+// the cluster answers its health check, not merely that it was created.
+type ClusterDriver interface {
+	Deploy(ctx context.Context, spec ClusterSpec) error
+	Status(ctx context.Context, name string) (DriverStatus, error)
+	Destroy(ctx context.Context, name string) error
 }
 
 var clusterNameRE = regexp.MustCompile(`^[a-z0-9][a-z0-9-]{0,38}[a-z0-9]$`)
@@ -53,10 +119,4 @@ func truncate(s string, n int) string {
 		return s
 	}
 	return s[:n] + "..."
-}
-
-// Registry is how ACCESS learns which clusters exist and whether they are
-// public; until deployment exists, admins register clusters by hand.
-type Registry interface {
-	GetCluster(ctx context.Context, name string) (Cluster, error)
 }

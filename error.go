@@ -23,6 +23,12 @@ const (
 	ESLOWDOWN     = "slow_down"             // 202 on device polls, with a longer interval
 	EEXPIRED      = "expired_token"         // 400: device code expired
 	EDENIED       = "access_denied"         // 403: user refused the device login
+
+	// The seed's "return failure" for state reasons (409).
+	ESCHEDULED = "scheduled_for_delete"   // DEPLOY of a cluster being or about to be destroyed
+	ETOOLATE   = "too_late_to_reschedule" // SCHEDULE_DESTROY within 5 minutes of the destroy
+	ELIMIT     = "limit_exceeded"         // an org member's node, TTL or cluster limit
+	EFAILED    = "operation_failed"       // a DEPLOY or DESTROY that did not reach its state
 )
 
 // Error is the one error type the domain speaks. Message is safe to show to

@@ -18,14 +18,28 @@ var Now = time.Now
 // concurrent use and MUST return *Error values with the codes documented on
 // each method, so callers never depend on a driver's errors.
 type Store interface {
-	// GetCluster returns the cluster or an error with code ENOTFOUND.
+	// GetCluster returns the cluster (with its Revision) or ENOTFOUND.
 	GetCluster(ctx context.Context, name string) (Cluster, error)
-	// PutCluster creates or replaces a cluster record.
-	PutCluster(ctx context.Context, c Cluster) error
-	// DeleteCluster removes a cluster record; deleting an absent one is not an error.
-	DeleteCluster(ctx context.Context, name string) error
+	// PutCluster writes c if the stored revision equals c.Revision (0: no
+	// record may exist) and returns the new revision; otherwise ECONFLICT and
+	// nothing changes. This compare-and-swap is what keeps concurrent
+	// requests (and Lambda instances) from losing each other's updates.
+	PutCluster(ctx context.Context, c Cluster) (int64, error)
+	// DeleteCluster removes the record if its revision equals revision, else
+	// ECONFLICT; deleting an absent record is not an error.
+	DeleteCluster(ctx context.Context, name string, revision int64) error
 	// ListClusters returns every cluster record ordered by name.
 	ListClusters(ctx context.Context) ([]Cluster, error)
+
+	// PutOperation creates or replaces an operation.
+	PutOperation(ctx context.Context, op Operation) error
+	// GetOperation returns an operation or ENOTFOUND.
+	GetOperation(ctx context.Context, id string) (Operation, error)
+
+	// AppendEvent records one cluster event; ID and Time are set by the caller.
+	AppendEvent(ctx context.Context, e Event) error
+	// ListEvents returns the newest limit events of a cluster (0: 100), oldest first.
+	ListEvents(ctx context.Context, cluster string, limit int) ([]Event, error)
 
 	// AppendAudit records one audit entry; ID and Time are set by the caller.
 	AppendAudit(ctx context.Context, e AuditEntry) error

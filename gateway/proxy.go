@@ -1,0 +1,74 @@
+package gateway
+
+import (
+	"net"
+	"net/http"
+	"net/http/httputil"
+	"strings"
+	"time"
+)
+
+// newProxy returns the reverse proxy to the upstream. The Authorization
+// header is forwarded as is: worker nodes may read the token.
+func (g *Gateway) newProxy() *httputil.ReverseProxy {
+	tr := g.cfg.Transport
+	if tr == nil {
+		tr = &http.Transport{
+			// Never through an environment proxy: the upstream is the
+			// cluster's own load balancer.
+			DialContext:           (&net.Dialer{Timeout: g.cfg.UpstreamTimeout, KeepAlive: 30 * time.Second}).DialContext,
+			ResponseHeaderTimeout: g.cfg.UpstreamTimeout,
+			TLSHandshakeTimeout:   min(g.cfg.UpstreamTimeout, 10*time.Second),
+			MaxIdleConns:          512,
+			MaxIdleConnsPerHost:   512,
+			IdleConnTimeout:       90 * time.Second,
+		}
+	}
+	return &httputil.ReverseProxy{
+		Rewrite:      g.rewrite,
+		Transport:    tr,
+		ErrorHandler: g.proxyError,
+	}
+}
+
+// rewrite addresses the upstream and states who the caller is. Client
+// copies of the identity headers go first, whatever their spelling.
+func (g *Gateway) rewrite(pr *httputil.ProxyRequest) {
+	pr.SetURL(g.cfg.Upstream)
+	stripIdentity(pr.Out.Header)
+	id, _ := pr.In.Context().Value(ctxKey{}).(identity)
+	if id.user != "" {
+		pr.Out.Header.Set(HeaderUser, id.user)
+	}
+	pr.Out.Header.Set(HeaderLevel, id.level.String())
+	// The client as the gateway determined it, not what it claimed.
+	if id.client.IsValid() {
+		pr.Out.Header.Set("X-Forwarded-For", id.client.String())
+	}
+	pr.Out.Header.Set("X-Forwarded-Host", pr.In.Host)
+	proto := "http"
+	if pr.In.TLS != nil {
+		proto = "https"
+	}
+	pr.Out.Header.Set("X-Forwarded-Proto", proto)
+}
+
+// stripIdentity removes every header that an upstream could read as one of
+// ours: also non-canonical spellings such as x_sliderule_user, which some
+// servers (CGI, nginx, Lua) fold into the same name.
+func stripIdentity(h http.Header) {
+	for k := range h {
+		n := strings.ReplaceAll(k, "_", "-")
+		if strings.EqualFold(n, HeaderUser) || strings.EqualFold(n, HeaderLevel) {
+			delete(h, k)
+		}
+	}
+}
+
+func (g *Gateway) proxyError(w http.ResponseWriter, r *http.Request, err error) {
+	rec, ok := w.(*recorder)
+	if !ok {
+		rec = &recorder{ResponseWriter: w}
+	}
+	g.upstreamError(rec, r, err)
+}

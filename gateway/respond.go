@@ -1,0 +1,123 @@
+package gateway
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"log/slog"
+	"net"
+	"net/http"
+	"strconv"
+	"time"
+
+	"provisioner"
+)
+
+// errorBody is the provisioner's error shape, so clients treat refusals by
+// the gateway and by the provisioner alike.
+type errorBody struct {
+	Status      string `json:"status"` // always "failure"
+	Error       string `json:"error"`
+	Description string `json:"error_description"`
+}
+
+// statusFor maps the codes the gateway answers with to HTTP statuses, as
+// the provisioner's http.StatusFor does.
+func statusFor(code string) int {
+	switch code {
+	case provisioner.EINVALID:
+		return http.StatusBadRequest
+	case provisioner.EUNAUTHORIZED:
+		return http.StatusUnauthorized
+	case provisioner.EFORBIDDEN:
+		return http.StatusForbidden
+	case provisioner.ERATELIMITED:
+		return http.StatusTooManyRequests
+	case provisioner.EUNAVAILABLE:
+		return http.StatusServiceUnavailable
+	}
+	return http.StatusInternalServerError
+}
+
+// resultFor names an error code in the requests metric.
+var resultFor = map[string]string{
+	provisioner.EUNAUTHORIZED: "unauthorized",
+	provisioner.EFORBIDDEN:    "forbidden",
+	provisioner.ERATELIMITED:  "rate_limited",
+	provisioner.EUNAVAILABLE:  "unavailable",
+}
+
+// refuse answers a domain error. Refusals are logged at debug level only:
+// a flood of bad tokens must not become a flood of log lines.
+func (g *Gateway) refuse(w *recorder, r *http.Request, err error) {
+	code := provisioner.ErrorCode(err)
+	status := statusFor(code)
+	w.result = resultFor[code]
+	if w.result == "" {
+		w.result = "error"
+	}
+	msg := provisioner.ErrorMessage(err)
+	if status == http.StatusInternalServerError {
+		g.log.Error("internal error", "path", r.URL.Path, "err", err)
+		code, msg = provisioner.EINTERNAL, "internal error"
+	} else if status == http.StatusServiceUnavailable {
+		g.log.Warn("cannot check token", "err", err)
+	} else if g.log.Enabled(r.Context(), slog.LevelDebug) {
+		g.log.Debug("refused", "status", status, "reason", msg, "path", r.URL.Path,
+			"source", network(clientAddr(r.RemoteAddr, r.Header, g.cfg.TrustedProxies)))
+	}
+	var retry time.Duration
+	var e *provisioner.Error
+	if errors.As(err, &e) {
+		retry = e.RetryAfter
+	}
+	g.fail(w, status, code, msg, retry)
+}
+
+// fail writes the JSON error; 401s name the cluster as the realm.
+func (g *Gateway) fail(w http.ResponseWriter, status int, code, msg string, retry time.Duration) {
+	if retry > 0 {
+		w.Header().Set("Retry-After", strconv.FormatInt(int64((retry+time.Second-1)/time.Second), 10))
+	}
+	if status == http.StatusUnauthorized {
+		w.Header().Set("WWW-Authenticate", `Bearer realm="`+g.cfg.Cluster+`"`)
+	}
+	writeJSON(w, status, errorBody{Status: "failure", Error: code, Description: msg})
+}
+
+// upstreamError answers a failed upstream round trip: 504 when it timed
+// out, 502 when it could not be reached. Addresses stay in the log.
+func (g *Gateway) upstreamError(w *recorder, r *http.Request, err error) {
+	if r.Context().Err() != nil {
+		w.result = "canceled" // the client went away; nobody reads an answer
+		return
+	}
+	var ne net.Error
+	if errors.Is(err, context.DeadlineExceeded) || errors.As(err, &ne) && ne.Timeout() {
+		w.result = "upstream_timeout"
+		g.log.Warn("upstream timeout", "path", r.URL.Path, "err", err)
+		g.fail(w, http.StatusGatewayTimeout, provisioner.EUNAVAILABLE, "cluster "+g.cfg.Cluster+
+			" did not answer within "+g.cfg.UpstreamTimeout.String(), 0)
+		return
+	}
+	w.result = "upstream_down"
+	g.log.Warn("upstream unreachable", "path", r.URL.Path, "err", err)
+	g.fail(w, http.StatusBadGateway, provisioner.EUNAVAILABLE, "cluster "+g.cfg.Cluster+
+		" is not reachable: its load balancer is down, starting or stopped", 0)
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(v)
+}
+
+// recorder remembers the metric labels of one request. Unwrap lets the
+// proxy flush and hijack through it.
+type recorder struct {
+	http.ResponseWriter
+	level, result string
+}
+
+func (w *recorder) Unwrap() http.ResponseWriter { return w.ResponseWriter }

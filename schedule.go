@@ -1,0 +1,24 @@
+package provisioner
+
+import (
+	"context"
+	"time"
+)
+
+// Scheduler keeps each cluster's one destroy schedule. Schedules MUST be
+// durable (survive restarts; one missed while down fires at start), fire
+// once, and be retried until the destroy succeeds. Setting replaces any
+// earlier schedule of the cluster; removing an absent one is not an error.
+type Scheduler interface {
+	SetDestroy(ctx context.Context, cluster string, at time.Time) error
+	RemoveDestroy(ctx context.Context, cluster string) error
+}
+
+// Schedule is a destroy schedule as the embedded scheduler stores it.
+type Schedule struct {
+	Cluster     string    `json:"cluster"`
+	At          time.Time `json:"at"`
+	Attempts    int       `json:"attempts"`
+	NextAttempt time.Time `json:"next_attempt"` // At, or later after failures
+	LastError   string    `json:"last_error,omitempty"`
+}
