@@ -83,33 +83,84 @@ type Access struct {
 	ExpiresAt time.Time `json:"expires_at"`
 }
 
-// Cluster is a cluster as the API reports it.
-type Cluster struct {
-	Cluster   string    `json:"cluster"`
-	IsPublic  bool      `json:"is_public"`
-	CreatedBy string    `json:"created_by,omitempty"`
-	CreatedAt time.Time `json:"created_at"`
-}
-
-// ClusterOf returns the wire form of a cluster.
-func ClusterOf(c provisioner.Cluster) Cluster {
-	return Cluster{Cluster: c.Name, IsPublic: c.IsPublic, CreatedBy: c.CreatedBy, CreatedAt: c.CreatedAt.UTC()}
-}
-
-// Registered is the answer to a registration.
-type Registered struct {
-	Status string `json:"status"`
-	Cluster
-}
-
 // Clusters is the answer to POST /report/clusters.
 type Clusters struct {
-	Status   string    `json:"status"`
-	Clusters []Cluster `json:"clusters"`
+	Status   string   `json:"status"`
+	Clusters []Status `json:"clusters"`
 }
 
 // Audit is the answer to GET /audit.
 type Audit struct {
 	Status  string                   `json:"status"`
 	Entries []provisioner.AuditEntry `json:"entries"`
+}
+
+// DeployRequest is DEPLOY's body as the SlideRule Python client sends it;
+// ttl is in minutes.
+type DeployRequest struct {
+	Cluster      string `json:"cluster"`
+	IsPublic     bool   `json:"is_public"`
+	NodeCapacity int    `json:"node_capacity"`
+	TTL          int    `json:"ttl"`
+	Version      string `json:"version"`
+}
+
+// ExtendRequest keeps a cluster ttl more minutes from now.
+type ExtendRequest struct {
+	Cluster string `json:"cluster"`
+	TTL     int    `json:"ttl"`
+}
+
+// ScheduleRequest moves a cluster's destroy to Time (RFC 3339).
+type ScheduleRequest struct {
+	Cluster string `json:"cluster"`
+	Time    string `json:"time"`
+}
+
+// Status is a cluster's state as STATUS reports it.
+type Status struct {
+	Status       string    `json:"status"`
+	Cluster      string    `json:"cluster"`
+	State        string    `json:"state"`
+	IsPublic     bool      `json:"is_public"`
+	NodeCapacity int       `json:"node_capacity"`
+	Version      string    `json:"version,omitempty"`
+	Endpoint     string    `json:"endpoint,omitempty"`
+	CreatedBy    string    `json:"created_by,omitempty"`
+	CreatedAt    time.Time `json:"created_at,omitzero"`
+	ExpiresAt    time.Time `json:"expires_at,omitzero"`
+	DestroyAt    time.Time `json:"destroy_at,omitzero"`
+	Operation    string    `json:"operation,omitempty"`
+	Reason       string    `json:"reason,omitempty"`
+}
+
+// StatusOf returns the wire form of a cluster's status. destroy_at is when
+// the cluster's one destroy schedule fires.
+func StatusOf(c provisioner.Cluster) Status {
+	return Status{Status: "success", Cluster: c.Name, State: string(c.State), IsPublic: c.IsPublic,
+		NodeCapacity: c.NodeCapacity, Version: c.Version, Endpoint: c.Endpoint, CreatedBy: c.CreatedBy,
+		CreatedAt: c.CreatedAt.UTC(), ExpiresAt: c.ExpiresAt.UTC(), DestroyAt: c.DestroyTime().UTC(),
+		Operation: c.Operation, Reason: c.Reason}
+}
+
+// PendingOp is the 202 answer of a long request still in flight.
+type PendingOp struct {
+	Status    string                `json:"status"` // "pending"
+	Operation provisioner.Operation `json:"operation"`
+}
+
+// OperationResult is the answer of GET /operations/{id}: status is
+// "success", "failure" (with error and error_description) or "pending".
+type OperationResult struct {
+	Status      string                `json:"status"`
+	Error       string                `json:"error,omitempty"`
+	Description string                `json:"error_description,omitempty"`
+	Operation   provisioner.Operation `json:"operation"`
+}
+
+// Events is the answer of POST /events.
+type Events struct {
+	Status  string              `json:"status"`
+	Cluster string              `json:"cluster"`
+	Events  []provisioner.Event `json:"events"`
 }

@@ -22,6 +22,15 @@ type Config struct {
 	Actions  provisioner.ActionsVerifier  // nil disables GitHub Actions login
 	Logger   *slog.Logger
 	Now      func() time.Time
+
+	// The cluster functions; nil Driver disables DEPLOY and DESTROY.
+	Driver    provisioner.ClusterDriver
+	Scheduler provisioner.Scheduler
+	Limits    Limits
+	// DeployTimeout and DestroyTimeout are the seed's 10 minutes.
+	DeployTimeout, DestroyTimeout time.Duration
+	// Poll is how often a pending operation looks at the driver (default 1s).
+	Poll time.Duration
 }
 
 // App implements the seed's functions.
@@ -33,6 +42,9 @@ type App struct {
 	actions  provisioner.ActionsVerifier
 	log      *slog.Logger
 	now      func() time.Time
+	lifecycle
+	locks    keyedMutex
+	watchers watchers
 }
 
 // New returns an App; it panics on a missing required dependency, which is a
@@ -47,8 +59,19 @@ func New(c Config) *App {
 	if c.Now == nil {
 		c.Now = time.Now
 	}
+	if c.DeployTimeout <= 0 {
+		c.DeployTimeout = 10 * time.Minute
+	}
+	if c.DestroyTimeout <= 0 {
+		c.DestroyTimeout = 10 * time.Minute
+	}
+	if c.Poll <= 0 {
+		c.Poll = time.Second
+	}
 	return &App{store: c.Store, tokens: c.Tokens, identity: c.Identity, device: c.Device,
-		actions: c.Actions, log: c.Logger, now: c.Now}
+		actions: c.Actions, log: c.Logger, now: c.Now,
+		lifecycle: lifecycle{driver: c.Driver, scheduler: c.Scheduler, limits: c.Limits.withDefaults(),
+			deployTimeout: c.DeployTimeout, destroyTimeout: c.DestroyTimeout, poll: c.Poll}}
 }
 
 // Caller is who makes a request and from where, for authorization and audit.

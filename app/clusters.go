@@ -32,9 +32,14 @@ func (a *App) registerCluster(ctx context.Context, c Caller, name string, public
 	}
 	cl.IsPublic = public
 	cl.UpdatedAt = now
-	if err := a.store.PutCluster(ctx, cl); err != nil {
+	if cl.State == "" {
+		cl.State = provisioner.StateRunning
+	}
+	rev, err := a.store.PutCluster(ctx, cl)
+	if err != nil {
 		return provisioner.Cluster{}, err
 	}
+	cl.Revision = rev
 	return cl, nil
 }
 
@@ -45,7 +50,16 @@ func (a *App) UnregisterCluster(ctx context.Context, c Caller, name string) erro
 		err = provisioner.ValidateClusterName(name)
 	}
 	if err == nil {
-		err = a.store.DeleteCluster(ctx, name)
+		var cl provisioner.Cluster
+		cl, err = a.store.GetCluster(ctx, name)
+		switch {
+		case provisioner.ErrorCode(err) == provisioner.ENOTFOUND:
+			err = nil
+		case err == nil && !cl.ExpiresAt.IsZero():
+			err = provisioner.Errorf(provisioner.ECONFLICT, "cluster %s was deployed by the provisioner; destroy it instead", name)
+		case err == nil:
+			err = a.store.DeleteCluster(ctx, name, cl.Revision)
+		}
 	}
 	a.audit(ctx, c, "cluster.unregister", name, err, "")
 	return err

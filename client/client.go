@@ -189,8 +189,8 @@ func (c *Client) Access(ctx context.Context, cluster string) (api.Access, error)
 }
 
 // RegisterCluster records a cluster (admin).
-func (c *Client) RegisterCluster(ctx context.Context, name string, public bool) (api.Cluster, error) {
-	var out api.Cluster
+func (c *Client) RegisterCluster(ctx context.Context, name string, public bool) (api.Status, error) {
+	var out api.Status
 	_, err := c.do(ctx, http.MethodPost, "/clusters/register", map[string]any{"cluster": name, "is_public": public}, &out)
 	return out, err
 }
@@ -202,9 +202,9 @@ func (c *Client) UnregisterCluster(ctx context.Context, name string) error {
 }
 
 // ListClusters lists the clusters the caller may reach.
-func (c *Client) ListClusters(ctx context.Context) ([]api.Cluster, error) {
+func (c *Client) ListClusters(ctx context.Context) ([]api.Status, error) {
 	var out struct {
-		Clusters []api.Cluster `json:"clusters"`
+		Clusters []api.Status `json:"clusters"`
 	}
 	_, err := c.do(ctx, http.MethodPost, "/report/clusters", map[string]string{}, &out)
 	return out.Clusters, err
@@ -240,4 +240,81 @@ func (c *Client) Audit(ctx context.Context, f provisioner.AuditFilter) ([]provis
 func (c *Client) Health(ctx context.Context) error {
 	_, err := c.do(ctx, http.MethodGet, "/healthz", nil, nil)
 	return err
+}
+
+// LongResult is the answer to DEPLOY or DESTROY: the final status when
+// Done, else the operation to wait for.
+type LongResult struct {
+	Done      bool
+	Status    api.Status
+	Operation provisioner.Operation
+}
+
+func (c *Client) long(ctx context.Context, path string, in any) (LongResult, error) {
+	var raw json.RawMessage
+	code, err := c.do(ctx, http.MethodPost, path, in, &raw)
+	if err != nil {
+		return LongResult{}, err
+	}
+	if code == http.StatusAccepted {
+		var p api.PendingOp
+		if err := json.Unmarshal(raw, &p); err != nil {
+			return LongResult{}, provisioner.Wrap(provisioner.EINTERNAL, err, "the provisioner answered with invalid JSON")
+		}
+		return LongResult{Operation: p.Operation}, nil
+	}
+	var st api.Status
+	if err := json.Unmarshal(raw, &st); err != nil {
+		return LongResult{}, provisioner.Wrap(provisioner.EINTERNAL, err, "the provisioner answered with invalid JSON")
+	}
+	return LongResult{Done: true, Status: st}, nil
+}
+
+// Deploy asks for a cluster (DEPLOY).
+func (c *Client) Deploy(ctx context.Context, req api.DeployRequest) (LongResult, error) {
+	return c.long(ctx, "/deploy", req)
+}
+
+// Destroy asks for a cluster to go (DESTROY).
+func (c *Client) Destroy(ctx context.Context, cluster string) (LongResult, error) {
+	return c.long(ctx, "/destroy", api.ClusterRequest{Cluster: cluster})
+}
+
+// Extend keeps a cluster ttlMinutes more from now.
+func (c *Client) Extend(ctx context.Context, cluster string, ttlMinutes int) (api.Status, error) {
+	var out api.Status
+	_, err := c.do(ctx, http.MethodPost, "/extend", api.ExtendRequest{Cluster: cluster, TTL: ttlMinutes}, &out)
+	return out, err
+}
+
+// ScheduleDestroy moves a cluster's destroy to at (SCHEDULE_DESTROY).
+func (c *Client) ScheduleDestroy(ctx context.Context, cluster string, at time.Time) (api.Status, error) {
+	var out api.Status
+	_, err := c.do(ctx, http.MethodPost, "/schedule_destroy", api.ScheduleRequest{Cluster: cluster, Time: at.UTC().Format(time.RFC3339)}, &out)
+	return out, err
+}
+
+// Status reports a cluster (STATUS); an absent cluster has state "absent".
+func (c *Client) Status(ctx context.Context, cluster string) (api.Status, error) {
+	var out api.Status
+	_, err := c.do(ctx, http.MethodPost, "/status", api.ClusterRequest{Cluster: cluster}, &out)
+	return out, err
+}
+
+// Events lists a cluster's recent events, oldest first.
+func (c *Client) Events(ctx context.Context, cluster string) ([]provisioner.Event, error) {
+	var out api.Events
+	_, err := c.do(ctx, http.MethodPost, "/events", api.ClusterRequest{Cluster: cluster}, &out)
+	return out.Events, err
+}
+
+// Operation returns an operation, letting the server wait up to wait for its end.
+func (c *Client) Operation(ctx context.Context, id string, wait time.Duration) (api.OperationResult, error) {
+	var out api.OperationResult
+	path := "/operations/" + url.PathEscape(id)
+	if wait > 0 {
+		path += "?wait=" + url.QueryEscape(wait.String())
+	}
+	_, err := c.do(ctx, http.MethodGet, path, nil, &out)
+	return out, err
 }

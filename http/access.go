@@ -26,9 +26,9 @@ func (s *Server) reportClusters() http.HandlerFunc {
 		if err != nil {
 			return nil, err
 		}
-		out := api.Clusters{Status: "success", Clusters: make([]api.Cluster, 0, len(list))}
+		out := api.Clusters{Status: "success", Clusters: make([]api.Status, 0, len(list))}
 		for _, cl := range list {
-			out.Clusters = append(out.Clusters, api.ClusterOf(cl))
+			out.Clusters = append(out.Clusters, api.StatusOf(cl))
 		}
 		return out, nil
 	})
@@ -43,7 +43,7 @@ func (s *Server) registerCluster() http.HandlerFunc {
 		if err != nil {
 			return nil, err
 		}
-		return api.Registered{Status: "success", Cluster: api.ClusterOf(cl)}, nil
+		return api.StatusOf(cl), nil
 	})
 }
 

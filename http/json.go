@@ -23,8 +23,10 @@ func StatusFor(code string) int {
 		return http.StatusForbidden
 	case provisioner.ENOTFOUND:
 		return http.StatusNotFound
-	case provisioner.ECONFLICT:
+	case provisioner.ECONFLICT, provisioner.ESCHEDULED, provisioner.ETOOLATE, provisioner.EFAILED:
 		return http.StatusConflict
+	case provisioner.ELIMIT:
+		return http.StatusForbidden
 	case provisioner.ETOOLARGE:
 		return http.StatusRequestEntityTooLarge
 	case provisioner.EUNSUPPORTED:

@@ -73,6 +73,14 @@ func (s *Server) routes() {
 	s.handle("POST /clusters/unregister", s.unregisterCluster())
 	s.handle("GET /audit", s.auditList())
 
+	s.handle("POST /deploy", s.deploy())
+	s.handle("POST /extend", s.extend())
+	s.handle("POST /schedule_destroy", s.scheduleDestroy())
+	s.handle("POST /destroy", s.destroy())
+	s.handle("POST /status", s.status())
+	s.handle("POST /events", s.events())
+	s.handle("GET /operations/{id}", s.operation())
+
 	s.mux.HandleFunc("/", s.notFound)
 }
 

@@ -8,10 +8,13 @@ import (
 	"provisioner"
 )
 
-// GetCluster returns the named cluster, or ENOTFOUND.
+// clusterColumns are the columns scanCluster reads, in its order.
+const clusterColumns = `name, is_public, state, node_capacity, version, endpoint, created_by,
+	created_at, updated_at, expires_at, destroy_at, operation, reason, revision`
+
+// GetCluster returns the named cluster with its revision, or ENOTFOUND.
 func (db *DB) GetCluster(ctx context.Context, name string) (provisioner.Cluster, error) {
-	row := db.r.QueryRowContext(ctx,
-		`SELECT name, is_public, created_by, created_at, updated_at FROM clusters WHERE name = ?`, name)
+	row := db.r.QueryRowContext(ctx, `SELECT `+clusterColumns+` FROM clusters WHERE name = ?`, name)
 	c, err := scanCluster(row)
 	if errors.Is(err, sql.ErrNoRows) && ctx.Err() == nil {
 		return provisioner.Cluster{}, provisioner.Errorf(provisioner.ENOTFOUND, "cluster %q not found", name)
@@ -22,40 +25,125 @@ func (db *DB) GetCluster(ctx context.Context, name string) (provisioner.Cluster,
 	return c, nil
 }
 
-// PutCluster creates the cluster or replaces every field of an existing one.
-func (db *DB) PutCluster(ctx context.Context, c provisioner.Cluster) error {
+// PutCluster writes every field of c if the stored revision is c.Revision
+// (0: only if no record exists) and returns the new revision; otherwise it
+// returns ECONFLICT and changes nothing. The compare and the write happen in
+// one IMMEDIATE transaction, so of two writers holding the same revision,
+// in this process or another on the same file, exactly one wins.
+//
+// New revisions come from one counter for the whole database: each is
+// greater than every revision handed out before, so a revision read before
+// a delete never matches the record of a cluster created again since.
+func (db *DB) PutCluster(ctx context.Context, c provisioner.Cluster) (int64, error) {
 	if c.Name == "" {
-		return provisioner.Errorf(provisioner.EINVALID, "cluster name is required")
+		return 0, provisioner.Errorf(provisioner.EINVALID, "cluster name is required")
+	}
+	if c.Revision < 0 {
+		return 0, provisioner.Errorf(provisioner.EINVALID, "cluster revision must not be negative")
 	}
 	created, err := formatTime(c.CreatedAt)
 	if err != nil {
-		return err
+		return 0, err
 	}
 	updated, err := formatTime(c.UpdatedAt)
 	if err != nil {
-		return err
+		return 0, err
 	}
-	_, err = db.w.ExecContext(ctx, `
-		INSERT INTO clusters (name, is_public, created_by, created_at, updated_at)
-		VALUES (?, ?, ?, ?, ?)
-		ON CONFLICT (name) DO UPDATE SET
-			is_public = excluded.is_public, created_by = excluded.created_by,
-			created_at = excluded.created_at, updated_at = excluded.updated_at`,
-		c.Name, c.IsPublic, c.CreatedBy, created, updated)
-	return storeError(ctx, err, "save cluster")
+	expires, err := formatOptionalTime(c.ExpiresAt)
+	if err != nil {
+		return 0, err
+	}
+	destroy, err := formatOptionalTime(c.DestroyAt)
+	if err != nil {
+		return 0, err
+	}
+	var rev int64
+	err = db.writeTx(ctx, func(tx *sql.Tx) error {
+		if err := tx.QueryRowContext(ctx,
+			`UPDATE sequences SET value = value + 1 WHERE name = 'cluster_revision' RETURNING value`).Scan(&rev); err != nil {
+			return err
+		}
+		args := []any{c.IsPublic, string(c.State), c.NodeCapacity, c.Version, c.Endpoint, c.CreatedBy,
+			created, updated, expires, destroy, c.Operation, c.Reason, rev, c.Name}
+		var res sql.Result
+		var err error
+		if c.Revision == 0 {
+			res, err = tx.ExecContext(ctx, `
+				INSERT INTO clusters (is_public, state, node_capacity, version, endpoint, created_by,
+					created_at, updated_at, expires_at, destroy_at, operation, reason, revision, name)
+				VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+				ON CONFLICT (name) DO NOTHING`, args...)
+		} else {
+			res, err = tx.ExecContext(ctx, `
+				UPDATE clusters SET is_public = ?, state = ?, node_capacity = ?, version = ?, endpoint = ?,
+					created_by = ?, created_at = ?, updated_at = ?, expires_at = ?, destroy_at = ?,
+					operation = ?, reason = ?, revision = ?
+				WHERE name = ? AND revision = ?`, append(args, c.Revision)...)
+		}
+		if err != nil {
+			return err
+		}
+		if n, err := res.RowsAffected(); err != nil {
+			return err
+		} else if n == 0 {
+			return clusterConflict(ctx, tx, c.Name, c.Revision)
+		}
+		return nil
+	})
+	if err != nil {
+		return 0, storeError(ctx, err, "save cluster")
+	}
+	return rev, nil
 }
 
-// DeleteCluster removes the cluster; an absent one is not an error, so
-// retries converge.
-func (db *DB) DeleteCluster(ctx context.Context, name string) error {
-	_, err := db.w.ExecContext(ctx, `DELETE FROM clusters WHERE name = ?`, name)
+// DeleteCluster removes the cluster if its revision is revision, else
+// returns ECONFLICT. An absent cluster is not an error, so retries converge.
+func (db *DB) DeleteCluster(ctx context.Context, name string, revision int64) error {
+	if revision < 0 {
+		return provisioner.Errorf(provisioner.EINVALID, "cluster revision must not be negative")
+	}
+	err := db.writeTx(ctx, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, `DELETE FROM clusters WHERE name = ? AND revision = ?`, name, revision)
+		if err != nil {
+			return err
+		}
+		if n, err := res.RowsAffected(); err != nil {
+			return err
+		} else if n == 0 {
+			err := clusterConflict(ctx, tx, name, revision)
+			if provisioner.ErrorCode(err) == provisioner.ENOTFOUND {
+				return nil
+			}
+			return err
+		}
+		return nil
+	})
 	return storeError(ctx, err, "delete cluster")
+}
+
+// clusterConflict explains why a write that expected revision changed no
+// row: ECONFLICT if the cluster exists (at another revision, or at all when
+// revision is 0), ENOTFOUND if it does not.
+func clusterConflict(ctx context.Context, tx *sql.Tx, name string, revision int64) error {
+	var stored int64
+	err := tx.QueryRowContext(ctx, `SELECT revision FROM clusters WHERE name = ?`, name).Scan(&stored)
+	switch {
+	case errors.Is(err, sql.ErrNoRows) && revision == 0:
+		return provisioner.Errorf(provisioner.EINTERNAL, "cluster %q was neither created nor found", name)
+	case errors.Is(err, sql.ErrNoRows):
+		return provisioner.Errorf(provisioner.ENOTFOUND, "cluster %q no longer exists", name)
+	case err != nil:
+		return err
+	case revision == 0:
+		return provisioner.Errorf(provisioner.ECONFLICT, "cluster %q already exists", name)
+	default:
+		return provisioner.Errorf(provisioner.ECONFLICT, "cluster %q was changed by another request", name)
+	}
 }
 
 // ListClusters returns every cluster ordered by name (byte order).
 func (db *DB) ListClusters(ctx context.Context) ([]provisioner.Cluster, error) {
-	rows, err := db.r.QueryContext(ctx,
-		`SELECT name, is_public, created_by, created_at, updated_at FROM clusters ORDER BY name`)
+	rows, err := db.r.QueryContext(ctx, `SELECT `+clusterColumns+` FROM clusters ORDER BY name`)
 	if err != nil {
 		return nil, storeError(ctx, err, "list clusters")
 	}
@@ -79,14 +167,23 @@ type scanner interface{ Scan(dest ...any) error }
 
 func scanCluster(s scanner) (provisioner.Cluster, error) {
 	var c provisioner.Cluster
-	var created, updated string
-	if err := s.Scan(&c.Name, &c.IsPublic, &c.CreatedBy, &created, &updated); err != nil {
+	var state, created, updated string
+	var expires, destroy sql.NullString
+	if err := s.Scan(&c.Name, &c.IsPublic, &state, &c.NodeCapacity, &c.Version, &c.Endpoint, &c.CreatedBy,
+		&created, &updated, &expires, &destroy, &c.Operation, &c.Reason, &c.Revision); err != nil {
 		return c, err
 	}
+	c.State = provisioner.ClusterState(state)
 	var err error
 	if c.CreatedAt, err = parseTime(created); err != nil {
 		return c, err
 	}
-	c.UpdatedAt, err = parseTime(updated)
+	if c.UpdatedAt, err = parseTime(updated); err != nil {
+		return c, err
+	}
+	if c.ExpiresAt, err = parseOptionalTime(expires); err != nil {
+		return c, err
+	}
+	c.DestroyAt, err = parseOptionalTime(destroy)
 	return c, err
 }

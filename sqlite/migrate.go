@@ -37,6 +37,63 @@ var migrations = []string{
 	CREATE INDEX audit_time ON audit (time);
 	CREATE INDEX audit_actor_time ON audit (actor, time);
 	CREATE INDEX audit_action_time ON audit (action, time);`,
+
+	// 2: the cluster lifecycle. Clusters gain their state, deployment and
+	// schedule fields and a revision for compare-and-swap; rows from
+	// version 1 were registered by hand, so they are running, at revision 1.
+	// expires_at, destroy_at and operations.deadline are NULL when unset
+	// (a zero time), so range queries never mistake "none" for "long ago".
+	// sequences.cluster_revision is the last revision handed out: revisions
+	// come from it, never from the row, so a cluster deleted and created
+	// again never repeats a revision someone may still hold.
+	// operations are DEPLOYs and DESTROYs to wait for; events are each
+	// cluster's history (events.seq orders equal times by insertion);
+	// schedules are the embedded scheduler's one destroy per cluster.
+	`ALTER TABLE clusters ADD COLUMN state TEXT NOT NULL DEFAULT 'running';
+	ALTER TABLE clusters ADD COLUMN node_capacity INTEGER NOT NULL DEFAULT 0;
+	ALTER TABLE clusters ADD COLUMN version TEXT NOT NULL DEFAULT '';
+	ALTER TABLE clusters ADD COLUMN endpoint TEXT NOT NULL DEFAULT '';
+	ALTER TABLE clusters ADD COLUMN expires_at TEXT;
+	ALTER TABLE clusters ADD COLUMN destroy_at TEXT;
+	ALTER TABLE clusters ADD COLUMN operation TEXT NOT NULL DEFAULT '';
+	ALTER TABLE clusters ADD COLUMN reason TEXT NOT NULL DEFAULT '';
+	ALTER TABLE clusters ADD COLUMN revision INTEGER NOT NULL DEFAULT 1 CHECK (revision > 0);
+	CREATE TABLE sequences (
+		name  TEXT PRIMARY KEY,
+		value INTEGER NOT NULL
+	) STRICT;
+	INSERT INTO sequences (name, value) SELECT 'cluster_revision', coalesce(max(revision), 0) FROM clusters;
+	CREATE TABLE operations (
+		id         TEXT PRIMARY KEY,
+		kind       TEXT NOT NULL,
+		cluster    TEXT NOT NULL,
+		state      TEXT NOT NULL,
+		error_code TEXT NOT NULL,
+		message    TEXT NOT NULL,
+		created_by TEXT NOT NULL,
+		created_at TEXT NOT NULL,
+		updated_at TEXT NOT NULL,
+		deadline   TEXT
+	) STRICT;
+	CREATE INDEX operations_cluster ON operations (cluster, created_at);
+	CREATE TABLE events (
+		seq     INTEGER PRIMARY KEY,
+		id      TEXT NOT NULL UNIQUE,
+		cluster TEXT NOT NULL,
+		time    TEXT NOT NULL,
+		type    TEXT NOT NULL,
+		actor   TEXT NOT NULL,
+		message TEXT NOT NULL
+	) STRICT;
+	CREATE INDEX events_cluster_time ON events (cluster, time);
+	CREATE TABLE schedules (
+		cluster      TEXT PRIMARY KEY,
+		at           TEXT NOT NULL,
+		attempts     INTEGER NOT NULL CHECK (attempts >= 0),
+		next_attempt TEXT NOT NULL,
+		last_error   TEXT NOT NULL
+	) STRICT;
+	CREATE INDEX schedules_next_attempt ON schedules (next_attempt);`,
 }
 
 // migrate applies the steps the database has not run yet, all in one

@@ -126,3 +126,17 @@ func (db *DB) Close() error {
 	}
 	return nil
 }
+
+// writeTx runs fn in a transaction on the writer, IMMEDIATE for a file (see
+// open), and commits if fn returns nil. Errors come back unconverted.
+func (db *DB) writeTx(ctx context.Context, fn func(tx *sql.Tx) error) error {
+	tx, err := db.w.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	if err := fn(tx); err != nil {
+		tx.Rollback() // the error that matters is fn's
+		return err
+	}
+	return tx.Commit()
+}

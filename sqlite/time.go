@@ -1,6 +1,7 @@
 package sqlite
 
 import (
+	"database/sql"
 	"time"
 
 	"provisioner"
@@ -27,4 +28,20 @@ func parseTime(s string) (time.Time, error) {
 		return time.Time{}, provisioner.Wrap(provisioner.EINTERNAL, err, "stored time is malformed")
 	}
 	return t.UTC(), nil
+}
+
+// formatOptionalTime stores a time that may be unset: a zero time is NULL.
+func formatOptionalTime(t time.Time) (any, error) {
+	if t.IsZero() {
+		return nil, nil
+	}
+	return formatTime(t)
+}
+
+// parseOptionalTime reads what formatOptionalTime stored: NULL is the zero time.
+func parseOptionalTime(s sql.NullString) (time.Time, error) {
+	if !s.Valid {
+		return time.Time{}, nil
+	}
+	return parseTime(s.String)
 }

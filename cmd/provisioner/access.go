@@ -58,9 +58,10 @@ func newListCmd(g *globals) *cobra.Command {
 			}
 			rows := make([][]string, 0, len(list))
 			for _, cl := range list {
-				rows = append(rows, []string{cl.Cluster, visibility(cl.IsPublic), cl.CreatedBy, cl.CreatedAt.Format(time.RFC3339)})
+				rows = append(rows, []string{cl.Cluster, cl.State, visibility(cl.IsPublic), fmt.Sprint(cl.NodeCapacity),
+					dash(cl.Version), dash(cl.CreatedBy), dash(timeOrEmpty(cl.DestroyAt)), dash(cl.Endpoint)})
 			}
-			table(g.io.Out, []string{"CLUSTER", "VISIBILITY", "CREATED BY", "CREATED"}, rows)
+			table(g.io.Out, []string{"CLUSTER", "STATE", "VISIBILITY", "NODES", "VERSION", "CREATED BY", "DESTROY AT", "ENDPOINT"}, rows)
 			return nil
 		},
 	}

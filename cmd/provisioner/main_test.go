@@ -190,7 +190,7 @@ func TestEndToEndStatic(t *testing.T) {
 		t.Errorf("unknown cluster: exit %d %s", code, errs)
 	}
 	out := mustCLI(t, "list")
-	if !strings.Contains(out, "demo\tprivate\tada") {
+	if !strings.Contains(out, "demo\trunning\tprivate\t0\t-\tada") {
 		t.Errorf("list: %q", out)
 	}
 

@@ -131,6 +131,7 @@ and any other --some-flag is PROVISIONER_SOME_FLAG.`,
 		newServeCmd(io),
 		newLoginCmd(g), newLogoutCmd(g), newWhoamiCmd(g),
 		newAccessCmd(g), newListCmd(g), newClusterCmd(g), newAuditCmd(g),
+		newDeployCmd(g), newDestroyCmd(g), newExtendCmd(g), newScheduleDestroyCmd(g), newStatusCmd(g), newEventsCmd(g),
 		newKeysCmd(g),
 		newExitCodesTopic(),
 	)

@@ -1,0 +1,201 @@
+package app
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"provisioner"
+)
+
+// DeployRequest is DEPLOY's input, as the SlideRule Python client sends it.
+type DeployRequest struct {
+	Cluster      string
+	IsPublic     bool
+	NodeCapacity int
+	TTL          time.Duration // zero: the default TTL
+	Version      string        // empty: "latest"
+}
+
+// Result is the answer of a long request: Done with the final operation, or
+// pending with the operation to wait for.
+type Result struct {
+	Operation provisioner.Operation
+	Cluster   provisioner.Cluster
+	Done      bool
+}
+
+// system is the caller for what the provisioner does by itself (schedules,
+// the reconcile sweep).
+var system = Caller{User: provisioner.User{Login: "provisioner", Level: provisioner.LevelAdmin}, Source: "scheduler"}
+
+// Deploy is the seed's DEPLOY: running → success; scheduled for delete →
+// failure; deploying → join the deployment in flight; otherwise deploy, and
+// the returned operation ends when the cluster runs or the deadline passes.
+func (a *App) Deploy(ctx context.Context, c Caller, req DeployRequest) (Result, error) {
+	r, err := a.deploy(ctx, c, req)
+	a.audit(ctx, c, "deploy", req.Cluster, err, fmt.Sprintf("nodes=%d ttl=%s version=%s public=%t", req.NodeCapacity, req.TTL, req.Version, req.IsPublic))
+	return r, err
+}
+
+func (a *App) deploy(ctx context.Context, c Caller, req DeployRequest) (Result, error) {
+	if a.driver == nil {
+		return Result{}, provisioner.Errorf(provisioner.ENOTFOUND, "cluster deployment is not enabled on this provisioner")
+	}
+	if err := a.checkDeploy(c, &req); err != nil {
+		return Result{}, err
+	}
+	unlock := a.locks.lock(req.Cluster)
+	defer unlock()
+
+	var res Result
+	var started bool
+	err := a.update(ctx, req.Cluster, func(cl *provisioner.Cluster, exists bool) (bool, error) {
+		started = false
+		now := a.now().UTC()
+		if exists {
+			switch cl.State {
+			case provisioner.StateRunning:
+				res = Result{Cluster: *cl, Done: true}
+				return false, nil
+			case provisioner.StateDeploying:
+				op, err := a.store.GetOperation(ctx, cl.Operation)
+				if err != nil {
+					return false, err
+				}
+				res = Result{Operation: op, Cluster: *cl}
+				return false, nil
+			case provisioner.StateDestroying:
+				return false, provisioner.Errorf(provisioner.ESCHEDULED, "cluster %s is being destroyed", cl.Name)
+			}
+			if t := cl.DestroyTime(); cl.State != provisioner.StateFailed && !t.IsZero() && !now.Before(t.Add(-GuardWindow)) {
+				return false, provisioner.Errorf(provisioner.ESCHEDULED, "cluster %s is scheduled for delete at %s", cl.Name, t.Format(time.RFC3339))
+			}
+			if cl.IsPublic != req.IsPublic {
+				// A failed cluster is redeployed as asked; its old visibility does not bind.
+				if err := authorizeCluster(c.User, req.IsPublic, "DEPLOY of "+req.Cluster); err != nil {
+					return false, err
+				}
+			}
+		}
+		if err := a.checkQuota(ctx, c, req); err != nil {
+			return false, err
+		}
+		op := a.newOperation("deploy", req.Cluster, c, now, a.deployTimeout)
+		if err := a.store.PutOperation(ctx, op); err != nil {
+			return false, err
+		}
+		created := cl.CreatedAt
+		if !exists {
+			created = now
+		}
+		*cl = provisioner.Cluster{Name: req.Cluster, IsPublic: req.IsPublic, State: provisioner.StateDeploying,
+			NodeCapacity: req.NodeCapacity, Version: req.Version, CreatedBy: c.User.Login, CreatedAt: created,
+			UpdatedAt: now, ExpiresAt: now.Add(req.TTL), Operation: op.ID, Revision: cl.Revision}
+		res, started = Result{Operation: op, Cluster: *cl}, true
+		return true, nil
+	})
+	if err != nil || res.Done {
+		return res, err
+	}
+	if started {
+		a.startDeploy(ctx, c, res.Cluster)
+		// The driver may have failed at once; answer with what is true now.
+		if op, err := a.store.GetOperation(ctx, res.Operation.ID); err == nil {
+			res.Operation = op
+			res.Done = op.Done()
+		}
+	}
+	a.follow(res.Cluster.Name)
+	return res, nil
+}
+
+// startDeploy sets the TTL schedule and asks the driver to deploy; a driver
+// that refuses at once fails the operation now rather than at the deadline.
+func (a *App) startDeploy(ctx context.Context, c Caller, cl provisioner.Cluster) {
+	a.event(ctx, cl.Name, "deploy.requested", c, fmt.Sprintf("nodes=%d version=%s ttl until %s", cl.NodeCapacity, cl.Version, cl.ExpiresAt.Format(time.RFC3339)))
+	if err := a.setSchedule(ctx, cl.Name, cl.ExpiresAt, c); err != nil {
+		a.log.Error("cannot schedule the TTL destroy; the reconcile sweep will catch it", "cluster", cl.Name, "err", err)
+	}
+	spec := provisioner.ClusterSpec{Name: cl.Name, IsPublic: cl.IsPublic, NodeCapacity: cl.NodeCapacity,
+		Version: cl.Version, CreatedBy: cl.CreatedBy, ExpiresAt: cl.ExpiresAt}
+	if err := a.driver.Deploy(ctx, spec); err != nil {
+		a.log.Error("driver deploy failed", "cluster", cl.Name, "err", err)
+		a.finishDeploy(ctx, cl.Name, cl.Operation, provisioner.DriverStatus{State: provisioner.StateFailed, Reason: "deploy could not start: " + provisioner.ErrorMessage(err)})
+	}
+}
+
+// checkDeploy validates DEPLOY's input and the caller's level for it.
+func (a *App) checkDeploy(c Caller, req *DeployRequest) error {
+	if err := provisioner.ValidateClusterName(req.Cluster); err != nil {
+		return err
+	}
+	if req.Version == "" {
+		req.Version = "latest"
+	}
+	if err := provisioner.ValidateVersion(req.Version); err != nil {
+		return err
+	}
+	if req.TTL == 0 {
+		req.TTL = a.limits.DefaultTTL
+	}
+	if err := a.checkTTL(c, req.TTL); err != nil {
+		return err
+	}
+	if req.NodeCapacity < 1 || req.NodeCapacity > a.limits.AbsMaxNodes {
+		return provisioner.Errorf(provisioner.EINVALID, "node_capacity must be between 1 and %d", a.limits.AbsMaxNodes)
+	}
+	if err := authorizeCluster(c.User, req.IsPublic, "DEPLOY of "+req.Cluster); err != nil {
+		return err
+	}
+	if c.User.Level < provisioner.LevelAdmin && req.NodeCapacity > a.limits.MaxNodes {
+		return provisioner.Errorf(provisioner.ELIMIT, "org members may deploy at most %d nodes", a.limits.MaxNodes)
+	}
+	return nil
+}
+
+func (a *App) checkTTL(c Caller, ttl time.Duration) error {
+	if ttl < MinTTL || ttl > a.limits.AbsMaxTTL {
+		return provisioner.Errorf(provisioner.EINVALID, "ttl must be between %s and %s", MinTTL, a.limits.AbsMaxTTL)
+	}
+	if c.User.Level < provisioner.LevelAdmin && ttl > a.limits.MaxTTL {
+		return provisioner.Errorf(provisioner.ELIMIT, "org members may keep a cluster at most %s", a.limits.MaxTTL)
+	}
+	return nil
+}
+
+// checkQuota enforces the org member's limit of live clusters.
+func (a *App) checkQuota(ctx context.Context, c Caller, req DeployRequest) error {
+	if c.User.Level >= provisioner.LevelAdmin {
+		return nil
+	}
+	all, err := a.store.ListClusters(ctx)
+	if err != nil {
+		return err
+	}
+	live := 0
+	for _, cl := range all {
+		if cl.Name != req.Cluster && cl.CreatedBy == c.User.Login &&
+			(cl.State == provisioner.StateDeploying || cl.State == provisioner.StateRunning) {
+			live++
+		}
+	}
+	if live >= a.limits.MaxClusters {
+		return provisioner.Errorf(provisioner.ELIMIT, "%s already has %d live clusters; org members may have %d", c.User.Login, live, a.limits.MaxClusters)
+	}
+	return nil
+}
+
+// authorizeCluster is the seed's rule for DEPLOY, SCHEDULE_DESTROY and
+// DESTROY: org member for private clusters, administrator for public ones.
+func authorizeCluster(u provisioner.User, public bool, what string) error {
+	if public {
+		return requireLevel(u, provisioner.LevelAdmin, what+" (a public cluster)")
+	}
+	return requireLevel(u, provisioner.LevelOrgMember, what)
+}
+
+func (a *App) newOperation(kind, cluster string, c Caller, now time.Time, timeout time.Duration) provisioner.Operation {
+	return provisioner.Operation{ID: newID(), Kind: kind, Cluster: cluster, State: provisioner.OpPending,
+		CreatedBy: c.User.Login, CreatedAt: now, UpdatedAt: now, Deadline: now.Add(timeout)}
+}

@@ -1,0 +1,199 @@
+package app
+
+import (
+	"context"
+	"time"
+
+	"provisioner"
+)
+
+// Destroy is the seed's DESTROY: destroy, wait up to the deadline, still
+// running → failure, remove every schedule. Destroying an absent cluster
+// succeeds (and removes any schedule left). A DEPLOY in flight is ended as
+// failed first, so a deploy racing a destroy ends in one clear state.
+func (a *App) Destroy(ctx context.Context, c Caller, name string) (Result, error) {
+	r, err := a.destroy(ctx, c, name)
+	a.audit(ctx, c, "destroy", name, err, "")
+	return r, err
+}
+
+func (a *App) destroy(ctx context.Context, c Caller, name string) (Result, error) {
+	if a.driver == nil {
+		return Result{}, provisioner.Errorf(provisioner.ENOTFOUND, "cluster deployment is not enabled on this provisioner")
+	}
+	if err := provisioner.ValidateClusterName(name); err != nil {
+		return Result{}, err
+	}
+	if err := requireLevel(c.User, provisioner.LevelOrgMember, "DESTROY of "+name); err != nil {
+		return Result{}, err
+	}
+	res, started, cancelled, err := a.markDestroying(ctx, c, name)
+	if err != nil {
+		return res, err
+	}
+	if res.Done {
+		a.removeSchedule(ctx, name, system)
+		return res, nil
+	}
+	if started {
+		if cancelled != "" {
+			a.finishOp(ctx, cancelled, provisioner.EFAILED, "deploy of "+name+" was cancelled by a destroy")
+		}
+		a.event(ctx, name, "destroy.requested", c, "")
+		if err := a.driver.Destroy(ctx, name); err != nil {
+			a.log.Error("driver destroy failed; waiting for the deadline or a retry", "cluster", name, "err", err)
+		}
+		// Local teardown is often immediate: look once before answering.
+		if err := a.advance(ctx, name); err != nil {
+			a.log.Warn("advancing destroy", "cluster", name, "err", err)
+		}
+		if op, err := a.store.GetOperation(ctx, res.Operation.ID); err == nil {
+			res.Operation, res.Done = op, op.Done()
+		}
+	}
+	a.follow(name)
+	return res, nil
+}
+
+// markDestroying moves a cluster to destroying under its lock; it reports
+// the in-flight deploy it cancels, if any.
+func (a *App) markDestroying(ctx context.Context, c Caller, name string) (res Result, started bool, cancelled string, err error) {
+	unlock := a.locks.lock(name)
+	defer unlock()
+	err = a.update(ctx, name, func(cl *provisioner.Cluster, exists bool) (bool, error) {
+		started, cancelled = false, ""
+		if !exists {
+			res = Result{Cluster: provisioner.Cluster{Name: name, State: provisioner.StateAbsent}, Done: true}
+			return false, nil
+		}
+		if err := authorizeCluster(c.User, cl.IsPublic, "DESTROY of "+name); err != nil {
+			return false, err
+		}
+		if cl.State == provisioner.StateDestroying {
+			op, err := a.store.GetOperation(ctx, cl.Operation)
+			res = Result{Operation: op, Cluster: *cl}
+			return false, err
+		}
+		if cl.State == provisioner.StateDeploying {
+			cancelled = cl.Operation
+		}
+		now := a.now().UTC()
+		op := a.newOperation("destroy", name, c, now, a.destroyTimeout)
+		if err := a.store.PutOperation(ctx, op); err != nil {
+			return false, err
+		}
+		cl.State, cl.Operation, cl.UpdatedAt = provisioner.StateDestroying, op.ID, now
+		res, started = Result{Operation: op, Cluster: *cl}, true
+		return true, nil
+	})
+	return res, started, cancelled, err
+}
+
+// ScheduleDestroy is the seed's SCHEDULE_DESTROY: a cluster whose destroy is
+// within 5 minutes can no longer be rescheduled; otherwise its one destroy
+// schedule is replaced by at.
+func (a *App) ScheduleDestroy(ctx context.Context, c Caller, name string, at time.Time) (provisioner.Cluster, error) {
+	cl, err := a.scheduleDestroy(ctx, c, name, at)
+	a.audit(ctx, c, "schedule_destroy", name, err, at.UTC().Format(time.RFC3339))
+	return cl, err
+}
+
+func (a *App) scheduleDestroy(ctx context.Context, c Caller, name string, at time.Time) (provisioner.Cluster, error) {
+	if err := provisioner.ValidateClusterName(name); err != nil {
+		return provisioner.Cluster{}, err
+	}
+	if err := requireLevel(c.User, provisioner.LevelOrgMember, "SCHEDULE_DESTROY of "+name); err != nil {
+		return provisioner.Cluster{}, err
+	}
+	now := a.now().UTC()
+	at = at.UTC()
+	switch {
+	case at.IsZero():
+		return provisioner.Cluster{}, provisioner.Errorf(provisioner.EINVALID, "time is required (RFC 3339)")
+	case !at.After(now):
+		return provisioner.Cluster{}, provisioner.Errorf(provisioner.EINVALID, "time %s is in the past", at.Format(time.RFC3339))
+	case at.Sub(now) > a.limits.AbsMaxTTL:
+		return provisioner.Cluster{}, provisioner.Errorf(provisioner.EINVALID, "time %s is more than %s away", at.Format(time.RFC3339), a.limits.AbsMaxTTL)
+	case c.User.Level < provisioner.LevelAdmin && at.Sub(now) > a.limits.MaxTTL:
+		return provisioner.Cluster{}, provisioner.Errorf(provisioner.ELIMIT, "org members may schedule a destroy at most %s ahead", a.limits.MaxTTL)
+	}
+	return a.reschedule(ctx, c, name, "SCHEDULE_DESTROY", func(cl *provisioner.Cluster) { cl.DestroyAt = at })
+}
+
+// Extend keeps a cluster for ttl from now, replacing any destroy schedule,
+// under the same 5-minute rule as SCHEDULE_DESTROY.
+func (a *App) Extend(ctx context.Context, c Caller, name string, ttl time.Duration) (provisioner.Cluster, error) {
+	cl, err := a.extend(ctx, c, name, ttl)
+	a.audit(ctx, c, "extend", name, err, ttl.String())
+	return cl, err
+}
+
+func (a *App) extend(ctx context.Context, c Caller, name string, ttl time.Duration) (provisioner.Cluster, error) {
+	if err := provisioner.ValidateClusterName(name); err != nil {
+		return provisioner.Cluster{}, err
+	}
+	if err := requireLevel(c.User, provisioner.LevelOrgMember, "EXTEND of "+name); err != nil {
+		return provisioner.Cluster{}, err
+	}
+	if err := a.checkTTL(c, ttl); err != nil {
+		return provisioner.Cluster{}, err
+	}
+	now := a.now().UTC()
+	return a.reschedule(ctx, c, name, "EXTEND", func(cl *provisioner.Cluster) {
+		cl.ExpiresAt, cl.DestroyAt = now.Add(ttl), time.Time{}
+	})
+}
+
+// reschedule changes a live cluster's destroy time under the guard window.
+func (a *App) reschedule(ctx context.Context, c Caller, name, what string, change func(*provisioner.Cluster)) (provisioner.Cluster, error) {
+	unlock := a.locks.lock(name)
+	defer unlock()
+	var out provisioner.Cluster
+	err := a.update(ctx, name, func(cl *provisioner.Cluster, exists bool) (bool, error) {
+		if !exists {
+			return false, provisioner.Errorf(provisioner.ENOTFOUND, "cluster %q does not exist", name)
+		}
+		if err := authorizeCluster(c.User, cl.IsPublic, what+" of "+name); err != nil {
+			return false, err
+		}
+		now := a.now().UTC()
+		switch t := cl.DestroyTime(); {
+		case cl.State == provisioner.StateDestroying:
+			return false, provisioner.Errorf(provisioner.ETOOLATE, "cluster %s is being destroyed", name)
+		case cl.State != provisioner.StateRunning && cl.State != provisioner.StateDeploying:
+			return false, provisioner.Errorf(provisioner.ECONFLICT, "cluster %s is %s; deploy it first", name, cl.State)
+		case !t.IsZero() && !now.Before(t.Add(-GuardWindow)):
+			return false, provisioner.Errorf(provisioner.ETOOLATE, "cluster %s is destroyed at %s, less than %s from now", name, t.Format(time.RFC3339), GuardWindow)
+		}
+		change(cl)
+		cl.UpdatedAt = now
+		out = *cl
+		return true, nil
+	})
+	if err != nil {
+		return out, err
+	}
+	if err := a.setSchedule(ctx, name, out.DestroyTime(), c); err != nil {
+		return out, err
+	}
+	return out, nil
+}
+
+// FireDestroy is what the scheduler calls when a destroy schedule comes
+// due: it starts the destroy unless the schedule was moved meanwhile. An
+// error makes the scheduler retry; a destroy that fails later is caught by
+// the reconcile sweep, since the cluster is then past its destroy time.
+func (a *App) FireDestroy(ctx context.Context, name string, at time.Time) error {
+	cl, err := a.store.GetCluster(ctx, name)
+	if provisioner.ErrorCode(err) == provisioner.ENOTFOUND {
+		return nil
+	} else if err != nil {
+		return err
+	}
+	if t := cl.DestroyTime(); t.IsZero() || t.After(a.now()) {
+		return nil // rescheduled; the new schedule fires then
+	}
+	a.event(ctx, name, "schedule.fired", system, "destroy scheduled for "+at.UTC().Format(time.RFC3339))
+	_, err = a.Destroy(ctx, system, name)
+	return err
+}

@@ -1,0 +1,93 @@
+package app
+
+import (
+	"context"
+	"time"
+
+	"provisioner"
+)
+
+// Status is the seed's view of a cluster; an absent cluster has state
+// "absent". Private clusters are shown to org members only.
+func (a *App) Status(ctx context.Context, c Caller, name string) (provisioner.Cluster, error) {
+	if err := a.canSee(ctx, c, name); err != nil {
+		return provisioner.Cluster{}, err
+	}
+	cl, err := a.store.GetCluster(ctx, name)
+	if provisioner.ErrorCode(err) == provisioner.ENOTFOUND {
+		return provisioner.Cluster{Name: name, State: provisioner.StateAbsent}, nil
+	}
+	return cl, err
+}
+
+// Events returns a cluster's recent events, oldest first.
+func (a *App) Events(ctx context.Context, c Caller, name string, limit int) ([]provisioner.Event, error) {
+	if err := a.canSee(ctx, c, name); err != nil {
+		return nil, err
+	}
+	if limit < 0 || limit > 1000 {
+		return nil, provisioner.Errorf(provisioner.EINVALID, "limit must be between 1 and 1000")
+	}
+	return a.store.ListEvents(ctx, name, limit)
+}
+
+// canSee lets members see public and absent clusters, org members all.
+func (a *App) canSee(ctx context.Context, c Caller, name string) error {
+	if err := provisioner.ValidateClusterName(name); err != nil {
+		return err
+	}
+	if err := requireLevel(c.User, provisioner.LevelMember, "cluster status"); err != nil {
+		return err
+	}
+	if c.User.Level >= provisioner.LevelOrgMember {
+		return nil
+	}
+	cl, err := a.store.GetCluster(ctx, name)
+	if err == nil && !cl.IsPublic {
+		return requireLevel(c.User, provisioner.LevelOrgMember, "status of private cluster "+name)
+	}
+	return nil
+}
+
+// MaxWait bounds a long poll, so API Gateway (30 s) and proxies never cut it.
+const MaxWait = 25 * time.Second
+
+// Operation returns an operation, waiting up to wait for it to end. While
+// it waits it advances the cluster itself, so operations progress even
+// where no background watcher runs (Lambda).
+func (a *App) Operation(ctx context.Context, c Caller, id string, wait time.Duration) (provisioner.Operation, error) {
+	if err := requireLevel(c.User, provisioner.LevelMember, "operation status"); err != nil {
+		return provisioner.Operation{}, err
+	}
+	if len(id) == 0 || len(id) > 64 {
+		return provisioner.Operation{}, provisioner.Errorf(provisioner.EINVALID, "invalid operation id")
+	}
+	if wait < 0 || wait > MaxWait {
+		return provisioner.Operation{}, provisioner.Errorf(provisioner.EINVALID, "wait must be between 0s and %s", MaxWait)
+	}
+	deadline := time.Now().Add(wait)
+	for {
+		op, err := a.store.GetOperation(ctx, id)
+		if provisioner.ErrorCode(err) == provisioner.ENOTFOUND {
+			return op, provisioner.Errorf(provisioner.ENOTFOUND, "operation %q does not exist", id)
+		}
+		if err != nil || op.Done() || !time.Now().Before(deadline) {
+			return op, err
+		}
+		if a.driver != nil {
+			if err := a.advance(ctx, op.Cluster); err != nil {
+				a.log.Warn("advancing on poll", "cluster", op.Cluster, "err", err)
+			}
+			if op2, err := a.store.GetOperation(ctx, id); err == nil && op2.Done() {
+				return op2, nil
+			}
+		}
+		t := time.NewTimer(min(a.poll, time.Until(deadline)))
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return op, nil
+		case <-t.C:
+		}
+	}
+}

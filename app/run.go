@@ -1,0 +1,92 @@
+package app
+
+import (
+	"context"
+	"time"
+
+	"provisioner"
+)
+
+// Run does the App's background work until ctx ends: it follows pending
+// operations and runs the reconcile sweep every interval. The embedded
+// service calls it; a Lambda does not, and relies on polls and the
+// scheduled sweep instead.
+func (a *App) Run(ctx context.Context, interval time.Duration) error {
+	a.watchers.mu.Lock()
+	a.watchers.ctx = ctx
+	a.watchers.mu.Unlock()
+	defer a.watchers.wg.Wait()
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		if err := a.Reconcile(ctx); err != nil && ctx.Err() == nil {
+			a.log.Error("reconcile sweep", "err", err)
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-t.C:
+		}
+	}
+}
+
+// Reconcile is the sweep that catches whatever the scheduler, a crash or a
+// lost watcher missed: operations in flight are advanced (and failed at
+// their deadline), clusters past their destroy time are destroyed, and
+// running clusters whose processes died are marked failed.
+func (a *App) Reconcile(ctx context.Context) error {
+	if a.driver == nil {
+		return nil
+	}
+	all, err := a.store.ListClusters(ctx)
+	if err != nil {
+		return err
+	}
+	now := a.now()
+	for _, cl := range all {
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		switch {
+		case cl.State == provisioner.StateDeploying || cl.State == provisioner.StateDestroying:
+			if err := a.advance(ctx, cl.Name); err != nil {
+				a.log.Warn("sweep: advancing", "cluster", cl.Name, "err", err)
+			}
+			a.follow(cl.Name)
+		case !cl.DestroyTime().IsZero() && !now.Before(cl.DestroyTime()):
+			a.event(ctx, cl.Name, "sweep.destroy", system, "past its destroy time "+cl.DestroyTime().UTC().Format(time.RFC3339))
+			if _, err := a.Destroy(ctx, system, cl.Name); err != nil {
+				a.log.Warn("sweep: destroying", "cluster", cl.Name, "err", err)
+			}
+		case cl.State == provisioner.StateRunning && !cl.ExpiresAt.IsZero():
+			a.checkAlive(ctx, cl)
+		}
+	}
+	return nil
+}
+
+// checkAlive marks a running cluster failed when its driver lost it.
+func (a *App) checkAlive(ctx context.Context, cl provisioner.Cluster) {
+	st, err := a.driver.Status(ctx, cl.Name)
+	if err != nil || st.State == provisioner.StateRunning || st.State == provisioner.StateDeploying {
+		return
+	}
+	unlock := a.locks.lock(cl.Name)
+	defer unlock()
+	reason := "lost: the driver reports " + string(st.State)
+	if st.Reason != "" {
+		reason += ": " + st.Reason
+	}
+	err = a.update(ctx, cl.Name, func(c *provisioner.Cluster, exists bool) (bool, error) {
+		if !exists || c.State != provisioner.StateRunning {
+			return false, nil
+		}
+		c.State, c.Reason, c.UpdatedAt = provisioner.StateFailed, reason, a.now().UTC()
+		return true, nil
+	})
+	if err == nil {
+		a.event(ctx, cl.Name, "state.failed", system, reason)
+		_ = a.driver.Destroy(ctx, cl.Name)
+		a.removeSchedule(ctx, cl.Name, system)
+	}
+}

@@ -1,0 +1,232 @@
+package app
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"provisioner"
+)
+
+// maxCASRetries bounds how often update retries a lost compare-and-swap.
+const maxCASRetries = 8
+
+// update loads a cluster, lets fn change it, and writes it back with the
+// store's compare-and-swap, retrying from a fresh read when another process
+// won the race, so no request loses another's update. fn reports whether
+// to write; it may run more than once.
+func (a *App) update(ctx context.Context, name string, fn func(cl *provisioner.Cluster, exists bool) (bool, error)) error {
+	for i := 0; ; i++ {
+		cl, err := a.store.GetCluster(ctx, name)
+		exists := err == nil
+		if err != nil && provisioner.ErrorCode(err) != provisioner.ENOTFOUND {
+			return err
+		}
+		if !exists {
+			cl = provisioner.Cluster{Name: name}
+		}
+		write, err := fn(&cl, exists)
+		if err != nil || !write {
+			return err
+		}
+		_, err = a.store.PutCluster(ctx, cl)
+		if provisioner.ErrorCode(err) != provisioner.ECONFLICT || i >= maxCASRetries {
+			return err
+		}
+	}
+}
+
+// finishOp records an operation's final result once.
+func (a *App) finishOp(ctx context.Context, id string, code, msg string) provisioner.Operation {
+	op, err := a.store.GetOperation(ctx, id)
+	if err != nil || op.Done() {
+		return op
+	}
+	op.State, op.UpdatedAt = provisioner.OpSuccess, a.now().UTC()
+	if code != "" {
+		op.State, op.ErrorCode, op.Message = provisioner.OpFailure, code, msg
+	}
+	if err := a.store.PutOperation(ctx, op); err != nil {
+		a.log.Error("cannot record operation result", "op", id, "err", err)
+	}
+	return op
+}
+
+// advance moves a cluster's deployment or destruction on from what the
+// driver observes now. Every path that waits calls it: the watcher
+// goroutine, operation polls and the reconcile sweep; it is idempotent.
+func (a *App) advance(ctx context.Context, name string) error {
+	unlock := a.locks.lock(name)
+	defer unlock()
+	cl, err := a.store.GetCluster(ctx, name)
+	if provisioner.ErrorCode(err) == provisioner.ENOTFOUND {
+		return nil
+	} else if err != nil {
+		return err
+	}
+	switch cl.State {
+	case provisioner.StateDeploying, provisioner.StateDestroying:
+	default:
+		return nil
+	}
+	st, err := a.driver.Status(ctx, name)
+	if err != nil {
+		return err
+	}
+	op, err := a.store.GetOperation(ctx, cl.Operation)
+	if err != nil && provisioner.ErrorCode(err) != provisioner.ENOTFOUND {
+		return err
+	}
+	overdue := !op.Deadline.IsZero() && a.now().After(op.Deadline)
+	if cl.State == provisioner.StateDeploying {
+		switch {
+		case st.State == provisioner.StateRunning:
+		case st.State == provisioner.StateFailed || st.State == provisioner.StateAbsent:
+			if st.Reason == "" {
+				st.Reason = "the cluster went away while deploying"
+			}
+			st.State = provisioner.StateFailed
+		case overdue:
+			st = provisioner.DriverStatus{State: provisioner.StateFailed,
+				Reason: fmt.Sprintf("not running after %s: %s", a.deployTimeout, orNone(st.Reason))}
+		default:
+			return nil
+		}
+		return a.finishDeployLocked(ctx, cl, st)
+	}
+	switch {
+	case st.State == provisioner.StateAbsent:
+		return a.finishDestroyLocked(ctx, cl, "")
+	case overdue:
+		return a.finishDestroyLocked(ctx, cl, fmt.Sprintf("still %s after %s", st.State, a.destroyTimeout))
+	}
+	return nil
+}
+
+func orNone(s string) string {
+	if s == "" {
+		return "no health check answered"
+	}
+	return s
+}
+
+// finishDeploy is finishDeployLocked for callers that do not hold the lock.
+func (a *App) finishDeploy(ctx context.Context, name, opID string, st provisioner.DriverStatus) {
+	cl, err := a.store.GetCluster(ctx, name)
+	if err != nil || cl.Operation != opID {
+		return
+	}
+	if err := a.finishDeployLocked(ctx, cl, st); err != nil {
+		a.log.Error("cannot finish deploy", "cluster", name, "err", err)
+	}
+}
+
+// finishDeployLocked ends a deployment: running, or failed and cleaned up
+// (the driver's leftovers destroyed, the TTL schedule removed).
+func (a *App) finishDeployLocked(ctx context.Context, cl provisioner.Cluster, st provisioner.DriverStatus) error {
+	opID := cl.Operation
+	err := a.update(ctx, cl.Name, func(c *provisioner.Cluster, exists bool) (bool, error) {
+		if !exists || c.State != provisioner.StateDeploying || c.Operation != opID {
+			return false, nil
+		}
+		c.State, c.UpdatedAt, c.Endpoint, c.Reason = st.State, a.now().UTC(), st.Endpoint, st.Reason
+		return true, nil
+	})
+	if err != nil {
+		return err
+	}
+	if st.State == provisioner.StateRunning {
+		a.finishOp(ctx, opID, "", "")
+		a.event(ctx, cl.Name, "state.running", system, "endpoint "+st.Endpoint)
+		return nil
+	}
+	a.finishOp(ctx, opID, provisioner.EFAILED, "deploy of "+cl.Name+" failed: "+st.Reason)
+	a.event(ctx, cl.Name, "state.failed", system, st.Reason)
+	if err := a.driver.Destroy(ctx, cl.Name); err != nil {
+		a.log.Error("cannot clean up a failed cluster; the sweep will retry", "cluster", cl.Name, "err", err)
+	}
+	a.removeSchedule(ctx, cl.Name, system)
+	return nil
+}
+
+// finishDestroyLocked ends a destruction: the record and every schedule
+// gone on success; on failure the cluster keeps its schedule, so the
+// scheduler and the sweep try again.
+func (a *App) finishDestroyLocked(ctx context.Context, cl provisioner.Cluster, failure string) error {
+	if failure != "" {
+		err := a.update(ctx, cl.Name, func(c *provisioner.Cluster, exists bool) (bool, error) {
+			if !exists || c.Operation != cl.Operation || c.State != provisioner.StateDestroying {
+				return false, nil
+			}
+			c.State, c.Reason, c.UpdatedAt = provisioner.StateRunning, "destroy failed: "+failure, a.now().UTC()
+			return true, nil
+		})
+		a.finishOp(ctx, cl.Operation, provisioner.EFAILED, "destroy of "+cl.Name+" failed: "+failure)
+		a.event(ctx, cl.Name, "destroy.failed", system, failure)
+		return err
+	}
+	a.removeSchedule(ctx, cl.Name, system)
+	if err := a.store.DeleteCluster(ctx, cl.Name, cl.Revision); err != nil {
+		return err
+	}
+	a.finishOp(ctx, cl.Operation, "", "")
+	a.event(ctx, cl.Name, "state.absent", system, "destroyed")
+	return nil
+}
+
+// follow watches a cluster's pending operation in the background until it
+// ends (embedded mode; a no-op until Run is called).
+func (a *App) follow(name string) {
+	a.watchers.start(name, func(ctx context.Context) {
+		t := time.NewTicker(a.poll)
+		defer t.Stop()
+		for {
+			if err := a.advance(ctx, name); err != nil && ctx.Err() == nil {
+				a.log.Warn("advancing cluster", "cluster", name, "err", err)
+			}
+			cl, err := a.store.GetCluster(ctx, name)
+			if err != nil || (cl.State != provisioner.StateDeploying && cl.State != provisioner.StateDestroying) {
+				return
+			}
+			select {
+			case <-ctx.Done():
+				return
+			case <-t.C:
+			}
+		}
+	})
+}
+
+// setSchedule makes at the cluster's destroy schedule.
+func (a *App) setSchedule(ctx context.Context, name string, at time.Time, actor Caller) error {
+	if a.scheduler == nil {
+		return nil
+	}
+	if err := a.scheduler.SetDestroy(ctx, name, at); err != nil {
+		return err
+	}
+	a.event(ctx, name, "schedule.set", actor, "destroy at "+at.UTC().Format(time.RFC3339))
+	return nil
+}
+
+func (a *App) removeSchedule(ctx context.Context, name string, actor Caller) {
+	if a.scheduler == nil {
+		return
+	}
+	if err := a.scheduler.RemoveDestroy(ctx, name); err != nil {
+		a.log.Error("cannot remove destroy schedule", "cluster", name, "err", err)
+		return
+	}
+	a.event(ctx, name, "schedule.removed", actor, "")
+}
+
+// event records a cluster event, and the same line in the audit trail.
+func (a *App) event(ctx context.Context, cluster, typ string, actor Caller, msg string) {
+	e := provisioner.Event{ID: newID(), Cluster: cluster, Time: a.now().UTC(), Type: typ, Actor: actor.User.Login, Message: msg}
+	wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+	defer cancel()
+	if err := a.store.AppendEvent(wctx, e); err != nil {
+		a.log.Error("event write failed", "cluster", cluster, "type", typ, "err", err)
+	}
+	a.audit(ctx, actor, "event."+typ, cluster, nil, msg)
+}

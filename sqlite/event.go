@@ -1,0 +1,68 @@
+package sqlite
+
+import (
+	"context"
+
+	"provisioner"
+)
+
+// defaultEventLimit is how many events ListEvents returns when asked for 0.
+const defaultEventLimit = 100
+
+// AppendEvent records e. The caller sets ID and Time; an ID already used is
+// ECONFLICT, because a cluster's history is append-only.
+func (db *DB) AppendEvent(ctx context.Context, e provisioner.Event) error {
+	switch {
+	case e.ID == "":
+		return provisioner.Errorf(provisioner.EINVALID, "event id is required")
+	case e.Cluster == "":
+		return provisioner.Errorf(provisioner.EINVALID, "event cluster is required")
+	case e.Time.IsZero():
+		return provisioner.Errorf(provisioner.EINVALID, "event time is required")
+	}
+	t, err := formatTime(e.Time)
+	if err != nil {
+		return err
+	}
+	_, err = db.w.ExecContext(ctx, `
+		INSERT INTO events (id, cluster, time, type, actor, message) VALUES (?, ?, ?, ?, ?, ?)`,
+		e.ID, e.Cluster, t, e.Type, e.Actor, e.Message)
+	return storeError(ctx, err, "append event")
+}
+
+// ListEvents returns the newest limit events of the cluster (100 when limit
+// is 0), oldest first; events with the same time come in the order they
+// were appended. A cluster without events, or without a record, has none.
+func (db *DB) ListEvents(ctx context.Context, cluster string, limit int) ([]provisioner.Event, error) {
+	if limit < 0 {
+		return nil, provisioner.Errorf(provisioner.EINVALID, "event limit must not be negative")
+	}
+	if limit == 0 {
+		limit = defaultEventLimit
+	}
+	rows, err := db.r.QueryContext(ctx, `
+		SELECT id, cluster, time, type, actor, message FROM (
+			SELECT seq, id, cluster, time, type, actor, message FROM events
+			WHERE cluster = ? ORDER BY time DESC, seq DESC LIMIT ?
+		) ORDER BY time, seq`, cluster, limit)
+	if err != nil {
+		return nil, storeError(ctx, err, "list events")
+	}
+	defer rows.Close()
+	out := make([]provisioner.Event, 0, min(limit, defaultEventLimit))
+	for rows.Next() {
+		var e provisioner.Event
+		var t string
+		if err := rows.Scan(&e.ID, &e.Cluster, &t, &e.Type, &e.Actor, &e.Message); err != nil {
+			return nil, storeError(ctx, err, "list events")
+		}
+		if e.Time, err = parseTime(t); err != nil {
+			return nil, err
+		}
+		out = append(out, e)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, storeError(ctx, err, "list events")
+	}
+	return out, nil
+}
