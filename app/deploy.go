@@ -54,22 +54,25 @@ func (a *App) deploy(ctx context.Context, c Caller, req DeployRequest) (Result, 
 		started = false
 		now := a.now().UTC()
 		if exists {
-			switch cl.State {
-			case provisioner.StateRunning:
+			// The seed's order: running → success; scheduled for delete →
+			// failure; then join a deployment in flight, or deploy.
+			if cl.State == provisioner.StateRunning {
 				res = Result{Cluster: *cl, Done: true}
 				return false, nil
-			case provisioner.StateDeploying:
+			}
+			if cl.State == provisioner.StateDestroying {
+				return false, provisioner.Errorf(provisioner.ESCHEDULED, "cluster %s is being destroyed", cl.Name)
+			}
+			if t := cl.DestroyTime(); cl.State == provisioner.StateDeploying && !t.IsZero() && !now.Before(t.Add(-GuardWindow)) {
+				return false, provisioner.Errorf(provisioner.ESCHEDULED, "cluster %s is scheduled for delete at %s", cl.Name, t.Format(time.RFC3339))
+			}
+			if cl.State == provisioner.StateDeploying {
 				op, err := a.store.GetOperation(ctx, cl.Operation)
 				if err != nil {
 					return false, err
 				}
 				res = Result{Operation: op, Cluster: *cl}
 				return false, nil
-			case provisioner.StateDestroying:
-				return false, provisioner.Errorf(provisioner.ESCHEDULED, "cluster %s is being destroyed", cl.Name)
-			}
-			if t := cl.DestroyTime(); cl.State != provisioner.StateFailed && !t.IsZero() && !now.Before(t.Add(-GuardWindow)) {
-				return false, provisioner.Errorf(provisioner.ESCHEDULED, "cluster %s is scheduled for delete at %s", cl.Name, t.Format(time.RFC3339))
 			}
 			if cl.IsPublic != req.IsPublic {
 				// A failed cluster is redeployed as asked; its old visibility does not bind.

@@ -216,3 +216,27 @@ func TestJWKSRunRefreshesInBackground(t *testing.T) {
 	cancel()
 	<-done
 }
+
+// TestGatewayIssuerDown: without keys a token cannot be judged (503, never
+// forwarded), while anonymous traffic to a public cluster still flows.
+func TestGatewayIssuerDown(t *testing.T) {
+	f, up := newFakeIssuer(t, false), newUpstream(t)
+	f.set(func(f *fakeIssuer) { f.down = true })
+	tok, _, err := jwt.New(jwt.Config{Issuer: f.URL, Signer: f.keys}).IssueCluster(context.Background(), otto, "demo")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, public := range []bool{false, true} {
+		g := newGateway(t, Config{Public: public, Issuer: f.URL}, up.URL, nil)
+		a := call(g, "GET", "/", peer, bearerOf(tok)...)
+		wantRefusal(t, a, 503, provisioner.EUNAVAILABLE)
+		if public {
+			if a := call(g, "GET", "/", peer); a.status != 200 {
+				t.Fatalf("anonymous with the issuer down: %d", a.status)
+			}
+		}
+	}
+	if n, _ := up.seen(); n != 1 {
+		t.Fatalf("%d requests forwarded, want the anonymous one", n)
+	}
+}

@@ -119,14 +119,14 @@ func TestLimiterMemoryBounded(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	l := newLimiter(limits, 1000)
+	l := newLimiter(limits, 500)
 	now := time.Now()
-	for i := 0; i < 200000; i++ {
+	for i := 0; i < 50000; i++ {
 		a := netip.AddrFrom4([4]byte{byte(i >> 16), byte(i >> 8), byte(i), 1})
 		_ = l.allow(provisioner.LevelAnonymous, network(a), now)
 	}
-	if n := l.buckets(); n > 1000 {
-		t.Fatalf("%d buckets held, want at most 1000", n)
+	if n := l.buckets(); n > 500 {
+		t.Fatalf("%d buckets held, want at most 500", n)
 	}
 	// Refilled buckets are the first to go.
 	later := now.Add(time.Minute)

@@ -1,10 +1,12 @@
 package gateway
 
 import (
+	"log/slog"
 	"net"
 	"net/http"
 	"net/http/httputil"
 	"strings"
+	"sync"
 	"time"
 )
 
@@ -28,8 +30,23 @@ func (g *Gateway) newProxy() *httputil.ReverseProxy {
 		Rewrite:      g.rewrite,
 		Transport:    tr,
 		ErrorHandler: g.proxyError,
+		ErrorLog:     slog.NewLogLogger(g.log.Handler(), slog.LevelWarn),
+		BufferPool:   &buffers{},
 	}
 }
+
+// buffers reuses the proxy's body copy buffers, which it would otherwise
+// allocate (32 KiB) for every request.
+type buffers struct{ p sync.Pool }
+
+func (b *buffers) Get() []byte {
+	if v, ok := b.p.Get().(*[]byte); ok {
+		return *v
+	}
+	return make([]byte, 32<<10)
+}
+
+func (b *buffers) Put(buf []byte) { b.p.Put(&buf) }
 
 // rewrite addresses the upstream and states who the caller is. Client
 // copies of the identity headers go first, whatever their spelling.

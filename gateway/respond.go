@@ -48,7 +48,8 @@ var resultFor = map[string]string{
 }
 
 // refuse answers a domain error. Refusals are logged at debug level only:
-// a flood of bad tokens must not become a flood of log lines.
+// a flood of bad tokens must not become a flood of log lines (the JWKS
+// client reports an unreachable issuer itself, once per refresh).
 func (g *Gateway) refuse(w *recorder, r *http.Request, err error) {
 	code := provisioner.ErrorCode(err)
 	status := statusFor(code)
@@ -60,8 +61,6 @@ func (g *Gateway) refuse(w *recorder, r *http.Request, err error) {
 	if status == http.StatusInternalServerError {
 		g.log.Error("internal error", "path", r.URL.Path, "err", err)
 		code, msg = provisioner.EINTERNAL, "internal error"
-	} else if status == http.StatusServiceUnavailable {
-		g.log.Warn("cannot check token", "err", err)
 	} else if g.log.Enabled(r.Context(), slog.LevelDebug) {
 		g.log.Debug("refused", "status", status, "reason", msg, "path", r.URL.Path,
 			"source", network(clientAddr(r.RemoteAddr, r.Header, g.cfg.TrustedProxies)))

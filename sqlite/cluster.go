@@ -110,11 +110,10 @@ func (db *DB) DeleteCluster(ctx context.Context, name string, revision int64) er
 		if n, err := res.RowsAffected(); err != nil {
 			return err
 		} else if n == 0 {
-			err := clusterConflict(ctx, tx, name, revision)
-			if provisioner.ErrorCode(err) == provisioner.ENOTFOUND {
-				return nil
+			if exists, err := clusterExists(ctx, tx, name); err != nil || !exists {
+				return err
 			}
-			return err
+			return provisioner.Errorf(provisioner.ECONFLICT, "cluster %q was changed by another request", name)
 		}
 		return nil
 	})
@@ -122,23 +121,26 @@ func (db *DB) DeleteCluster(ctx context.Context, name string, revision int64) er
 }
 
 // clusterConflict explains why a write that expected revision changed no
-// row: ECONFLICT if the cluster exists (at another revision, or at all when
-// revision is 0), ENOTFOUND if it does not.
+// row. With revision 0 the cluster exists; otherwise it has another
+// revision or no longer exists. Either way the caller must read it again.
 func clusterConflict(ctx context.Context, tx *sql.Tx, name string, revision int64) error {
-	var stored int64
-	err := tx.QueryRowContext(ctx, `SELECT revision FROM clusters WHERE name = ?`, name).Scan(&stored)
+	exists, err := clusterExists(ctx, tx, name)
 	switch {
-	case errors.Is(err, sql.ErrNoRows) && revision == 0:
-		return provisioner.Errorf(provisioner.EINTERNAL, "cluster %q was neither created nor found", name)
-	case errors.Is(err, sql.ErrNoRows):
-		return provisioner.Errorf(provisioner.ENOTFOUND, "cluster %q no longer exists", name)
 	case err != nil:
 		return err
 	case revision == 0:
 		return provisioner.Errorf(provisioner.ECONFLICT, "cluster %q already exists", name)
-	default:
+	case exists:
 		return provisioner.Errorf(provisioner.ECONFLICT, "cluster %q was changed by another request", name)
+	default:
+		return provisioner.Errorf(provisioner.ECONFLICT, "cluster %q no longer exists", name)
 	}
+}
+
+func clusterExists(ctx context.Context, tx *sql.Tx, name string) (bool, error) {
+	var exists bool
+	err := tx.QueryRowContext(ctx, `SELECT EXISTS (SELECT 1 FROM clusters WHERE name = ?)`, name).Scan(&exists)
+	return exists, err
 }
 
 // ListClusters returns every cluster ordered by name (byte order).

@@ -3,7 +3,9 @@ package sqlite
 import (
 	"database/sql"
 	"path/filepath"
+	"reflect"
 	"testing"
+	"time"
 
 	"provisioner"
 )
@@ -23,10 +25,13 @@ func TestReopenKeepsData(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := provisioner.Cluster{Name: "alpha", IsPublic: true, CreatedBy: "alice"}
-	if err := db.PutCluster(t.Context(), want); err != nil {
+	want := provisioner.Cluster{Name: "alpha", IsPublic: true, State: provisioner.StateRunning, CreatedBy: "alice",
+		CreatedAt: time.Date(2025, 3, 1, 12, 0, 0, 0, time.UTC), ExpiresAt: time.Date(2025, 3, 1, 14, 0, 0, 0, time.UTC)}
+	rev, err := db.PutCluster(t.Context(), want)
+	if err != nil {
 		t.Fatal(err)
 	}
+	want.Revision = rev
 	if err := db.Close(); err != nil {
 		t.Fatal(err)
 	}
@@ -37,7 +42,7 @@ func TestReopenKeepsData(t *testing.T) {
 	}
 	defer db.Close()
 	got, err := db.GetCluster(t.Context(), "alpha")
-	if err != nil || got != want {
+	if err != nil || !reflect.DeepEqual(got, want) {
 		t.Fatalf("after reopen: %+v, %v; want %+v", got, err, want)
 	}
 	if v := userVersion(t, db.w); v != len(migrations) {

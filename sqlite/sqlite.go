@@ -1,5 +1,6 @@
 // Package sqlite implements provisioner.Store on SQLite (modernc.org/sqlite,
-// no cgo), the state of the embedded backend.
+// no cgo), the state of the embedded backend, and on the same database
+// provisioner.Scheduler (see Scheduler), the embedded durable scheduler.
 //
 // Writes go through a pool of one connection, so writers queue in Go (where
 // they honour their context) instead of spinning on SQLITE_BUSY; reads use a

@@ -50,7 +50,7 @@ func TestMemoryDatabasesAreSeparate(t *testing.T) {
 	a, b := openMemory(t), openMemory(t)
 	defer a.Close()
 	defer b.Close()
-	if err := a.PutCluster(t.Context(), provisioner.Cluster{Name: "alpha"}); err != nil {
+	if _, err := a.PutCluster(t.Context(), provisioner.Cluster{Name: "alpha"}); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := b.GetCluster(t.Context(), "alpha"); provisioner.ErrorCode(err) != provisioner.ENOTFOUND {
@@ -66,7 +66,7 @@ func TestFileMode(t *testing.T) {
 	}
 	defer db.Close()
 	// A write makes SQLite create the -wal and -shm files too.
-	if err := db.PutCluster(t.Context(), provisioner.Cluster{Name: "alpha"}); err != nil {
+	if _, err := db.PutCluster(t.Context(), provisioner.Cluster{Name: "alpha"}); err != nil {
 		t.Fatal(err)
 	}
 	for _, p := range []string{path, path + "-wal", path + "-shm"} {

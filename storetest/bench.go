@@ -19,17 +19,83 @@ func Bench(b *testing.B, open func(b *testing.B) provisioner.Store) {
 		return s
 	}
 	const clusters = 1000
-	seed := func(b *testing.B, s provisioner.Store) {
+	seed := func(b *testing.B, s provisioner.Store) []int64 {
+		revs := make([]int64, clusters)
 		for i := range clusters {
-			ok(b, s.PutCluster(b.Context(), cluster(fmt.Sprintf("c%04d", i), i%2 == 0, 0)))
+			revs[i] = create(b, s, cluster(fmt.Sprintf("c%04d", i), i%2 == 0, 0))
 		}
+		return revs
 	}
 
+	b.Run("PutClusterCreate", func(b *testing.B) {
+		s, ctx, i := newStore(b), b.Context(), 0
+		for b.Loop() {
+			if _, err := s.PutCluster(ctx, cluster(fmt.Sprintf("c%08d", i), true, 0)); err != nil {
+				b.Fatal(err)
+			}
+			i++
+		}
+	})
 	b.Run("PutCluster", func(b *testing.B) {
 		s, ctx, i := newStore(b), b.Context(), 0
-		for b.Loop() { // inserts, then replaces once every name exists
-			ok(b, s.PutCluster(ctx, cluster(fmt.Sprintf("c%04d", i%clusters), true, time.Duration(i))))
+		revs := seed(b, s)
+		for b.Loop() { // compare-and-swap updates of existing clusters
+			c := fullCluster(fmt.Sprintf("c%04d", i%clusters))
+			c.Revision = revs[i%clusters]
+			rev, err := s.PutCluster(ctx, c)
+			if err != nil {
+				b.Fatal(err)
+			}
+			revs[i%clusters] = rev
 			i++
+		}
+	})
+	b.Run("PutClusterConflict", func(b *testing.B) {
+		s, ctx := newStore(b), b.Context()
+		revs := seed(b, s)
+		c := fullCluster("c0000")
+		c.Revision = revs[0] + 1000 // stale
+		for b.Loop() {
+			if _, err := s.PutCluster(ctx, c); provisioner.ErrorCode(err) != provisioner.ECONFLICT {
+				b.Fatalf("stale PutCluster: %v", err)
+			}
+		}
+	})
+	b.Run("PutOperation", func(b *testing.B) {
+		s, ctx, i := newStore(b), b.Context(), 0
+		for b.Loop() { // creates two, then replaces the first, as DEPLOY then its end do
+			ok(b, s.PutOperation(ctx, operation(fmt.Sprintf("op%d", i/2))))
+			i++
+		}
+	})
+	b.Run("GetOperation", func(b *testing.B) {
+		s, ctx, i := newStore(b), b.Context(), 0
+		for i := range clusters {
+			ok(b, s.PutOperation(ctx, operation(fmt.Sprintf("op%d", i))))
+		}
+		for b.Loop() {
+			if _, err := s.GetOperation(ctx, fmt.Sprintf("op%d", i%clusters)); err != nil {
+				b.Fatal(err)
+			}
+			i++
+		}
+	})
+	b.Run("AppendEvent", func(b *testing.B) {
+		s, ctx, i := newStore(b), b.Context(), 0
+		for b.Loop() {
+			ok(b, s.AppendEvent(ctx, event(fmt.Sprintf("c%02d", i%10), i, base.Add(time.Duration(i)*time.Millisecond))))
+			i++
+		}
+	})
+	b.Run("ListEvents", func(b *testing.B) { // the 100 newest of 1,000, among 10,000
+		s, ctx := newStore(b), b.Context()
+		for i := range 10000 {
+			ok(b, s.AppendEvent(ctx, event(fmt.Sprintf("c%02d", i%10), i, base.Add(time.Duration(i)*time.Second))))
+		}
+		for b.Loop() {
+			if _, err := s.ListEvents(ctx, "c03", 0); err != nil {
+				b.Fatal(err)
+			}
 		}
 	})
 	b.Run("GetCluster", func(b *testing.B) {

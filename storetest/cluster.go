@@ -12,11 +12,15 @@ import (
 func testClusters(t *testing.T, open func(t *testing.T) provisioner.Store) {
 	t.Run("PutGet", func(t *testing.T) {
 		s, ctx := fresh(t, open), t.Context()
-		want := cluster("alpha", true, 0)
-		ok(t, s.PutCluster(ctx, want))
+		want := fullCluster("alpha")
+		rev := create(t, s, want)
+		if rev <= 0 {
+			t.Fatalf("PutCluster of a new cluster returned revision %d, want > 0", rev)
+		}
 		got, err := s.GetCluster(ctx, "alpha")
 		ok(t, err)
 		wantCluster(t, got, want)
+		wantRevision(t, got, rev)
 	})
 	t.Run("GetMissing", func(t *testing.T) {
 		s := fresh(t, open)
@@ -25,38 +29,133 @@ func testClusters(t *testing.T, open func(t *testing.T) provisioner.Store) {
 	})
 	t.Run("EmptyName", func(t *testing.T) {
 		s := fresh(t, open)
-		wantCode(t, s.PutCluster(t.Context(), cluster("", false, 0)), provisioner.EINVALID)
+		_, err := s.PutCluster(t.Context(), cluster("", false, 0))
+		wantCode(t, err, provisioner.EINVALID)
 	})
-	t.Run("Replace", func(t *testing.T) {
+	t.Run("NegativeRevision", func(t *testing.T) {
 		s, ctx := fresh(t, open), t.Context()
-		ok(t, s.PutCluster(ctx, cluster("alpha", false, 0)))
-		want := cluster("alpha", true, time.Hour)
-		want.CreatedBy = "bob"
-		ok(t, s.PutCluster(ctx, want))
+		c := cluster("alpha", false, 0)
+		c.Revision = -1
+		_, err := s.PutCluster(ctx, c)
+		wantCode(t, err, provisioner.EINVALID)
+		wantCode(t, s.DeleteCluster(ctx, "alpha", -1), provisioner.EINVALID)
+		_, err = s.GetCluster(ctx, "alpha")
+		wantCode(t, err, provisioner.ENOTFOUND)
+	})
+	t.Run("CreateExisting", func(t *testing.T) {
+		s, ctx := fresh(t, open), t.Context()
+		first := fullCluster("alpha")
+		rev := create(t, s, first)
+		second := cluster("alpha", false, time.Hour)
+		second.CreatedBy = "mallory"
+		_, err := s.PutCluster(ctx, second) // revision 0: only if absent
+		wantCode(t, err, provisioner.ECONFLICT)
+		got, err := s.GetCluster(ctx, "alpha")
+		ok(t, err)
+		wantCluster(t, got, first)
+		wantRevision(t, got, rev)
+	})
+	t.Run("Update", func(t *testing.T) {
+		s, ctx := fresh(t, open), t.Context()
+		rev := create(t, s, cluster("alpha", false, 0))
+		want := fullCluster("alpha")
+		want.Revision = rev
+		rev2, err := s.PutCluster(ctx, want)
+		ok(t, err)
+		if rev2 == rev || rev2 <= 0 {
+			t.Fatalf("update of revision %d returned revision %d, want a new positive one", rev, rev2)
+		}
 		got, err := s.GetCluster(ctx, "alpha")
 		ok(t, err)
 		wantCluster(t, got, want)
+		wantRevision(t, got, rev2)
 		all, err := s.ListClusters(ctx)
 		ok(t, err)
 		if len(all) != 1 {
-			t.Fatalf("ListClusters after a replace returned %d clusters, want 1", len(all))
+			t.Fatalf("ListClusters after an update returned %d clusters, want 1", len(all))
 		}
+	})
+	t.Run("StaleUpdate", func(t *testing.T) {
+		s, ctx := fresh(t, open), t.Context()
+		rev := create(t, s, cluster("alpha", false, 0))
+		want := fullCluster("alpha")
+		want.Revision = rev
+		rev2, err := s.PutCluster(ctx, want)
+		ok(t, err)
+		stale := cluster("alpha", true, time.Hour)
+		stale.State = provisioner.StateDestroying
+		stale.Revision = rev // read before the update above
+		_, err = s.PutCluster(ctx, stale)
+		wantCode(t, err, provisioner.ECONFLICT)
+		got, err := s.GetCluster(ctx, "alpha")
+		ok(t, err)
+		wantCluster(t, got, want)
+		wantRevision(t, got, rev2)
+	})
+	t.Run("UpdateMissing", func(t *testing.T) {
+		s, ctx := fresh(t, open), t.Context()
+		c := cluster("alpha", false, 0)
+		c.Revision = 1
+		_, err := s.PutCluster(ctx, c)
+		wantCode(t, err, provisioner.ECONFLICT)
+		_, err = s.GetCluster(ctx, "alpha")
+		wantCode(t, err, provisioner.ENOTFOUND)
 	})
 	t.Run("Delete", func(t *testing.T) {
 		s, ctx := fresh(t, open), t.Context()
-		ok(t, s.PutCluster(ctx, cluster("alpha", false, 0)))
-		ok(t, s.PutCluster(ctx, cluster("beta", false, 0)))
-		ok(t, s.DeleteCluster(ctx, "alpha"))
-		_, err := s.GetCluster(ctx, "alpha")
+		rev := create(t, s, cluster("alpha", false, 0))
+		create(t, s, cluster("beta", false, 0))
+		c := cluster("alpha", true, time.Minute)
+		c.Revision = rev
+		rev2, err := s.PutCluster(ctx, c)
+		ok(t, err)
+		wantCode(t, s.DeleteCluster(ctx, "alpha", rev), provisioner.ECONFLICT) // stale
+		wantCode(t, s.DeleteCluster(ctx, "alpha", 0), provisioner.ECONFLICT)   // "must not exist"
+		got, err := s.GetCluster(ctx, "alpha")
+		ok(t, err)
+		wantCluster(t, got, c)
+		wantRevision(t, got, rev2)
+
+		ok(t, s.DeleteCluster(ctx, "alpha", rev2))
+		_, err = s.GetCluster(ctx, "alpha")
 		wantCode(t, err, provisioner.ENOTFOUND)
 		if _, err := s.GetCluster(ctx, "beta"); err != nil {
 			t.Fatalf("deleting alpha lost beta: %v", err)
 		}
-		ok(t, s.DeleteCluster(ctx, "alpha")) // again: idempotent
+		ok(t, s.DeleteCluster(ctx, "alpha", rev2)) // again: idempotent
 	})
 	t.Run("DeleteMissing", func(t *testing.T) {
 		s := fresh(t, open)
-		ok(t, s.DeleteCluster(t.Context(), "never-was"))
+		ok(t, s.DeleteCluster(t.Context(), "never-was", 0))
+		ok(t, s.DeleteCluster(t.Context(), "never-was", 7))
+	})
+	// A revision read before a delete must not match the record of the
+	// same name created after it, or a slow writer would overwrite a newer
+	// cluster with the state of an old one.
+	t.Run("RecreateAfterDelete", func(t *testing.T) {
+		s, ctx := fresh(t, open), t.Context()
+		rev1 := create(t, s, cluster("alpha", false, 0))
+		c := cluster("alpha", false, time.Second)
+		c.Revision = rev1
+		rev2, err := s.PutCluster(ctx, c)
+		ok(t, err)
+		ok(t, s.DeleteCluster(ctx, "alpha", rev2))
+		want := fullCluster("alpha")
+		rev3 := create(t, s, want)
+		if rev3 == rev1 || rev3 == rev2 {
+			t.Fatalf("recreated cluster has revision %d, which its deleted predecessor had (%d, %d)", rev3, rev1, rev2)
+		}
+		for _, old := range []int64{rev1, rev2} {
+			stale := cluster("alpha", true, time.Hour)
+			stale.Revision = old
+			_, err := s.PutCluster(ctx, stale)
+			wantCode(t, err, provisioner.ECONFLICT)
+			wantCode(t, s.DeleteCluster(ctx, "alpha", old), provisioner.ECONFLICT)
+		}
+		got, err := s.GetCluster(ctx, "alpha")
+		ok(t, err)
+		wantCluster(t, got, want)
+		wantRevision(t, got, rev3)
 	})
 	t.Run("ListOrder", func(t *testing.T) {
 		s, ctx := fresh(t, open), t.Context()
@@ -66,19 +165,32 @@ func testClusters(t *testing.T, open func(t *testing.T) provisioner.Store) {
 			t.Fatalf("new store lists %d clusters", len(all))
 		}
 		names := []string{"b2", "a10", "a2", "zz", "a1", "m-x", "m0", "0a"}
+		revs := map[string]int64{}
 		for _, i := range rand.Perm(len(names)) {
-			ok(t, s.PutCluster(ctx, cluster(names[i], i%2 == 0, 0)))
+			revs[names[i]] = create(t, s, cluster(names[i], i%2 == 0, 0))
 		}
 		all, err = s.ListClusters(ctx)
 		ok(t, err)
 		var got []string
 		for _, c := range all {
 			got = append(got, c.Name)
+			wantRevision(t, c, revs[c.Name])
 		}
 		slices.Sort(names)
 		if !slices.Equal(got, names) {
 			t.Fatalf("ListClusters order = %v, want %v", got, names)
 		}
+	})
+	t.Run("ListFields", func(t *testing.T) {
+		s, ctx := fresh(t, open), t.Context()
+		want := fullCluster("alpha")
+		create(t, s, want)
+		all, err := s.ListClusters(ctx)
+		ok(t, err)
+		if len(all) != 1 {
+			t.Fatalf("ListClusters returned %d clusters, want 1", len(all))
+		}
+		wantCluster(t, all[0], want)
 	})
 	t.Run("Times", func(t *testing.T) { testClusterTimes(t, open) })
 }
@@ -88,20 +200,31 @@ func testClusters(t *testing.T, open func(t *testing.T) provisioner.Store) {
 func testClusterTimes(t *testing.T, open func(t *testing.T) provisioner.Store) {
 	s, ctx := fresh(t, open), t.Context()
 	zone := time.FixedZone("UTC-7", -7*3600)
-	exact := provisioner.Cluster{Name: "ms", CreatedAt: base.Add(1234 * time.Millisecond).In(zone), UpdatedAt: base.AddDate(1, 0, 0)}
-	fine := provisioner.Cluster{Name: "ns", CreatedAt: base.Add(123456789), UpdatedAt: base.Add(time.Nanosecond)}
+	exact := provisioner.Cluster{Name: "ms", CreatedAt: base.Add(1234 * time.Millisecond).In(zone), UpdatedAt: base.AddDate(1, 0, 0),
+		ExpiresAt: base.Add(2 * time.Hour).In(zone), DestroyAt: base.Add(90 * time.Minute)}
+	fine := provisioner.Cluster{Name: "ns", CreatedAt: base.Add(123456789), UpdatedAt: base.Add(time.Nanosecond),
+		ExpiresAt: base.Add(987654321), DestroyAt: base.Add(1)}
 	zero := provisioner.Cluster{Name: "zero"}
-	for _, c := range []provisioner.Cluster{exact, fine, zero} {
-		ok(t, s.PutCluster(ctx, c))
+	onlyTTL := provisioner.Cluster{Name: "ttl", CreatedAt: base, UpdatedAt: base, ExpiresAt: base.Add(time.Hour)}
+	for _, c := range []provisioner.Cluster{exact, fine, zero, onlyTTL} {
+		create(t, s, c)
 	}
-	for _, want := range []provisioner.Cluster{exact, zero} {
+	for _, want := range []provisioner.Cluster{exact, zero, onlyTTL} {
 		got, err := s.GetCluster(ctx, want.Name)
 		ok(t, err)
 		wantCluster(t, got, want)
 	}
-	got, err := s.GetCluster(ctx, "ns")
+	got, err := s.GetCluster(ctx, "zero")
 	ok(t, err)
-	for _, p := range [][2]time.Time{{got.CreatedAt, fine.CreatedAt}, {got.UpdatedAt, fine.UpdatedAt}} {
+	for _, tm := range []time.Time{got.CreatedAt, got.UpdatedAt, got.ExpiresAt, got.DestroyAt} {
+		if !tm.IsZero() {
+			t.Errorf("zero time came back as %v", tm)
+		}
+	}
+	got, err = s.GetCluster(ctx, "ns")
+	ok(t, err)
+	for _, p := range [][2]time.Time{{got.CreatedAt, fine.CreatedAt}, {got.UpdatedAt, fine.UpdatedAt},
+		{got.ExpiresAt, fine.ExpiresAt}, {got.DestroyAt, fine.DestroyAt}} {
 		if d := p[0].Sub(p[1]).Abs(); d >= time.Millisecond {
 			t.Errorf("time %v came back as %v: off by %v", p[1], p[0], d)
 		}
@@ -112,22 +235,68 @@ func cluster(name string, public bool, age time.Duration) provisioner.Cluster {
 	return provisioner.Cluster{
 		Name:      name,
 		IsPublic:  public,
+		State:     provisioner.StateRunning,
 		CreatedBy: "alice",
 		CreatedAt: base,
 		UpdatedAt: base.Add(age),
 	}
 }
 
-// wantCluster compares with time.Equal and requires times in UTC, so
-// callers can format them without converting.
+// fullCluster sets every field but Revision to a value other than its zero.
+func fullCluster(name string) provisioner.Cluster {
+	return provisioner.Cluster{
+		Name:         name,
+		IsPublic:     true,
+		State:        provisioner.StateDeploying,
+		NodeCapacity: 7,
+		Version:      "v4.5.1",
+		Endpoint:     "http://127.0.0.1:40123",
+		CreatedBy:    "bob",
+		CreatedAt:    base,
+		UpdatedAt:    base.Add(time.Minute),
+		ExpiresAt:    base.Add(2 * time.Hour),
+		DestroyAt:    base.Add(90 * time.Minute),
+		Operation:    "op-1234",
+		Reason:       "no nodes after 10m0s",
+	}
+}
+
+// create stores c, which must not exist yet, and returns its revision.
+func create(t testing.TB, s provisioner.Store, c provisioner.Cluster) int64 {
+	t.Helper()
+	c.Revision = 0
+	rev, err := s.PutCluster(t.Context(), c)
+	if err != nil {
+		t.Fatalf("create %s: %v", c.Name, err)
+	}
+	return rev
+}
+
+// wantCluster compares every field but Revision, times with time.Equal,
+// and requires times in UTC, so callers can format them without converting.
 func wantCluster(t testing.TB, got, want provisioner.Cluster) {
 	t.Helper()
-	if got.Name != want.Name || got.IsPublic != want.IsPublic || got.CreatedBy != want.CreatedBy ||
-		!got.CreatedAt.Equal(want.CreatedAt) || !got.UpdatedAt.Equal(want.UpdatedAt) {
+	g, w := got, want
+	for _, p := range []struct{ g, w *time.Time }{
+		{&g.CreatedAt, &w.CreatedAt}, {&g.UpdatedAt, &w.UpdatedAt}, {&g.ExpiresAt, &w.ExpiresAt}, {&g.DestroyAt, &w.DestroyAt},
+	} {
+		wantUTC(t, *p.g)
+		if !p.g.Equal(*p.w) {
+			t.Fatalf("cluster = %+v, want %+v", got, want)
+		}
+		*p.g, *p.w = time.Time{}, time.Time{}
+	}
+	g.Revision, w.Revision = 0, 0
+	if g != w {
 		t.Fatalf("cluster = %+v, want %+v", got, want)
 	}
-	wantUTC(t, got.CreatedAt)
-	wantUTC(t, got.UpdatedAt)
+}
+
+func wantRevision(t testing.TB, c provisioner.Cluster, rev int64) {
+	t.Helper()
+	if c.Revision != rev {
+		t.Fatalf("cluster %s has revision %d, want %d", c.Name, c.Revision, rev)
+	}
 }
 
 func wantUTC(t testing.TB, tm time.Time) {

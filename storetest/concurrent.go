@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -17,21 +18,31 @@ func testConcurrent(t *testing.T, open func(t *testing.T) provisioner.Store) {
 	const workers, perWorker = 50, 4
 	s, ctx := fresh(t, open), t.Context()
 	var wg sync.WaitGroup
+	var winners atomic.Int32
 	for w := range workers {
 		wg.Go(func() {
 			own := cluster(fmt.Sprintf("c%02d", w), w%2 == 0, 0)
+			if _, err := s.PutCluster(ctx, own); err != nil {
+				t.Errorf("worker %d: PutCluster %s: %v", w, own.Name, err)
+			}
+			// Everyone creates "shared": one wins, the others conflict.
 			shared := cluster("shared", false, time.Duration(w)*time.Second)
 			shared.CreatedBy = fmt.Sprintf("worker%02d", w)
-			for _, c := range []provisioner.Cluster{own, shared} {
-				if err := s.PutCluster(ctx, c); err != nil {
-					t.Errorf("worker %d: PutCluster %s: %v", w, c.Name, err)
-				}
+			switch _, err := s.PutCluster(ctx, shared); provisioner.ErrorCode(err) {
+			case "":
+				winners.Add(1)
+			case provisioner.ECONFLICT:
+			default:
+				t.Errorf("worker %d: PutCluster shared: %v", w, err)
 			}
 			for i := range perWorker {
 				e := entry(w*perWorker+i, base.Add(time.Duration(i)*time.Millisecond))
 				e.Actor = shared.CreatedBy
 				if err := s.AppendAudit(ctx, e); err != nil {
 					t.Errorf("worker %d: AppendAudit: %v", w, err)
+				}
+				if err := s.AppendEvent(ctx, event("shared", w*perWorker+i, base.Add(time.Duration(w)*time.Millisecond))); err != nil {
+					t.Errorf("worker %d: AppendEvent: %v", w, err)
 				}
 			}
 			if _, err := s.GetCluster(ctx, own.Name); err != nil {
@@ -45,6 +56,9 @@ func testConcurrent(t *testing.T, open func(t *testing.T) provisioner.Store) {
 	wg.Wait()
 	if t.Failed() {
 		return
+	}
+	if n := winners.Load(); n != 1 {
+		t.Fatalf("%d workers created the shared cluster, want exactly 1", n)
 	}
 
 	all, err := s.ListClusters(ctx)
@@ -75,13 +89,88 @@ func testConcurrent(t *testing.T, open func(t *testing.T) provisioner.Store) {
 	if len(entries) != workers*perWorker {
 		t.Errorf("ListAudit returned %d entries, want %d", len(entries), workers*perWorker)
 	}
+	events, err := s.ListEvents(ctx, "shared", workers*perWorker*2)
+	ok(t, err)
+	if len(events) != workers*perWorker {
+		t.Errorf("ListEvents returned %d events, want %d", len(events), workers*perWorker)
+	}
+}
+
+// testNoLostUpdate has workers increment one cluster's NodeCapacity by
+// read, modify, compare-and-swap, retrying on ECONFLICT: the store's
+// revisions must make every increment count exactly once.
+func testNoLostUpdate(t *testing.T, open func(t *testing.T) provisioner.Store) {
+	const workers, perWorker = 16, 5
+	s, ctx := fresh(t, open), t.Context()
+	create(t, s, cluster("alpha", false, 0))
+	var wg sync.WaitGroup
+	var conflicts atomic.Int64
+	for w := range workers {
+		wg.Go(func() {
+			for range perWorker {
+				for {
+					c, err := s.GetCluster(ctx, "alpha")
+					if err != nil {
+						t.Errorf("worker %d: GetCluster: %v", w, err)
+						return
+					}
+					c.NodeCapacity++
+					c.Reason = fmt.Sprintf("worker %d", w)
+					_, err = s.PutCluster(ctx, c)
+					if provisioner.ErrorCode(err) == provisioner.ECONFLICT {
+						conflicts.Add(1)
+						continue
+					}
+					if err != nil {
+						t.Errorf("worker %d: PutCluster: %v", w, err)
+						return
+					}
+					break
+				}
+			}
+		})
+	}
+	wg.Wait()
+	got, err := s.GetCluster(ctx, "alpha")
+	ok(t, err)
+	if got.NodeCapacity != workers*perWorker {
+		t.Fatalf("after %d increments NodeCapacity = %d: updates were lost", workers*perWorker, got.NodeCapacity)
+	}
+	t.Logf("%d increments, %d conflicts retried", workers*perWorker, conflicts.Load())
+}
+
+// testUpdateDeleteRace races an update and a delete that hold the same
+// revision: exactly one wins, and the record shows which.
+func testUpdateDeleteRace(t *testing.T, open func(t *testing.T) provisioner.Store) {
+	s, ctx := fresh(t, open), t.Context()
+	for i := range 30 {
+		rev := create(t, s, cluster("alpha", false, 0))
+		upd := fullCluster("alpha")
+		upd.Revision = rev
+		var putErr, delErr error
+		var wg sync.WaitGroup
+		wg.Go(func() { _, putErr = s.PutCluster(ctx, upd) })
+		wg.Go(func() { delErr = s.DeleteCluster(ctx, "alpha", rev) })
+		wg.Wait()
+		got, getErr := s.GetCluster(ctx, "alpha")
+		switch {
+		case putErr == nil && provisioner.ErrorCode(delErr) == provisioner.ECONFLICT:
+			ok(t, getErr)
+			wantCluster(t, got, upd)
+			ok(t, s.DeleteCluster(ctx, "alpha", got.Revision))
+		case delErr == nil && provisioner.ErrorCode(putErr) == provisioner.ECONFLICT:
+			wantCode(t, getErr, provisioner.ENOTFOUND)
+		default:
+			t.Fatalf("round %d: update: %v, delete: %v; want exactly one to win", i, putErr, delErr)
+		}
+	}
 }
 
 // testContext checks that a done context stops every method before it
 // changes anything, with an error that still says why (errors.Is).
 func testContext(t *testing.T, open func(t *testing.T) provisioner.Store) {
 	s := fresh(t, open)
-	ok(t, s.PutCluster(t.Context(), cluster("keep", false, 0)))
+	rev := create(t, s, cluster("keep", false, 0))
 
 	canceled, cancel := context.WithCancel(t.Context())
 	cancel()
@@ -95,9 +184,13 @@ func testContext(t *testing.T, open func(t *testing.T) provisioner.Store) {
 		ctx := c.ctx
 		ops := map[string]func() error{
 			"GetCluster":    func() error { _, err := s.GetCluster(ctx, "keep"); return err },
-			"PutCluster":    func() error { return s.PutCluster(ctx, cluster("ghost", false, 0)) },
-			"DeleteCluster": func() error { return s.DeleteCluster(ctx, "keep") },
+			"PutCluster":    func() error { _, err := s.PutCluster(ctx, cluster("ghost", false, 0)); return err },
+			"DeleteCluster": func() error { return s.DeleteCluster(ctx, "keep", rev) },
 			"ListClusters":  func() error { _, err := s.ListClusters(ctx); return err },
+			"PutOperation":  func() error { return s.PutOperation(ctx, operation("ghost")) },
+			"GetOperation":  func() error { _, err := s.GetOperation(ctx, "ghost"); return err },
+			"AppendEvent":   func() error { return s.AppendEvent(ctx, event("keep", 0, base)) },
+			"ListEvents":    func() error { _, err := s.ListEvents(ctx, "keep", 0); return err },
 			"AppendAudit":   func() error { return s.AppendAudit(ctx, entry(0, base)) },
 			"ListAudit":     func() error { _, err := s.ListAudit(ctx, provisioner.AuditFilter{}); return err },
 		}
@@ -111,14 +204,23 @@ func testContext(t *testing.T, open func(t *testing.T) provisioner.Store) {
 	}
 
 	ctx := t.Context()
-	if _, err := s.GetCluster(ctx, "keep"); err != nil {
+	if got, err := s.GetCluster(ctx, "keep"); err != nil {
 		t.Errorf("a canceled DeleteCluster deleted: %v", err)
+	} else {
+		wantRevision(t, got, rev)
 	}
 	_, err := s.GetCluster(ctx, "ghost")
+	wantCode(t, err, provisioner.ENOTFOUND)
+	_, err = s.GetOperation(ctx, "ghost")
 	wantCode(t, err, provisioner.ENOTFOUND)
 	entries, err := s.ListAudit(ctx, provisioner.AuditFilter{})
 	ok(t, err)
 	if len(entries) != 0 {
 		t.Errorf("a canceled AppendAudit appended %v", ids(entries))
+	}
+	events, err := s.ListEvents(ctx, "keep", 0)
+	ok(t, err)
+	if len(events) != 0 {
+		t.Errorf("a canceled AppendEvent appended %v", eventIDs(events))
 	}
 }

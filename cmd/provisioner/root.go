@@ -128,7 +128,7 @@ and any other --some-flag is PROVISIONER_SOME_FLAG.`,
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
 
 	root.AddCommand(
-		newServeCmd(io),
+		newServeCmd(io), newGatewayCmd(io),
 		newLoginCmd(g), newLogoutCmd(g), newWhoamiCmd(g),
 		newAccessCmd(g), newListCmd(g), newClusterCmd(g), newAuditCmd(g),
 		newDeployCmd(g), newDestroyCmd(g), newExtendCmd(g), newScheduleDestroyCmd(g), newStatusCmd(g), newEventsCmd(g),

@@ -4,6 +4,14 @@
 //	go run ./scripts/load -url http://127.0.0.1:8080/access -token $T -body '{"cluster":"demo"}' -n 20000 -c 16
 //	go run ./scripts/load -url http://127.0.0.1:9000/source/version -rate 2000 -d 10s
 //
+// With -direct it drives the same load straight at a second URL (a cluster
+// behind a gateway) and reports the gateway's overhead; -upstream runs a stub
+// cluster to put behind one:
+//
+//	go run ./scripts/load -upstream 127.0.0.1:9100
+//	go run ./scripts/load -method GET -url http://127.0.0.1:9000/source/version \
+//	    -direct http://127.0.0.1:9100/source/version -rate 2000 -d 10s -c 8
+//
 // It refuses targets off loopback: load is only ever sent to this machine.
 package main
 
@@ -31,16 +39,33 @@ func main() {
 	c := flag.Int("c", 8, "concurrent workers (closed loop) ")
 	rate := flag.Int("rate", 0, "requests per second (open loop); 0 = as fast as the workers go")
 	d := flag.Duration("d", 30*time.Second, "at most this long")
+	direct := flag.String("direct", "", "also load this URL (the upstream behind -url) the same way, and compare")
+	upstream := flag.String("upstream", "", "run a stub cluster on this loopback address instead of sending load")
 	flag.Parse()
-	u, err := url.Parse(*target)
+	if *upstream != "" {
+		serveStub(*upstream)
+		return
+	}
+	checkLoopback(*target)
+	if *direct != "" {
+		checkLoopback(*direct)
+	}
+	if *direct == "" {
+		r := run(*target, *method, *body, *token, *n, *c, *rate, *d)
+		r.print(os.Stdout)
+		return
+	}
+	compare(*direct, *target, *method, *body, *token, *n, *c, *rate, *d)
+}
+
+func checkLoopback(target string) {
+	u, err := url.Parse(target)
 	if err != nil || u.Host == "" {
 		fatal("need -url")
 	}
 	if ip := net.ParseIP(u.Hostname()); u.Hostname() != "localhost" && (ip == nil || !ip.IsLoopback()) {
 		fatal("refusing non-loopback target %s", u.Hostname())
 	}
-	r := run(*target, *method, *body, *token, *n, *c, *rate, *d)
-	r.print(os.Stdout)
 }
 
 // result holds what a run measured.
@@ -109,14 +134,17 @@ func run(target, method, body, token string, n, c, rate int, d time.Duration) re
 	return res
 }
 
+// pct returns the p-th latency percentile; r.lat must be sorted.
+func (r result) pct(p float64) time.Duration {
+	if len(r.lat) == 0 {
+		return 0
+	}
+	return r.lat[int(p*float64(len(r.lat)-1))]
+}
+
 func (r result) print(w io.Writer) {
 	sort.Slice(r.lat, func(i, j int) bool { return r.lat[i] < r.lat[j] })
-	pct := func(p float64) time.Duration {
-		if len(r.lat) == 0 {
-			return 0
-		}
-		return r.lat[int(p*float64(len(r.lat)-1))]
-	}
+	pct := r.pct
 	fmt.Fprintf(w, "requests %d in %v: %.0f req/s, errors %d, statuses %v\n",
 		len(r.lat), r.elapsed.Round(time.Millisecond), float64(len(r.lat))/r.elapsed.Seconds(), r.errors, r.statuses)
 	fmt.Fprintf(w, "latency p50 %v p90 %v p99 %v max %v\n", pct(0.50), pct(0.90), pct(0.99), pct(1))

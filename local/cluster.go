@@ -1,0 +1,212 @@
+package local
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"time"
+
+	"provisioner"
+)
+
+// Defaults of DriverConfig.
+const (
+	DefaultHealthTimeout  = 2 * time.Second
+	DefaultStopTimeout    = 5 * time.Second
+	DefaultUpstreamHealth = "/source/health"
+)
+
+// DriverConfig configures a Driver.
+type DriverConfig struct {
+	// Dir holds one state file and the logs of each cluster; it is created
+	// 0700 if missing.
+	Dir string
+	// Executable is the provisioner binary run as `gateway` for each
+	// cluster; empty means os.Executable().
+	Executable string
+	// Issuer is the provisioner URL the gateways verify tokens against.
+	Issuer string
+	// Upstream is one URL every cluster's gateway forwards to
+	// (--cluster-upstream). Exactly one of Upstream and Command is set.
+	Upstream string
+	// Command (--cluster-command) is started per cluster with /bin/sh -c as
+	// the cluster's upstream. It is operator configuration and is never
+	// edited: the cluster's values reach it only as environment variables,
+	// PORT (a free loopback port it must listen on), CLUSTER, NODES and
+	// VERSION, so nothing from a request is ever parsed by the shell. Quote
+	// them ("$PORT") in the command.
+	Command string
+	// UpstreamHealth is the path on a Command's port that must answer 2xx
+	// before the cluster counts as running; empty means
+	// DefaultUpstreamHealth, SlideRule's own health path.
+	UpstreamHealth string
+	// HealthTimeout bounds each health probe; zero means DefaultHealthTimeout.
+	HealthTimeout time.Duration
+	// StopTimeout is how long Destroy waits after SIGTERM before SIGKILL;
+	// zero means DefaultStopTimeout.
+	StopTimeout time.Duration
+	// Logger receives process starts, stops and clean-ups; nil discards.
+	Logger *slog.Logger
+	// Env ("KEY=VALUE") is added to the environment of the gateways and
+	// commands. They inherit the service's environment except PROVISIONER_*
+	// variables: those configure serve (and would set the gateway's flags),
+	// so settings meant for the gateways go here.
+	Env []string
+}
+
+// Driver runs each local cluster as real processes: a `provisioner gateway`
+// and, with DriverConfig.Command, an upstream command. The processes run in
+// sessions of their own, so they outlive a crash of the service and are
+// re-adopted by Adopt when it restarts.
+//
+// One Driver per Dir: the Driver serializes the operations on a cluster in
+// memory, not across processes.
+type Driver struct {
+	cfg    DriverConfig
+	log    *slog.Logger
+	health *http.Client
+
+	// adopting excludes Deploy and Destroy while Adopt sweeps the directory.
+	adopting sync.RWMutex
+
+	mu       sync.Mutex
+	names    map[string]*nameLock // per-cluster locks, dropped when unused
+	children map[int]*child       // processes this Driver started, by pid
+}
+
+var _ provisioner.ClusterDriver = (*Driver)(nil)
+
+// NewDriver checks cfg, fills in defaults and creates the state directory.
+func NewDriver(cfg DriverConfig) (*Driver, error) {
+	if err := supported(); err != nil {
+		return nil, err
+	}
+	if err := cfg.check(); err != nil {
+		return nil, err
+	}
+	if cfg.Executable == "" {
+		exe, err := os.Executable()
+		if err != nil {
+			return nil, fmt.Errorf("local clusters: cannot find the provisioner executable: %w", err)
+		}
+		cfg.Executable = exe
+	}
+	if _, err := os.Stat(cfg.Executable); err != nil {
+		return nil, fmt.Errorf("local clusters: executable: %w", err)
+	}
+	if cfg.UpstreamHealth == "" {
+		cfg.UpstreamHealth = DefaultUpstreamHealth
+	}
+	if cfg.HealthTimeout <= 0 {
+		cfg.HealthTimeout = DefaultHealthTimeout
+	}
+	if cfg.StopTimeout <= 0 {
+		cfg.StopTimeout = DefaultStopTimeout
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	dir, err := filepath.Abs(cfg.Dir)
+	if err != nil {
+		return nil, err
+	}
+	cfg.Dir = dir
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, fmt.Errorf("local clusters: %w", err)
+	}
+	return &Driver{
+		cfg:      cfg,
+		log:      cfg.Logger,
+		health:   newHealthClient(cfg.HealthTimeout),
+		names:    map[string]*nameLock{},
+		children: map[int]*child{},
+	}, nil
+}
+
+func (c *DriverConfig) check() error {
+	switch {
+	case c.Dir == "":
+		return errors.New("local clusters: a state directory is required")
+	case (c.Upstream == "") == (c.Command == ""):
+		return errors.New("local clusters: set exactly one of --cluster-upstream and --cluster-command")
+	case strings.TrimSpace(c.Command) == "" && c.Command != "":
+		return errors.New("local clusters: --cluster-command is blank")
+	case c.UpstreamHealth != "" && !strings.HasPrefix(c.UpstreamHealth, "/"):
+		return fmt.Errorf("local clusters: upstream health path %q must start with /", c.UpstreamHealth)
+	}
+	if err := checkURL("issuer", c.Issuer); err != nil {
+		return err
+	}
+	if c.Upstream != "" {
+		if err := checkURL("--cluster-upstream", c.Upstream); err != nil {
+			return err
+		}
+	}
+	for _, kv := range c.Env {
+		if k, _, ok := strings.Cut(kv, "="); !ok || k == "" {
+			return fmt.Errorf("local clusters: environment entry %q is not KEY=VALUE", kv)
+		}
+	}
+	return nil
+}
+
+func checkURL(what, s string) error {
+	u, err := url.Parse(s)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return fmt.Errorf("local clusters: %s %q is not an absolute http(s) URL", what, s)
+	}
+	return nil
+}
+
+// Dir is the state directory.
+func (d *Driver) Dir() string { return d.cfg.Dir }
+
+// nameLock serializes the operations on one cluster; op says which one is
+// in flight, so Status can tell a deploy in progress from an interrupted one.
+type nameLock struct {
+	mu   sync.Mutex
+	refs int
+	op   string
+}
+
+// lock takes the cluster's lock and marks op in flight.
+func (d *Driver) lock(name, op string) (unlock func()) {
+	d.mu.Lock()
+	l := d.names[name]
+	if l == nil {
+		l = &nameLock{}
+		d.names[name] = l
+	}
+	l.refs++
+	d.mu.Unlock()
+	l.mu.Lock()
+	d.mu.Lock()
+	l.op = op
+	d.mu.Unlock()
+	return func() {
+		d.mu.Lock()
+		l.op = ""
+		l.refs--
+		if l.refs == 0 {
+			delete(d.names, name)
+		}
+		d.mu.Unlock()
+		l.mu.Unlock()
+	}
+}
+
+// inFlight returns the operation running on the cluster, "" for none.
+func (d *Driver) inFlight(name string) string {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if l := d.names[name]; l != nil {
+		return l.op
+	}
+	return ""
+}
