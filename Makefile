@@ -13,7 +13,8 @@ build:
 
 # The embedded service with the example static identity: no GitHub needed.
 run: build
-	$(BIN) serve --addr $(ADDR) --data $(DATA) --identity static:examples/identity.json
+	$(BIN) serve --addr $(ADDR) --data $(DATA) --identity static:examples/identity.json \
+		--cluster-command "python3 $(CURDIR)/examples/node.py"
 
 test:
 	./scripts/test.sh

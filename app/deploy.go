@@ -104,10 +104,7 @@ func (a *App) deploy(ctx context.Context, c Caller, req DeployRequest) (Result, 
 	if started {
 		a.startDeploy(ctx, c, res.Cluster)
 		// The driver may have failed at once; answer with what is true now.
-		if op, err := a.store.GetOperation(ctx, res.Operation.ID); err == nil {
-			res.Operation = op
-			res.Done = op.Done()
-		}
+		res = a.refresh(ctx, res)
 	}
 	a.follow(res.Cluster.Name)
 	return res, nil

@@ -47,9 +47,7 @@ func (a *App) destroy(ctx context.Context, c Caller, name string) (Result, error
 		if err := a.advance(ctx, name); err != nil {
 			a.log.Warn("advancing destroy", "cluster", name, "err", err)
 		}
-		if op, err := a.store.GetOperation(ctx, res.Operation.ID); err == nil {
-			res.Operation, res.Done = op, op.Done()
-		}
+		res = a.refresh(ctx, res)
 	}
 	a.follow(name)
 	return res, nil

@@ -230,3 +230,19 @@ func (a *App) event(ctx context.Context, cluster, typ string, actor Caller, msg 
 	}
 	a.audit(ctx, actor, "event."+typ, cluster, nil, msg)
 }
+
+// refresh re-reads a result's operation and cluster, so an answer given
+// after work was started says what is true now.
+func (a *App) refresh(ctx context.Context, r Result) Result {
+	if op, err := a.store.GetOperation(ctx, r.Operation.ID); err == nil {
+		r.Operation, r.Done = op, op.Done()
+	}
+	cl, err := a.store.GetCluster(ctx, r.Cluster.Name)
+	switch {
+	case err == nil:
+		r.Cluster = cl
+	case provisioner.ErrorCode(err) == provisioner.ENOTFOUND:
+		r.Cluster = provisioner.Cluster{Name: r.Cluster.Name, State: provisioner.StateAbsent}
+	}
+	return r
+}

@@ -7,4 +7,4 @@ func procIdentity(pid int) (string, bool, error) { return psIdentity(pid) }
 
 // markedProcs finds nothing without /proc: only verified process groups are
 // stopped.
-func markedProcs(string) []int { return nil }
+func markedProcs(string) []procRef { return nil }

@@ -42,14 +42,14 @@ func procIdentity(pid int) (ident string, running bool, err error) {
 // markedProcs finds the running processes whose environment carries the
 // instance marker, wherever their process group or parent is now.
 // Processes of other users are unreadable and skipped.
-func markedProcs(instance string) []int {
+func markedProcs(instance string) []procRef {
 	ents, err := os.ReadDir("/proc")
 	if err != nil {
 		return nil
 	}
 	want := []byte(markerEnv + "=" + instance)
 	self := os.Getpid()
-	var pids []int
+	var refs []procRef
 	for _, e := range ents {
 		pid, err := strconv.Atoi(e.Name())
 		if err != nil || pid <= 1 || pid == self {
@@ -61,12 +61,12 @@ func markedProcs(instance string) []int {
 		}
 		for kv := range bytes.SplitSeq(b, []byte{0}) {
 			if bytes.Equal(kv, want) {
-				if _, running, _ := procIdentity(pid); running {
-					pids = append(pids, pid)
+				if ident, running, _ := procIdentity(pid); running {
+					refs = append(refs, procRef{pid, ident})
 				}
 				break
 			}
 		}
 	}
-	return pids
+	return refs
 }

@@ -14,4 +14,4 @@ func sysProcAttr() *syscall.SysProcAttr      { return nil }
 func signalGroup(int, bool) error            { return errUnsupported }
 func signalPID(int, bool) error              { return errUnsupported }
 func procIdentity(int) (string, bool, error) { return "", false, errUnsupported }
-func markedProcs(string) []int               { return nil }
+func markedProcs(string) []procRef           { return nil }

@@ -11,6 +11,12 @@ import (
 	"time"
 )
 
+// procRef is a process found by its marker.
+type procRef struct {
+	pid   int
+	ident string
+}
+
 // markerEnv carries the cluster's instance id into every process of the
 // cluster and, by inheritance, their children, so processes that left the
 // process group are still found and stopped.
@@ -84,57 +90,65 @@ func alive(p *procState) bool {
 
 // stop ends every process of s: SIGTERM to the process groups whose leader
 // is verifiably ours and to every process carrying the instance marker,
-// then SIGKILL after StopTimeout. It never signals a pid it cannot verify.
+// then SIGKILL to what is left after StopTimeout. It never signals a pid it
+// cannot verify, and returns once every process it signalled has ended.
 func (d *Driver) stop(ctx context.Context, s *clusterState) error {
-	signal := func(kill bool) int {
-		n := 0
-		for _, p := range s.procs() {
-			if alive(p) {
-				signalGroup(p.PID, kill)
-				n++
+	for _, kill := range []bool{false, true} {
+		timeout := d.cfg.StopTimeout
+		if kill {
+			timeout = 5 * time.Second
+			d.log.Warn("cluster processes ignored SIGTERM; killing", "cluster", s.Name, "after", d.cfg.StopTimeout)
+		}
+		sw := sweeper{s: s, kill: kill, sent: map[int]string{}}
+		deadline := time.Now().Add(timeout)
+		for sw.sweep() > 0 {
+			if time.Now().After(deadline) {
+				break
 			}
+			if err := ctx.Err(); err != nil {
+				return err
+			}
+			time.Sleep(25 * time.Millisecond)
 		}
-		for _, pid := range markedProcs(s.Instance) {
-			signalPID(pid, kill)
-			n++
+		if sw.left == 0 {
+			return nil
 		}
-		return n
-	}
-	if signal(false) == 0 {
-		return nil
-	}
-	if d.waitGone(ctx, s, d.cfg.StopTimeout) {
-		return nil
-	}
-	if err := ctx.Err(); err != nil {
-		return err
-	}
-	d.log.Warn("cluster processes ignored SIGTERM; killing", "cluster", s.Name, "after", d.cfg.StopTimeout)
-	signal(true)
-	if d.waitGone(ctx, s, 5*time.Second) {
-		return nil
 	}
 	return fmt.Errorf("processes of cluster %s survived SIGKILL", s.Name)
 }
 
-// waitGone polls until no process of s is left, for at most timeout.
-func (d *Driver) waitGone(ctx context.Context, s *clusterState, timeout time.Duration) bool {
-	deadline := time.Now().Add(timeout)
-	for {
-		left := len(markedProcs(s.Instance))
-		for _, p := range s.procs() {
-			if alive(p) {
-				left++
-			}
+// sweeper signals each process of a cluster once and follows it by
+// identity until it has ended: an exiting process already lost its
+// environment (so the marker) while it still runs.
+type sweeper struct {
+	s    *clusterState
+	kill bool
+	sent map[int]string // pid -> identity of each process signalled
+	left int
+}
+
+// sweep signals the processes not yet signalled and counts those still
+// running.
+func (w *sweeper) sweep() int {
+	for _, p := range w.s.procs() {
+		if _, done := w.sent[p.PID]; !done && alive(p) {
+			signalGroup(p.PID, w.kill)
+			w.sent[p.PID] = p.Ident
 		}
-		if left == 0 {
-			return true
-		}
-		if time.Now().After(deadline) || ctx.Err() != nil {
-			return false
-		}
-		time.Sleep(25 * time.Millisecond)
 	}
+	for _, m := range markedProcs(w.s.Instance) {
+		if _, done := w.sent[m.pid]; !done {
+			signalPID(m.pid, w.kill)
+			w.sent[m.pid] = m.ident
+		}
+	}
+	w.left = 0
+	for pid, ident := range w.sent {
+		if cur, running, err := procIdentity(pid); err == nil && running && cur == ident {
+			w.left++
+		}
+	}
+	return w.left
 }
 
 // forget drops the exit records of s's processes.

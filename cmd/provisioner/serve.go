@@ -5,9 +5,11 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/adrg/xdg"
@@ -41,6 +43,13 @@ type serveOptions struct {
 	UserTokenTTL    time.Duration
 	ClusterTokenTTL time.Duration
 	TrustedProxies  int
+	ClusterUpstream string
+	ClusterCommand  string
+	UpstreamHealth  string
+	DeployTimeout   time.Duration
+	DestroyTimeout  time.Duration
+	Reconcile       time.Duration
+	Limits          app.Limits
 	LogFormat       string
 	LogLevel        string
 	// ready, when set, receives the bound address once the server listens (tests).
@@ -83,6 +92,16 @@ Identity (--identity):
 	f.DurationVar(&o.UserTokenTTL, "user-token-ttl", 12*time.Hour, "lifetime of jwt_user")
 	f.DurationVar(&o.ClusterTokenTTL, "cluster-token-ttl", time.Hour, "lifetime of jwt_cluster")
 	f.IntVar(&o.TrustedProxies, "trusted-proxies", 0, "number of reverse proxies in front that append X-Forwarded-For")
+	f.StringVar(&o.ClusterUpstream, "cluster-upstream", "", "URL every local cluster's gateway forwards to")
+	f.StringVar(&o.ClusterCommand, "cluster-command", "", "command started per local cluster as its upstream (gets PORT, CLUSTER, NODES, VERSION in its environment)")
+	f.StringVar(&o.UpstreamHealth, "cluster-health-path", local.DefaultUpstreamHealth, "path on a --cluster-command upstream that must answer before the cluster runs")
+	f.DurationVar(&o.DeployTimeout, "deploy-timeout", 10*time.Minute, "how long DEPLOY waits for a cluster to run")
+	f.DurationVar(&o.DestroyTimeout, "destroy-timeout", 10*time.Minute, "how long DESTROY waits for a cluster to go")
+	f.DurationVar(&o.Reconcile, "reconcile-interval", 30*time.Second, "how often the sweep looks for clusters past their time")
+	f.IntVar(&o.Limits.MaxNodes, "max-nodes", 10, "most nodes an org member may deploy per cluster")
+	f.DurationVar(&o.Limits.MaxTTL, "max-ttl", 24*time.Hour, "longest TTL an org member may ask for")
+	f.IntVar(&o.Limits.MaxClusters, "max-clusters", 3, "most live clusters per org member")
+	f.DurationVar(&o.Limits.DefaultTTL, "default-ttl", time.Hour, "TTL of a DEPLOY that names none")
 	f.StringVar(&o.LogFormat, "log-format", "text", "log format: text or json")
 	f.StringVar(&o.LogLevel, "log-level", "info", "log level: debug, info, warn, error")
 	return cmd
@@ -115,6 +134,16 @@ func (o *serveOptions) validate() error {
 		return usagef("invalid --identity %q: want github or static:FILE", o.Identity)
 	case o.Identity == "static:":
 		return usagef("--identity static:FILE needs a file name")
+	case o.ClusterUpstream != "" && o.ClusterCommand != "":
+		return usagef("give --cluster-upstream or --cluster-command, not both")
+	case o.DeployTimeout < 10*time.Second || o.DeployTimeout > 2*time.Hour:
+		return usagef("--deploy-timeout must be between 10s and 2h")
+	case o.DestroyTimeout < 10*time.Second || o.DestroyTimeout > 2*time.Hour:
+		return usagef("--destroy-timeout must be between 10s and 2h")
+	case o.Reconcile < time.Second || o.Reconcile > time.Hour:
+		return usagef("--reconcile-interval must be between 1s and 1h")
+	case o.Limits.MaxNodes < 1 || o.Limits.MaxClusters < 1 || o.Limits.MaxTTL < time.Minute || o.Limits.DefaultTTL < time.Minute:
+		return usagef("--max-nodes, --max-clusters, --max-ttl and --default-ttl must be positive")
 	}
 	return nil
 }
@@ -145,26 +174,104 @@ func (o *serveOptions) run(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", o.Addr, err)
 	}
+	defer l.Close()
 	issuer := o.Issuer
 	if issuer == "" {
 		issuer = "http://" + l.Addr().String()
 	}
-	cfg := app.Config{Store: store, Logger: log,
+
+	// The app and its scheduler need each other: the scheduler fires the
+	// app's destroy, the app sets the scheduler's schedules.
+	var a *app.App
+	sched := sqlite.NewScheduler(store, func(ctx context.Context, cluster string, at time.Time) error {
+		return a.FireDestroy(ctx, cluster, at)
+	}, sqlite.WithLogger(log))
+	cfg := app.Config{Store: store, Logger: log, Scheduler: sched, Limits: o.Limits,
+		DeployTimeout: o.DeployTimeout, DestroyTimeout: o.DestroyTimeout,
 		Tokens: jwt.New(jwt.Config{Issuer: issuer, Signer: keys, UserTTL: o.UserTokenTTL, ClusterTTL: o.ClusterTokenTTL})}
 	if err := o.identity(&cfg, log); err != nil {
-		l.Close()
 		return err
 	}
-	srv := phttp.NewServer(phttp.Config{App: app.New(cfg), Keys: keys, Issuer: issuer, Logger: log,
+	driver, alive, err := o.driver(ctx, issuer, log)
+	if err != nil {
+		return err
+	}
+	if driver != nil {
+		cfg.Driver = driver
+		if err := reapOrphans(ctx, driver, store, alive, log); err != nil {
+			return err
+		}
+	}
+	a = app.New(cfg)
+	srv := phttp.NewServer(phttp.Config{App: a, Keys: keys, Issuer: issuer, Logger: log,
 		TrustedProxies: o.TrustedProxies})
 
-	log.Info("provisioner listening", "addr", l.Addr().String(), "issuer", issuer, "data", o.Data, "identity", o.Identity)
+	log.Info("provisioner listening", "addr", l.Addr().String(), "issuer", issuer, "data", o.Data, "identity", o.Identity,
+		"clusters", driver != nil)
 	if o.ready != nil {
 		o.ready(l.Addr().String())
 	}
+	// The HTTP server, the scheduler and the sweep stop together.
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var wg sync.WaitGroup
+	var schedErr error
+	wg.Add(2)
+	go func() { defer wg.Done(); schedErr = sched.Run(ctx) }()
+	go func() { defer wg.Done(); _ = a.Run(ctx, o.Reconcile) }()
 	err = phttp.Serve(ctx, l, srv, 15*time.Second)
+	cancel()
+	wg.Wait()
 	log.Info("provisioner stopped")
+	if err == nil {
+		err = schedErr
+	}
 	return err
+}
+
+// driver returns the local cluster driver, or nil when no upstream is set
+// (then DEPLOY answers that deployment is not enabled). Clusters still
+// alive from a previous run are re-adopted; dead ones are cleaned.
+func (o *serveOptions) driver(ctx context.Context, issuer string, log *slog.Logger) (*local.Driver, []string, error) {
+	if o.ClusterUpstream == "" && o.ClusterCommand == "" {
+		log.Warn("no --cluster-upstream or --cluster-command: DEPLOY is disabled")
+		return nil, nil, nil
+	}
+	if o.ClusterUpstream != "" {
+		if u, err := url.Parse(o.ClusterUpstream); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			return nil, nil, usagef("--cluster-upstream must be an http(s) URL")
+		}
+	}
+	d, err := local.NewDriver(local.DriverConfig{Dir: filepath.Join(o.Data, "clusters"), Issuer: issuer,
+		Upstream: o.ClusterUpstream, Command: o.ClusterCommand, UpstreamHealth: o.UpstreamHealth, Logger: log})
+	if err != nil {
+		return nil, nil, err
+	}
+	alive, err := d.Adopt(ctx)
+	if err != nil {
+		return nil, nil, err
+	}
+	if len(alive) > 0 {
+		log.Info("re-adopted local clusters", "clusters", alive)
+	}
+	return d, alive, nil
+}
+
+// reapOrphans destroys live local clusters the store does not know (e.g.
+// destroyed while their processes could not be reached), so nothing
+// outlives its record.
+func reapOrphans(ctx context.Context, d *local.Driver, store provisioner.Store, alive []string, log *slog.Logger) error {
+	for _, name := range alive {
+		_, err := store.GetCluster(ctx, name)
+		if provisioner.ErrorCode(err) != provisioner.ENOTFOUND {
+			continue
+		}
+		log.Warn("destroying a local cluster with no record", "cluster", name)
+		if err := d.Destroy(ctx, name); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // identity wires the configured identity sources into cfg.
@@ -207,5 +314,3 @@ func (o *serveOptions) identity(cfg *app.Config, log *slog.Logger) error {
 	}
 	return nil
 }
-
-var _ provisioner.IdentityProvider = (*static.Provider)(nil)
