@@ -65,6 +65,9 @@ type DriverConfig struct {
 // sessions of their own, so they outlive a crash of the service and are
 // re-adopted by Adopt when it restarts.
 //
+// Under systemd, KillMode=process keeps the clusters alive across a restart
+// of the service; the default kills the whole control group.
+//
 // One Driver per Dir: the Driver serializes the operations on a cluster in
 // memory, not across processes.
 type Driver struct {

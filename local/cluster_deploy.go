@@ -12,10 +12,11 @@ import (
 	"provisioner"
 )
 
-// Deploy starts the cluster's processes unless they are already running.
-// It returns once they are started; Status tells when they are healthy.
-// Leftovers of a failed, interrupted or half-destroyed deployment are
-// stopped first.
+// Deploy starts the cluster's processes unless they are already running
+// (then it changes nothing, even if spec differs: redeploying is the
+// application's decision). It returns once they are started; Status tells
+// when they are healthy. Leftovers of a failed, interrupted or
+// half-destroyed deployment are stopped first.
 func (d *Driver) Deploy(ctx context.Context, spec provisioner.ClusterSpec) error {
 	if err := checkSpec(spec); err != nil {
 		return err

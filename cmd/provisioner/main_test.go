@@ -71,8 +71,14 @@ var listenRE = regexp.MustCompile(`msg="provisioner listening" addr=(\S+)`)
 // startServe runs the binary's serve on a random port and waits until it listens.
 func startServe(t *testing.T, env []string, args ...string) *server {
 	t.Helper()
-	data := t.TempDir()
-	cmd := exec.Command(binary, append([]string{"serve", "--addr", "127.0.0.1:0", "--data", data}, args...)...)
+	return startServeAt(t, t.TempDir(), "127.0.0.1:0", env, args...)
+}
+
+// startServeAt runs serve on a given data directory and address, so a test
+// can restart it where it was.
+func startServeAt(t *testing.T, data, addr string, env []string, args ...string) *server {
+	t.Helper()
+	cmd := exec.Command(binary, append([]string{"serve", "--addr", addr, "--data", data}, args...)...)
 	cmd.Env = append(os.Environ(), env...)
 	pr, pw := io.Pipe()
 	s := &server{Data: data, cmd: cmd, stderr: &syncBuffer{}, done: make(chan error, 1)}
@@ -80,20 +86,20 @@ func startServe(t *testing.T, env []string, args ...string) *server {
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	addr := make(chan string, 1)
+	bound := make(chan string, 1)
 	go func() {
 		sc := bufio.NewScanner(pr)
 		for sc.Scan() {
 			line := sc.Text()
 			s.stderr.WriteString(line + "\n")
 			if m := listenRE.FindStringSubmatch(line); m != nil {
-				addr <- m[1]
+				bound <- m[1]
 			}
 		}
 	}()
 	go func() { s.done <- cmd.Wait(); pw.Close() }()
 	select {
-	case a := <-addr:
+	case a := <-bound:
 		s.URL = "http://" + a
 	case err := <-s.done:
 		t.Fatalf("serve exited: %v\n%s", err, s.stderr)
