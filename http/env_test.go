@@ -10,6 +10,7 @@ import (
 	"net/http/httptest"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -38,6 +39,38 @@ type env struct {
 	keys   *local.Keyring
 	tokens *jwt.Tokens
 	spec   *specChecker
+	driver *instantDriver
+}
+
+// instantDriver is a ClusterDriver whose clusters run as soon as they are
+// deployed: these tests are about the API's shapes; the real local driver
+// is tested in local/ and end to end in cmd/provisioner.
+type instantDriver struct {
+	mu sync.Mutex
+	up map[string]bool
+}
+
+func (d *instantDriver) Deploy(_ context.Context, s provisioner.ClusterSpec) error {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.up[s.Name] = true
+	return nil
+}
+
+func (d *instantDriver) Status(_ context.Context, name string) (provisioner.DriverStatus, error) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.up[name] {
+		return provisioner.DriverStatus{State: provisioner.StateRunning, Endpoint: "http://127.0.0.1:9/" + name}, nil
+	}
+	return provisioner.DriverStatus{State: provisioner.StateAbsent}, nil
+}
+
+func (d *instantDriver) Destroy(_ context.Context, name string) error {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	delete(d.up, name)
+	return nil
 }
 
 func newEnv(t *testing.T) *env {
@@ -76,7 +109,10 @@ func newEnv(t *testing.T) *env {
 	issuer := "http://" + srv.Listener.Addr().String()
 	e.tokens = jwt.New(jwt.Config{Issuer: issuer, Signer: keys})
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	a := app.New(app.Config{Store: store, Tokens: e.tokens, Identity: prov, Device: prov, Actions: prov, Logger: log})
+	e.driver = &instantDriver{up: map[string]bool{}}
+	sched := sqlite.NewScheduler(store, func(context.Context, string, time.Time) error { return nil })
+	a := app.New(app.Config{Store: store, Tokens: e.tokens, Identity: prov, Device: prov, Actions: prov, Logger: log,
+		Driver: e.driver, Scheduler: sched, Poll: 10 * time.Millisecond})
 	srv.Config.Handler = e.spec.wrap(phttp.NewServer(phttp.Config{App: a, Keys: keys, Issuer: issuer, Logger: log}))
 	srv.Start()
 	t.Cleanup(srv.Close)
