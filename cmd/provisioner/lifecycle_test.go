@@ -29,7 +29,7 @@ class H(http.server.BaseHTTPRequestHandler):
 http.server.ThreadingHTTPServer(("127.0.0.1", int(os.environ["PORT"])), H).serve_forever()
 `
 
-func clusterServe(t *testing.T, data, addr string, env ...string) *server {
+func clusterServe(t testing.TB, data, addr string, env ...string) *server {
 	t.Helper()
 	script := filepath.Join(t.TempDir(), "node.py")
 	if err := os.WriteFile(script, []byte(nodeScript), 0o600); err != nil {
@@ -245,4 +245,59 @@ func TestDeployBadInput(t *testing.T) {
 		}
 	}
 	_ = fmt.Sprint()
+}
+
+// TestExampleMakefile runs examples/Makefile (deploy → test → destroy)
+// against a real serve, as a developer would.
+func TestExampleMakefile(t *testing.T) {
+	for _, tool := range []string{"make", "curl", "python3"} {
+		if _, err := exec.LookPath(tool); err != nil {
+			t.Fatalf("%s is needed: %v", tool, err)
+		}
+	}
+	cfg := t.TempDir()
+	t.Setenv("PROVISIONER_CONFIG_DIR", cfg)
+	t.Setenv("PROVISIONER_TOKEN", "")
+	srv := clusterServe(t, t.TempDir(), "127.0.0.1:0")
+	t.Setenv("PROVISIONER_URL", srv.URL)
+	mustCLI(t, "login", "--pat", "member-token-1")
+	cmd := exec.Command("make", "-f", "../../examples/Makefile", "all", "CLUSTER=mk-test", "NODES=2", "PROVISIONER="+binary)
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("make: %v\n%s\n%s", err, out, srv.stderr)
+	}
+	for _, want := range []string{`{"nodes":2}`, "through the gateway: HTTP 200", "state:      absent"} {
+		if !strings.Contains(string(out), want) {
+			t.Errorf("make output lacks %q:\n%s", want, out)
+		}
+	}
+}
+
+// BenchmarkDeployToRunning measures DEPLOY → running of a local cluster
+// (a gateway and a node process) through the real binary, and its destroy.
+func BenchmarkDeployToRunning(b *testing.B) {
+	b.Setenv("PROVISIONER_CONFIG_DIR", b.TempDir())
+	b.Setenv("PROVISIONER_TOKEN", "")
+	srv := clusterServe(b, b.TempDir(), "127.0.0.1:0")
+	b.Setenv("PROVISIONER_URL", srv.URL)
+	var out, errb strings.Builder
+	if Main([]string{"login", "--pat", "member-token-1"}, Streams{In: strings.NewReader(""), Out: &out, Err: &errb}) != 0 {
+		b.Fatal(errb.String())
+	}
+	var deploy, destroy time.Duration
+	for i := 0; b.Loop(); i++ {
+		name := fmt.Sprintf("bench-%d", i)
+		t0 := time.Now()
+		if code := Main([]string{"deploy", name, "--wait"}, Streams{In: strings.NewReader(""), Out: &out, Err: &errb}); code != 0 {
+			b.Fatalf("deploy: %s", errb.String())
+		}
+		deploy += time.Since(t0)
+		t0 = time.Now()
+		if code := Main([]string{"destroy", name, "--wait"}, Streams{In: strings.NewReader(""), Out: &out, Err: &errb}); code != 0 {
+			b.Fatalf("destroy: %s", errb.String())
+		}
+		destroy += time.Since(t0)
+	}
+	b.ReportMetric(float64(deploy.Milliseconds())/float64(b.N), "deploy-ms/op")
+	b.ReportMetric(float64(destroy.Milliseconds())/float64(b.N), "destroy-ms/op")
 }

@@ -76,7 +76,7 @@ func startServe(t *testing.T, env []string, args ...string) *server {
 
 // startServeAt runs serve on a given data directory and address, so a test
 // can restart it where it was.
-func startServeAt(t *testing.T, data, addr string, env []string, args ...string) *server {
+func startServeAt(t testing.TB, data, addr string, env []string, args ...string) *server {
 	t.Helper()
 	cmd := exec.Command(binary, append([]string{"serve", "--addr", addr, "--data", data}, args...)...)
 	cmd.Env = append(os.Environ(), env...)
@@ -112,7 +112,7 @@ func startServeAt(t *testing.T, data, addr string, env []string, args ...string)
 }
 
 // stop sends SIGTERM and expects a clean exit.
-func (s *server) stop(t *testing.T) {
+func (s *server) stop(t testing.TB) {
 	if s.cmd.ProcessState != nil {
 		return
 	}
@@ -145,7 +145,7 @@ func mustCLI(t *testing.T, args ...string) string {
 	return out
 }
 
-func writeIdentity(t *testing.T) string {
+func writeIdentity(t testing.TB) string {
 	t.Helper()
 	p := filepath.Join(t.TempDir(), "identity.json")
 	err := os.WriteFile(p, []byte(`{"org":"sliderule","users":[

@@ -186,7 +186,9 @@ func (o *serveOptions) run(ctx context.Context) error {
 	sched := sqlite.NewScheduler(store, func(ctx context.Context, cluster string, at time.Time) error {
 		return a.FireDestroy(ctx, cluster, at)
 	}, sqlite.WithLogger(log))
-	cfg := app.Config{Store: store, Logger: log, Scheduler: sched, Limits: o.Limits,
+	// Local clusters are cheap to probe: look often, so DEPLOY --wait
+	// returns soon after the cluster answers.
+	cfg := app.Config{Store: store, Logger: log, Scheduler: sched, Limits: o.Limits, Poll: 200 * time.Millisecond,
 		DeployTimeout: o.DeployTimeout, DestroyTimeout: o.DestroyTimeout,
 		Tokens: jwt.New(jwt.Config{Issuer: issuer, Signer: keys, UserTTL: o.UserTokenTTL, ClusterTTL: o.ClusterTokenTTL})}
 	if err := o.identity(&cfg, log); err != nil {
