@@ -301,3 +301,42 @@ func BenchmarkDeployToRunning(b *testing.B) {
 	b.ReportMetric(float64(deploy.Milliseconds())/float64(b.N), "deploy-ms/op")
 	b.ReportMetric(float64(destroy.Milliseconds())/float64(b.N), "destroy-ms/op")
 }
+
+// TestDeployFailures: an upstream that cannot start fails the deploy with
+// its reason; one that never becomes healthy fails at the deadline; both
+// leave no process behind.
+func TestDeployFailures(t *testing.T) {
+	t.Setenv("PROVISIONER_CONFIG_DIR", t.TempDir())
+	t.Setenv("PROVISIONER_TOKEN", "")
+	// A sleep of a unique length, so the test can find its processes.
+	marker := fmt.Sprintf("sleep 300.%d", time.Now().UnixNano()%1000000)
+	srv := startServe(t, nil, "--identity", "static:"+writeIdentity(t), "--deploy-timeout", "10s",
+		"--cluster-command", `if [ "$CLUSTER" = broken ]; then echo "no such data" >&2; exit 3; fi; exec `+marker)
+	t.Cleanup(func() { _ = exec.Command("pkill", "-f", "^"+marker+"$").Run() })
+	t.Setenv("PROVISIONER_URL", srv.URL)
+	mustCLI(t, "login", "--pat", "member-token-1")
+
+	code, _, errs := cli(t, "", "deploy", "broken", "--wait")
+	if code != exitFailure || !strings.Contains(errs, "exited with status 3") || !strings.Contains(errs, "no such data") {
+		t.Fatalf("broken upstream: exit %d %s", code, errs)
+	}
+	if st := statusOf(t, "broken"); st["state"] != "failed" || st["reason"] == nil {
+		t.Fatalf("status %v", st)
+	}
+	start := time.Now()
+	code, _, errs = cli(t, "", "deploy", "sleepy", "--wait")
+	if code != exitFailure || !strings.Contains(errs, "not running after 10s") {
+		t.Fatalf("never healthy: exit %d %s", code, errs)
+	}
+	if d := time.Since(start); d < 9*time.Second || d > 20*time.Second {
+		t.Errorf("failed after %v, want the 10s deadline", d)
+	}
+	waitFor(t, "the failed clusters' processes to end", 10*time.Second, func() bool {
+		out, _ := exec.Command("pgrep", "-f", "^"+marker+"$").Output()
+		return len(clusterPids(t, "sleepy")) == 0 && len(clusterPids(t, "broken")) == 0 && len(strings.TrimSpace(string(out))) == 0
+	})
+	// A failed cluster is redeployed (and fails again, for the same reason).
+	if code, _, _ := cli(t, "", "deploy", "broken", "--wait"); code != exitFailure {
+		t.Errorf("redeploy: exit %d", code)
+	}
+}
