@@ -85,12 +85,6 @@ func run(target, method, body, token string, n, c, rate int, d time.Duration) re
 	var errs atomic.Int64
 	deadline := time.Now().Add(d)
 	start := time.Now()
-	var tick <-chan time.Time
-	if rate > 0 {
-		t := time.NewTicker(time.Second / time.Duration(rate))
-		defer t.Stop()
-		tick = t.C
-	}
 	var wg sync.WaitGroup
 	for w := 0; w < c; w++ {
 		wg.Add(1)
@@ -98,9 +92,19 @@ func run(target, method, body, token string, n, c, rate int, d time.Duration) re
 			defer wg.Done()
 			lat := make([]time.Duration, 0, n/c+1)
 			st := map[int]int{}
-			for next.Add(1) <= int64(n) && time.Now().Before(deadline) {
-				if tick != nil {
-					<-tick
+			for {
+				k := next.Add(1)
+				if k > int64(n) || !time.Now().Before(deadline) {
+					break
+				}
+				// Open loop: request k is due at start + k/rate, whatever
+				// the others do (a ticker drops ticks at high rates).
+				if rate > 0 {
+					due := start.Add(time.Duration(k-1) * time.Second / time.Duration(rate))
+					if due.After(deadline) {
+						break
+					}
+					time.Sleep(time.Until(due))
 				}
 				req, _ := http.NewRequest(method, target, bytes.NewReader([]byte(body)))
 				if body != "" {
