@@ -36,6 +36,8 @@ type Store interface {
 	// GetOperation returns an operation or ENOTFOUND.
 	GetOperation(ctx context.Context, id string) (Operation, error)
 
+	JobStore
+
 	// AppendEvent records one cluster event; ID and Time are set by the caller.
 	AppendEvent(ctx context.Context, e Event) error
 	// ListEvents returns the newest limit events of a cluster (0: 100), oldest first.

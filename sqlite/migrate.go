@@ -94,6 +94,30 @@ var migrations = []string{
 		last_error   TEXT NOT NULL
 	) STRICT;
 	CREATE INDEX schedules_next_attempt ON schedules (next_attempt);`,
+
+	// 3: TEST and RELEASE jobs. steps is the JSON of []StepResult: it is
+	// read and written whole, never queried. Jobs are never deleted, so a
+	// revision is simply the previous one plus one.
+	`CREATE TABLE jobs (
+		id           TEXT PRIMARY KEY,
+		kind         TEXT NOT NULL,
+		cluster      TEXT NOT NULL,
+		version      TEXT NOT NULL,
+		requested_by TEXT NOT NULL,
+		state        TEXT NOT NULL,
+		reason       TEXT NOT NULL,
+		steps        TEXT NOT NULL,
+		log_key      TEXT NOT NULL,
+		instance     TEXT NOT NULL,
+		created_at   TEXT NOT NULL,
+		started_at   TEXT,
+		finished_at  TEXT,
+		deadline     TEXT,
+		revision     INTEGER NOT NULL CHECK (revision > 0)
+	) STRICT;
+	CREATE INDEX jobs_created ON jobs (created_at);
+	CREATE INDEX jobs_cluster ON jobs (cluster, created_at);
+	CREATE INDEX jobs_state ON jobs (state, created_at);`,
 }
 
 // migrate applies the steps the database has not run yet, all in one

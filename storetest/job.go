@@ -1,0 +1,83 @@
+package storetest
+
+import (
+	"context"
+	"fmt"
+	"testing"
+	"time"
+
+	"provisioner"
+)
+
+func testJobs(t *testing.T, open func(t *testing.T) provisioner.Store) {
+	ctx := context.Background()
+	t.Run("RoundTripAndCAS", func(t *testing.T) {
+		s := fresh(t, open)
+		j := provisioner.Job{ID: "j1", Kind: provisioner.JobTest, Cluster: "c1", Version: "v1.2.3", RequestedBy: "ada",
+			State: provisioner.JobQueued, LogKey: "jobs/j1/log", CreatedAt: base, Deadline: base.Add(time.Hour)}
+		rev, err := s.PutJob(ctx, j)
+		ok(t, err)
+		_, err = s.PutJob(ctx, j)
+		wantCode(t, err, provisioner.ECONFLICT)
+		got, err := s.GetJob(ctx, "j1")
+		ok(t, err)
+		if got.Revision != rev || got.Cluster != "c1" || got.State != provisioner.JobQueued || !got.Deadline.Equal(j.Deadline) ||
+			!got.StartedAt.IsZero() || len(got.Steps) != 0 {
+			t.Fatalf("got %+v", got)
+		}
+		got.State, got.StartedAt, got.FinishedAt, got.Instance = provisioner.JobFailed, base.Add(time.Minute), base.Add(2*time.Minute), "i-123"
+		got.Steps = []provisioner.StepResult{{Name: "clone", Status: "passed", Duration: 1500 * time.Millisecond},
+			{Name: "pytest", Status: "failed", ExitCode: 1, Tests: 10, Failures: 2, Errors: 1, Skipped: 3}}
+		rev2, err := s.PutJob(ctx, got)
+		ok(t, err)
+		if rev2 <= rev {
+			t.Fatalf("revision did not grow: %d -> %d", rev, rev2)
+		}
+		_, err = s.PutJob(ctx, got) // stale revision
+		wantCode(t, err, provisioner.ECONFLICT)
+		again, err := s.GetJob(ctx, "j1")
+		ok(t, err)
+		if again.State != provisioner.JobFailed || len(again.Steps) != 2 || again.Steps[1].Failures != 2 ||
+			again.Steps[0].Duration != 1500*time.Millisecond || again.Instance != "i-123" || !again.FinishedAt.Equal(base.Add(2*time.Minute)) {
+			t.Fatalf("got %+v", again)
+		}
+		_, err = s.GetJob(ctx, "nope")
+		wantCode(t, err, provisioner.ENOTFOUND)
+		_, err = s.PutJob(ctx, provisioner.Job{})
+		wantCode(t, err, provisioner.EINVALID)
+	})
+	t.Run("List", func(t *testing.T) {
+		s := fresh(t, open)
+		for i := 0; i < 5; i++ {
+			st := provisioner.JobPassed
+			if i%2 == 1 {
+				st = provisioner.JobRunning
+			}
+			_, err := s.PutJob(ctx, provisioner.Job{ID: fmt.Sprintf("j%d", i), Kind: provisioner.JobTest, Cluster: fmt.Sprintf("c%d", i%2),
+				Version: "v1", State: st, CreatedAt: base.Add(time.Duration(i) * time.Minute)})
+			ok(t, err)
+		}
+		all, err := s.ListJobs(ctx, provisioner.JobFilter{})
+		ok(t, err)
+		if len(all) != 5 || all[0].ID != "j4" || all[4].ID != "j0" {
+			t.Fatalf("newest first: %v", jobIDs(all))
+		}
+		c1, err := s.ListJobs(ctx, provisioner.JobFilter{Cluster: "c1"})
+		ok(t, err)
+		running, err := s.ListJobs(ctx, provisioner.JobFilter{State: provisioner.JobRunning, Limit: 1})
+		ok(t, err)
+		if len(c1) != 2 || len(running) != 1 || running[0].ID != "j3" {
+			t.Fatalf("filters: %v %v", jobIDs(c1), jobIDs(running))
+		}
+		_, err = s.ListJobs(ctx, provisioner.JobFilter{Limit: -1})
+		wantCode(t, err, provisioner.EINVALID)
+	})
+}
+
+func jobIDs(js []provisioner.Job) []string {
+	out := make([]string, len(js))
+	for i, j := range js {
+		out[i] = j.ID
+	}
+	return out
+}
