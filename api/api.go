@@ -164,3 +164,29 @@ type Events struct {
 	Cluster string              `json:"cluster"`
 	Events  []provisioner.Event `json:"events"`
 }
+
+// JobRequest starts a TEST or RELEASE.
+type JobRequest struct {
+	Cluster string `json:"cluster"`
+	Version string `json:"version"`
+}
+
+// JobStarted is the 202 answer to TEST and RELEASE: the job is the
+// operation to wait for, at GET /jobs/{id}.
+type JobStarted struct {
+	Status    string          `json:"status"` // "pending"
+	Operation string          `json:"operation"`
+	Job       provisioner.Job `json:"job"`
+}
+
+// JobResult is the answer of GET /jobs/{id} and POST /jobs/{id}/cancel.
+type JobResult struct {
+	Status string          `json:"status"` // "success"
+	Job    provisioner.Job `json:"job"`
+}
+
+// Jobs is the answer of GET /jobs.
+type Jobs struct {
+	Status string            `json:"status"`
+	Jobs   []provisioner.Job `json:"jobs"`
+}

@@ -31,6 +31,11 @@ type Config struct {
 	DeployTimeout, DestroyTimeout time.Duration
 	// Poll is how often a pending operation looks at the driver (default 1s).
 	Poll time.Duration
+
+	// TEST and RELEASE; a nil Runner disables them.
+	Runner     provisioner.JobRunner
+	Logs       provisioner.LogStore
+	JobTimeout time.Duration // hard deadline of a job (default 3h)
 }
 
 // App implements the seed's functions.
@@ -43,6 +48,7 @@ type App struct {
 	log      *slog.Logger
 	now      func() time.Time
 	lifecycle
+	jobs     jobsConfig
 	locks    keyedMutex
 	watchers watchers
 }
@@ -68,7 +74,10 @@ func New(c Config) *App {
 	if c.Poll <= 0 {
 		c.Poll = time.Second
 	}
-	return &App{store: c.Store, tokens: c.Tokens, identity: c.Identity, device: c.Device,
+	if c.JobTimeout <= 0 {
+		c.JobTimeout = 3 * time.Hour
+	}
+	return &App{store: c.Store, jobs: jobsConfig{runner: c.Runner, logs: c.Logs, timeout: c.JobTimeout}, tokens: c.Tokens, identity: c.Identity, device: c.Device,
 		actions: c.Actions, log: c.Logger, now: c.Now,
 		lifecycle: lifecycle{driver: c.Driver, scheduler: c.Scheduler, limits: c.Limits.withDefaults(),
 			deployTimeout: c.DeployTimeout, destroyTimeout: c.DestroyTimeout, poll: c.Poll}}

@@ -35,6 +35,9 @@ func (a *App) Run(ctx context.Context, interval time.Duration) error {
 // their deadline), clusters past their destroy time are destroyed, and
 // running clusters whose processes died are marked failed.
 func (a *App) Reconcile(ctx context.Context) error {
+	if err := a.reconcileJobs(ctx); err != nil {
+		a.log.Error("reconcile jobs", "err", err)
+	}
 	if a.driver == nil {
 		return nil
 	}

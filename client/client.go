@@ -318,3 +318,89 @@ func (c *Client) Operation(ctx context.Context, id string, wait time.Duration) (
 	_, err := c.do(ctx, http.MethodGet, path, nil, &out)
 	return out, err
 }
+
+// StartJob starts a TEST or RELEASE.
+func (c *Client) StartJob(ctx context.Context, kind provisioner.JobKind, cluster, version string) (provisioner.Job, error) {
+	var out api.JobStarted
+	_, err := c.do(ctx, http.MethodPost, "/"+string(kind), api.JobRequest{Cluster: cluster, Version: version}, &out)
+	return out.Job, err
+}
+
+// Job returns a job, letting the server wait up to wait for its end.
+func (c *Client) Job(ctx context.Context, id string, wait time.Duration) (provisioner.Job, error) {
+	var out api.JobResult
+	path := "/jobs/" + url.PathEscape(id)
+	if wait > 0 {
+		path += "?wait=" + url.QueryEscape(wait.String())
+	}
+	_, err := c.do(ctx, http.MethodGet, path, nil, &out)
+	return out.Job, err
+}
+
+// CancelJob stops a job.
+func (c *Client) CancelJob(ctx context.Context, id string) (provisioner.Job, error) {
+	var out api.JobResult
+	_, err := c.do(ctx, http.MethodPost, "/jobs/"+url.PathEscape(id)+"/cancel", nil, &out)
+	return out.Job, err
+}
+
+// Jobs lists jobs newest first.
+func (c *Client) Jobs(ctx context.Context, f provisioner.JobFilter) ([]provisioner.Job, error) {
+	q := url.Values{}
+	if f.Cluster != "" {
+		q.Set("cluster", f.Cluster)
+	}
+	if f.State != "" {
+		q.Set("state", string(f.State))
+	}
+	if f.Limit > 0 {
+		q.Set("limit", strconv.Itoa(f.Limit))
+	}
+	path := "/jobs"
+	if len(q) > 0 {
+		path += "?" + q.Encode()
+	}
+	var out api.Jobs
+	_, err := c.do(ctx, http.MethodGet, path, nil, &out)
+	return out.Jobs, err
+}
+
+// JobLog copies a job's log from offset to w. With follow the server keeps
+// sending while the job runs (for a while); it returns the new offset and
+// the job's state when the answer ended, so callers resume until final.
+func (c *Client) JobLog(ctx context.Context, id string, offset int64, follow bool, w io.Writer) (int64, provisioner.JobState, error) {
+	path := fmt.Sprintf("/jobs/%s/log?offset=%d", url.PathEscape(id), offset)
+	if follow {
+		path += "&follow=1"
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, c.BaseURL+path, nil)
+	if err != nil {
+		return offset, "", err
+	}
+	if c.Token != "" {
+		req.Header.Set("Authorization", "Bearer "+c.Token)
+	}
+	// A follow lasts up to ~25 s on the server; no client timeout shorter than that.
+	hc := &http.Client{Transport: c.transport()}
+	resp, err := hc.Do(req)
+	if err != nil {
+		if ctx.Err() != nil {
+			return offset, "", ctx.Err()
+		}
+		return offset, "", provisioner.Wrap(provisioner.EUNAVAILABLE, err, "cannot reach the provisioner at %s", c.BaseURL)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		raw, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+		return offset, "", decodeError(resp, raw)
+	}
+	n, err := io.Copy(w, resp.Body)
+	return offset + n, provisioner.JobState(resp.Header.Get("X-Job-State")), err
+}
+
+func (c *Client) transport() http.RoundTripper {
+	if c.HTTP != nil && c.HTTP.Transport != nil {
+		return c.HTTP.Transport
+	}
+	return http.DefaultTransport
+}

@@ -95,12 +95,9 @@ func (s *Server) events() http.HandlerFunc {
 
 func (s *Server) operation() http.HandlerFunc {
 	return endpoint(s, true, false, func(r *http.Request, c app.Caller, _ none) (any, error) {
-		var wait time.Duration
-		if v := r.URL.Query().Get("wait"); v != "" {
-			var err error
-			if wait, err = time.ParseDuration(v); err != nil {
-				return nil, provisioner.Errorf(provisioner.EINVALID, "wait must be a duration such as 25s")
-			}
+		wait, err := waitParam(r)
+		if err != nil {
+			return nil, err
 		}
 		op, err := s.app.Operation(r.Context(), c, r.PathValue("id"), wait)
 		if err != nil {

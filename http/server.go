@@ -81,6 +81,13 @@ func (s *Server) routes() {
 	s.handle("POST /events", s.events())
 	s.handle("GET /operations/{id}", s.operation())
 
+	s.handle("POST /test", s.startJob(provisioner.JobTest))
+	s.handle("POST /release", s.startJob(provisioner.JobRelease))
+	s.handle("GET /jobs", s.listJobs())
+	s.handle("GET /jobs/{id}", s.job())
+	s.handle("GET /jobs/{id}/log", s.jobLog)
+	s.handle("POST /jobs/{id}/cancel", s.cancelJob())
+
 	s.mux.HandleFunc("/", s.notFound)
 }
 

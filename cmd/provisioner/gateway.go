@@ -109,6 +109,11 @@ func (o *gatewayOptions) config(log *slog.Logger) (gateway.Config, error) {
 			return gateway.Config{}, usageError{err}
 		}
 	}
+	for _, a := range []struct{ flag, v string }{{"listen", o.Listen}, {"metrics-addr", o.MetricsAddr}} {
+		if _, _, err := net.SplitHostPort(a.v); err != nil && (a.v != "" || a.flag == "listen") {
+			return gateway.Config{}, usagef("invalid --%s %q: want HOST:PORT", a.flag, a.v)
+		}
+	}
 	switch {
 	case o.TrustProxy < 0 || o.TrustProxy > 10:
 		return gateway.Config{}, usagef("--trust-proxy must be between 0 and 10")

@@ -226,7 +226,8 @@ func TestGatewayBadFlags(t *testing.T) {
 		{"--rate-anonymous", "0"}, {"--rate-member", "10/d"}, {"--rate-admin", "fast"}, {"--burst-org-member", "-1"},
 		{"--upstream-timeout", "0s"}, {"--jwks-refresh", "0s"}, {"--cache-size", "-5"},
 		{"--log-format", "xml"}, {"--metrics-addr", "127.0.0.1:9000", "--listen", "127.0.0.1:9000"},
-		{"--frobnicate"},
+		{"--listen", "9000"}, {"--listen", ""}, {"--metrics-addr", "localhost"},
+		{"--upstream-health", "source/health"}, {"--frobnicate"},
 	} {
 		args := append(append([]string{"gateway"}, ok...), bad...)
 		if code, _, errs := cli(t, "", args...); code != exitUsage || !strings.Contains(errs, "error:") {

@@ -1,0 +1,297 @@
+package app
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"time"
+
+	"provisioner"
+)
+
+type jobsConfig struct {
+	runner  provisioner.JobRunner
+	logs    provisioner.LogStore
+	timeout time.Duration
+}
+
+// StartJob is the seed's TEST or RELEASE: administrators only; the job runs
+// on a machine of its own and ends passed only if every step passed.
+func (a *App) StartJob(ctx context.Context, c Caller, kind provisioner.JobKind, cluster, version string) (provisioner.Job, error) {
+	j, err := a.startJob(ctx, c, kind, cluster, version)
+	a.audit(ctx, c, string(kind), cluster, err, "version="+version+" job="+j.ID)
+	return j, err
+}
+
+func (a *App) startJob(ctx context.Context, c Caller, kind provisioner.JobKind, cluster, version string) (provisioner.Job, error) {
+	if a.jobs.runner == nil {
+		return provisioner.Job{}, provisioner.Errorf(provisioner.ENOTFOUND, "TEST and RELEASE are not enabled on this provisioner")
+	}
+	if kind != provisioner.JobTest && kind != provisioner.JobRelease {
+		return provisioner.Job{}, provisioner.Errorf(provisioner.EINVALID, "unknown job kind %q", kind)
+	}
+	if err := requireLevel(c.User, provisioner.LevelAdmin, string(kind)); err != nil {
+		return provisioner.Job{}, err
+	}
+	if err := provisioner.ValidateClusterName(cluster); err != nil {
+		return provisioner.Job{}, err
+	}
+	if err := provisioner.ValidateVersion(version); err != nil {
+		return provisioner.Job{}, err
+	}
+	if _, err := a.store.GetCluster(ctx, cluster); provisioner.ErrorCode(err) == provisioner.ENOTFOUND {
+		return provisioner.Job{}, provisioner.Errorf(provisioner.ENOTFOUND, "cluster %q does not exist: deploy or register it first", cluster)
+	} else if err != nil {
+		return provisioner.Job{}, err
+	}
+	now := a.now().UTC()
+	id := newID()
+	j := provisioner.Job{ID: id, Kind: kind, Cluster: cluster, Version: version, RequestedBy: c.User.Login,
+		State: provisioner.JobQueued, LogKey: "jobs/" + id + "/log", CreatedAt: now, Deadline: now.Add(a.jobs.timeout),
+		Steps: []provisioner.StepResult{}}
+	rev, err := a.store.PutJob(ctx, j)
+	if err != nil {
+		return j, err
+	}
+	j.Revision = rev
+	instance, err := a.jobs.runner.Start(ctx, j)
+	j, uerr := a.updateJob(ctx, j.ID, func(j *provisioner.Job) {
+		if err != nil {
+			j.State, j.Reason, j.FinishedAt = provisioner.JobError, "could not start: "+provisioner.ErrorMessage(err), a.now().UTC()
+			return
+		}
+		j.State, j.Instance, j.StartedAt = provisioner.JobProvisioning, instance, a.now().UTC()
+	})
+	if err != nil {
+		a.log.Error("job runner could not start", "job", id, "err", err)
+	}
+	if uerr != nil {
+		return j, uerr
+	}
+	a.followJob(j.ID)
+	return j, nil
+}
+
+// updateJob changes a job with compare-and-swap, retrying lost races.
+func (a *App) updateJob(ctx context.Context, id string, change func(*provisioner.Job)) (provisioner.Job, error) {
+	for i := 0; ; i++ {
+		j, err := a.store.GetJob(ctx, id)
+		if err != nil {
+			return j, err
+		}
+		change(&j)
+		rev, err := a.store.PutJob(ctx, j)
+		if err == nil {
+			j.Revision = rev
+			return j, nil
+		}
+		if provisioner.ErrorCode(err) != provisioner.ECONFLICT || i >= maxCASRetries {
+			return j, err
+		}
+	}
+}
+
+// advanceJob records what the runner sees of a job now, and ends a job
+// past its deadline: its machine is stopped and it is timed_out.
+func (a *App) advanceJob(ctx context.Context, id string) (provisioner.Job, error) {
+	unlock := a.locks.lock("job:" + id)
+	defer unlock()
+	j, err := a.store.GetJob(ctx, id)
+	if err != nil || j.State.Final() || a.jobs.runner == nil {
+		return j, err
+	}
+	if a.now().After(j.Deadline) {
+		if err := a.jobs.runner.Cancel(ctx, j); err != nil {
+			a.log.Warn("stopping an overdue job", "job", id, "err", err)
+		}
+		return a.finishJob(ctx, id, provisioner.JobStatus{State: provisioner.JobTimedOut,
+			Reason: fmt.Sprintf("not finished after %s", j.Deadline.Sub(j.CreatedAt).Round(time.Second))})
+	}
+	st, err := a.jobs.runner.Poll(ctx, j)
+	if err != nil {
+		return j, err
+	}
+	if st.State.Final() {
+		return a.finishJob(ctx, id, st)
+	}
+	if st.State == j.State && len(st.Steps) == len(j.Steps) {
+		return j, nil
+	}
+	return a.updateJob(ctx, id, func(j *provisioner.Job) {
+		if !j.State.Final() {
+			j.State = st.State
+			if st.Steps != nil {
+				j.Steps = st.Steps
+			}
+		}
+	})
+}
+
+func (a *App) finishJob(ctx context.Context, id string, st provisioner.JobStatus) (provisioner.Job, error) {
+	j, err := a.updateJob(ctx, id, func(j *provisioner.Job) {
+		if j.State.Final() {
+			return
+		}
+		j.State, j.Reason, j.FinishedAt = st.State, st.Reason, a.now().UTC()
+		if st.Steps != nil {
+			j.Steps = st.Steps
+		}
+	})
+	if err == nil {
+		a.audit(ctx, system, "job."+string(j.State), j.Cluster, nil, fmt.Sprintf("job=%s kind=%s version=%s %s", j.ID, j.Kind, j.Version, j.Reason))
+	}
+	return j, err
+}
+
+// Job returns a job, waiting up to wait for it to end (advancing it while
+// it waits, as Operation does). Administrators only.
+func (a *App) Job(ctx context.Context, c Caller, id string, wait time.Duration) (provisioner.Job, error) {
+	if err := requireLevel(c.User, provisioner.LevelAdmin, "job status"); err != nil {
+		return provisioner.Job{}, err
+	}
+	if err := validJobID(id); err != nil {
+		return provisioner.Job{}, err
+	}
+	if wait < 0 || wait > MaxWait {
+		return provisioner.Job{}, provisioner.Errorf(provisioner.EINVALID, "wait must be between 0s and %s", MaxWait)
+	}
+	deadline := time.Now().Add(wait)
+	for {
+		j, err := a.advanceJob(ctx, id)
+		if provisioner.ErrorCode(err) == provisioner.ENOTFOUND {
+			return j, provisioner.Errorf(provisioner.ENOTFOUND, "job %q does not exist", id)
+		}
+		if err != nil || j.State.Final() || !time.Now().Before(deadline) {
+			return j, err
+		}
+		t := time.NewTimer(min(a.poll, time.Until(deadline)))
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return j, nil
+		case <-t.C:
+		}
+	}
+}
+
+// CancelJob stops a job's machine; the job ends cancelled.
+func (a *App) CancelJob(ctx context.Context, c Caller, id string) (provisioner.Job, error) {
+	j, err := a.cancelJob(ctx, c, id)
+	a.audit(ctx, c, "job.cancel", j.Cluster, err, "job="+id)
+	return j, err
+}
+
+func (a *App) cancelJob(ctx context.Context, c Caller, id string) (provisioner.Job, error) {
+	if err := requireLevel(c.User, provisioner.LevelAdmin, "cancelling a job"); err != nil {
+		return provisioner.Job{}, err
+	}
+	if err := validJobID(id); err != nil {
+		return provisioner.Job{}, err
+	}
+	j, err := a.store.GetJob(ctx, id)
+	if provisioner.ErrorCode(err) == provisioner.ENOTFOUND {
+		return j, provisioner.Errorf(provisioner.ENOTFOUND, "job %q does not exist", id)
+	}
+	if err != nil || j.State.Final() {
+		return j, err
+	}
+	if err := a.jobs.runner.Cancel(ctx, j); err != nil {
+		return j, err
+	}
+	return a.finishJob(ctx, id, provisioner.JobStatus{State: provisioner.JobCancelled, Reason: "cancelled by " + c.User.Login})
+}
+
+// ListJobs lists jobs newest first; administrators only.
+func (a *App) ListJobs(ctx context.Context, c Caller, f provisioner.JobFilter) ([]provisioner.Job, error) {
+	if err := requireLevel(c.User, provisioner.LevelAdmin, "listing jobs"); err != nil {
+		return nil, err
+	}
+	if f.Limit < 0 || f.Limit > 1000 {
+		return nil, provisioner.Errorf(provisioner.EINVALID, "limit must be between 1 and 1000")
+	}
+	return a.store.ListJobs(ctx, f)
+}
+
+// JobLog opens a job's log as it is now; callers follow a running job by
+// reading again from where they stopped.
+func (a *App) JobLog(ctx context.Context, c Caller, id string) (provisioner.Job, io.ReadCloser, error) {
+	if err := requireLevel(c.User, provisioner.LevelAdmin, "job logs"); err != nil {
+		return provisioner.Job{}, nil, err
+	}
+	if err := validJobID(id); err != nil {
+		return provisioner.Job{}, nil, err
+	}
+	j, err := a.advanceJob(ctx, id)
+	if provisioner.ErrorCode(err) == provisioner.ENOTFOUND {
+		return j, nil, provisioner.Errorf(provisioner.ENOTFOUND, "job %q does not exist", id)
+	} else if err != nil {
+		return j, nil, err
+	}
+	if a.jobs.logs == nil {
+		return j, nil, provisioner.Errorf(provisioner.ENOTFOUND, "this provisioner keeps no job logs")
+	}
+	r, err := a.jobs.logs.Open(ctx, j.LogKey)
+	return j, r, err
+}
+
+func validJobID(id string) error {
+	if len(id) != 32 {
+		return provisioner.Errorf(provisioner.EINVALID, "invalid job id %q", truncateID(id))
+	}
+	for _, r := range id {
+		if !(r >= '0' && r <= '9' || r >= 'a' && r <= 'f') {
+			return provisioner.Errorf(provisioner.EINVALID, "invalid job id %q", truncateID(id))
+		}
+	}
+	return nil
+}
+
+func truncateID(s string) string {
+	if len(s) > 40 {
+		return s[:40] + "..."
+	}
+	return s
+}
+
+// followJob watches a job in the background until it ends (embedded mode).
+func (a *App) followJob(id string) {
+	a.watchers.start("job:"+id, func(ctx context.Context) {
+		t := time.NewTicker(a.poll)
+		defer t.Stop()
+		for {
+			j, err := a.advanceJob(ctx, id)
+			if err != nil && ctx.Err() == nil {
+				a.log.Warn("advancing job", "job", id, "err", err)
+			}
+			if err == nil && j.State.Final() {
+				return
+			}
+			select {
+			case <-ctx.Done():
+				return
+			case <-t.C:
+			}
+		}
+	})
+}
+
+// reconcileJobs advances every unfinished job: this ends jobs whose
+// watcher died with the service, and times out overdue ones.
+func (a *App) reconcileJobs(ctx context.Context) error {
+	if a.jobs.runner == nil {
+		return nil
+	}
+	for _, st := range []provisioner.JobState{provisioner.JobQueued, provisioner.JobProvisioning, provisioner.JobRunning} {
+		js, err := a.store.ListJobs(ctx, provisioner.JobFilter{State: st, Limit: 1000})
+		if err != nil {
+			return err
+		}
+		for _, j := range js {
+			if _, err := a.advanceJob(ctx, j.ID); err != nil {
+				a.log.Warn("sweep: advancing job", "job", j.ID, "err", err)
+			}
+			a.followJob(j.ID)
+		}
+	}
+	return nil
+}
