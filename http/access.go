@@ -2,7 +2,6 @@ package http
 
 import (
 	"net/http"
-	"strconv"
 	"time"
 
 	"provisioner"
@@ -83,12 +82,7 @@ func auditFilter(r *http.Request) (provisioner.AuditFilter, error) {
 		}
 		f.Since = t
 	}
-	if v := q.Get("limit"); v != "" {
-		n, err := strconv.Atoi(v)
-		if err != nil || n < 1 {
-			return f, provisioner.Errorf(provisioner.EINVALID, "limit must be a positive integer")
-		}
-		f.Limit = n
-	}
-	return f, nil
+	var err error
+	f.Limit, err = limitParam(r)
+	return f, err
 }

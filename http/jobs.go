@@ -48,14 +48,11 @@ func (s *Server) cancelJob() http.HandlerFunc {
 func (s *Server) listJobs() http.HandlerFunc {
 	return endpoint(s, true, false, func(r *http.Request, c app.Caller, _ none) (any, error) {
 		q := r.URL.Query()
-		f := provisioner.JobFilter{Cluster: q.Get("cluster"), State: provisioner.JobState(q.Get("state"))}
-		if v := q.Get("limit"); v != "" {
-			n, err := strconv.Atoi(v)
-			if err != nil || n < 1 {
-				return nil, provisioner.Errorf(provisioner.EINVALID, "limit must be a positive integer")
-			}
-			f.Limit = n
+		limit, err := limitParam(r)
+		if err != nil {
+			return nil, err
 		}
+		f := provisioner.JobFilter{Cluster: q.Get("cluster"), State: provisioner.JobState(q.Get("state")), Limit: limit}
 		js, err := s.app.ListJobs(r.Context(), c, f)
 		if err != nil {
 			return nil, err
@@ -65,6 +62,19 @@ func (s *Server) listJobs() http.HandlerFunc {
 		}
 		return api.Jobs{Status: "success", Jobs: js}, nil
 	})
+}
+
+// limitParam reads ?limit=N; 0 when absent.
+func limitParam(r *http.Request) (int, error) {
+	v := r.URL.Query().Get("limit")
+	if v == "" {
+		return 0, nil
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil || n < 1 {
+		return 0, provisioner.Errorf(provisioner.EINVALID, "limit must be a positive integer")
+	}
+	return n, nil
 }
 
 // waitParam reads ?wait=25s.

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"strconv"
 	"time"
@@ -8,6 +9,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"provisioner"
+	"provisioner/client"
 )
 
 func newAccessCmd(g *globals) *cobra.Command {
@@ -18,15 +20,8 @@ func newAccessCmd(g *globals) *cobra.Command {
 
   curl -H "Authorization: Bearer $(provisioner access my-cluster)" https://my-cluster.example/source/version`,
 		Args: cobra.ExactArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			if err := provisioner.ValidateClusterName(args[0]); err != nil {
-				return usageError{err}
-			}
-			c, err := g.authedClient()
-			if err != nil {
-				return err
-			}
-			a, err := c.Access(cmd.Context(), args[0])
+		RunE: g.onCluster(func(ctx context.Context, c *client.Client, cluster string) error {
+			a, err := c.Access(ctx, cluster)
 			if err != nil {
 				return err
 			}
@@ -35,7 +30,7 @@ func newAccessCmd(g *globals) *cobra.Command {
 			}
 			fmt.Fprintln(g.io.Out, a.Token)
 			return nil
-		},
+		}),
 	}
 }
 
@@ -81,15 +76,8 @@ func newClusterCmd(g *globals) *cobra.Command {
 		Use:   "register NAME (--public | --private)",
 		Short: "Register an existing cluster so ACCESS can issue tokens for it",
 		Args:  cobra.ExactArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			if err := provisioner.ValidateClusterName(args[0]); err != nil {
-				return usageError{err}
-			}
-			c, err := g.authedClient()
-			if err != nil {
-				return err
-			}
-			cl, err := c.RegisterCluster(cmd.Context(), args[0], public)
+		RunE: g.onCluster(func(ctx context.Context, c *client.Client, cluster string) error {
+			cl, err := c.RegisterCluster(ctx, cluster, public)
 			if err != nil {
 				return err
 			}
@@ -98,7 +86,7 @@ func newClusterCmd(g *globals) *cobra.Command {
 			}
 			fmt.Fprintf(g.io.Err, "Registered %s cluster %s\n", visibility(cl.IsPublic), cl.Cluster)
 			return nil
-		},
+		}),
 	}
 	reg.Flags().BoolVar(&public, "public", false, "anyone logged in may get a token")
 	reg.Flags().BoolVar(&private, "private", false, "only organization members may get a token")
@@ -109,16 +97,9 @@ func newClusterCmd(g *globals) *cobra.Command {
 		Use:   "unregister NAME",
 		Short: "Forget a registered cluster",
 		Args:  cobra.ExactArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			if err := provisioner.ValidateClusterName(args[0]); err != nil {
-				return usageError{err}
-			}
-			c, err := g.authedClient()
-			if err != nil {
-				return err
-			}
-			return c.UnregisterCluster(cmd.Context(), args[0])
-		},
+		RunE: g.onCluster(func(ctx context.Context, c *client.Client, cluster string) error {
+			return c.UnregisterCluster(ctx, cluster)
+		}),
 	}
 	cmd.AddCommand(reg, unreg)
 	return cmd

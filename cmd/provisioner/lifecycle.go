@@ -24,6 +24,21 @@ func validCluster(name string) error {
 	return nil
 }
 
+// onCluster is the RunE of a command about one CLUSTER: the name is checked
+// before any request, then run gets a client carrying the login.
+func (g *globals) onCluster(run func(ctx context.Context, c *client.Client, cluster string) error) func(*cobra.Command, []string) error {
+	return func(cmd *cobra.Command, args []string) error {
+		if err := validCluster(args[0]); err != nil {
+			return err
+		}
+		c, err := g.authedClient()
+		if err != nil {
+			return err
+		}
+		return run(cmd.Context(), c, args[0])
+	}
+}
+
 // ttlMinutes turns a --ttl duration into the API's whole minutes, rounding up.
 func ttlMinutes(d time.Duration) (int, error) {
 	if d < time.Minute {
@@ -87,17 +102,10 @@ func newDestroyCmd(g *globals) *cobra.Command {
 		Use:   "destroy CLUSTER",
 		Short: "Destroy a cluster (DESTROY) and remove its schedules; with --wait, until it is gone",
 		Args:  cobra.ExactArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			if err := validCluster(args[0]); err != nil {
-				return err
-			}
-			c, err := g.authedClient()
-			if err != nil {
-				return err
-			}
-			res, err := c.Destroy(cmd.Context(), args[0])
-			return g.finishLong(cmd.Context(), c, "destroy", args[0], res, err, wait, timeout)
-		},
+		RunE: g.onCluster(func(ctx context.Context, c *client.Client, cluster string) error {
+			res, err := c.Destroy(ctx, cluster)
+			return g.finishLong(ctx, c, "destroy", cluster, res, err, wait, timeout)
+		}),
 	}
 	cmd.Flags().BoolVar(&wait, "wait", false, "wait until the cluster is gone (exit 0 only then)")
 	cmd.Flags().DurationVar(&timeout, "timeout", 15*time.Minute, "with --wait, give up waiting after this long")
@@ -237,20 +245,13 @@ func newStatusCmd(g *globals) *cobra.Command {
 		Use:   "status CLUSTER",
 		Short: "Show a cluster's state, endpoint and schedule (STATUS)",
 		Args:  cobra.ExactArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			if err := validCluster(args[0]); err != nil {
-				return err
-			}
-			c, err := g.authedClient()
-			if err != nil {
-				return err
-			}
-			st, err := c.Status(cmd.Context(), args[0])
+		RunE: g.onCluster(func(ctx context.Context, c *client.Client, cluster string) error {
+			st, err := c.Status(ctx, cluster)
 			if err != nil {
 				return err
 			}
 			return g.printStatus(st)
-		},
+		}),
 	}
 }
 
@@ -261,22 +262,17 @@ func newExtendCmd(g *globals) *cobra.Command {
 		Short: "Keep a cluster for DURATION from now, replacing its destroy schedule",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if err := validCluster(args[0]); err != nil {
-				return err
-			}
 			m, err := ttlMinutes(ttl)
 			if err != nil {
 				return err
 			}
-			c, err := g.authedClient()
-			if err != nil {
-				return err
-			}
-			st, err := c.Extend(cmd.Context(), args[0], m)
-			if err != nil {
-				return err
-			}
-			return g.printStatus(st)
+			return g.onCluster(func(ctx context.Context, c *client.Client, cluster string) error {
+				st, err := c.Extend(ctx, cluster, m)
+				if err != nil {
+					return err
+				}
+				return g.printStatus(st)
+			})(cmd, args)
 		},
 	}
 	cmd.Flags().DurationVar(&ttl, "ttl", 0, "time to keep the cluster from now, e.g. 2h")
@@ -293,9 +289,6 @@ func newScheduleDestroyCmd(g *globals) *cobra.Command {
 		Example: "  provisioner schedule-destroy my-cluster --in 30m\n  provisioner schedule-destroy my-cluster --at 2026-12-01T18:00:00Z",
 		Args:    cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if err := validCluster(args[0]); err != nil {
-				return err
-			}
 			var t time.Time
 			if at != "" {
 				var err error
@@ -308,15 +301,13 @@ func newScheduleDestroyCmd(g *globals) *cobra.Command {
 				}
 				t = time.Now().Add(in)
 			}
-			c, err := g.authedClient()
-			if err != nil {
-				return err
-			}
-			st, err := c.ScheduleDestroy(cmd.Context(), args[0], t)
-			if err != nil {
-				return err
-			}
-			return g.printStatus(st)
+			return g.onCluster(func(ctx context.Context, c *client.Client, cluster string) error {
+				st, err := c.ScheduleDestroy(ctx, cluster, t)
+				if err != nil {
+					return err
+				}
+				return g.printStatus(st)
+			})(cmd, args)
 		},
 	}
 	cmd.Flags().StringVar(&at, "at", "", "destroy at this time (RFC 3339)")
@@ -331,15 +322,8 @@ func newEventsCmd(g *globals) *cobra.Command {
 		Use:   "events CLUSTER",
 		Short: "Show a cluster's recent events, oldest first",
 		Args:  cobra.ExactArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			if err := validCluster(args[0]); err != nil {
-				return err
-			}
-			c, err := g.authedClient()
-			if err != nil {
-				return err
-			}
-			evs, err := c.Events(cmd.Context(), args[0])
+		RunE: g.onCluster(func(ctx context.Context, c *client.Client, cluster string) error {
+			evs, err := c.Events(ctx, cluster)
 			if err != nil {
 				return err
 			}
@@ -352,6 +336,6 @@ func newEventsCmd(g *globals) *cobra.Command {
 			}
 			table(g.io.Out, []string{"TIME", "EVENT", "ACTOR", "MESSAGE"}, rows)
 			return nil
-		},
+		}),
 	}
 }

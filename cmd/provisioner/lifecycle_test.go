@@ -68,11 +68,7 @@ func statusOf(t *testing.T, cluster string) map[string]any {
 func clusterPids(t *testing.T, cluster string) []string {
 	t.Helper()
 	out, _ := exec.Command("pgrep", "-f", "--", "gateway --cluster "+cluster+" ").Output()
-	var pids []string
-	for _, p := range strings.Fields(string(out)) {
-		pids = append(pids, p)
-	}
-	return pids
+	return strings.Fields(string(out))
 }
 
 func waitFor(t *testing.T, what string, d time.Duration, ok func() bool) {
