@@ -7,7 +7,7 @@ import (
 )
 
 // Error codes. They travel as the "error" field of JSON error bodies, and the
-// HTTP layer maps each to one status (see http.StatusFor).
+// HTTP layer maps each to one status (see api.StatusFor).
 const (
 	EINVALID      = "invalid_request"       // 400: bad input
 	EUNAUTHORIZED = "unauthorized"          // 401: no token, bad token, bad credentials

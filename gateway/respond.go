@@ -11,33 +11,8 @@ import (
 	"time"
 
 	"provisioner"
+	"provisioner/api"
 )
-
-// errorBody is the provisioner's error shape, so clients treat refusals by
-// the gateway and by the provisioner alike.
-type errorBody struct {
-	Status      string `json:"status"` // always "failure"
-	Error       string `json:"error"`
-	Description string `json:"error_description"`
-}
-
-// statusFor maps the codes the gateway answers with to HTTP statuses, as
-// the provisioner's http.StatusFor does.
-func statusFor(code string) int {
-	switch code {
-	case provisioner.EINVALID:
-		return http.StatusBadRequest
-	case provisioner.EUNAUTHORIZED:
-		return http.StatusUnauthorized
-	case provisioner.EFORBIDDEN:
-		return http.StatusForbidden
-	case provisioner.ERATELIMITED:
-		return http.StatusTooManyRequests
-	case provisioner.EUNAVAILABLE:
-		return http.StatusServiceUnavailable
-	}
-	return http.StatusInternalServerError
-}
 
 // resultFor names an error code in the requests metric.
 var resultFor = map[string]string{
@@ -52,7 +27,7 @@ var resultFor = map[string]string{
 // client reports an unreachable issuer itself, once per refresh).
 func (g *Gateway) refuse(w *recorder, r *http.Request, err error) {
 	code := provisioner.ErrorCode(err)
-	status := statusFor(code)
+	status := api.StatusFor(code)
 	w.result = resultFor[code]
 	if w.result == "" {
 		w.result = "error"
@@ -81,7 +56,7 @@ func (g *Gateway) fail(w http.ResponseWriter, status int, code, msg string, retr
 	if status == http.StatusUnauthorized {
 		w.Header().Set("WWW-Authenticate", `Bearer realm="`+g.cfg.Cluster+`"`)
 	}
-	writeJSON(w, status, errorBody{Status: "failure", Error: code, Description: msg})
+	writeJSON(w, status, api.Error{Status: "failure", Error: code, Description: msg})
 }
 
 // upstreamError answers a failed upstream round trip: 504 when it timed

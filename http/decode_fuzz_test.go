@@ -38,7 +38,7 @@ func FuzzDecode(f *testing.F) {
 		default:
 			t.Fatalf("ct %q body %q: %v", ct, body, err)
 		}
-		if err != nil && StatusFor(provisioner.ErrorCode(err)) >= 500 {
+		if err != nil && api.StatusFor(provisioner.ErrorCode(err)) >= 500 {
 			t.Fatalf("server error for client input: %v", err)
 		}
 	})

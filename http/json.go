@@ -12,41 +12,11 @@ import (
 	"provisioner/api"
 )
 
-// StatusFor maps a domain error code to its HTTP status.
-func StatusFor(code string) int {
-	switch code {
-	case provisioner.EINVALID, provisioner.EEXPIRED:
-		return http.StatusBadRequest
-	case provisioner.EUNAUTHORIZED:
-		return http.StatusUnauthorized
-	case provisioner.EFORBIDDEN, provisioner.EDENIED:
-		return http.StatusForbidden
-	case provisioner.ENOTFOUND:
-		return http.StatusNotFound
-	case provisioner.ECONFLICT, provisioner.ESCHEDULED, provisioner.ETOOLATE, provisioner.EFAILED:
-		return http.StatusConflict
-	case provisioner.ELIMIT:
-		return http.StatusForbidden
-	case provisioner.ETOOLARGE:
-		return http.StatusRequestEntityTooLarge
-	case provisioner.EUNSUPPORTED:
-		return http.StatusUnsupportedMediaType
-	case provisioner.ERATELIMITED:
-		return http.StatusTooManyRequests
-	case provisioner.EUNAVAILABLE:
-		return http.StatusServiceUnavailable
-	case provisioner.EPENDING, provisioner.ESLOWDOWN:
-		return http.StatusAccepted
-	default:
-		return http.StatusInternalServerError
-	}
-}
-
 // fail writes err as a JSON error. Internal errors are logged with their
 // cause and answered with a bare "internal error".
 func (s *Server) fail(w http.ResponseWriter, r *http.Request, err error) {
 	code := provisioner.ErrorCode(err)
-	status := StatusFor(code)
+	status := api.StatusFor(code)
 	if status == http.StatusInternalServerError {
 		s.log.Error("internal error", "method", r.Method, "path", r.URL.Path, "err", err)
 		code = provisioner.EINTERNAL
