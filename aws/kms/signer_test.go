@@ -475,3 +475,27 @@ func TestSignRefusesOversizedInput(t *testing.T) {
 		}
 	}
 }
+
+// digestSigner sends what a crypto.Signer-style client would: the SHA-256
+// digest with MessageType DIGEST. The emulator hashes it again (see
+// notes/moto.md), producing a signature of the wrong message; the Signer's
+// own check must refuse it rather than issue a token no one can verify.
+type digestSigner struct{ *awskms.Client }
+
+func (d digestSigner) Sign(ctx context.Context, in *awskms.SignInput, opts ...func(*awskms.Options)) (*awskms.SignOutput, error) {
+	digest := sha256.Sum256(in.Message)
+	cp := *in
+	cp.Message, cp.MessageType = digest[:], types.MessageTypeDigest
+	return d.Client.Sign(ctx, &cp, opts...)
+}
+
+func TestWrongSignatureNeverIssued(t *testing.T) {
+	c, _ := emulator(t)
+	for _, spec := range []types.KeySpec{types.KeySpecEccNistP256, types.KeySpecRsa2048} {
+		s := newSigner(t, digestSigner{c}, signingKey(t, c, spec))
+		_, _, _, err := s.Sign(ctx, []byte("header.payload"))
+		if provisioner.ErrorCode(err) != provisioner.EINTERNAL || !strings.Contains(err.Error(), "does not verify") {
+			t.Fatalf("%s: a signature of the wrong message was returned: %v", spec, err)
+		}
+	}
+}
