@@ -28,7 +28,7 @@ func TestValidateVersion(t *testing.T) {
 	}
 	for _, bad := range []string{"", "--upload-pack=touch /tmp/x", "-x", "v1;rm -rf /", "../etc", "a/../b", "a..b",
 		"a b", "a//b", "a/", "a.", ".hidden", "a/.b", "x.lock", "a@{1}", "@", "a~1", "a^", "a:b", "a?", "a*", "a[",
-		"a\\b", "a\tb", "$(id)", "`id`", strings.Repeat("v", 129)} {
+		"a\\b", "a\tb", "$(id)", "`id`", "/x", strings.Repeat("v", 129)} {
 		err := ValidateVersion(bad)
 		if ErrorCode(err) != EINVALID {
 			t.Errorf("%q: want invalid_request, got %v", bad, err)
@@ -87,3 +87,14 @@ func TestErrorHelpers(t *testing.T) {
 type errString string
 
 func (e errString) Error() string { return string(e) }
+
+func TestValidateClusterVersion(t *testing.T) {
+	if err := ValidateClusterVersion("v4.5.1"); err != nil {
+		t.Error(err)
+	}
+	for _, bad := range []string{"feature/x", "-x", ""} {
+		if ErrorCode(ValidateClusterVersion(bad)) != EINVALID {
+			t.Errorf("%q accepted", bad)
+		}
+	}
+}

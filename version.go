@@ -18,8 +18,8 @@ func ValidateVersion(v string) error {
 		return Errorf(EINVALID, "version is required (a git tag or branch, or latest)")
 	case len(v) > 128:
 		return bad("longer than 128 characters")
-	case v[0] == '-':
-		return bad("starts with '-'")
+	case v[0] == '-' || v[0] == '/':
+		return bad("starts with '-' or '/'")
 	case strings.HasSuffix(v, "/") || strings.HasSuffix(v, "."):
 		return bad("ends with '/' or '.'")
 	case strings.Contains(v, "..") || strings.Contains(v, "//") || strings.Contains(v, "@{") || v == "@":
@@ -35,6 +35,18 @@ func ValidateVersion(v string) error {
 		if strings.HasPrefix(part, ".") || strings.HasSuffix(part, ".lock") {
 			return bad("a path component starts with '.' or ends with '.lock'")
 		}
+	}
+	return nil
+}
+
+// ValidateClusterVersion is ValidateVersion for the version a cluster runs:
+// it names container images, and an image tag has no '/'.
+func ValidateClusterVersion(v string) error {
+	if err := ValidateVersion(v); err != nil {
+		return err
+	}
+	if strings.Contains(v, "/") {
+		return Errorf(EINVALID, "invalid cluster version %q: it is an image tag, so it has no '/'; use a tag such as v4.5.1, or latest", truncate(v, 64))
 	}
 	return nil
 }

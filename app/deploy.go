@@ -133,7 +133,7 @@ func (a *App) checkDeploy(c Caller, req *DeployRequest) error {
 	if req.Version == "" {
 		req.Version = "latest"
 	}
-	if err := provisioner.ValidateVersion(req.Version); err != nil {
+	if err := provisioner.ValidateClusterVersion(req.Version); err != nil {
 		return err
 	}
 	if req.TTL == 0 {

@@ -64,7 +64,7 @@ Private clusters need an org member, public ones an admin.`,
 			if err := validCluster(args[0]); err != nil {
 				return err
 			}
-			if err := provisioner.ValidateVersion(req.Version); err != nil {
+			if err := provisioner.ValidateClusterVersion(req.Version); err != nil {
 				return usageError{err}
 			}
 			if req.NodeCapacity < 1 {
