@@ -1,0 +1,96 @@
+package cloudformation
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"time"
+)
+
+// DefaultProbeTimeout bounds one HTTPProbe check.
+const DefaultProbeTimeout = 10 * time.Second
+
+// HTTPProbe is the real HealthProbe: what the SlideRule Python client
+// polls, POST <endpoint>/discovery/status {"service":"<cluster>"}, answered
+// {"nodes":N} by the cluster's orchestrator through its gateway.
+type HTTPProbe struct {
+	// Client sends the request; nil means a client with Timeout that
+	// follows no redirects.
+	Client *http.Client
+	// Timeout bounds a check when Client is nil; 0 means DefaultProbeTimeout.
+	Timeout time.Duration
+	// Token, if set, returns a bearer token for the cluster (a jwt_cluster
+	// for exactly that cluster). A private cluster's gateway answers
+	// nothing without one; public clusters need none.
+	Token func(ctx context.Context, cluster string) (string, error)
+}
+
+var _ HealthProbe = (*HTTPProbe)(nil)
+
+// maxProbeBody bounds what a probe reads of an answer.
+const maxProbeBody = 64 << 10
+
+// Check asks the cluster how many nodes are registered.
+func (p *HTTPProbe) Check(ctx context.Context, cluster, endpoint string) (int, error) {
+	u, err := url.Parse(endpoint)
+	if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
+		return 0, fmt.Errorf("endpoint %q is not an http(s) URL", endpoint)
+	}
+	u = u.JoinPath("/discovery/status")
+	body, _ := json.Marshal(map[string]string{"service": cluster})
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, u.String(), bytes.NewReader(body))
+	if err != nil {
+		return 0, err
+	}
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Accept", "application/json")
+	if p.Token != nil {
+		tok, err := p.Token(ctx, cluster)
+		if err != nil {
+			return 0, fmt.Errorf("no token for the health check: %w", err)
+		}
+		req.Header.Set("Authorization", "Bearer "+tok)
+	}
+	res, err := p.client().Do(req)
+	if err != nil {
+		return 0, err
+	}
+	defer res.Body.Close()
+	b, err := io.ReadAll(io.LimitReader(res.Body, maxProbeBody+1))
+	if err != nil {
+		return 0, fmt.Errorf("POST %s: %w", u.Redacted(), err)
+	}
+	if res.StatusCode != http.StatusOK {
+		return 0, fmt.Errorf("POST %s answered %s", u.Redacted(), res.Status)
+	}
+	if len(b) > maxProbeBody {
+		return 0, fmt.Errorf("POST %s: answer larger than %d bytes", u.Redacted(), maxProbeBody)
+	}
+	var st struct {
+		Nodes *int `json:"nodes"`
+	}
+	if err := json.Unmarshal(b, &st); err != nil || st.Nodes == nil || *st.Nodes < 0 {
+		return 0, fmt.Errorf("POST %s: answer has no node count", u.Redacted())
+	}
+	return *st.Nodes, nil
+}
+
+func (p *HTTPProbe) client() *http.Client {
+	if p.Client != nil {
+		return p.Client
+	}
+	t := p.Timeout
+	if t <= 0 {
+		t = DefaultProbeTimeout
+	}
+	return &http.Client{
+		Timeout: t,
+		CheckRedirect: func(*http.Request, []*http.Request) error {
+			return http.ErrUseLastResponse
+		},
+	}
+}
