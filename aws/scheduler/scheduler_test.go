@@ -151,6 +151,7 @@ func (f *fixture) checkDestroy(t *testing.T, cluster string, at time.Time) {
 }
 
 func TestSetDestroyCreates(t *testing.T) {
+	t.Parallel()
 	f := newFixture(t)
 	at := f.now.Add(2 * time.Hour).Truncate(time.Second)
 	if err := f.s.SetDestroy(bg, "alpha", at); err != nil {
@@ -163,6 +164,7 @@ func TestSetDestroyCreates(t *testing.T) {
 }
 
 func TestSetDestroyReplaces(t *testing.T) {
+	t.Parallel()
 	f := newFixture(t)
 	first := f.now.Add(time.Hour).Truncate(time.Second)
 	second := f.now.Add(3*time.Hour + 17*time.Second)
@@ -193,6 +195,7 @@ func TestSetDestroyReplaces(t *testing.T) {
 }
 
 func TestRemoveDestroy(t *testing.T) {
+	t.Parallel()
 	f := newFixture(t)
 	if err := f.s.SetDestroy(bg, "gamma", f.now.Add(time.Hour)); err != nil {
 		t.Fatal(err)
@@ -219,6 +222,7 @@ func TestRemoveDestroy(t *testing.T) {
 // Cluster names that are prefixes of each other have separate schedules:
 // setting, replacing or removing one never touches the other.
 func TestPrefixNamedClustersAreIndependent(t *testing.T) {
+	t.Parallel()
 	f := newFixture(t)
 	atShort, atLong := f.now.Add(time.Hour), f.now.Add(2*time.Hour)
 	if err := f.s.SetDestroy(bg, "abc", atShort); err != nil {
@@ -245,6 +249,7 @@ func TestPrefixNamedClustersAreIndependent(t *testing.T) {
 }
 
 func TestEnsureReconcile(t *testing.T) {
+	t.Parallel()
 	f := newFixture(t)
 	for i := range 2 { // create, then update in place
 		if err := f.s.EnsureReconcile(bg); err != nil {
@@ -282,6 +287,7 @@ func TestEnsureReconcile(t *testing.T) {
 // EnsureGroup on an existing group keeps its schedules (the emulator would
 // replace the group, schedules and all, on a second CreateScheduleGroup).
 func TestEnsureGroupKeepsSchedules(t *testing.T) {
+	t.Parallel()
 	f := newFixture(t)
 	at := f.now.Add(time.Hour)
 	if err := f.s.SetDestroy(bg, "delta", at); err != nil {
@@ -295,6 +301,7 @@ func TestEnsureGroupKeepsSchedules(t *testing.T) {
 
 // A destroy time in the past still gets a schedule, one that fires soon.
 func TestSetDestroyPastTime(t *testing.T) {
+	t.Parallel()
 	f := newFixture(t)
 	at := f.now.Add(-time.Hour)
 	if err := f.s.SetDestroy(bg, "epsilon", at); err != nil {
@@ -304,6 +311,7 @@ func TestSetDestroyPastTime(t *testing.T) {
 }
 
 func TestSetDestroyCallCount(t *testing.T) {
+	t.Parallel()
 	f := newFixture(t)
 	f.rec.mu.Lock()
 	f.rec.calls = nil
@@ -331,6 +339,7 @@ func TestSetDestroyCallCount(t *testing.T) {
 }
 
 func TestInvalidClusterNames(t *testing.T) {
+	t.Parallel()
 	f := newFixture(t)
 	for _, name := range []string{"", "A", "a_b", "-ab", "ab-", "x/y", "a b", "abcdefghijabcdefghijabcdefghijabcdefghijk"} {
 		if err := f.s.SetDestroy(bg, name, f.now.Add(time.Hour)); err == nil {
@@ -347,6 +356,7 @@ func TestInvalidClusterNames(t *testing.T) {
 
 // A missing group is an error, not a silent success.
 func TestMissingGroup(t *testing.T) {
+	t.Parallel()
 	cfg := awstest.Config(t)
 	cfg.RetryMaxAttempts = 1 // the emulator answers 500 here; do not retry it
 	s, err := scheduler.New(cfg, scheduler.Config{Group: awstest.Name("nogroup"), Prefix: "p", TargetARN: targetARN, RoleARN: roleARN})
