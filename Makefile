@@ -4,7 +4,7 @@ BIN := bin/provisioner
 DATA ?= .data
 ADDR ?= 127.0.0.1:8080
 
-.PHONY: all build run test bench fuzz clean
+.PHONY: all build run test bench fuzz clean package deploy
 
 all: build
 
@@ -26,5 +26,33 @@ bench:
 fuzz:
 	./scripts/fuzz.sh
 
+# ---- AWS: the Lambda package and the provisioner stack (deploy/README.md)
+AWS_REGION ?= us-west-2
+PREFIX ?= sliderule
+STACK ?= $(PREFIX)-provisioner
+CODE_BUCKET ?=
+DEPLOY_PARAMS ?=
+LAMBDA_ZIP := dist/provisioner-lambda-arm64.zip
+
+package:
+	mkdir -p dist/lambda
+	GOOS=linux GOARCH=arm64 CGO_ENABLED=0 $(GO) build -tags lambda.norpc -trimpath -ldflags "-s -w" -o dist/lambda/bootstrap ./cmd/provisioner
+	touch -t 198001010000 dist/lambda/bootstrap
+	cd dist/lambda && rm -f ../provisioner-lambda-arm64.zip && zip -X -q ../provisioner-lambda-arm64.zip bootstrap
+	@ls -l dist/lambda/bootstrap $(LAMBDA_ZIP)
+
+deploy: package
+	@test -n "$(CODE_BUCKET)" || { echo "set CODE_BUCKET to an S3 bucket in $(AWS_REGION) (see deploy/README.md)" >&2; exit 2; }
+	set -e; \
+	code_key=provisioner/lambda-$$(sha256sum $(LAMBDA_ZIP) | cut -c1-16).zip; \
+	tpl_key=provisioner/cluster-$$(sha256sum deploy/cluster.yaml | cut -c1-16).yaml; \
+	aws s3 cp --region $(AWS_REGION) $(LAMBDA_ZIP) s3://$(CODE_BUCKET)/$$code_key; \
+	aws s3 cp --region $(AWS_REGION) deploy/cluster.yaml s3://$(CODE_BUCKET)/$$tpl_key; \
+	aws cloudformation deploy --region $(AWS_REGION) --stack-name $(STACK) \
+		--template-file deploy/provisioner.yaml \
+		--capabilities CAPABILITY_IAM CAPABILITY_NAMED_IAM --no-fail-on-empty-changeset \
+		--parameter-overrides Prefix=$(PREFIX) CodeBucket=$(CODE_BUCKET) \
+			CodeKey=$$code_key ClusterTemplateKey=$$tpl_key $(DEPLOY_PARAMS)
+
 clean:
-	rm -rf bin .cache
+	rm -rf bin .cache dist
