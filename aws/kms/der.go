@@ -1,6 +1,7 @@
 package kms
 
 import (
+	"bytes"
 	"encoding/asn1"
 	"errors"
 	"math/big"
@@ -19,6 +20,11 @@ func DERToJWS(der []byte, size int) ([]byte, error) {
 	}
 	if len(rest) != 0 {
 		return nil, errors.New("ECDSA signature has trailing data")
+	}
+	// encoding/asn1 skips elements after the last field of a SEQUENCE;
+	// re-encoding and comparing refuses those and any other slack.
+	if strict, err := asn1.Marshal(sig); err != nil || !bytes.Equal(strict, der) {
+		return nil, errors.New("ECDSA signature is not strict DER")
 	}
 	if sig.R.Sign() <= 0 || sig.S.Sign() <= 0 || sig.R.BitLen() > size*8 || sig.S.BitLen() > size*8 {
 		return nil, errors.New("ECDSA signature values are out of range")
