@@ -113,3 +113,9 @@ type LogStore interface {
 	// Open reads what is under key, or ENOTFOUND.
 	Open(ctx context.Context, key string) (io.ReadCloser, error)
 }
+
+// LogStoreAt is a LogStore that can start reading part way in, so following
+// a growing log costs only what was added since the last read.
+type LogStoreAt interface {
+	OpenAt(ctx context.Context, key string, offset int64) (io.ReadCloser, error)
+}

@@ -212,9 +212,9 @@ func (a *App) ListJobs(ctx context.Context, c Caller, f provisioner.JobFilter) (
 	return a.store.ListJobs(ctx, f)
 }
 
-// JobLog opens a job's log as it is now; callers follow a running job by
-// reading again from where they stopped.
-func (a *App) JobLog(ctx context.Context, c Caller, id string) (provisioner.Job, io.ReadCloser, error) {
+// JobLog opens a job's log as it is now, from offset on; callers follow a
+// running job by reading again from where they stopped.
+func (a *App) JobLog(ctx context.Context, c Caller, id string, offset int64) (provisioner.Job, io.ReadCloser, error) {
 	if err := requireLevel(c.User, provisioner.LevelAdmin, "job logs"); err != nil {
 		return provisioner.Job{}, nil, err
 	}
@@ -230,8 +230,22 @@ func (a *App) JobLog(ctx context.Context, c Caller, id string) (provisioner.Job,
 	if a.jobs.logs == nil {
 		return j, nil, provisioner.Errorf(provisioner.ENOTFOUND, "this provisioner keeps no job logs")
 	}
+	if offset < 0 {
+		return j, nil, provisioner.Errorf(provisioner.EINVALID, "offset must not be negative")
+	}
+	if at, ok := a.jobs.logs.(provisioner.LogStoreAt); ok {
+		r, err := at.OpenAt(ctx, j.LogKey, offset)
+		return j, r, err
+	}
 	r, err := a.jobs.logs.Open(ctx, j.LogKey)
-	return j, r, err
+	if err != nil {
+		return j, nil, err
+	}
+	if _, err := io.CopyN(io.Discard, r, offset); err != nil && err != io.EOF {
+		r.Close()
+		return j, nil, err
+	}
+	return j, r, nil
 }
 
 func validJobID(id string) error {

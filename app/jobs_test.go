@@ -148,7 +148,7 @@ func TestJobOutcomes(t *testing.T) {
 		t.Fatalf("%+v", j)
 	}
 	// The log is readable while it runs.
-	_, rc, err := f.app.JobLog(bg, admin, j.ID)
+	_, rc, err := f.app.JobLog(bg, admin, j.ID, 0)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -114,7 +114,7 @@ func (s *Server) jobLog(w http.ResponseWriter, r *http.Request) {
 	id := r.PathValue("id")
 	started, deadline := false, time.Now().Add(maxFollow)
 	for {
-		j, rc, err := s.app.JobLog(r.Context(), c, id)
+		j, rc, err := s.app.JobLog(r.Context(), c, id, offset)
 		if provisioner.ErrorCode(err) == provisioner.ENOTFOUND && j.ID != "" && !j.State.Final() {
 			err, rc = nil, io.NopCloser(emptyReader{}) // no log yet: the machine is starting
 		}
@@ -131,10 +131,9 @@ func (s *Server) jobLog(w http.ResponseWriter, r *http.Request) {
 			w.WriteHeader(http.StatusOK)
 			started = true
 		}
-		n, _ := io.Copy(io.Discard, io.LimitReader(rc, offset))
-		m, _ := io.Copy(w, rc)
+		n, _ := io.Copy(w, rc)
 		rc.Close()
-		offset = n + m
+		offset += n
 		if f, ok := w.(http.Flusher); ok {
 			f.Flush()
 		}
