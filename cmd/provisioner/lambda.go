@@ -1,0 +1,173 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	cfnsdk "github.com/aws/aws-sdk-go-v2/service/cloudformation"
+	ddbsdk "github.com/aws/aws-sdk-go-v2/service/dynamodb"
+
+	"provisioner"
+	"provisioner/app"
+	"provisioner/aws/awsenv"
+	"provisioner/aws/cloudformation"
+	"provisioner/aws/kms"
+	"provisioner/aws/lambda"
+	"provisioner/aws/s3"
+	"provisioner/aws/scheduler"
+	"provisioner/dynamodb"
+	"provisioner/github"
+	phttp "provisioner/http"
+	"provisioner/jwt"
+)
+
+// runLambda runs the provisioner as the Lambda of deploy/provisioner.yaml;
+// it returns only on a configuration error (an init failure).
+func runLambda(stderr *os.File) int {
+	log := slog.New(slog.NewJSONHandler(stderr, nil))
+	cfg, err := awsenv.Load(context.Background(), awsenv.Options{Endpoint: os.Getenv("PROVISIONER_AWS_ENDPOINT")})
+	if err != nil {
+		log.Error("provisioner lambda: AWS configuration", "err", err)
+		return 1
+	}
+	h, err := newLambdaHandler(cfg, os.Getenv, log, lambdaOverrides{})
+	if err != nil {
+		log.Error("provisioner lambda: configuration", "err", err)
+		return 1
+	}
+	lambda.Start(h)
+	return 0
+}
+
+// lambdaOverrides replace parts of the AWS wiring in tests: the emulator
+// cannot reach a cluster's endpoint, nor wait for a TTL.
+type lambdaOverrides struct {
+	Probe        cloudformation.HealthProbe
+	Now          func() time.Time
+	TemplateBody string
+}
+
+// newLambdaHandler wires the AWS backend from the environment the
+// provisioner stack sets. It makes no network call: a cold start stays cheap.
+func newLambdaHandler(cfg aws.Config, getenv func(string) string, log *slog.Logger, over lambdaOverrides) (*lambda.Handler, error) {
+	var missing []string
+	need := func(k string) string {
+		v := getenv(k)
+		if v == "" {
+			missing = append(missing, k)
+		}
+		return v
+	}
+	prefix := need("PROVISIONER_PREFIX")
+	issuer := need("PROVISIONER_ISSUER")
+	table := need("PROVISIONER_TABLE")
+	bucket := need("PROVISIONER_LOG_BUCKET")
+	keyIDs := need("PROVISIONER_KMS_KEY_IDS")
+	domain := need("PROVISIONER_DOMAIN")
+	templateURL := need("PROVISIONER_CLUSTER_TEMPLATE_URL")
+	if len(missing) > 0 {
+		return nil, fmt.Errorf("not set: %s", strings.Join(missing, ", "))
+	}
+	emulated := getenv("PROVISIONER_AWS_ENDPOINT") != ""
+	store := dynamodb.New(ddbsdk.NewFromConfig(cfg), table)
+	signer, err := kms.NewFromConfig(cfg, kms.ParseKeyIDs(keyIDs))
+	if err != nil {
+		return nil, err
+	}
+	logs, err := s3.NewFromConfig(cfg, s3.Config{Bucket: bucket, Prefix: "logs", PathStyle: emulated})
+	if err != nil {
+		return nil, err
+	}
+	tokens := jwt.New(jwt.Config{Issuer: issuer, Signer: signer})
+	schedCfg, err := scheduler.ConfigFromEnv(getenv)
+	if err != nil {
+		return nil, err
+	}
+	sched, err := scheduler.New(cfg, schedCfg)
+	if err != nil {
+		return nil, err
+	}
+	params := map[string]string{
+		"Domain": domain, "HostedZoneId": getenv("PROVISIONER_HOSTED_ZONE_ID"), "ProvisionerURL": issuer,
+		"ProvisionerReleaseURL":    getenv("PROVISIONER_CLUSTER_RELEASE_URL"),
+		"ProvisionerReleaseSHA256": getenv("PROVISIONER_CLUSTER_RELEASE_SHA256"),
+		"ImageRegistry":            getenv("PROVISIONER_IMAGE_REGISTRY"),
+		"ProjectBucket":            getenv("PROVISIONER_PROJECT_BUCKET"),
+		"RolePermissionsBoundary":  getenv("PROVISIONER_CLUSTER_ROLE_BOUNDARY_ARN"),
+	}
+	// Clusters go into an existing VPC when one is named, else each gets its own.
+	for param, env := range map[string]string{"VpcId": "PROVISIONER_CLUSTER_VPC_ID",
+		"PublicSubnetId": "PROVISIONER_CLUSTER_PUBLIC_SUBNET_ID", "PrivateSubnetId": "PROVISIONER_CLUSTER_PRIVATE_SUBNET_ID"} {
+		if v := getenv(env); v != "" {
+			params[param] = v
+		}
+	}
+	// The probe asks the cluster's gateway for its nodes with a token of its
+	// own: a private cluster answers nothing without one.
+	var probe cloudformation.HealthProbe = &cloudformation.HTTPProbe{Token: func(ctx context.Context, cluster string) (string, error) {
+		tok, _, err := tokens.IssueCluster(ctx, provisioner.User{Login: "provisioner", Level: provisioner.LevelAdmin}, cluster)
+		return tok, err
+	}}
+	if over.Probe != nil {
+		probe = over.Probe
+	}
+	cfnCfg := cloudformation.Config{Client: cfnsdk.NewFromConfig(cfg), StackPrefix: prefix, TemplateURL: templateURL,
+		RoleARN: getenv("PROVISIONER_CLUSTER_STACK_ROLE_ARN"), Parameters: params,
+		Tags: map[string]string{"provisioner": prefix}, HealthProbe: probe}
+	if over.TemplateBody != "" {
+		cfnCfg.TemplateURL, cfnCfg.TemplateBody = "", over.TemplateBody
+	}
+	driver, err := cloudformation.New(cfnCfg)
+	if err != nil {
+		return nil, err
+	}
+	gh, err := lambdaGitHub(getenv)
+	if err != nil {
+		return nil, err
+	}
+	appCfg := app.Config{Store: store, Tokens: tokens, Identity: gh, Logger: log, Driver: driver, Scheduler: sched, Logs: logs,
+		Now: over.Now, Poll: 2 * time.Second}
+	if getenv("PROVISIONER_GITHUB_CLIENT_ID") != "" {
+		appCfg.Device = gh
+	}
+	if getenv("PROVISIONER_ACTIONS_AUDIENCE") != "" {
+		appCfg.Actions = gh
+	}
+	a := app.New(appCfg)
+	// TrustedProxies stays 0: the Lambda adapter puts API Gateway's sourceIp in RemoteAddr.
+	srv := phttp.NewServer(phttp.Config{App: a, Keys: signer, Issuer: issuer, Logger: log})
+	return &lambda.Handler{HTTP: srv, Destroy: a.FireDestroy, Reconcile: a.Reconcile, Logger: log}, nil
+}
+
+func lambdaGitHub(getenv func(string) string) (*github.Provider, error) {
+	var rules []github.ActionsRule
+	if v := getenv("PROVISIONER_ACTIONS_RULES"); v != "" {
+		var err error
+		if rules, err = github.ParseActionsRules(v); err != nil {
+			return nil, fmt.Errorf("PROVISIONER_ACTIONS_RULES: %w", err)
+		}
+	}
+	var teams []string
+	for t := range strings.SplitSeq(getenv("PROVISIONER_ALLOWED_TEAMS"), ",") {
+		if t = strings.TrimSpace(t); t != "" {
+			teams = append(teams, t)
+		}
+	}
+	or := func(k, def string) string {
+		if v := getenv(k); v != "" {
+			return v
+		}
+		return def
+	}
+	return github.New(github.Config{
+		APIURL: or("PROVISIONER_GITHUB_API_URL", github.DefaultAPIURL), WebURL: or("PROVISIONER_GITHUB_URL", github.DefaultWebURL),
+		Org: getenv("PROVISIONER_GITHUB_ORG"), AdminTeam: getenv("PROVISIONER_ADMIN_TEAM"), AllowedTeams: teams,
+		ClientID: getenv("PROVISIONER_GITHUB_CLIENT_ID"), ActionsIssuer: or("PROVISIONER_ACTIONS_ISSUER", github.DefaultActionsIssuer),
+		ActionsAudience: getenv("PROVISIONER_ACTIONS_AUDIENCE"), ActionsRules: rules,
+	})
+}

@@ -1,0 +1,309 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"os"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-lambda-go/events"
+	"github.com/aws/aws-sdk-go-v2/aws"
+	cfnsdk "github.com/aws/aws-sdk-go-v2/service/cloudformation"
+	cfntypes "github.com/aws/aws-sdk-go-v2/service/cloudformation/types"
+	ddbsdk "github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	kmssdk "github.com/aws/aws-sdk-go-v2/service/kms"
+	kmstypes "github.com/aws/aws-sdk-go-v2/service/kms/types"
+	s3sdk "github.com/aws/aws-sdk-go-v2/service/s3"
+	s3types "github.com/aws/aws-sdk-go-v2/service/s3/types"
+	schedsdk "github.com/aws/aws-sdk-go-v2/service/scheduler"
+
+	"provisioner/aws/awsenv"
+	"provisioner/aws/awstest"
+	"provisioner/aws/lambda"
+	"provisioner/aws/scheduler"
+	"provisioner/dynamodb"
+	"provisioner/github/githubtest"
+	"provisioner/jwt"
+)
+
+const networkTemplate = `
+Parameters:
+  Domain: {Type: String}
+Resources:
+  Vpc:
+    Type: AWS::EC2::VPC
+    Properties: {CidrBlock: 10.78.0.0/16}
+  PublicSubnet:
+    Type: AWS::EC2::Subnet
+    Properties: {VpcId: !Ref Vpc, CidrBlock: 10.78.0.0/24}
+  PrivateSubnet:
+    Type: AWS::EC2::Subnet
+    Properties: {VpcId: !Ref Vpc, CidrBlock: 10.78.16.0/20}
+  Zone:
+    Type: AWS::Route53::HostedZone
+    Properties: {Name: !Ref Domain}
+Outputs:
+  VpcId: {Value: !Ref Vpc}
+  PublicSubnetId: {Value: !Ref PublicSubnet}
+  PrivateSubnetId: {Value: !Ref PrivateSubnet}
+  ZoneId: {Value: !Ref Zone}
+`
+
+// nodesProbe answers the health probe: every cluster has its nodes, as the
+// emulator cannot run the instances that would answer.
+type nodesProbe struct{}
+
+func (nodesProbe) Check(context.Context, string, string) (int, error) { return 100, nil }
+
+// lambdaClock is the app's clock in the AWS test, so a TTL can pass.
+type lambdaClock struct {
+	mu  sync.Mutex
+	off time.Duration
+}
+
+func (c *lambdaClock) Now() time.Time      { c.mu.Lock(); defer c.mu.Unlock(); return time.Now().Add(c.off) }
+func (c *lambdaClock) Add(d time.Duration) { c.mu.Lock(); c.off += d; c.mu.Unlock() }
+
+// awsBackend is the provisioner as the Lambda runs it, on the emulator.
+type awsBackend struct {
+	t      *testing.T
+	h      *lambda.Handler
+	cfg    aws.Config
+	calls  *awsenv.Counter
+	prefix string
+	group  string
+	clock  *lambdaClock
+	gh     *githubtest.Server
+	token  string
+}
+
+func newAWSBackend(t *testing.T) *awsBackend {
+	t.Helper()
+	ctx := context.Background()
+	cfg := awstest.Config(t)
+	b := &awsBackend{t: t, cfg: cfg, prefix: awstest.Name("p"), clock: &lambdaClock{}}
+	table, bucket, group := awstest.Name("tbl"), awstest.Name("logs"), awstest.Name("grp")
+	b.group = group
+	if err := dynamodb.CreateTable(ctx, ddbsdk.NewFromConfig(cfg), table); err != nil {
+		t.Fatal(err)
+	}
+	key, err := kmssdk.NewFromConfig(cfg).CreateKey(ctx, &kmssdk.CreateKeyInput{KeySpec: kmstypes.KeySpecEccNistP256, KeyUsage: kmstypes.KeyUsageTypeSignVerify})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s3sdk.NewFromConfig(cfg).CreateBucket(ctx, &s3sdk.CreateBucketInput{Bucket: aws.String(bucket),
+		CreateBucketConfiguration: &s3types.CreateBucketConfiguration{LocationConstraint: s3types.BucketLocationConstraint(awstest.Region)}}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := schedsdk.NewFromConfig(cfg).CreateScheduleGroup(ctx, &schedsdk.CreateScheduleGroupInput{Name: aws.String(group)}); err != nil {
+		t.Fatal(err)
+	}
+	domain := awstest.Name("lt") + ".example.org"
+	cfn := cfnsdk.NewFromConfig(cfg)
+	netStack := awstest.Name("net")
+	if _, err := cfn.CreateStack(ctx, &cfnsdk.CreateStackInput{StackName: aws.String(netStack), TemplateBody: aws.String(networkTemplate),
+		Parameters: []cfntypes.Parameter{{ParameterKey: aws.String("Domain"), ParameterValue: aws.String(domain)}}}); err != nil {
+		t.Fatal(err)
+	}
+	out, err := cfn.DescribeStacks(ctx, &cfnsdk.DescribeStacksInput{StackName: aws.String(netStack)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	net := map[string]string{}
+	for _, o := range out.Stacks[0].Outputs {
+		net[aws.ToString(o.OutputKey)] = aws.ToString(o.OutputValue)
+	}
+	zone := net["ZoneId"][strings.LastIndex(net["ZoneId"], "/")+1:]
+	b.gh = githubtest.New(t)
+	b.gh.AddUser("tok-admin", "ada", 1)
+	b.gh.SetOrgMembership("ada", "sliderule", "active", "admin")
+	env := map[string]string{
+		"PROVISIONER_PREFIX": b.prefix, "PROVISIONER_ISSUER": "https://provisioner." + domain, "PROVISIONER_TABLE": table,
+		"PROVISIONER_LOG_BUCKET": bucket, "PROVISIONER_KMS_KEY_IDS": aws.ToString(key.KeyMetadata.KeyId), "PROVISIONER_DOMAIN": domain,
+		"PROVISIONER_CLUSTER_TEMPLATE_URL": "https://unused.example.org/cluster.yaml", "PROVISIONER_AWS_ENDPOINT": awstest.Endpoint(t),
+		"PROVISIONER_SCHEDULE_GROUP": group, "PROVISIONER_FUNCTION_ARN": "arn:aws:lambda:us-west-2:123456789012:function:" + b.prefix,
+		"PROVISIONER_SCHEDULER_ROLE_ARN": "arn:aws:iam::123456789012:role/" + b.prefix + "-scheduler",
+		"PROVISIONER_DLQ_ARN":            "arn:aws:sqs:us-west-2:123456789012:" + b.prefix + "-dlq",
+		"PROVISIONER_HOSTED_ZONE_ID":     zone, "PROVISIONER_IMAGE_REGISTRY": "123456789012.dkr.ecr.us-west-2.amazonaws.com",
+		"PROVISIONER_CLUSTER_RELEASE_URL":    "https://releases.example.org/v1.0.0/provisioner-linux-arm64",
+		"PROVISIONER_CLUSTER_RELEASE_SHA256": strings.Repeat("5e", 32), "PROVISIONER_PROJECT_BUCKET": "sliderule-test-project",
+		"PROVISIONER_CLUSTER_VPC_ID": net["VpcId"], "PROVISIONER_CLUSTER_PUBLIC_SUBNET_ID": net["PublicSubnetId"],
+		"PROVISIONER_CLUSTER_PRIVATE_SUBNET_ID": net["PrivateSubnetId"],
+		"PROVISIONER_GITHUB_API_URL":            b.gh.APIURL(), "PROVISIONER_GITHUB_URL": b.gh.WebURL(), "PROVISIONER_GITHUB_ORG": "sliderule",
+	}
+	tpl, err := os.ReadFile("../../deploy/cluster.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b.calls = awsenv.Count(&b.cfg)
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	b.h, err = newLambdaHandler(b.cfg, func(k string) string { return env[k] }, log,
+		lambdaOverrides{Probe: nodesProbe{}, Now: b.clock.Now, TemplateBody: string(tpl)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := b.calls.Total(); n != 0 {
+		t.Fatalf("wiring the Lambda made %d AWS calls; a cold start must make none (%v)", n, b.calls.Calls())
+	}
+	return b
+}
+
+// api sends one API Gateway HTTP API (payload 2.0) event through the handler.
+func (b *awsBackend) api(method, path, body string) (int, map[string]any) {
+	b.t.Helper()
+	rawPath, query, _ := strings.Cut(path, "?")
+	ev := events.APIGatewayV2HTTPRequest{Version: "2.0", RouteKey: "$default", RawPath: rawPath, RawQueryString: query,
+		Headers: map[string]string{"content-type": "application/json", "user-agent": "test"}, Body: body,
+		RequestContext: events.APIGatewayV2HTTPRequestContext{RequestID: "req-1", Stage: "$default",
+			HTTP: events.APIGatewayV2HTTPRequestContextHTTPDescription{Method: method, Path: rawPath, Protocol: "HTTP/1.1", SourceIP: "198.51.100.7"}}}
+	if b.token != "" {
+		ev.Headers["authorization"] = "Bearer " + b.token
+	}
+	payload, _ := json.Marshal(ev)
+	out, err := b.h.Invoke(context.Background(), payload)
+	if err != nil {
+		b.t.Fatalf("%s %s: %v", method, path, err)
+	}
+	var resp events.APIGatewayV2HTTPResponse
+	if err := json.Unmarshal(out, &resp); err != nil {
+		b.t.Fatal(err)
+	}
+	var m map[string]any
+	_ = json.Unmarshal([]byte(resp.Body), &m)
+	return resp.StatusCode, m
+}
+
+// scheduled sends a scheduler event, as EventBridge Scheduler would.
+func (b *awsBackend) scheduled(input string) {
+	b.t.Helper()
+	if _, err := b.h.Invoke(context.Background(), []byte(input)); err != nil {
+		b.t.Fatalf("scheduler event %s: %v", input, err)
+	}
+}
+
+func (b *awsBackend) wait(status int, body map[string]any) {
+	b.t.Helper()
+	if status == 200 {
+		return
+	}
+	if status != 202 {
+		b.t.Fatalf("want 200 or 202, got %d %v", status, body)
+	}
+	id := body["operation"].(map[string]any)["id"].(string)
+	for i := 0; i < 10; i++ {
+		s, r := b.api("GET", "/operations/"+id+"?wait=5s", "")
+		if s == 200 {
+			if r["status"] != "success" {
+				b.t.Fatalf("operation failed: %v", r)
+			}
+			return
+		}
+	}
+	b.t.Fatalf("operation %s did not end", id)
+}
+
+func (b *awsBackend) schedule(cluster string) (string, bool) {
+	out, err := schedsdk.NewFromConfig(b.cfg).GetSchedule(context.Background(), &schedsdk.GetScheduleInput{
+		Name: aws.String(b.prefix + "-destroy-" + cluster), GroupName: aws.String(b.group)})
+	if err != nil {
+		return "", false
+	}
+	return aws.ToString(out.ScheduleExpression), true
+}
+
+func (b *awsBackend) stackStatus(cluster string) string {
+	out, err := cfnsdk.NewFromConfig(b.cfg).DescribeStacks(context.Background(), &cfnsdk.DescribeStacksInput{StackName: aws.String(b.prefix + "-" + cluster)})
+	if err != nil || len(out.Stacks) == 0 {
+		return "absent"
+	}
+	return string(out.Stacks[0].StackStatus)
+}
+
+// TestAWSBackendLifecycle is the lifecycle suite on the AWS backend, through
+// the Lambda handler with real API Gateway v2 and scheduler payloads, on
+// the emulator: DynamoDB, KMS, CloudFormation, EventBridge Scheduler, S3.
+func TestAWSBackendLifecycle(t *testing.T) {
+	b := newAWSBackend(t)
+	status, body := b.api("POST", "/auth/github/pat", `{"pat":"tok-admin"}`)
+	if status != 200 {
+		t.Fatalf("login: %d %v", status, body)
+	}
+	b.token = body["token"].(string)
+
+	// KMS-signed tokens verify through the published JWKS (what a gateway sees).
+	status, jwks := b.api("GET", "/.well-known/jwks.json", "")
+	raw, _ := json.Marshal(jwks)
+	keys, err := jwt.ParseJWKS(raw)
+	if status != 200 || err != nil || len(keys) != 1 {
+		t.Fatalf("jwks: %d %v %v", status, err, jwks)
+	}
+	b.calls.Reset()
+	status, body = b.api("POST", "/deploy", `{"cluster":"aws1","is_public":false,"node_capacity":2,"ttl":60,"version":"v4.5.1"}`)
+	b.wait(status, body)
+	deployCalls := b.calls.Calls()
+	if got := b.stackStatus("aws1"); got != "CREATE_COMPLETE" {
+		t.Fatalf("stack %s", got)
+	}
+	expr, ok := b.schedule("aws1")
+	if !ok || !strings.HasPrefix(expr, "at(") {
+		t.Fatalf("TTL schedule: %q %v", expr, ok)
+	}
+	status, body = b.api("POST", "/access", `{"cluster":"aws1"}`)
+	if status != 200 {
+		t.Fatalf("access: %d %v", status, body)
+	}
+	issuerStatus, disc := b.api("GET", "/.well-known/openid-configuration", "")
+	verifier := jwt.New(jwt.Config{Issuer: disc["issuer"].(string), Keys: jwt.StaticKeySet(keys)})
+	if _, err := verifier.VerifyCluster(context.Background(), body["token"].(string), "aws1"); issuerStatus != 200 || err != nil {
+		t.Fatalf("a KMS-signed jwt_cluster does not verify against the JWKS: %v", err)
+	}
+
+	b.calls.Reset()
+	status, body = b.api("POST", "/status", `{"cluster":"aws1"}`)
+	statusCalls := b.calls.Calls()
+	if status != 200 || body["state"] != "running" || body["endpoint"] == "" {
+		t.Fatalf("status: %d %v", status, body)
+	}
+	if status, body = b.api("POST", "/events", `{"cluster":"aws1"}`); status != 200 || len(body["events"].([]any)) < 3 {
+		t.Fatalf("events: %d %v", status, body)
+	}
+	at := time.Now().Add(2 * time.Hour).UTC().Truncate(time.Minute)
+	if status, body = b.api("POST", "/schedule_destroy", `{"cluster":"aws1","time":"`+at.Format(time.RFC3339)+`"}`); status != 200 {
+		t.Fatalf("schedule_destroy: %d %v", status, body)
+	}
+	if expr, _ := b.schedule("aws1"); expr != scheduler.AtExpression(at) {
+		t.Fatalf("schedule not replaced: %q, want %q", expr, scheduler.AtExpression(at))
+	}
+	b.calls.Reset()
+	status, body = b.api("POST", "/destroy", `{"cluster":"aws1"}`)
+	b.wait(status, body)
+	destroyCalls := b.calls.Calls()
+	if got := b.stackStatus("aws1"); got != "absent" && got != "DELETE_COMPLETE" {
+		t.Fatalf("stack after destroy: %s", got)
+	}
+	if _, ok := b.schedule("aws1"); ok {
+		t.Fatal("schedule left after destroy")
+	}
+
+	// The reconcile sweep destroys a cluster past its TTL that no schedule caught.
+	status, body = b.api("POST", "/deploy", `{"cluster":"aws2","node_capacity":1,"ttl":30}`)
+	b.wait(status, body)
+	b.clock.Add(31 * time.Minute)
+	b.scheduled(scheduler.ReconcileInput())
+	for i := 0; i < 5 && b.stackStatus("aws2") == "CREATE_COMPLETE"; i++ {
+		b.scheduled(scheduler.ReconcileInput())
+	}
+	if got := b.stackStatus("aws2"); got != "absent" && got != "DELETE_COMPLETE" {
+		t.Fatalf("reconcile left the expired cluster: stack %s", got)
+	}
+	// A destroy schedule's event for an absent cluster is harmless.
+	b.scheduled(scheduler.DestroyInput("aws2", time.Now()))
+	t.Logf("AWS calls per DEPLOY (request + waiting): %v", deployCalls)
+	t.Logf("AWS calls per STATUS: %v", statusCalls)
+	t.Logf("AWS calls per DESTROY (request + waiting): %v", destroyCalls)
+}
