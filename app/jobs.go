@@ -4,10 +4,15 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"slices"
 	"time"
 
 	"provisioner"
 )
+
+// jobGrace is how long past its deadline a job's machine may take to end
+// the job itself before the provisioner stops it.
+const jobGrace = 2 * time.Minute
 
 type jobsConfig struct {
 	runner  provisioner.JobRunner
@@ -92,7 +97,7 @@ func (a *App) updateJob(ctx context.Context, id string, change func(*provisioner
 }
 
 // advanceJob records what the runner sees of a job now, and ends a job
-// past its deadline: its machine is stopped and it is timed_out.
+// well past its deadline: its machine is stopped and it is timed_out.
 func (a *App) advanceJob(ctx context.Context, id string) (provisioner.Job, error) {
 	unlock := a.locks.lock("job:" + id)
 	defer unlock()
@@ -100,21 +105,27 @@ func (a *App) advanceJob(ctx context.Context, id string) (provisioner.Job, error
 	if err != nil || j.State.Final() || a.jobs.runner == nil {
 		return j, err
 	}
-	if a.now().After(j.Deadline) {
+	// The runner's own result comes first: a job script ends itself at its
+	// deadline with per-step detail. Only a machine that overran the
+	// deadline by jobGrace is stopped from here.
+	st, err := a.jobs.runner.Poll(ctx, j)
+	if provisioner.ErrorCode(err) == provisioner.ENOTFOUND {
+		st, err = provisioner.JobStatus{State: provisioner.JobError, Reason: "the runner lost the job: " + provisioner.ErrorMessage(err)}, nil
+	}
+	if err != nil {
+		return j, err
+	}
+	if !st.State.Final() && a.now().After(j.Deadline.Add(jobGrace)) {
 		if err := a.jobs.runner.Cancel(ctx, j); err != nil {
 			a.log.Warn("stopping an overdue job", "job", id, "err", err)
 		}
-		return a.finishJob(ctx, id, provisioner.JobStatus{State: provisioner.JobTimedOut,
+		return a.finishJob(ctx, id, provisioner.JobStatus{State: provisioner.JobTimedOut, Steps: st.Steps,
 			Reason: fmt.Sprintf("not finished after %s", j.Deadline.Sub(j.CreatedAt).Round(time.Second))})
-	}
-	st, err := a.jobs.runner.Poll(ctx, j)
-	if err != nil {
-		return j, err
 	}
 	if st.State.Final() {
 		return a.finishJob(ctx, id, st)
 	}
-	if st.State == j.State && len(st.Steps) == len(j.Steps) {
+	if st.State == j.State && slices.Equal(st.Steps, j.Steps) {
 		return j, nil
 	}
 	return a.updateJob(ctx, id, func(j *provisioner.Job) {

@@ -161,6 +161,13 @@ func TestJobOutcomes(t *testing.T) {
 	if err := f.app.Reconcile(bg); err != nil {
 		t.Fatal(err)
 	}
+	if j = f.waitJob(t, j.ID); j.State.Final() {
+		t.Fatalf("stopped before the grace for the machine's own deadline: %+v", j)
+	}
+	f.clock.Add(jobGrace)
+	if err := f.app.Reconcile(bg); err != nil {
+		t.Fatal(err)
+	}
 	j = f.waitJob(t, j.ID)
 	if j.State != provisioner.JobTimedOut || !r.cancelled[j.ID] {
 		t.Fatalf("overdue job: %+v (cancelled %v)", j, r.cancelled[j.ID])
