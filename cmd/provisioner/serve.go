@@ -21,6 +21,7 @@ import (
 	phttp "provisioner/http"
 	"provisioner/jwt"
 	"provisioner/local"
+	"provisioner/plan"
 	"provisioner/sqlite"
 	"provisioner/static"
 )
@@ -50,6 +51,12 @@ type serveOptions struct {
 	DestroyTimeout  time.Duration
 	Reconcile       time.Duration
 	Limits          app.Limits
+	SlideruleRepo   string
+	Plans           string
+	ContainerWrap   string
+	ClusterDomain   string
+	JobTimeout      time.Duration
+	JobEnv          []string
 	LogFormat       string
 	LogLevel        string
 	// ready, when set, receives the bound address once the server listens (tests).
@@ -102,6 +109,12 @@ Identity (--identity):
 	f.DurationVar(&o.Limits.MaxTTL, "max-ttl", 24*time.Hour, "longest TTL an org member may ask for")
 	f.IntVar(&o.Limits.MaxClusters, "max-clusters", 3, "most live clusters per org member")
 	f.DurationVar(&o.Limits.DefaultTTL, "default-ttl", time.Hour, "TTL of a DEPLOY that names none")
+	f.StringVar(&o.SlideruleRepo, "sliderule-repo", "", "the sliderule git repository TEST and RELEASE check out (URL or local path); empty disables them")
+	f.StringVar(&o.Plans, "plans", "", "directory or file of TEST/RELEASE plans overriding the built-in ones")
+	f.StringVar(&o.ContainerWrap, "container-wrapper", "", "command that runs the plans' container steps (the build environment); empty runs them directly")
+	f.StringVar(&o.ClusterDomain, "cluster-domain", "localhost", "domain the client tests reach clusters under")
+	f.DurationVar(&o.JobTimeout, "job-timeout", 3*time.Hour, "hard deadline of a TEST or RELEASE job")
+	f.StringSliceVar(&o.JobEnv, "job-env", nil, "KEY=VALUE passed to the job steps (e.g. REGISTRY=..., AWS_REGION=...)")
 	f.StringVar(&o.LogFormat, "log-format", "text", "log format: text or json")
 	f.StringVar(&o.LogLevel, "log-level", "info", "log level: debug, info, warn, error")
 	return cmd
@@ -142,6 +155,8 @@ func (o *serveOptions) validate() error {
 		return usagef("--destroy-timeout must be between 10s and 2h")
 	case o.Reconcile < time.Second || o.Reconcile > time.Hour:
 		return usagef("--reconcile-interval must be between 1s and 1h")
+	case o.JobTimeout < time.Minute || o.JobTimeout > 24*time.Hour:
+		return usagef("--job-timeout must be between 1m and 24h")
 	case o.Limits.MaxNodes < 1 || o.Limits.MaxClusters < 1 || o.Limits.MaxTTL < time.Minute || o.Limits.DefaultTTL < time.Minute:
 		return usagef("--max-nodes, --max-clusters, --max-ttl and --default-ttl must be positive")
 	}
@@ -204,6 +219,9 @@ func (o *serveOptions) run(ctx context.Context) error {
 			return err
 		}
 	}
+	if err := o.jobs(&cfg, log); err != nil {
+		return err
+	}
 	a = app.New(cfg)
 	srv := phttp.NewServer(phttp.Config{App: a, Keys: keys, Issuer: issuer, Logger: log,
 		TrustedProxies: o.TrustedProxies})
@@ -257,6 +275,39 @@ func (o *serveOptions) driver(ctx context.Context, issuer string, log *slog.Logg
 		log.Info("re-adopted local clusters", "clusters", alive)
 	}
 	return d, alive, nil
+}
+
+// jobs wires TEST and RELEASE: the local job runner and the logs on disk.
+func (o *serveOptions) jobs(cfg *app.Config, log *slog.Logger) error {
+	logs, err := local.OpenLogs(filepath.Join(o.Data, "logs"))
+	if err != nil {
+		return err
+	}
+	cfg.Logs, cfg.JobTimeout = logs, o.JobTimeout
+	if o.SlideruleRepo == "" {
+		log.Warn("no --sliderule-repo: TEST and RELEASE are disabled")
+		return nil
+	}
+	plans, err := plan.Load(o.Plans)
+	if err != nil {
+		return usagef("--plans: %v", err)
+	}
+	env := map[string]string{}
+	for _, kv := range o.JobEnv {
+		k, v, ok := strings.Cut(kv, "=")
+		if !ok || k == "" {
+			return usagef("--job-env %q: want KEY=VALUE", kv)
+		}
+		env[k] = v
+	}
+	runner, err := local.NewJobRunner(local.LocalRunnerConfig{Dir: filepath.Join(o.Data, "jobs"), RepoURL: o.SlideruleRepo,
+		Domain: o.ClusterDomain, ContainerWrapper: o.ContainerWrap, Env: env, Plans: plans, Logs: logs,
+		Timeout: o.JobTimeout, Logger: log})
+	if err != nil {
+		return usageError{err}
+	}
+	cfg.Runner = runner
+	return nil
 }
 
 // reapOrphans destroys live local clusters the store does not know (e.g.
