@@ -86,27 +86,3 @@ func conditionFailed(err error) (item, bool) {
 	}
 	return nil, false
 }
-
-// transactionError translates the error of a TransactWriteItems whose
-// conditions all say "absent": a failed condition is ECONFLICT with
-// conflict as the message; a conflict with another transaction or
-// throttling is EUNAVAILABLE; anything else goes through storeError.
-func transactionError(ctx context.Context, err error, op, conflict string) error {
-	var tce *types.TransactionCanceledException
-	if err == nil || ctx.Err() != nil || !errors.As(err, &tce) {
-		return storeError(ctx, err, op)
-	}
-	busy := false
-	for _, r := range tce.CancellationReasons {
-		switch aws.ToString(r.Code) {
-		case "ConditionalCheckFailed":
-			return provisioner.Wrap(provisioner.ECONFLICT, err, "%s", conflict)
-		case "TransactionConflict", "ThrottlingError", "ProvisionedThroughputExceeded", "RequestLimitExceeded":
-			busy = true
-		}
-	}
-	if busy {
-		return provisioner.Wrap(provisioner.EUNAVAILABLE, err, "%s: the state store is busy; try again", op)
-	}
-	return storeError(ctx, err, op)
-}

@@ -32,10 +32,13 @@
 //
 // Events are partitioned per cluster, audit entries per UTC day, so no
 // partition grows hot or large; the audit day index (one small item per
-// day, written once per day per Store value) tells ListAudit which days to
-// read, newest first. The "ID" guard items make event and audit IDs unique
-// across the whole table, whatever their time: the record and its guard are
-// written in one TransactWriteItems, each only if absent.
+// day, written about once an hour per Store value) tells ListAudit which
+// days to read, newest first. The "ID" guard items make event and audit IDs
+// unique across the whole table, whatever their time: the guard (naming its
+// record's key) is written first, then the record, each only if absent; a
+// repeat of the same append recognises both and succeeds. Two conditional
+// PutItems cost half of a two-item TransactWriteItems and never fail on
+// transaction conflicts.
 //
 // Jobs are listed newest first through the sparse index gsi1 (only jobs
 // carry gsi1pk). Reads of a global secondary index are eventually
@@ -55,12 +58,14 @@
 // expire with the retention period, by when the clock alone keeps new
 // revisions above old ones.
 //
-// Every conditional write carries a random write token ("wtok") and asks
-// DynamoDB for the old item when its condition fails: when the SDK retries
-// a write whose first attempt succeeded but whose response was lost, the
-// token recognises the write as our own instead of reporting a conflict.
-// TransactWriteItems is idempotent through the client request token the SDK
-// fills in once per call.
+// Cluster and job writes carry a random write token ("wtok") and ask
+// DynamoDB for the old item when their condition fails: when the SDK
+// retries a write whose first attempt succeeded but whose response was
+// lost, the token recognises the write as our own instead of reporting a
+// conflict. Event and audit appends recognise their own guard and record.
+//
+// The store uses GetItem, PutItem (tombstones replace deletes) and Query
+// (on the table and on gsi1) only: those are the IAM actions it needs.
 //
 // # Retention
 //
@@ -98,7 +103,7 @@ type Store struct {
 	now       func() time.Time
 
 	mu        sync.Mutex
-	auditDays map[string]bool // day index items this Store has written
+	auditDays map[string]time.Time // day index items this Store wrote, and when
 }
 
 // Option adjusts New.
@@ -121,7 +126,7 @@ func WithClock(now func() time.Time) Option {
 // TableSchema. It makes no network call, so a Lambda cold start stays
 // cheap; the first request reports a missing table.
 func New(client *ddb.Client, table string, opts ...Option) *Store {
-	s := &Store{db: client, table: table, retention: DefaultRetention, now: time.Now, auditDays: map[string]bool{}}
+	s := &Store{db: client, table: table, retention: DefaultRetention, now: time.Now, auditDays: map[string]time.Time{}}
 	for _, o := range opts {
 		o(s)
 	}

@@ -1,0 +1,228 @@
+package dynamodb
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	ddb "github.com/aws/aws-sdk-go-v2/service/dynamodb"
+
+	"provisioner"
+)
+
+const (
+	auditPrefix   = "AUDIT#"
+	auditIDPrefix = "AUDITID#"
+	auditDaysPK   = "AUDITDAYS"
+	dayLayout     = "2006-01-02"
+	attrLevel     = "level"
+	attrAction    = "action"
+	attrTarget    = "target"
+	attrResult    = "result"
+	attrSource    = "source"
+	attrDetail    = "detail"
+
+	// maxKnownDays bounds the memory of audit days already indexed.
+	maxKnownDays = 64
+	// dayIndexRefresh is how long a Store trusts its memory of a day index
+	// item it wrote.
+	dayIndexRefresh = time.Hour
+)
+
+// AppendAudit records e. The caller sets ID and Time; an ID already used is
+// ECONFLICT, because the trail is append-only and must not be overwritten.
+// The entry goes to the partition of its UTC day, after that day is in the
+// day index.
+func (s *Store) AppendAudit(ctx context.Context, e provisioner.AuditEntry) error {
+	switch {
+	case e.ID == "":
+		return provisioner.Errorf(provisioner.EINVALID, "audit entry id is required")
+	case e.Time.IsZero():
+		return provisioner.Errorf(provisioner.EINVALID, "audit entry time is required")
+	case len(e.ID) > maxKeyPart/2:
+		return provisioner.Errorf(provisioner.EINVALID, "audit entry id is too long")
+	}
+	level, err := e.Level.MarshalText()
+	if err != nil {
+		return provisioner.Wrap(provisioner.EINVALID, err, "audit entry has an invalid level")
+	}
+	sk, err := timeKey(e.Time, e.ID)
+	if err != nil {
+		return err
+	}
+	t := e.Time.UTC()
+	day := t.Format(dayLayout)
+	ttl := s.expiry(t)
+	it := key(auditPrefix+day, sk)
+	it.setStr(attrID, e.ID)
+	if err := it.setTime(attrTime, t); err != nil {
+		return err
+	}
+	it.setStr(attrActor, e.Actor)
+	it.setStr(attrLevel, string(level))
+	it.setStr(attrAction, e.Action)
+	it.setStr(attrTarget, e.Target)
+	it.setStr(attrResult, e.Result)
+	it.setStr(attrSource, e.Source)
+	it.setStr(attrDetail, e.Detail)
+	it.setTTL(ttl)
+	if err := checkContext(ctx, "append audit entry"); err != nil {
+		return err
+	}
+	if err := s.indexDay(ctx, t); err != nil {
+		return storeError(ctx, err, "append audit entry")
+	}
+	return s.putUnique(ctx, it, auditIDPrefix+e.ID, ttl, fmt.Sprintf("audit entry %q", e.ID))
+}
+
+// indexDay makes sure the day of t is in the day index. The item is the
+// same whoever writes it, so the write is a plain PutItem; a Store writes a
+// day at most once an hour (the repeat refreshes an index item that a very
+// short retention could have expired). The index item's TTL is the end of
+// the day plus the retention, after every entry of the day.
+func (s *Store) indexDay(ctx context.Context, t time.Time) error {
+	day := t.Format(dayLayout)
+	now := s.now()
+	s.mu.Lock()
+	written, known := s.auditDays[day]
+	s.mu.Unlock()
+	if known && now.Sub(written) < dayIndexRefresh {
+		return nil
+	}
+	start, _ := time.Parse(dayLayout, day)
+	it := key(auditDaysPK, day)
+	it.setTTL(s.expiry(start.Add(24 * time.Hour)))
+	if _, err := s.db.PutItem(ctx, &ddb.PutItemInput{TableName: aws.String(s.table), Item: it}); err != nil {
+		return err
+	}
+	s.mu.Lock()
+	if len(s.auditDays) >= maxKnownDays {
+		clear(s.auditDays)
+	}
+	s.auditDays[day] = now
+	s.mu.Unlock()
+	return nil
+}
+
+// errEnough stops a Query once a list is full.
+var errEnough = errors.New("enough")
+
+// ListAudit returns the entries matching every set field of f, newest first
+// (entries with the same time: in descending ID order), at most f.Limit of
+// them (100 when unset). Since is inclusive. It reads the day index
+// backwards (down to Since's day), and each day's partition backwards with
+// Actor and Action as a filter, strongly consistent, until the page is full.
+func (s *Store) ListAudit(ctx context.Context, f provisioner.AuditFilter) ([]provisioner.AuditEntry, error) {
+	if f.Limit < 0 {
+		return nil, provisioner.Errorf(provisioner.EINVALID, "audit limit must not be negative")
+	}
+	if f.Limit == 0 {
+		f.Limit = defaultLimit
+	}
+	var since string
+	if !f.Since.IsZero() {
+		var err error
+		if since, err = formatTime(f.Since); err != nil {
+			return nil, err
+		}
+	}
+	if err := checkContext(ctx, "list audit entries"); err != nil {
+		return nil, err
+	}
+
+	days := &ddb.QueryInput{
+		TableName:                 aws.String(s.table),
+		KeyConditionExpression:    aws.String("#pk = :pk"),
+		ExpressionAttributeNames:  map[string]string{"#pk": attrPK},
+		ExpressionAttributeValues: item{":pk": strAV(auditDaysPK)},
+		ConsistentRead:            aws.Bool(true),
+		ScanIndexForward:          aws.Bool(false),
+	}
+	if since != "" {
+		days.KeyConditionExpression = aws.String("#pk = :pk AND #sk >= :day")
+		days.ExpressionAttributeNames["#sk"] = attrSK
+		days.ExpressionAttributeValues[":day"] = strAV(f.Since.UTC().Format(dayLayout))
+	}
+
+	out := make([]provisioner.AuditEntry, 0, min(f.Limit, defaultLimit))
+	err := s.query(ctx, days, 0, func(d item) error {
+		day, err := d.str(attrSK)
+		if err != nil {
+			return err
+		}
+		in := auditQuery(s.table, day, since, f)
+		err = s.query(ctx, in, f.Limit-len(out), func(it item) error {
+			e, err := decodeAudit(it)
+			out = append(out, e)
+			return err
+		})
+		if err == nil && len(out) >= f.Limit {
+			return errEnough
+		}
+		return err
+	})
+	if err != nil && !errors.Is(err, errEnough) {
+		return nil, storeError(ctx, err, "list audit entries")
+	}
+	return out, nil
+}
+
+// auditQuery reads one day of entries newest first: from since on, when
+// set, and only those matching f's actor and action.
+func auditQuery(table, day, since string, f provisioner.AuditFilter) *ddb.QueryInput {
+	in := &ddb.QueryInput{
+		TableName:                 aws.String(table),
+		KeyConditionExpression:    aws.String("#pk = :pk"),
+		ExpressionAttributeNames:  map[string]string{"#pk": attrPK},
+		ExpressionAttributeValues: item{":pk": strAV(auditPrefix + day)},
+		ConsistentRead:            aws.Bool(true),
+		ScanIndexForward:          aws.Bool(false),
+	}
+	if since != "" {
+		// Sort keys are "<time>#<id>": every key of an entry at since
+		// or later sorts at or after since itself.
+		in.KeyConditionExpression = aws.String("#pk = :pk AND #sk >= :since")
+		in.ExpressionAttributeNames["#sk"] = attrSK
+		in.ExpressionAttributeValues[":since"] = strAV(since)
+	}
+	var filter []string
+	if f.Actor != "" {
+		filter = append(filter, "#actor = :actor")
+		in.ExpressionAttributeNames["#actor"] = attrActor
+		in.ExpressionAttributeValues[":actor"] = strAV(f.Actor)
+	}
+	if f.Action != "" {
+		filter = append(filter, "#action = :action")
+		in.ExpressionAttributeNames["#action"] = attrAction
+		in.ExpressionAttributeValues[":action"] = strAV(f.Action)
+	}
+	if len(filter) > 0 {
+		in.FilterExpression = aws.String(strings.Join(filter, " AND "))
+	}
+	return in
+}
+
+func decodeAudit(it item) (provisioner.AuditEntry, error) {
+	d := decoder{it: it}
+	e := provisioner.AuditEntry{
+		ID:     d.str(attrID),
+		Time:   d.time(attrTime),
+		Actor:  d.str(attrActor),
+		Action: d.str(attrAction),
+		Target: d.str(attrTarget),
+		Result: d.str(attrResult),
+		Source: d.str(attrSource),
+		Detail: d.str(attrDetail),
+	}
+	level := d.str(attrLevel)
+	if d.err != nil {
+		return e, d.err
+	}
+	if err := e.Level.UnmarshalText([]byte(level)); err != nil {
+		return e, provisioner.Wrap(provisioner.EINTERNAL, err, "stored audit level is malformed")
+	}
+	return e, nil
+}

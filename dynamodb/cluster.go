@@ -1,0 +1,267 @@
+package dynamodb
+
+import (
+	"context"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	ddb "github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+
+	"provisioner"
+)
+
+// clustersPK is the one partition of cluster records; the sort key is the
+// cluster name.
+const clustersPK = "CLUSTERS"
+
+// maxKeyPart bounds a name or ID used in a key: DynamoDB allows sort keys
+// of 1,024 bytes and partition keys of 2,048.
+const maxKeyPart = 1000
+
+// createAttempts bounds how often PutCluster retries a create over a
+// tombstone whose revision is ahead of this machine's clock.
+const createAttempts = 5
+
+// Cluster attributes.
+const (
+	attrIsPublic  = "is_public"
+	attrState     = "state"
+	attrNodes     = "node_capacity"
+	attrVersion   = "version"
+	attrEndpoint  = "endpoint"
+	attrCreatedBy = "created_by"
+	attrCreatedAt = "created_at"
+	attrUpdatedAt = "updated_at"
+	attrExpiresAt = "expires_at"
+	attrDestroyAt = "destroy_at"
+	attrOperation = "operation"
+	attrReason    = "reason"
+)
+
+// GetCluster returns the named cluster with its revision, or ENOTFOUND. The
+// read is strongly consistent.
+func (s *Store) GetCluster(ctx context.Context, name string) (provisioner.Cluster, error) {
+	if err := checkContext(ctx, "read cluster"); err != nil {
+		return provisioner.Cluster{}, err
+	}
+	notFound := provisioner.Errorf(provisioner.ENOTFOUND, "cluster %q not found", name)
+	if name == "" || len(name) > maxKeyPart {
+		return provisioner.Cluster{}, notFound
+	}
+	out, err := s.db.GetItem(ctx, &ddb.GetItemInput{
+		TableName:      aws.String(s.table),
+		Key:            key(clustersPK, name),
+		ConsistentRead: aws.Bool(true),
+	})
+	if err != nil {
+		return provisioner.Cluster{}, storeError(ctx, err, "read cluster")
+	}
+	it := item(out.Item)
+	if it == nil || isTombstone(it) {
+		return provisioner.Cluster{}, notFound
+	}
+	return decodeCluster(it)
+}
+
+// PutCluster writes every field of c if the stored revision is c.Revision
+// (0: only if no record exists, or only a tombstone) and returns the new
+// revision; otherwise it returns ECONFLICT and changes nothing. The compare
+// and the write are one conditional PutItem, so of any number of writers
+// holding the same revision, on any number of machines, exactly one wins.
+func (s *Store) PutCluster(ctx context.Context, c provisioner.Cluster) (int64, error) {
+	switch {
+	case c.Name == "":
+		return 0, provisioner.Errorf(provisioner.EINVALID, "cluster name is required")
+	case len(c.Name) > maxKeyPart:
+		return 0, provisioner.Errorf(provisioner.EINVALID, "cluster name is too long")
+	case c.Revision < 0:
+		return 0, provisioner.Errorf(provisioner.EINVALID, "cluster revision must not be negative")
+	}
+	it, err := clusterItem(c)
+	if err != nil {
+		return 0, err
+	}
+	if err := checkContext(ctx, "save cluster"); err != nil {
+		return 0, err
+	}
+	tok := writeToken()
+	it.setNum(attrWriteTok, tok)
+	prev := c.Revision
+	for range createAttempts {
+		rev := s.nextRevision(prev)
+		it.setNum(attrRevision, rev)
+		in := &ddb.PutItemInput{
+			TableName:                           aws.String(s.table),
+			Item:                                it,
+			ReturnValuesOnConditionCheckFailure: types.ReturnValuesOnConditionCheckFailureAllOld,
+		}
+		if c.Revision == 0 {
+			// Absent, or deleted at a revision below the new one.
+			in.ConditionExpression = aws.String("attribute_not_exists(#pk) OR (attribute_exists(#del) AND #rev < :rev)")
+			in.ExpressionAttributeNames = map[string]string{"#pk": attrPK, "#rev": attrRevision, "#del": attrDeleted}
+			in.ExpressionAttributeValues = item{":rev": numAV(rev)}
+		} else {
+			in.ConditionExpression = aws.String("#rev = :old AND attribute_not_exists(#del)")
+			in.ExpressionAttributeNames = map[string]string{"#rev": attrRevision, "#del": attrDeleted}
+			in.ExpressionAttributeValues = item{":old": numAV(c.Revision)}
+		}
+		_, err := s.db.PutItem(ctx, in)
+		if err == nil {
+			return rev, nil
+		}
+		old, failed := conditionFailed(err)
+		if !failed {
+			return 0, storeError(ctx, err, "save cluster")
+		}
+		if ownWrite(old, tok) { // an SDK retry of a write that landed
+			return old.num(attrRevision)
+		}
+		switch {
+		case c.Revision != 0 && (old == nil || isTombstone(old)):
+			return 0, provisioner.Wrap(provisioner.ECONFLICT, err, "cluster %q no longer exists", c.Name)
+		case c.Revision != 0:
+			return 0, provisioner.Wrap(provisioner.ECONFLICT, err, "cluster %q was changed by another request", c.Name)
+		case old == nil || !isTombstone(old):
+			return 0, provisioner.Wrap(provisioner.ECONFLICT, err, "cluster %q already exists", c.Name)
+		}
+		// A tombstone at or above rev: this clock is behind the machine
+		// that deleted the cluster. Go above the tombstone.
+		if prev, err = old.num(attrRevision); err != nil {
+			return 0, err
+		}
+	}
+	return 0, provisioner.Errorf(provisioner.ECONFLICT, "cluster %q is being deleted and created again by other requests", c.Name)
+}
+
+// DeleteCluster removes the cluster if its revision is revision, else
+// returns ECONFLICT. An absent cluster is not an error, so retries
+// converge. The record becomes a tombstone that keeps the revision, so the
+// cluster's next incarnation starts above it (see the package doc).
+func (s *Store) DeleteCluster(ctx context.Context, name string, revision int64) error {
+	if revision < 0 {
+		return provisioner.Errorf(provisioner.EINVALID, "cluster revision must not be negative")
+	}
+	if err := checkContext(ctx, "delete cluster"); err != nil {
+		return err
+	}
+	if name == "" || len(name) > maxKeyPart {
+		return nil // no such record can exist
+	}
+	tomb := key(clustersPK, name)
+	tomb.setNum(attrRevision, revision)
+	tomb.setBool(attrDeleted, true)
+	tomb.setTTL(s.expiry(s.now()))
+	_, err := s.db.PutItem(ctx, &ddb.PutItemInput{
+		TableName:                           aws.String(s.table),
+		Item:                                tomb,
+		ConditionExpression:                 aws.String("#rev = :rev AND attribute_not_exists(#del)"),
+		ExpressionAttributeNames:            map[string]string{"#rev": attrRevision, "#del": attrDeleted},
+		ExpressionAttributeValues:           item{":rev": numAV(revision)},
+		ReturnValuesOnConditionCheckFailure: types.ReturnValuesOnConditionCheckFailureAllOld,
+	})
+	if err == nil {
+		return nil
+	}
+	old, failed := conditionFailed(err)
+	if !failed {
+		return storeError(ctx, err, "delete cluster")
+	}
+	if old == nil || isTombstone(old) { // absent, or deleted already (by us or another)
+		return nil
+	}
+	return provisioner.Wrap(provisioner.ECONFLICT, err, "cluster %q was changed by another request", name)
+}
+
+// ListClusters returns every cluster ordered by name (byte order), from one
+// strongly consistent Query of the clusters partition.
+func (s *Store) ListClusters(ctx context.Context) ([]provisioner.Cluster, error) {
+	if err := checkContext(ctx, "list clusters"); err != nil {
+		return nil, err
+	}
+	p := ddb.NewQueryPaginator(s.db, &ddb.QueryInput{
+		TableName:                 aws.String(s.table),
+		KeyConditionExpression:    aws.String("#pk = :pk"),
+		FilterExpression:          aws.String("attribute_not_exists(#del)"),
+		ExpressionAttributeNames:  map[string]string{"#pk": attrPK, "#del": attrDeleted},
+		ExpressionAttributeValues: item{":pk": strAV(clustersPK)},
+		ConsistentRead:            aws.Bool(true),
+	})
+	out := []provisioner.Cluster{} // an empty list, never null in JSON
+	for p.HasMorePages() {
+		page, err := p.NextPage(ctx)
+		if err != nil {
+			return nil, storeError(ctx, err, "list clusters")
+		}
+		for _, it := range page.Items {
+			c, err := decodeCluster(it)
+			if err != nil {
+				return nil, err
+			}
+			out = append(out, c)
+		}
+	}
+	return out, nil
+}
+
+func clusterItem(c provisioner.Cluster) (item, error) {
+	it := key(clustersPK, c.Name)
+	it.setBool(attrIsPublic, c.IsPublic)
+	it.setStr(attrState, string(c.State))
+	it.setNum(attrNodes, int64(c.NodeCapacity))
+	it.setStr(attrVersion, c.Version)
+	it.setStr(attrEndpoint, c.Endpoint)
+	it.setStr(attrCreatedBy, c.CreatedBy)
+	it.setStr(attrOperation, c.Operation)
+	it.setStr(attrReason, c.Reason)
+	for _, t := range []struct {
+		name string
+		v    time.Time
+	}{{attrCreatedAt, c.CreatedAt}, {attrUpdatedAt, c.UpdatedAt}, {attrExpiresAt, c.ExpiresAt}, {attrDestroyAt, c.DestroyAt}} {
+		if err := it.setTime(t.name, t.v); err != nil {
+			return nil, err
+		}
+	}
+	return it, nil
+}
+
+func decodeCluster(it item) (provisioner.Cluster, error) {
+	d := decoder{it: it}
+	c := provisioner.Cluster{
+		Name:         d.str(attrSK),
+		IsPublic:     d.boolean(attrIsPublic),
+		State:        provisioner.ClusterState(d.str(attrState)),
+		NodeCapacity: int(d.num(attrNodes)),
+		Version:      d.str(attrVersion),
+		Endpoint:     d.str(attrEndpoint),
+		CreatedBy:    d.str(attrCreatedBy),
+		CreatedAt:    d.time(attrCreatedAt),
+		UpdatedAt:    d.time(attrUpdatedAt),
+		ExpiresAt:    d.time(attrExpiresAt),
+		DestroyAt:    d.time(attrDestroyAt),
+		Operation:    d.str(attrOperation),
+		Reason:       d.str(attrReason),
+		Revision:     d.num(attrRevision),
+	}
+	if d.err != nil {
+		return provisioner.Cluster{}, d.err
+	}
+	return c, nil
+}
+
+// isTombstone reports whether a cluster item records a deleted cluster.
+func isTombstone(it item) bool {
+	_, ok := it[attrDeleted]
+	return ok
+}
+
+// ownWrite reports whether old, the item that failed a conditional write,
+// is that write itself: the SDK retried a request whose first attempt
+// succeeded but whose response was lost.
+func ownWrite(old item, tok int64) bool {
+	if old == nil {
+		return false
+	}
+	n, err := old.num(attrWriteTok)
+	return err == nil && n == tok
+}
