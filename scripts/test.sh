@@ -59,3 +59,15 @@ fi
 
 log "go test -race"
 go test -race -count=1 -timeout 15m ./...
+
+log "Lambda bootstrap under the Runtime Interface Emulator"
+# The real binary in Lambda mode, with a configuration that needs no call
+# to AWS before the first request (none is made at start).
+PROVISIONER_PREFIX=smoke PROVISIONER_ISSUER=https://provisioner.example.org PROVISIONER_TABLE=smoke \
+PROVISIONER_LOG_BUCKET=smoke-logs PROVISIONER_KMS_KEY_IDS=smoke PROVISIONER_DOMAIN=example.org \
+PROVISIONER_CLUSTER_TEMPLATE_URL=https://templates.example.org/cluster.yaml PROVISIONER_SCHEDULE_GROUP=smoke \
+PROVISIONER_FUNCTION_ARN=arn:aws:lambda:us-west-2:123456789012:function:smoke \
+PROVISIONER_SCHEDULER_ROLE_ARN=arn:aws:iam::123456789012:role/smoke \
+PROVISIONER_DLQ_ARN=arn:aws:sqs:us-west-2:123456789012:smoke \
+AWS_REGION=us-west-2 AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing \
+BOOTSTRAP_PKG=./cmd/provisioner aws/lambda/testdata/rie-smoke.sh
