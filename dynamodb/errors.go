@@ -52,14 +52,15 @@ func storeError(ctx context.Context, err error, op string) error {
 // transientCodes are DynamoDB error codes worth retrying later that the
 // SDK's default retryables do not name.
 var transientCodes = map[string]bool{
-	"TransactionConflictException": true,
-	"InternalServerError":          true,
-	"ServiceUnavailable":           true,
+	"TransactionConflictException":     true,
+	"ReplicatedWriteConflictException": true, // global tables, strong consistency
+	"InternalServerError":              true,
+	"ServiceUnavailable":               true,
 }
 
 // transient reports whether err is a failure that goes away by itself: what
 // the SDK's standard retryer retries (throttling, connection errors, HTTP
-// 5xx), and DynamoDB's transaction conflicts.
+// 5xx), and DynamoDB's write conflicts.
 func transient(err error) bool {
 	var rnf *types.ResourceNotFoundException
 	if errors.As(err, &rnf) { // a missing table is a configuration error

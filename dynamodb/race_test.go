@@ -42,7 +42,7 @@ func TestRaceNoLostUpdate(t *testing.T) {
 	first, err := a.PutCluster(ctx, provisioner.Cluster{Name: "alpha", State: provisioner.StateRunning})
 	ok(t, err)
 
-	const workers, perWorker = 12, 5
+	const workers, perWorker = 8, 5
 	var mu sync.Mutex
 	next := map[int64]int64{} // revision read -> revision written
 	var conflicts atomic.Int64
