@@ -1,5 +1,5 @@
 // Package storetest is the conformance suite of provisioner.Store: every
-// backend (SQLite now, DynamoDB later) runs the same tests, so the
+// backend (SQLite and DynamoDB) runs the same tests, so the
 // application logic can rely on one behaviour whatever the backend.
 //
 // A backend's test calls Run with a function that opens a new, empty store;
