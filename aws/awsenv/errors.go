@@ -18,7 +18,7 @@ import (
 // by the SDK's own retry classification.
 var transientCodes = map[string]bool{
 	"Throttling": true, "ThrottlingException": true, "RequestLimitExceeded": true, "SlowDown": true,
-	"ServiceUnavailable": true, "InternalError": true, "InternalFailure": true, "RequestTimeout": true,
+	"ServiceUnavailable": true, "Unavailable": true, "InternalError": true, "InternalFailure": true, "RequestTimeout": true,
 	"KMSInternalException": true, "DependencyTimeoutException": true, "KeyUnavailableException": true,
 	"LimitExceededException": true,
 }
