@@ -11,13 +11,15 @@ import (
 )
 
 // jobGrace is how long past its deadline a job's machine may take to end
-// the job itself before the provisioner stops it.
-const jobGrace = 2 * time.Minute
+// the job itself (kill its steps, report, upload) before the provisioner
+// stops it.
+const jobGrace = 10 * time.Minute
 
 type jobsConfig struct {
 	runner  provisioner.JobRunner
 	logs    provisioner.LogStore
 	timeout time.Duration
+	reap    func(ctx context.Context) error
 }
 
 // StartJob is the seed's TEST or RELEASE: administrators only; the job runs
@@ -305,6 +307,11 @@ func (a *App) followJob(id string) {
 func (a *App) reconcileJobs(ctx context.Context) error {
 	if a.jobs.runner == nil {
 		return nil
+	}
+	if a.jobs.reap != nil {
+		if err := a.jobs.reap(ctx); err != nil {
+			a.log.Warn("sweep: reaping job machines", "err", err)
+		}
 	}
 	for _, st := range []provisioner.JobState{provisioner.JobQueued, provisioner.JobProvisioning, provisioner.JobRunning} {
 		js, err := a.store.ListJobs(ctx, provisioner.JobFilter{State: st, Limit: 1000})

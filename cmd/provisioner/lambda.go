@@ -11,11 +11,15 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	cfnsdk "github.com/aws/aws-sdk-go-v2/service/cloudformation"
 	ddbsdk "github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	ec2sdk "github.com/aws/aws-sdk-go-v2/service/ec2"
+	s3sdk "github.com/aws/aws-sdk-go-v2/service/s3"
+	ssmsdk "github.com/aws/aws-sdk-go-v2/service/ssm"
 
 	"provisioner"
 	"provisioner/app"
 	"provisioner/aws/awsenv"
 	"provisioner/aws/cloudformation"
+	"provisioner/aws/ec2"
 	"provisioner/aws/kms"
 	"provisioner/aws/lambda"
 	"provisioner/aws/s3"
@@ -24,7 +28,12 @@ import (
 	"provisioner/github"
 	phttp "provisioner/http"
 	"provisioner/jwt"
+	"provisioner/plan"
 )
+
+// logPrefix is where job logs live in the log bucket, for the log store
+// and the job machines alike.
+const logPrefix = "logs"
 
 // runLambda runs the provisioner as the Lambda of deploy/provisioner.yaml;
 // it returns only on a configuration error (an init failure).
@@ -79,7 +88,7 @@ func newLambdaHandler(cfg aws.Config, getenv func(string) string, log *slog.Logg
 	if err != nil {
 		return nil, err
 	}
-	logs, err := s3.NewFromConfig(cfg, s3.Config{Bucket: bucket, Prefix: "logs", PathStyle: emulated})
+	logs, err := s3.NewFromConfig(cfg, s3.Config{Bucket: bucket, Prefix: logPrefix, PathStyle: emulated})
 	if err != nil {
 		return nil, err
 	}
@@ -132,6 +141,9 @@ func newLambdaHandler(cfg aws.Config, getenv func(string) string, log *slog.Logg
 	}
 	appCfg := app.Config{Store: store, Tokens: tokens, Identity: gh, Logger: log, Driver: driver, Scheduler: sched, Logs: logs,
 		Now: over.Now, Poll: 2 * time.Second}
+	if err := lambdaJobs(cfg, getenv, prefix, domain, store, &appCfg); err != nil {
+		return nil, err
+	}
 	if getenv("PROVISIONER_GITHUB_CLIENT_ID") != "" {
 		appCfg.Device = gh
 	}
@@ -170,4 +182,43 @@ func lambdaGitHub(getenv func(string) string) (*github.Provider, error) {
 		ClientID: getenv("PROVISIONER_GITHUB_CLIENT_ID"), ActionsIssuer: or("PROVISIONER_ACTIONS_ISSUER", github.DefaultActionsIssuer),
 		ActionsAudience: getenv("PROVISIONER_ACTIONS_AUDIENCE"), ActionsRules: rules,
 	})
+}
+
+// lambdaJobs wires TEST and RELEASE on EC2 when a sliderule repository is
+// configured. Machines upload their logs where the log store reads them.
+func lambdaJobs(cfg aws.Config, getenv func(string) string, prefix, domain string, store provisioner.Store, appCfg *app.Config) error {
+	repo := getenv("PROVISIONER_SLIDERULE_REPO")
+	if repo == "" {
+		return nil
+	}
+	plans, err := plan.Load(getenv("PROVISIONER_PLANS"))
+	if err != nil {
+		return err
+	}
+	var groups []string
+	for g := range strings.SplitSeq(getenv("PROVISIONER_JOB_SECURITY_GROUP_IDS"), ",") {
+		if g = strings.TrimSpace(g); g != "" {
+			groups = append(groups, g)
+		}
+	}
+	env := map[string]string{"AWS_REGION": cfg.Region}
+	if r := getenv("PROVISIONER_IMAGE_REGISTRY"); r != "" {
+		env["REGISTRY"] = r
+	}
+	runner, err := ec2.New(ec2.Config{EC2: ec2sdk.NewFromConfig(cfg), SSM: ssmsdk.NewFromConfig(cfg), S3: s3sdk.NewFromConfig(cfg),
+		Bucket: getenv("PROVISIONER_LOG_BUCKET"), Prefix: logPrefix, Region: cfg.Region, Name: prefix,
+		InstanceProfileARN: getenv("PROVISIONER_JOB_INSTANCE_PROFILE_ARN"), ReleaseInstanceProfileARN: getenv("PROVISIONER_JOB_RELEASE_INSTANCE_PROFILE_ARN"),
+		SubnetID: getenv("PROVISIONER_JOB_SUBNET_ID"), SecurityGroupIDs: groups, InstanceType: getenv("PROVISIONER_JOB_INSTANCE_TYPE"),
+		OnDemandFallback: true, RepoURL: repo, Domain: domain, ContainerWrapper: ec2.BuildEnvWrapper, Env: env, Plans: plans,
+		// The provisioner's role may launch and end only instances with this tag.
+		Tags: map[string]string{"provisioner": prefix}})
+	if err != nil {
+		return err
+	}
+	appCfg.Runner = runner
+	appCfg.Reap = func(ctx context.Context) error {
+		_, err := runner.Reap(ctx, store.GetJob)
+		return err
+	}
+	return nil
 }

@@ -16,6 +16,7 @@ import (
 	cfnsdk "github.com/aws/aws-sdk-go-v2/service/cloudformation"
 	cfntypes "github.com/aws/aws-sdk-go-v2/service/cloudformation/types"
 	ddbsdk "github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	ec2sdk "github.com/aws/aws-sdk-go-v2/service/ec2"
 	kmssdk "github.com/aws/aws-sdk-go-v2/service/kms"
 	kmstypes "github.com/aws/aws-sdk-go-v2/service/kms/types"
 	s3sdk "github.com/aws/aws-sdk-go-v2/service/s3"
@@ -47,7 +48,17 @@ Resources:
   Zone:
     Type: AWS::Route53::HostedZone
     Properties: {Name: !Ref Domain}
+  JobRole:
+    Type: AWS::IAM::Role
+    Properties:
+      AssumeRolePolicyDocument:
+        Version: "2012-10-17"
+        Statement: [{Effect: Allow, Principal: {Service: ec2.amazonaws.com}, Action: "sts:AssumeRole"}]
+  JobProfile:
+    Type: AWS::IAM::InstanceProfile
+    Properties: {Roles: [!Ref JobRole]}
 Outputs:
+  JobProfileArn: {Value: !GetAtt JobProfile.Arn}
   VpcId: {Value: !Ref Vpc}
   PublicSubnetId: {Value: !Ref PublicSubnet}
   PrivateSubnetId: {Value: !Ref PrivateSubnet}
@@ -134,7 +145,9 @@ func newAWSBackend(t *testing.T) *awsBackend {
 		"PROVISIONER_CLUSTER_RELEASE_SHA256": strings.Repeat("5e", 32), "PROVISIONER_PROJECT_BUCKET": "sliderule-test-project",
 		"PROVISIONER_CLUSTER_VPC_ID": net["VpcId"], "PROVISIONER_CLUSTER_PUBLIC_SUBNET_ID": net["PublicSubnetId"],
 		"PROVISIONER_CLUSTER_PRIVATE_SUBNET_ID": net["PrivateSubnetId"],
-		"PROVISIONER_GITHUB_API_URL":            b.gh.APIURL(), "PROVISIONER_GITHUB_URL": b.gh.WebURL(), "PROVISIONER_GITHUB_ORG": "sliderule",
+		"PROVISIONER_SLIDERULE_REPO":            "https://git.example.org/sliderule.git", "PROVISIONER_JOB_SUBNET_ID": net["PrivateSubnetId"],
+		"PROVISIONER_JOB_INSTANCE_PROFILE_ARN": net["JobProfileArn"],
+		"PROVISIONER_GITHUB_API_URL":           b.gh.APIURL(), "PROVISIONER_GITHUB_URL": b.gh.WebURL(), "PROVISIONER_GITHUB_ORG": "sliderule",
 	}
 	tpl, err := os.ReadFile("../../deploy/cluster.yaml")
 	if err != nil {
@@ -279,6 +292,30 @@ func TestAWSBackendLifecycle(t *testing.T) {
 	if expr, _ := b.schedule("aws1"); expr != scheduler.AtExpression(at) {
 		t.Fatalf("schedule not replaced: %q, want %q", expr, scheduler.AtExpression(at))
 	}
+	// TEST on an EC2 spot instance: the job gets its machine; a cancel ends both.
+	status, body = b.api("POST", "/test", `{"cluster":"aws1","version":"v4.5.1"}`)
+	if status != 202 {
+		t.Fatalf("test: %d %v", status, body)
+	}
+	job := body["job"].(map[string]any)
+	instance, _ := job["instance"].(string)
+	if job["state"] != "provisioning" || !strings.HasPrefix(instance, "i-") {
+		t.Fatalf("job %v", job)
+	}
+	if status, body = b.api("GET", "/jobs/"+job["id"].(string), ""); status != 200 {
+		t.Fatalf("job: %d %v", status, body)
+	}
+	if status, body = b.api("POST", "/jobs/"+job["id"].(string)+"/cancel", ""); status != 200 || body["job"].(map[string]any)["state"] != "cancelled" {
+		t.Fatalf("cancel: %d %v", status, body)
+	}
+	ec2out, err := ec2sdk.NewFromConfig(b.cfg).DescribeInstances(context.Background(), &ec2sdk.DescribeInstancesInput{InstanceIds: []string{instance}})
+	if err != nil || len(ec2out.Reservations) != 1 {
+		t.Fatalf("describe %s: %v", instance, err)
+	}
+	if st := ec2out.Reservations[0].Instances[0].State.Name; st != "terminated" && st != "shutting-down" {
+		t.Fatalf("a cancelled job's instance is %s", st)
+	}
+
 	b.calls.Reset()
 	status, body = b.api("POST", "/destroy", `{"cluster":"aws1"}`)
 	b.wait(status, body)
