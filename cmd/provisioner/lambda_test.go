@@ -5,6 +5,9 @@ import (
 	"encoding/json"
 	"io"
 	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
 	"os"
 	"strings"
 	"sync"
@@ -28,6 +31,7 @@ import (
 	"provisioner/aws/lambda"
 	"provisioner/aws/scheduler"
 	"provisioner/dynamodb"
+	"provisioner/gateway"
 	"provisioner/github/githubtest"
 	"provisioner/jwt"
 )
@@ -276,6 +280,8 @@ func TestAWSBackendLifecycle(t *testing.T) {
 		t.Fatalf("a KMS-signed jwt_cluster does not verify against the JWKS: %v", err)
 	}
 
+	gatewayChecksKMSTokens(t, b, disc["issuer"].(string), body["token"].(string))
+
 	b.calls.Reset()
 	status, body = b.api("POST", "/status", `{"cluster":"aws1"}`)
 	statusCalls := b.calls.Calls()
@@ -343,4 +349,52 @@ func TestAWSBackendLifecycle(t *testing.T) {
 	t.Logf("AWS calls per DEPLOY (request + waiting): %v", deployCalls)
 	t.Logf("AWS calls per STATUS: %v", statusCalls)
 	t.Logf("AWS calls per DESTROY (request + waiting): %v", destroyCalls)
+}
+
+// roundTripFunc serves HTTP requests from a handler in process.
+type roundTripFunc func(*http.Request) (*http.Response, error)
+
+func (f roundTripFunc) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }
+
+// gatewayChecksKMSTokens runs a cluster gateway whose keys come from the
+// AWS-backed issuer's JWKS, and checks that it forwards a KMS-signed
+// jwt_cluster and refuses a request without one.
+func gatewayChecksKMSTokens(t *testing.T, b *awsBackend, issuer, clusterToken string) {
+	t.Helper()
+	upstream := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, _ = io.WriteString(w, "node says hello to "+r.Header.Get("X-Sliderule-User"))
+	}))
+	defer upstream.Close()
+	// The issuer is the Lambda's HTTP handler, reached in process.
+	toIssuer := &http.Client{Transport: roundTripFunc(func(r *http.Request) (*http.Response, error) {
+		rec := httptest.NewRecorder()
+		b.h.HTTP.ServeHTTP(rec, r)
+		return rec.Result(), nil
+	})}
+	keys, err := gateway.NewJWKS(gateway.JWKSConfig{Issuer: issuer, Client: toIssuer})
+	if err != nil {
+		t.Fatal(err)
+	}
+	up, _ := url.Parse(upstream.URL)
+	gw, err := gateway.New(gateway.Config{Cluster: "aws1", Upstream: up, Issuer: issuer, Keys: keys})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		token  string
+		status int
+	}{{"", 401}, {clusterToken, 200}, {b.token, 401}} {
+		req := httptest.NewRequest("GET", "/source/version", nil)
+		if tc.token != "" {
+			req.Header.Set("Authorization", "Bearer "+tc.token)
+		}
+		rec := httptest.NewRecorder()
+		gw.ServeHTTP(rec, req)
+		if rec.Code != tc.status {
+			t.Fatalf("gateway with a KMS-signed token (%.10s...): %d, want %d: %s", tc.token, rec.Code, tc.status, rec.Body)
+		}
+		if tc.status == 200 && !strings.Contains(rec.Body.String(), "hello to ada") {
+			t.Fatalf("forwarded without the identity: %s", rec.Body)
+		}
+	}
 }
