@@ -82,6 +82,12 @@ type ClusterDriver interface {
 	Destroy(ctx context.Context, name string) error
 }
 
+// EventSource is a ClusterDriver that keeps events of its own (the
+// CloudFormation stack's), shown with the provisioner's in EVENTS.
+type EventSource interface {
+	Events(ctx context.Context, name string) ([]Event, error)
+}
+
 var clusterNameRE = regexp.MustCompile(`^[a-z0-9][a-z0-9-]{0,38}[a-z0-9]$`)
 
 // reservedClusterNames cannot name a cluster: they are the provisioner's own

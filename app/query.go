@@ -2,6 +2,7 @@ package app
 
 import (
 	"context"
+	"sort"
 	"time"
 
 	"provisioner"
@@ -28,7 +29,21 @@ func (a *App) Events(ctx context.Context, c Caller, name string, limit int) ([]p
 	if limit < 0 || limit > 1000 {
 		return nil, provisioner.Errorf(provisioner.EINVALID, "limit must be between 1 and 1000")
 	}
-	return a.store.ListEvents(ctx, name, limit)
+	evs, err := a.store.ListEvents(ctx, name, limit)
+	if err != nil {
+		return nil, err
+	}
+	// The backend's own events (a stack's resources) interleave by time;
+	// when it cannot answer, the provisioner's events still stand.
+	if src, ok := a.driver.(provisioner.EventSource); ok {
+		more, err := src.Events(ctx, name)
+		if err != nil {
+			a.log.Warn("driver events", "cluster", name, "err", err)
+		}
+		evs = append(evs, more...)
+		sort.SliceStable(evs, func(i, j int) bool { return evs[i].Time.Before(evs[j].Time) })
+	}
+	return evs, nil
 }
 
 // canSee lets members see public and absent clusters, org members all.

@@ -135,7 +135,10 @@ type Driver struct {
 	domain string
 }
 
-var _ provisioner.ClusterDriver = (*Driver)(nil)
+var (
+	_ provisioner.ClusterDriver = (*Driver)(nil)
+	_ provisioner.EventSource   = (*Driver)(nil)
+)
 
 var (
 	prefixRE = regexp.MustCompile(`^[A-Za-z][A-Za-z0-9-]{0,79}$`)

@@ -291,6 +291,15 @@ func TestAWSBackendLifecycle(t *testing.T) {
 	if status, body = b.api("POST", "/events", `{"cluster":"aws1"}`); status != 200 || len(body["events"].([]any)) < 3 {
 		t.Fatalf("events: %d %v", status, body)
 	}
+	stackEvents := 0
+	for _, e := range body["events"].([]any) {
+		if strings.HasPrefix(e.(map[string]any)["type"].(string), "stack.") {
+			stackEvents++
+		}
+	}
+	if stackEvents == 0 {
+		t.Fatalf("EVENTS lacks the stack's own events: %v", body["events"])
+	}
 	at := time.Now().Add(2 * time.Hour).UTC().Truncate(time.Minute)
 	if status, body = b.api("POST", "/schedule_destroy", `{"cluster":"aws1","time":"`+at.Format(time.RFC3339)+`"}`); status != 200 {
 		t.Fatalf("schedule_destroy: %d %v", status, body)
