@@ -190,3 +190,15 @@ type Jobs struct {
 	Status string            `json:"status"`
 	Jobs   []provisioner.Job `json:"jobs"`
 }
+
+// AuditExportRequest exports the audit entries since a time (RFC 3339).
+type AuditExportRequest struct {
+	Since string `json:"since"`
+}
+
+// AuditExport tells where an export went.
+type AuditExport struct {
+	Status  string `json:"status"`
+	Key     string `json:"key"`
+	Entries int    `json:"entries"`
+}

@@ -404,3 +404,10 @@ func (c *Client) transport() http.RoundTripper {
 	}
 	return http.DefaultTransport
 }
+
+// ExportAudit exports the audit entries since a time to the log store.
+func (c *Client) ExportAudit(ctx context.Context, since time.Time) (api.AuditExport, error) {
+	var out api.AuditExport
+	_, err := c.do(ctx, http.MethodPost, "/audit/export", api.AuditExportRequest{Since: since.UTC().Format(time.RFC3339)}, &out)
+	return out, err
+}

@@ -86,3 +86,17 @@ func auditFilter(r *http.Request) (provisioner.AuditFilter, error) {
 	f.Limit, err = limitParam(r)
 	return f, err
 }
+
+func (s *Server) auditExport() http.HandlerFunc {
+	return endpoint(s, true, false, func(r *http.Request, c app.Caller, req api.AuditExportRequest) (any, error) {
+		since, err := time.Parse(time.RFC3339, req.Since)
+		if err != nil {
+			return nil, provisioner.Errorf(provisioner.EINVALID, "since must be an RFC 3339 time, e.g. 2026-01-02T15:04:05Z")
+		}
+		key, n, err := s.app.ExportAudit(r.Context(), c, since)
+		if err != nil {
+			return nil, err
+		}
+		return api.AuditExport{Status: "success", Key: key, Entries: n}, nil
+	})
+}

@@ -72,6 +72,7 @@ func (s *Server) routes() {
 	s.handle("POST /clusters/register", s.registerCluster())
 	s.handle("POST /clusters/unregister", s.unregisterCluster())
 	s.handle("GET /audit", s.auditList())
+	s.handle("POST /audit/export", s.auditExport())
 
 	s.handle("POST /deploy", s.deploy())
 	s.handle("POST /extend", s.extend())

@@ -1,18 +1,15 @@
 package s3_test
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"crypto/sha256"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"math/rand/v2"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	awss3 "github.com/aws/aws-sdk-go-v2/service/s3"
@@ -355,74 +352,6 @@ func TestOpenAtFollowsAGrowingLog(t *testing.T) {
 	rc.Close()
 	if _, err := l.OpenAt(ctx, key, -1); provisioner.ErrorCode(err) != provisioner.EINVALID {
 		t.Fatalf("negative offset: %v", err)
-	}
-}
-
-type auditEntries []provisioner.AuditEntry // newest first, as a Store lists them
-
-func (a auditEntries) ListAudit(_ context.Context, f provisioner.AuditFilter) ([]provisioner.AuditEntry, error) {
-	var out []provisioner.AuditEntry
-	for _, e := range a {
-		if !e.Time.Before(f.Since) && len(out) < f.Limit {
-			out = append(out, e)
-		}
-	}
-	return out, nil
-}
-
-func TestExportAudit(t *testing.T) {
-	f := newFixture(t)
-	l := f.logs(t, s3.Config{Prefix: "exports"})
-	base := time.Date(2026, 1, 2, 15, 4, 5, 0, time.UTC)
-	var entries auditEntries
-	for i := 5; i >= 0; i-- {
-		entries = append(entries, provisioner.AuditEntry{ID: fmt.Sprint(i), Time: base.Add(time.Duration(i) * time.Minute),
-			Actor: "alice", Level: provisioner.LevelAdmin, Action: "deploy", Target: "c1", Result: "success"})
-	}
-	key, n, err := s3.ExportAudit(ctx, l, entries, base.Add(2*time.Minute))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if n != 4 || !strings.HasPrefix(key, "audit/20260102T150605Z-") || !strings.HasSuffix(key, ".jsonl") {
-		t.Fatalf("exported %d entries to %q", n, key)
-	}
-	sc := bufio.NewScanner(strings.NewReader(read(t, l, key)))
-	var ids []string
-	for sc.Scan() {
-		var e provisioner.AuditEntry
-		if err := json.Unmarshal(sc.Bytes(), &e); err != nil {
-			t.Fatal(err)
-		}
-		ids = append(ids, e.ID)
-	}
-	if strings.Join(ids, ",") != "2,3,4,5" {
-		t.Fatalf("exported %v, want oldest first from 2", ids)
-	}
-	out, err := f.client.HeadObject(ctx, &awss3.HeadObjectInput{Bucket: aws.String(f.bucket), Key: aws.String("exports/" + key)})
-	if err != nil || aws.ToString(out.ContentType) != "application/x-ndjson" {
-		t.Fatalf("export object: %v, %v", out, err)
-	}
-
-	// An empty window is an empty export, not an error.
-	if _, n, err := s3.ExportAudit(ctx, l, entries, base.Add(time.Hour)); err != nil || n != 0 {
-		t.Fatalf("empty export: %d, %v", n, err)
-	}
-}
-
-type endlessAudit struct{}
-
-func (endlessAudit) ListAudit(_ context.Context, f provisioner.AuditFilter) ([]provisioner.AuditEntry, error) {
-	return make([]provisioner.AuditEntry, f.Limit), nil
-}
-
-func TestExportAuditRefusesTruncation(t *testing.T) {
-	c := awss3.New(awss3.Options{Region: awstest.Region}) // never called
-	l, err := s3.New(c, s3.Config{Bucket: "bucket"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, _, err := s3.ExportAudit(ctx, l, endlessAudit{}, time.Time{}); provisioner.ErrorCode(err) != provisioner.ETOOLARGE {
-		t.Fatalf("export of too many entries: %v", err)
 	}
 }
 

@@ -143,6 +143,32 @@ func newAuditCmd(g *globals) *cobra.Command {
 			return nil
 		},
 	}
+	var exportSince time.Duration
+	export := &cobra.Command{
+		Use:   "export --since DURATION",
+		Short: "Write the audit entries of a window, as JSON lines, to the log store (S3 on AWS)",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if exportSince <= 0 {
+				return usagef("--since must be positive, e.g. 24h")
+			}
+			c, err := g.authedClient()
+			if err != nil {
+				return err
+			}
+			out, err := c.ExportAudit(cmd.Context(), time.Now().Add(-exportSince))
+			if err != nil {
+				return err
+			}
+			if g.JSON {
+				return printJSON(g.io.Out, out)
+			}
+			fmt.Fprintf(g.io.Err, "Exported %d audit entries to %s\n", out.Entries, out.Key)
+			return nil
+		},
+	}
+	export.Flags().DurationVar(&exportSince, "since", 24*time.Hour, "export entries newer than this")
+	cmd.AddCommand(export)
 	cmd.Flags().StringVar(&f.Actor, "actor", "", "only entries of this login")
 	cmd.Flags().StringVar(&f.Action, "action", "", "only this action (e.g. login.pat, access)")
 	cmd.Flags().DurationVar(&since, "since", 0, "only entries newer than this (e.g. 24h)")

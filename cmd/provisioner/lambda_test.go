@@ -88,6 +88,7 @@ func (c *lambdaClock) Add(d time.Duration) { c.mu.Lock(); c.off += d; c.mu.Unloc
 type awsBackend struct {
 	t      *testing.T
 	h      *lambda.Handler
+	bucket string
 	cfg    aws.Config
 	calls  *awsenv.Counter
 	prefix string
@@ -103,7 +104,7 @@ func newAWSBackend(t *testing.T) *awsBackend {
 	cfg := awstest.Config(t)
 	b := &awsBackend{t: t, cfg: cfg, prefix: awstest.Name("p"), clock: &lambdaClock{}}
 	table, bucket, group := awstest.Name("tbl"), awstest.Name("logs"), awstest.Name("grp")
-	b.group = group
+	b.group, b.bucket = group, bucket
 	if err := dynamodb.CreateTable(ctx, ddbsdk.NewFromConfig(cfg), table); err != nil {
 		t.Fatal(err)
 	}
@@ -353,6 +354,18 @@ func TestAWSBackendLifecycle(t *testing.T) {
 	if got := b.stackStatus("aws2"); got != "absent" && got != "DELETE_COMPLETE" {
 		t.Fatalf("reconcile left the expired cluster: stack %s", got)
 	}
+	// The audit export goes to the S3 log bucket.
+	status, body = b.api("POST", "/audit/export", `{"since":"`+time.Now().Add(-time.Hour).UTC().Format(time.RFC3339)+`"}`)
+	if status != 200 || body["entries"].(float64) < 5 {
+		t.Fatalf("audit export: %d %v", status, body)
+	}
+	obj, err := s3sdk.NewFromConfig(b.cfg, func(o *s3sdk.Options) { o.UsePathStyle = true }).GetObject(context.Background(),
+		&s3sdk.GetObjectInput{Bucket: aws.String(b.bucket), Key: aws.String(logPrefix + "/" + body["key"].(string))})
+	if err != nil {
+		t.Fatalf("the export is not in the bucket: %v", err)
+	}
+	obj.Body.Close()
+
 	// A destroy schedule's event for an absent cluster is harmless.
 	b.scheduled(scheduler.DestroyInput("aws2", time.Now()))
 	t.Logf("AWS calls per DEPLOY (request + waiting): %v", deployCalls)

@@ -228,6 +228,15 @@ func TestEndToEndStatic(t *testing.T) {
 		t.Errorf("audit of access attempts: %v", results)
 	}
 
+	// The audit export lands in the log store, as JSON lines.
+	if _, _, errs := cli(t, "", "audit", "export", "--since", "1h"); !strings.Contains(errs, "Exported") {
+		t.Fatalf("audit export: %s", errs)
+	}
+	exports, _ := filepath.Glob(filepath.Join(srv.Data, "logs", "audit", "*.jsonl"))
+	if len(exports) != 1 {
+		t.Fatalf("audit exports on disk: %v", exports)
+	}
+
 	// Usage errors exit 2; an unreachable server exits 1.
 	if code, _, _ := cli(t, "", "access"); code != exitUsage {
 		t.Errorf("access without a cluster: exit %d", code)
