@@ -58,66 +58,18 @@ type network struct {
 
 var shared network
 
-const networkTemplate = `
-Parameters:
-  Domain: {Type: String}
-Resources:
-  Vpc:
-    Type: AWS::EC2::VPC
-    Properties: {CidrBlock: 10.77.0.0/16}
-  PublicSubnet:
-    Type: AWS::EC2::Subnet
-    Properties: {VpcId: !Ref Vpc, CidrBlock: 10.77.0.0/24}
-  PrivateSubnet:
-    Type: AWS::EC2::Subnet
-    Properties: {VpcId: !Ref Vpc, CidrBlock: 10.77.16.0/20}
-  Zone:
-    Type: AWS::Route53::HostedZone
-    Properties: {Name: !Ref Domain}
-Outputs:
-  VpcId: {Value: !Ref Vpc}
-  PublicSubnetId: {Value: !Ref PublicSubnet}
-  PrivateSubnetId: {Value: !Ref PrivateSubnet}
-  ZoneId: {Value: !Ref Zone}
-`
-
 // sharedNetwork creates the shared network stack once; TestMain deletes it.
 func sharedNetwork(t testing.TB) *network {
 	t.Helper()
 	cfg := awstest.Config(t)
 	shared.once.Do(func() {
-		c := cfn.NewFromConfig(cfg)
 		n := &shared
-		n.client = c
+		n.client = cfn.NewFromConfig(cfg)
 		n.stack = awstest.Name("cfn-test-network")
 		n.domain = awstest.Name("cfn") + ".example.org"
-		_, err := c.CreateStack(bg, &cfn.CreateStackInput{StackName: aws.String(n.stack), TemplateBody: aws.String(networkTemplate),
-			Parameters: []types.Parameter{{ParameterKey: aws.String("Domain"), ParameterValue: aws.String(n.domain)}}})
-		if err != nil {
-			n.err = err
-			return
-		}
-		out, err := c.DescribeStacks(bg, &cfn.DescribeStacksInput{StackName: aws.String(n.stack)})
-		if err != nil {
-			n.err = err
-			return
-		}
-		for _, o := range out.Stacks[0].Outputs {
-			v := aws.ToString(o.OutputValue)
-			switch aws.ToString(o.OutputKey) {
-			case "VpcId":
-				n.vpc = v
-			case "PublicSubnetId":
-				n.public = v
-			case "PrivateSubnetId":
-				n.private = v
-			case "ZoneId":
-				n.zoneID = v[strings.LastIndex(v, "/")+1:]
-			}
-		}
-		if n.vpc == "" || n.public == "" || n.private == "" || n.zoneID == "" {
-			n.err = fmt.Errorf("network stack outputs incomplete: %+v", out.Stacks[0].Outputs)
-		}
+		var net awstest.Network
+		net, n.err = awstest.CreateNetwork(bg, n.client, n.stack, n.domain)
+		n.vpc, n.public, n.private, n.zoneID = net.VPC, net.PublicSubnet, net.PrivateSubnet, net.ZoneID
 	})
 	if shared.err != nil {
 		t.Fatalf("shared network stack: %v", shared.err)

@@ -17,7 +17,6 @@ import (
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-sdk-go-v2/aws"
 	cfnsdk "github.com/aws/aws-sdk-go-v2/service/cloudformation"
-	cfntypes "github.com/aws/aws-sdk-go-v2/service/cloudformation/types"
 	ddbsdk "github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	ec2sdk "github.com/aws/aws-sdk-go-v2/service/ec2"
 	kmssdk "github.com/aws/aws-sdk-go-v2/service/kms"
@@ -35,39 +34,6 @@ import (
 	"provisioner/github/githubtest"
 	"provisioner/jwt"
 )
-
-const networkTemplate = `
-Parameters:
-  Domain: {Type: String}
-Resources:
-  Vpc:
-    Type: AWS::EC2::VPC
-    Properties: {CidrBlock: 10.78.0.0/16}
-  PublicSubnet:
-    Type: AWS::EC2::Subnet
-    Properties: {VpcId: !Ref Vpc, CidrBlock: 10.78.0.0/24}
-  PrivateSubnet:
-    Type: AWS::EC2::Subnet
-    Properties: {VpcId: !Ref Vpc, CidrBlock: 10.78.16.0/20}
-  Zone:
-    Type: AWS::Route53::HostedZone
-    Properties: {Name: !Ref Domain}
-  JobRole:
-    Type: AWS::IAM::Role
-    Properties:
-      AssumeRolePolicyDocument:
-        Version: "2012-10-17"
-        Statement: [{Effect: Allow, Principal: {Service: ec2.amazonaws.com}, Action: "sts:AssumeRole"}]
-  JobProfile:
-    Type: AWS::IAM::InstanceProfile
-    Properties: {Roles: [!Ref JobRole]}
-Outputs:
-  JobProfileArn: {Value: !GetAtt JobProfile.Arn}
-  VpcId: {Value: !Ref Vpc}
-  PublicSubnetId: {Value: !Ref PublicSubnet}
-  PrivateSubnetId: {Value: !Ref PrivateSubnet}
-  ZoneId: {Value: !Ref Zone}
-`
 
 // nodesProbe answers the health probe: every cluster has its nodes, as the
 // emulator cannot run the instances that would answer.
@@ -120,21 +86,10 @@ func newAWSBackend(t *testing.T) *awsBackend {
 		t.Fatal(err)
 	}
 	domain := awstest.Name("lt") + ".example.org"
-	cfn := cfnsdk.NewFromConfig(cfg)
-	netStack := awstest.Name("net")
-	if _, err := cfn.CreateStack(ctx, &cfnsdk.CreateStackInput{StackName: aws.String(netStack), TemplateBody: aws.String(networkTemplate),
-		Parameters: []cfntypes.Parameter{{ParameterKey: aws.String("Domain"), ParameterValue: aws.String(domain)}}}); err != nil {
-		t.Fatal(err)
-	}
-	out, err := cfn.DescribeStacks(ctx, &cfnsdk.DescribeStacksInput{StackName: aws.String(netStack)})
+	net, err := awstest.CreateNetwork(ctx, cfnsdk.NewFromConfig(cfg), awstest.Name("net"), domain)
 	if err != nil {
 		t.Fatal(err)
 	}
-	net := map[string]string{}
-	for _, o := range out.Stacks[0].Outputs {
-		net[aws.ToString(o.OutputKey)] = aws.ToString(o.OutputValue)
-	}
-	zone := net["ZoneId"][strings.LastIndex(net["ZoneId"], "/")+1:]
 	b.gh = githubtest.New(t)
 	b.gh.AddUser("tok-admin", "ada", 1)
 	b.gh.SetOrgMembership("ada", "sliderule", "active", "admin")
@@ -145,13 +100,13 @@ func newAWSBackend(t *testing.T) *awsBackend {
 		"PROVISIONER_SCHEDULE_GROUP": group, "PROVISIONER_FUNCTION_ARN": "arn:aws:lambda:us-west-2:123456789012:function:" + b.prefix,
 		"PROVISIONER_SCHEDULER_ROLE_ARN": "arn:aws:iam::123456789012:role/" + b.prefix + "-scheduler",
 		"PROVISIONER_DLQ_ARN":            "arn:aws:sqs:us-west-2:123456789012:" + b.prefix + "-dlq",
-		"PROVISIONER_HOSTED_ZONE_ID":     zone, "PROVISIONER_IMAGE_REGISTRY": "123456789012.dkr.ecr.us-west-2.amazonaws.com",
+		"PROVISIONER_HOSTED_ZONE_ID":     net.ZoneID, "PROVISIONER_IMAGE_REGISTRY": "123456789012.dkr.ecr.us-west-2.amazonaws.com",
 		"PROVISIONER_CLUSTER_RELEASE_URL":    "https://releases.example.org/v1.0.0/provisioner-linux-arm64",
 		"PROVISIONER_CLUSTER_RELEASE_SHA256": strings.Repeat("5e", 32), "PROVISIONER_PROJECT_BUCKET": "sliderule-test-project",
-		"PROVISIONER_CLUSTER_VPC_ID": net["VpcId"], "PROVISIONER_CLUSTER_PUBLIC_SUBNET_ID": net["PublicSubnetId"],
-		"PROVISIONER_CLUSTER_PRIVATE_SUBNET_ID": net["PrivateSubnetId"],
-		"PROVISIONER_SLIDERULE_REPO":            "https://git.example.org/sliderule.git", "PROVISIONER_JOB_SUBNET_ID": net["PrivateSubnetId"],
-		"PROVISIONER_JOB_INSTANCE_PROFILE_ARN": net["JobProfileArn"],
+		"PROVISIONER_CLUSTER_VPC_ID": net.VPC, "PROVISIONER_CLUSTER_PUBLIC_SUBNET_ID": net.PublicSubnet,
+		"PROVISIONER_CLUSTER_PRIVATE_SUBNET_ID": net.PrivateSubnet,
+		"PROVISIONER_SLIDERULE_REPO":            "https://git.example.org/sliderule.git", "PROVISIONER_JOB_SUBNET_ID": net.PrivateSubnet,
+		"PROVISIONER_JOB_INSTANCE_PROFILE_ARN": net.JobProfileARN,
 		"PROVISIONER_GITHUB_API_URL":           b.gh.APIURL(), "PROVISIONER_GITHUB_URL": b.gh.WebURL(), "PROVISIONER_GITHUB_ORG": "sliderule",
 	}
 	tpl, err := os.ReadFile("../../deploy/cluster.yaml")
