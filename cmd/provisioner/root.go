@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"runtime/debug"
 	"strings"
 	"syscall"
 
@@ -123,6 +124,7 @@ and any other --some-flag is PROVISIONER_SOME_FLAG.`,
 			return bindEnv(cmd)
 		},
 	}
+	root.Version = buildVersion()
 	root.PersistentFlags().StringVar(&g.Server, "server", "http://127.0.0.1:8080", "provisioner URL (env PROVISIONER_URL)")
 	root.PersistentFlags().BoolVar(&g.JSON, "json", false, "print JSON instead of text")
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
@@ -179,4 +181,20 @@ func newExitCodesTopic() *cobra.Command {
   3    not authenticated, or not allowed at your level (log in, or ask an admin)
   130  interrupted`,
 	}
+}
+
+// buildVersion is the module version and VCS revision the binary was built
+// from, as the Go toolchain recorded them.
+func buildVersion() string {
+	bi, ok := debug.ReadBuildInfo()
+	if !ok {
+		return "unknown"
+	}
+	v := bi.Main.Version
+	for _, s := range bi.Settings {
+		if s.Key == "vcs.revision" && len(s.Value) >= 12 {
+			v += " (" + s.Value[:12] + ")"
+		}
+	}
+	return v
 }
