@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -26,6 +27,8 @@ type gatewayOptions struct {
 	Issuer          string
 	Listen          string
 	MetricsAddr     string
+	TLSCert         string
+	TLSKey          string
 	TrustProxy      int
 	Rates           [4]string // per level, as ParseRate reads them
 	Bursts          [4]int
@@ -78,6 +81,8 @@ Prometheus metrics are served on --metrics-addr (off by default) at /metrics.`,
 	f.StringVar(&o.Issuer, "issuer", "", "the provisioner's base URL (tokens' iss; keys from its /.well-known/openid-configuration)")
 	f.StringVar(&o.Listen, "listen", gateway.DefaultListen, "address to listen on")
 	f.StringVar(&o.MetricsAddr, "metrics-addr", "", "address for Prometheus /metrics; empty disables")
+	f.StringVar(&o.TLSCert, "tls-cert", "", "PEM certificate (chain) to serve HTTPS with; with --tls-key")
+	f.StringVar(&o.TLSKey, "tls-key", "", "PEM private key of --tls-cert")
 	f.IntVar(&o.TrustProxy, "trust-proxy", 0, "number of proxies in front that append X-Forwarded-For (0: use the peer address)")
 	def := gateway.DefaultLimits()
 	for i, l := range [4]gateway.Limit{def.Anonymous, def.Member, def.OrgMember, def.Admin} {
@@ -166,9 +171,24 @@ func (o *gatewayOptions) run(ctx context.Context) error {
 	if err != nil {
 		return usageError{err}
 	}
+	var tlsCfg *tls.Config
+	if o.TLSCert != "" || o.TLSKey != "" {
+		if o.TLSCert == "" || o.TLSKey == "" {
+			return usagef("give both --tls-cert and --tls-key")
+		}
+		cert, err := tls.LoadX509KeyPair(o.TLSCert, o.TLSKey)
+		if err != nil {
+			return usagef("--tls-cert/--tls-key: %v", err)
+		}
+		tlsCfg = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
+	}
 	l, err := net.Listen("tcp", o.Listen)
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", o.Listen, err)
+	}
+	if tlsCfg != nil {
+		// The gateway terminates TLS itself: nothing else need sit on the public port.
+		l = tls.NewListener(l, tlsCfg)
 	}
 	var ml net.Listener
 	if o.MetricsAddr != "" {
@@ -188,7 +208,7 @@ func (o *gatewayOptions) run(ctx context.Context) error {
 		log.Info("gateway metrics listening", "addr", ml.Addr().String())
 		go func() { errc <- phttp.Serve(ctx, ml, mux, 5*time.Second) }()
 	}
-	log.Info("gateway listening", "addr", l.Addr().String(), "cluster", o.Cluster,
+	log.Info("gateway listening", "addr", l.Addr().String(), "tls", tlsCfg != nil, "cluster", o.Cluster,
 		"visibility", map[bool]string{true: "public", false: "private"}[o.Public],
 		"upstream", cfg.Upstream.Redacted(), "issuer", o.Issuer)
 	err = phttp.Serve(ctx, l, g, 15*time.Second)
