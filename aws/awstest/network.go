@@ -12,7 +12,8 @@ import (
 
 // networkTemplate is what cluster stacks and job machines need around them:
 // an existing VPC with a public and a private subnet (so cluster stacks
-// delete cleanly in the emulator), a hosted zone, and an instance profile.
+// delete cleanly in the emulator), a hosted zone, and an instance profile
+// and security group for job machines.
 const networkTemplate = `
 Parameters:
   Domain: {Type: String}
@@ -26,6 +27,9 @@ Resources:
   PrivateSubnet:
     Type: AWS::EC2::Subnet
     Properties: {VpcId: !Ref Vpc, CidrBlock: 10.77.16.0/20}
+  JobGroup:
+    Type: AWS::EC2::SecurityGroup
+    Properties: {GroupDescription: job machines, VpcId: !Ref Vpc}
   Zone:
     Type: AWS::Route53::HostedZone
     Properties: {Name: !Ref Domain}
@@ -44,6 +48,7 @@ Outputs:
   PrivateSubnetId: {Value: !Ref PrivateSubnet}
   ZoneId: {Value: !Ref Zone}
   JobProfileArn: {Value: !GetAtt JobProfile.Arn}
+  JobGroupId: {Value: !GetAtt JobGroup.GroupId}
 `
 
 // Network is a network stack made by CreateNetwork.
@@ -52,6 +57,7 @@ type Network struct {
 	VPC, PublicSubnet, PrivateSubnet string
 	ZoneID                           string // without the /hostedzone/ prefix
 	JobProfileARN                    string
+	JobSecurityGroup                 string
 }
 
 // CreateNetwork creates a network stack named stack, with a hosted zone for
@@ -59,7 +65,8 @@ type Network struct {
 func CreateNetwork(ctx context.Context, c *cfn.Client, stack, domain string) (Network, error) {
 	n := Network{Stack: stack, Domain: domain}
 	_, err := c.CreateStack(ctx, &cfn.CreateStackInput{StackName: aws.String(stack), TemplateBody: aws.String(networkTemplate),
-		Parameters: []types.Parameter{{ParameterKey: aws.String("Domain"), ParameterValue: aws.String(domain)}}})
+		Parameters:   []types.Parameter{{ParameterKey: aws.String("Domain"), ParameterValue: aws.String(domain)}},
+		Capabilities: []types.Capability{types.CapabilityCapabilityIam}})
 	if err != nil {
 		return n, err
 	}
@@ -80,9 +87,11 @@ func CreateNetwork(ctx context.Context, c *cfn.Client, stack, domain string) (Ne
 			n.ZoneID = v[strings.LastIndex(v, "/")+1:]
 		case "JobProfileArn":
 			n.JobProfileARN = v
+		case "JobGroupId":
+			n.JobSecurityGroup = v
 		}
 	}
-	if n.VPC == "" || n.PublicSubnet == "" || n.PrivateSubnet == "" || n.ZoneID == "" || n.JobProfileARN == "" {
+	if n.VPC == "" || n.PublicSubnet == "" || n.PrivateSubnet == "" || n.ZoneID == "" || n.JobProfileARN == "" || n.JobSecurityGroup == "" {
 		return n, fmt.Errorf("network stack outputs incomplete: %+v", out.Stacks[0].Outputs)
 	}
 	return n, nil

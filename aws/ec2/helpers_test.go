@@ -20,7 +20,6 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	cfn "github.com/aws/aws-sdk-go-v2/service/cloudformation"
-	cfntypes "github.com/aws/aws-sdk-go-v2/service/cloudformation/types"
 	awsec2 "github.com/aws/aws-sdk-go-v2/service/ec2"
 	"github.com/aws/aws-sdk-go-v2/service/ec2/types"
 	awss3 "github.com/aws/aws-sdk-go-v2/service/s3"
@@ -48,33 +47,6 @@ var shared struct {
 	err  error
 }
 
-const fixtureTemplate = `
-Resources:
-  Vpc:
-    Type: AWS::EC2::VPC
-    Properties: {CidrBlock: 10.93.0.0/16}
-  Subnet:
-    Type: AWS::EC2::Subnet
-    Properties: {VpcId: !Ref Vpc, CidrBlock: 10.93.1.0/24}
-  Group:
-    Type: AWS::EC2::SecurityGroup
-    Properties: {GroupDescription: job machines, VpcId: !Ref Vpc}
-  Role:
-    Type: AWS::IAM::Role
-    Properties:
-      AssumeRolePolicyDocument:
-        Version: "2012-10-17"
-        Statement:
-          - {Effect: Allow, Principal: {Service: ec2.amazonaws.com}, Action: "sts:AssumeRole"}
-  Profile:
-    Type: AWS::IAM::InstanceProfile
-    Properties: {Roles: [!Ref Role]}
-Outputs:
-  SubnetId: {Value: !Ref Subnet}
-  GroupId: {Value: !GetAtt Group.GroupId}
-  ProfileArn: {Value: !GetAtt Profile.Arn}
-`
-
 func setup(t *testing.T) fixture {
 	t.Helper()
 	cfg := awstest.Config(t)
@@ -86,32 +58,12 @@ func setup(t *testing.T) fixture {
 			shared.err = fmt.Errorf("create bucket: %w", err)
 			return
 		}
-		cf := cfn.NewFromConfig(cfg)
-		stack := awstest.Name("ec2-runner-fixture")
-		if _, err := cf.CreateStack(bg, &cfn.CreateStackInput{StackName: aws.String(stack), TemplateBody: aws.String(fixtureTemplate),
-			Capabilities: []cfntypes.Capability{cfntypes.CapabilityCapabilityIam}}); err != nil {
-			shared.err = fmt.Errorf("create stack: %w", err)
+		net, err := awstest.CreateNetwork(bg, cfn.NewFromConfig(cfg), awstest.Name("ec2-runner-fixture"), awstest.Name("ec2")+".example.org")
+		if err != nil {
+			shared.err = fmt.Errorf("network stack: %w", err)
 			return
 		}
-		out, err := cf.DescribeStacks(bg, &cfn.DescribeStacksInput{StackName: aws.String(stack)})
-		if err != nil || len(out.Stacks) != 1 {
-			shared.err = fmt.Errorf("describe stack: %v", err)
-			return
-		}
-		for _, o := range out.Stacks[0].Outputs {
-			switch aws.ToString(o.OutputKey) {
-			case "SubnetId":
-				fx.subnet = aws.ToString(o.OutputValue)
-			case "GroupId":
-				fx.group = aws.ToString(o.OutputValue)
-			case "ProfileArn":
-				fx.profile = aws.ToString(o.OutputValue)
-			}
-		}
-		if fx.subnet == "" || fx.group == "" || fx.profile == "" {
-			shared.err = fmt.Errorf("stack outputs %+v", out.Stacks[0].Outputs)
-			return
-		}
+		fx.subnet, fx.group, fx.profile = net.PrivateSubnet, net.JobSecurityGroup, net.JobProfileARN
 		shared.fx = fx
 	})
 	if shared.err != nil {
