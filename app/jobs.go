@@ -165,8 +165,8 @@ func (a *App) Job(ctx context.Context, c Caller, id string, wait time.Duration) 
 	if err := validJobID(id); err != nil {
 		return provisioner.Job{}, err
 	}
-	if wait < 0 || wait > MaxWait {
-		return provisioner.Job{}, provisioner.Errorf(provisioner.EINVALID, "wait must be between 0s and %s", MaxWait)
+	if err := checkWait(wait); err != nil {
+		return provisioner.Job{}, err
 	}
 	deadline := time.Now().Add(wait)
 	for {
@@ -174,15 +174,8 @@ func (a *App) Job(ctx context.Context, c Caller, id string, wait time.Duration) 
 		if provisioner.ErrorCode(err) == provisioner.ENOTFOUND {
 			return j, provisioner.Errorf(provisioner.ENOTFOUND, "job %q does not exist", id)
 		}
-		if err != nil || j.State.Final() || !time.Now().Before(deadline) {
+		if err != nil || j.State.Final() || !time.Now().Before(deadline) || !a.pause(ctx, deadline) {
 			return j, err
-		}
-		t := time.NewTimer(min(a.poll, time.Until(deadline)))
-		select {
-		case <-ctx.Done():
-			t.Stop()
-			return j, nil
-		case <-t.C:
 		}
 	}
 }
@@ -282,23 +275,12 @@ func truncateID(s string) string {
 
 // followJob watches a job in the background until it ends (embedded mode).
 func (a *App) followJob(id string) {
-	a.watchers.start("job:"+id, func(ctx context.Context) {
-		t := time.NewTicker(a.poll)
-		defer t.Stop()
-		for {
-			j, err := a.advanceJob(ctx, id)
-			if err != nil && ctx.Err() == nil {
-				a.log.Warn("advancing job", "job", id, "err", err)
-			}
-			if err == nil && j.State.Final() {
-				return
-			}
-			select {
-			case <-ctx.Done():
-				return
-			case <-t.C:
-			}
+	a.background("job:"+id, func(ctx context.Context) bool {
+		j, err := a.advanceJob(ctx, id)
+		if err != nil && ctx.Err() == nil {
+			a.log.Warn("advancing job", "job", id, "err", err)
 		}
+		return err == nil && j.State.Final()
 	})
 }
 

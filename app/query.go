@@ -77,8 +77,8 @@ func (a *App) Operation(ctx context.Context, c Caller, id string, wait time.Dura
 	if len(id) == 0 || len(id) > 64 {
 		return provisioner.Operation{}, provisioner.Errorf(provisioner.EINVALID, "invalid operation id")
 	}
-	if wait < 0 || wait > MaxWait {
-		return provisioner.Operation{}, provisioner.Errorf(provisioner.EINVALID, "wait must be between 0s and %s", MaxWait)
+	if err := checkWait(wait); err != nil {
+		return provisioner.Operation{}, err
 	}
 	deadline := time.Now().Add(wait)
 	for {
@@ -97,12 +97,8 @@ func (a *App) Operation(ctx context.Context, c Caller, id string, wait time.Dura
 				return op2, nil
 			}
 		}
-		t := time.NewTimer(min(a.poll, time.Until(deadline)))
-		select {
-		case <-ctx.Done():
-			t.Stop()
+		if !a.pause(ctx, deadline) {
 			return op, nil
-		case <-t.C:
 		}
 	}
 }

@@ -177,17 +177,22 @@ func (a *App) finishDestroyLocked(ctx context.Context, cl provisioner.Cluster, f
 // follow watches a cluster's pending operation in the background until it
 // ends (embedded mode; a no-op until Run is called).
 func (a *App) follow(name string) {
-	a.watchers.start(name, func(ctx context.Context) {
+	a.background(name, func(ctx context.Context) bool {
+		if err := a.advance(ctx, name); err != nil && ctx.Err() == nil {
+			a.log.Warn("advancing cluster", "cluster", name, "err", err)
+		}
+		cl, err := a.store.GetCluster(ctx, name)
+		return err != nil || (cl.State != provisioner.StateDeploying && cl.State != provisioner.StateDestroying)
+	})
+}
+
+// background runs step every poll interval under key until it reports
+// done or the App stops.
+func (a *App) background(key string, step func(ctx context.Context) (done bool)) {
+	a.watchers.start(key, func(ctx context.Context) {
 		t := time.NewTicker(a.poll)
 		defer t.Stop()
-		for {
-			if err := a.advance(ctx, name); err != nil && ctx.Err() == nil {
-				a.log.Warn("advancing cluster", "cluster", name, "err", err)
-			}
-			cl, err := a.store.GetCluster(ctx, name)
-			if err != nil || (cl.State != provisioner.StateDeploying && cl.State != provisioner.StateDestroying) {
-				return
-			}
+		for !step(ctx) {
 			select {
 			case <-ctx.Done():
 				return
@@ -195,6 +200,27 @@ func (a *App) follow(name string) {
 			}
 		}
 	})
+}
+
+// checkWait refuses a long poll longer than MaxWait.
+func checkWait(wait time.Duration) error {
+	if wait < 0 || wait > MaxWait {
+		return provisioner.Errorf(provisioner.EINVALID, "wait must be between 0s and %s", MaxWait)
+	}
+	return nil
+}
+
+// pause sleeps one poll interval, or until deadline if sooner, and reports
+// false when ctx ended first.
+func (a *App) pause(ctx context.Context, deadline time.Time) bool {
+	t := time.NewTimer(min(a.poll, time.Until(deadline)))
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return false
+	case <-t.C:
+		return true
+	}
 }
 
 // setSchedule makes at the cluster's destroy schedule.
