@@ -1,6 +1,7 @@
 package provisioner
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"time"
@@ -85,4 +86,26 @@ func ErrorMessage(err error) string {
 		return e.Message
 	}
 	return "internal error"
+}
+
+// ContextError is the part of a backend's error translation every backend
+// shares: an *Error passes as it is, and a cancelled or expired context
+// becomes EUNAVAILABLE with ctx.Err() kept in the chain (so callers can
+// tell a gone client from a failing backend). It returns nil for any other
+// error, which the backend then classifies itself.
+func ContextError(ctx context.Context, err error, op string) error {
+	var pe *Error
+	if errors.As(err, &pe) {
+		return err
+	}
+	if cerr := ctx.Err(); cerr != nil {
+		if !errors.Is(err, cerr) {
+			err = fmt.Errorf("%w (%w)", cerr, err)
+		}
+		return Wrap(EUNAVAILABLE, err, "%s: canceled or timed out", op)
+	}
+	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+		return Wrap(EUNAVAILABLE, err, "%s: canceled or timed out", op)
+	}
+	return nil
 }

@@ -3,7 +3,6 @@ package dynamodb
 import (
 	"context"
 	"errors"
-	"fmt"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/aws/retry"
@@ -30,18 +29,8 @@ func storeError(ctx context.Context, err error, op string) error {
 	if err == nil {
 		return nil
 	}
-	var pe *provisioner.Error
-	if errors.As(err, &pe) {
-		return err
-	}
-	if cerr := ctx.Err(); cerr != nil {
-		if !errors.Is(err, cerr) {
-			err = fmt.Errorf("%w (%w)", cerr, err)
-		}
-		return provisioner.Wrap(provisioner.EUNAVAILABLE, err, "%s: canceled or timed out", op)
-	}
-	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
-		return provisioner.Wrap(provisioner.EUNAVAILABLE, err, "%s: canceled or timed out", op)
+	if cerr := provisioner.ContextError(ctx, err, op); cerr != nil {
+		return cerr
 	}
 	if transient(err) {
 		return provisioner.Wrap(provisioner.EUNAVAILABLE, err, "%s: the state store is unavailable or busy; try again", op)

@@ -4,7 +4,6 @@ import (
 	"context"
 	"database/sql"
 	"errors"
-	"fmt"
 
 	"provisioner"
 
@@ -20,18 +19,8 @@ func storeError(ctx context.Context, err error, op string) error {
 	if err == nil {
 		return nil
 	}
-	var pe *provisioner.Error
-	if errors.As(err, &pe) {
-		return err
-	}
-	if cerr := ctx.Err(); cerr != nil {
-		if !errors.Is(err, cerr) {
-			err = fmt.Errorf("%w (%w)", cerr, err)
-		}
-		return provisioner.Wrap(provisioner.EUNAVAILABLE, err, "%s: canceled or timed out", op)
-	}
-	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
-		return provisioner.Wrap(provisioner.EUNAVAILABLE, err, "%s: canceled or timed out", op)
+	if cerr := provisioner.ContextError(ctx, err, op); cerr != nil {
+		return cerr
 	}
 	if errors.Is(err, sql.ErrNoRows) {
 		return provisioner.Wrap(provisioner.ENOTFOUND, err, "%s: not found", op)
