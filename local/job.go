@@ -141,10 +141,10 @@ func NewJobRunner(cfg LocalRunnerConfig) (*JobRunner, error) {
 		cfg.Timeout = defaultJobTTL
 	}
 	if cfg.KillGrace <= 0 {
-		cfg.KillGrace = 10 * time.Second
+		cfg.KillGrace = plan.DefaultKillGrace
 	}
 	if cfg.DeadlineGrace <= 0 {
-		cfg.DeadlineGrace = 60 * time.Second
+		cfg.DeadlineGrace = plan.DefaultDeadlineGrace
 	}
 	// The script counts whole seconds.
 	cfg.KillGrace = max(cfg.KillGrace.Round(time.Second), time.Second)

@@ -14,6 +14,14 @@ import (
 	"provisioner"
 )
 
+// The job script's grace periods when a runner sets none: a step has
+// DefaultKillGrace between SIGTERM and SIGKILL, and the script
+// DefaultDeadlineGrace past the deadline to report.
+const (
+	DefaultKillGrace     = 10 * time.Second
+	DefaultDeadlineGrace = 60 * time.Second
+)
+
 // Inputs are the values of one job run. Request values (JobID, Cluster,
 // Version, Organization) and operator settings alike are validated by Env
 // and reach the script only through the environment file, as data.
@@ -224,10 +232,10 @@ func (in *Inputs) fill() error {
 		return bad("the job has no deadline")
 	}
 	if in.KillGrace == 0 {
-		in.KillGrace = 10 * time.Second
+		in.KillGrace = DefaultKillGrace
 	}
 	if in.DeadlineGrace == 0 {
-		in.DeadlineGrace = 60 * time.Second
+		in.DeadlineGrace = DefaultDeadlineGrace
 	}
 	for _, g := range []time.Duration{in.KillGrace, in.DeadlineGrace} {
 		if g < time.Second || g > time.Hour || g%time.Second != 0 {

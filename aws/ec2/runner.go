@@ -386,10 +386,10 @@ func New(cfg Config) (*Runner, error) {
 		c.Timeout = DefaultTimeout
 	}
 	if c.KillGrace <= 0 {
-		c.KillGrace = 10 * time.Second
+		c.KillGrace = plan.DefaultKillGrace
 	}
 	if c.DeadlineGrace <= 0 {
-		c.DeadlineGrace = 60 * time.Second
+		c.DeadlineGrace = plan.DefaultDeadlineGrace
 	}
 	if c.UploadInterval <= 0 {
 		c.UploadInterval = DefaultUploadInterval
