@@ -12,17 +12,50 @@ import (
 const (
 	TypeUserToken    = "user+jwt"
 	TypeClusterToken = "cluster+jwt"
-	// AudienceProvisioner is the "aud" of every jwt_user.
-	AudienceProvisioner = "provisioner"
 )
 
-// Claims are the verified contents of a jwt_user or jwt_cluster.
+// Audiences of a jwt_user besides cluster names, as production's login
+// service lists them: the provisioner API, the test runner, a cluster's
+// monitor (Grafana), and "*" for every cluster.
+const (
+	AudienceProvisioner = "provisioner"
+	AudienceRunner      = "runner"
+	AudienceMonitor     = "monitor"
+	AudienceAll         = "*"
+)
+
+// Organization roles, the "org_roles" claim that a cluster's load balancer
+// passes to its nodes in x-sliderule-org-roles.
+const (
+	RoleMember    = "member"
+	RoleOwner     = "owner"
+	RoleAffiliate = "affiliate"
+)
+
+// OrgRoles returns production's org_roles for u: owners (our admins) are
+// also members; organization members are members; other GitHub users have
+// no role in the organization.
+func OrgRoles(u User) []string {
+	switch {
+	case u.Level >= LevelAdmin:
+		return []string{RoleOwner, RoleMember}
+	case u.Level >= LevelOrgMember:
+		return []string{RoleMember}
+	}
+	return []string{}
+}
+
+// Claims are the verified contents of a jwt_user or jwt_cluster: the
+// production token profile (iss, sub, aud, org_roles, org, iat, exp) with
+// ours beside it (typ in the header, uid, level, nbf, jti).
 type Claims struct {
+	Type      string    `json:"typ"` // TypeUserToken or TypeClusterToken
 	Subject   string    `json:"sub"` // GitHub login
 	UID       int64     `json:"uid"` // GitHub numeric id
 	Level     Level     `json:"level"`
 	Org       string    `json:"org,omitempty"`
-	Audience  string    `json:"aud"` // "provisioner" or the one cluster name
+	OrgRoles  []string  `json:"org_roles"`
+	Audience  []string  `json:"aud"` // jwt_user: services and clusters; jwt_cluster: the one cluster
 	Issuer    string    `json:"iss"`
 	IssuedAt  time.Time `json:"iat"`
 	NotBefore time.Time `json:"nbf"`
@@ -35,10 +68,28 @@ func (c Claims) User() User {
 	return User{Login: c.Subject, ID: c.UID, Level: c.Level, Org: c.Org}
 }
 
-// Signer signs tokens. The local signer keeps ES256 keys on disk; the AWS
-// signer uses KMS. Sign MUST return a JWS signature (for ES256 the 64-byte
-// R||S form), and every key that signed a still-valid token MUST stay in
-// PublicKeys, so rotation never invalidates an unexpired token.
+// Reaches tells whether the token's audience names cluster exactly, or is
+// "*": the check production's load balancer makes, but by element, never by
+// substring, so a token for "demo" does not open "demo2".
+func (c Claims) Reaches(cluster string) bool {
+	return cluster != "" && HasAudience(c.Audience, cluster)
+}
+
+// HasAudience tells whether aud holds name or "*".
+func HasAudience(aud []string, name string) bool {
+	for _, a := range aud {
+		if a == name || a == AudienceAll {
+			return true
+		}
+	}
+	return false
+}
+
+// Signer signs tokens. The local signer keeps RSA keys on disk; the AWS
+// signer uses a KMS RSA_2048 key. Sign MUST return a JWS RS256 signature,
+// and every key that signed a still-valid token MUST stay in PublicKeys
+// until it is revoked, so rotation never invalidates an unexpired token at
+// the provisioner.
 type Signer interface {
 	// Sign signs the JWS signing input with the current key and returns the
 	// signature with the key's id and JWS algorithm.
@@ -53,28 +104,34 @@ type Signer interface {
 type KeySet interface {
 	// PublicKey returns the key with the given id, or ENOTFOUND.
 	PublicKey(ctx context.Context, kid string) (PublicKey, error)
-	// PublicKeys returns every key that may verify a live token.
+	// PublicKeys returns every key that may verify a live token, the key
+	// that signs new tokens first (served at /auth/pem).
 	PublicKeys(ctx context.Context) ([]PublicKey, error)
 }
 
 // PublicKey is a verification key as published in the JWKS.
 type PublicKey struct {
 	ID        string           // "kid"
-	Algorithm string           // "ES256" or "RS256"
-	Key       crypto.PublicKey // *ecdsa.PublicKey or *rsa.PublicKey
+	Algorithm string           // "RS256"
+	Key       crypto.PublicKey // *rsa.PublicKey
 }
 
 // Tokens issues and verifies the provisioner's tokens.
 type Tokens interface {
-	// IssueUser returns a signed jwt_user for u.
-	IssueUser(ctx context.Context, u User) (string, Claims, error)
-	// IssueCluster returns a signed jwt_cluster for u on one cluster.
+	// IssueUser returns a signed jwt_user for u with the given audience
+	// ("provisioner" is always included).
+	IssueUser(ctx context.Context, u User, audience []string) (string, Claims, error)
+	// IssueCluster returns a signed jwt_cluster for u on one cluster. It
+	// may return a still-fresh token it issued before for the same user,
+	// cluster and key.
 	IssueCluster(ctx context.Context, u User, cluster string) (string, Claims, error)
 	// VerifyUser checks a jwt_user and returns EUNAUTHORIZED for anything
 	// that is not a valid, current jwt_user of this issuer.
 	VerifyUser(ctx context.Context, token string) (Claims, error)
-	// VerifyCluster checks a jwt_cluster for exactly the given cluster:
-	// EUNAUTHORIZED for a bad token, EFORBIDDEN for a valid jwt_cluster of
-	// another cluster.
+	// VerifyCluster checks a token presented at a cluster, accepting what
+	// production's load balancer accepts but matching audiences exactly: a
+	// jwt_cluster for exactly this cluster, or a jwt_user whose audience
+	// names it or is "*". EUNAUTHORIZED for a bad token, EFORBIDDEN for a
+	// valid token that does not reach this cluster.
 	VerifyCluster(ctx context.Context, token, cluster string) (Claims, error)
 }

@@ -20,22 +20,28 @@ type Error struct {
 // Metadata describes a jwt_user; times are Unix seconds, as the SlideRule
 // Python client reads metadata.exp to plan its refresh.
 type Metadata struct {
-	Subject   string `json:"sub"`
-	UID       int64  `json:"uid"`
-	Level     string `json:"level"`
-	Org       string `json:"org,omitempty"`
-	Issuer    string `json:"iss"`
-	Audience  string `json:"aud"`
-	IssuedAt  int64  `json:"iat"`
-	NotBefore int64  `json:"nbf"`
-	ExpiresAt int64  `json:"exp"`
-	ID        string `json:"jti"`
+	Subject   string   `json:"sub"`
+	UID       int64    `json:"uid"`
+	Level     string   `json:"level"`
+	Org       string   `json:"org,omitempty"`
+	OrgRoles  []string `json:"org_roles"`
+	Issuer    string   `json:"iss"`
+	Audience  []string `json:"aud"`
+	IssuedAt  int64    `json:"iat"`
+	NotBefore int64    `json:"nbf"`
+	ExpiresAt int64    `json:"exp"`
+	ID        string   `json:"jti"`
 }
 
-// MetadataOf returns the wire form of verified claims.
+// MetadataOf returns the wire form of verified claims: production's
+// metadata (sub, aud, org_roles, org, iat, exp, iss) and ours.
 func MetadataOf(c provisioner.Claims) Metadata {
+	roles := c.OrgRoles
+	if roles == nil {
+		roles = []string{}
+	}
 	return Metadata{Subject: c.Subject, UID: c.UID, Level: c.Level.String(), Org: c.Org,
-		Issuer: c.Issuer, Audience: c.Audience, IssuedAt: c.IssuedAt.Unix(),
+		OrgRoles: roles, Issuer: c.Issuer, Audience: c.Audience, IssuedAt: c.IssuedAt.Unix(),
 		NotBefore: c.NotBefore.Unix(), ExpiresAt: c.ExpiresAt.Unix(), ID: c.ID}
 }
 

@@ -98,7 +98,11 @@ func (a *App) LoginActions(ctx context.Context, src, idToken string) (Login, err
 }
 
 func (a *App) issue(ctx context.Context, u provisioner.User) (Login, error) {
-	tok, claims, err := a.tokens.IssueUser(ctx, u)
+	aud, err := a.userAudience(ctx, u)
+	if err != nil {
+		return Login{}, err
+	}
+	tok, claims, err := a.tokens.IssueUser(ctx, u, aud)
 	if err != nil {
 		return Login{}, err
 	}
@@ -136,4 +140,29 @@ func (a *App) Authenticate(ctx context.Context, bearer string) (provisioner.User
 // Whoami returns the verified claims of a jwt_user.
 func (a *App) Whoami(ctx context.Context, token string) (provisioner.Claims, error) {
 	return a.tokens.VerifyUser(ctx, token)
+}
+
+// userAudience is the "aud" of u's jwt_user beside "provisioner", as
+// production's generate_audience_list makes it: organization members and
+// admins get the runner and monitor services and "*", since our rules let
+// them reach every cluster of the organization, including clusters deployed
+// after this login (the released client logs in, deploys, then calls the
+// cluster with the same token). Other GitHub users may reach public
+// clusters only: the ones that exist now are named, as the load balancer of
+// a public cluster refuses a token that does not name it.
+func (a *App) userAudience(ctx context.Context, u provisioner.User) ([]string, error) {
+	if u.Level >= provisioner.LevelOrgMember {
+		return []string{provisioner.AudienceRunner, provisioner.AudienceMonitor, provisioner.AudienceAll}, nil
+	}
+	all, err := a.store.ListClusters(ctx)
+	if err != nil {
+		return nil, err
+	}
+	var aud []string
+	for _, cl := range all {
+		if cl.IsPublic {
+			aud = append(aud, cl.Name)
+		}
+	}
+	return aud, nil
 }

@@ -59,6 +59,7 @@ func NewServer(c Config) *Server {
 func (s *Server) routes() {
 	s.handle("GET /healthz", s.healthz)
 	s.handle("GET /.well-known/jwks.json", s.jwks)
+	s.handle("GET /auth/pem", s.pem)
 	s.handle("GET /.well-known/openid-configuration", s.openidConfiguration)
 
 	s.handle("POST /auth/github/pat", s.loginPAT())

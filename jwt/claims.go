@@ -11,18 +11,20 @@ import (
 	"provisioner"
 )
 
-// wireClaims is the JSON payload of both token kinds. It implements
-// jwt.Claims so golang-jwt validates exp, nbf, iat and iss.
+// wireClaims is the JSON payload of both token kinds: production's claims
+// (iss, sub, aud, org_roles, org, iat, exp) and ours (uid, level, nbf, jti).
+// It implements jwt.Claims so golang-jwt validates exp, nbf, iat and iss.
 type wireClaims struct {
 	Issuer    string           `json:"iss"`
 	Subject   string           `json:"sub"`
+	Audience  audience         `json:"aud"`
+	OrgRoles  []string         `json:"org_roles"`
+	Org       string           `json:"org,omitempty"`
+	IssuedAt  *jwt.NumericDate `json:"iat,omitempty"`
+	ExpiresAt *jwt.NumericDate `json:"exp,omitempty"`
+	NotBefore *jwt.NumericDate `json:"nbf,omitempty"`
 	UID       int64            `json:"uid"`
 	Level     string           `json:"level"`
-	Org       string           `json:"org,omitempty"`
-	Audience  audience         `json:"aud"`
-	IssuedAt  *jwt.NumericDate `json:"iat,omitempty"`
-	NotBefore *jwt.NumericDate `json:"nbf,omitempty"`
-	ExpiresAt *jwt.NumericDate `json:"exp,omitempty"`
 	ID        string           `json:"jti,omitempty"`
 }
 
@@ -32,26 +34,25 @@ func (c *wireClaims) GetNotBefore() (*jwt.NumericDate, error)      { return c.No
 func (c *wireClaims) GetIssuer() (string, error)                   { return c.Issuer, nil }
 func (c *wireClaims) GetSubject() (string, error)                  { return c.Subject, nil }
 func (c *wireClaims) GetAudience() (jwt.ClaimStrings, error) {
-	return jwt.ClaimStrings(c.Audience), nil
+	return jwt.ClaimStrings(c.Audience.values), nil
 }
 
 // claims converts verified wire claims into the domain's.
-func (c *wireClaims) claims(level provisioner.Level) provisioner.Claims {
-	out := provisioner.Claims{
+func (c *wireClaims) claims(typ string, level provisioner.Level) provisioner.Claims {
+	return provisioner.Claims{
+		Type:      typ,
 		Subject:   c.Subject,
 		UID:       c.UID,
 		Level:     level,
 		Org:       c.Org,
+		OrgRoles:  append([]string{}, c.OrgRoles...),
+		Audience:  append([]string(nil), c.Audience.values...),
 		Issuer:    c.Issuer,
 		IssuedAt:  timeOf(c.IssuedAt),
 		NotBefore: timeOf(c.NotBefore),
 		ExpiresAt: timeOf(c.ExpiresAt),
 		ID:        c.ID,
 	}
-	if len(c.Audience) == 1 {
-		out.Audience = c.Audience[0]
-	}
-	return out
 }
 
 func timeOf(d *jwt.NumericDate) time.Time {
@@ -63,35 +64,42 @@ func timeOf(d *jwt.NumericDate) time.Time {
 
 func numericDate(t time.Time) *jwt.NumericDate { return jwt.NewNumericDate(t) }
 
-// audience is "aud": written as a single string, read from a string or an
-// array, so that the verifier can refuse any token with more than one.
-type audience []string
+// audience is "aud": a list in a jwt_user, as production's login tokens
+// carry it, and one string in a jwt_cluster. Reading accepts both and
+// remembers which it was, so a verifier can insist on the right form.
+type audience struct {
+	values []string
+	list   bool
+}
 
 func (a audience) MarshalJSON() ([]byte, error) {
-	if len(a) != 1 {
-		return nil, errors.New("audience must have exactly one value")
+	if a.list {
+		return json.Marshal(append([]string{}, a.values...))
 	}
-	return json.Marshal(a[0])
+	if len(a.values) != 1 {
+		return nil, errors.New("a single audience must have exactly one value")
+	}
+	return json.Marshal(a.values[0])
 }
 
 func (a *audience) UnmarshalJSON(b []byte) error {
 	b = bytes.TrimSpace(b)
 	switch {
 	case bytes.Equal(b, []byte("null")):
-		*a = nil
+		*a = audience{}
 		return nil
 	case len(b) > 0 && b[0] == '[':
 		var v []string
 		if err := json.Unmarshal(b, &v); err != nil {
 			return err
 		}
-		*a = v
+		*a = audience{values: v, list: true}
 		return nil
 	}
 	var s string
 	if err := json.Unmarshal(b, &s); err != nil {
 		return err
 	}
-	*a = audience{s}
+	*a = audience{values: []string{s}}
 	return nil
 }

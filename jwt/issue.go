@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"encoding/base64"
 	"errors"
+	"slices"
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
@@ -12,18 +13,52 @@ import (
 	"provisioner"
 )
 
-// IssueUser returns a signed jwt_user for u, valid for UserTTL.
-func (t *Tokens) IssueUser(ctx context.Context, u provisioner.User) (string, provisioner.Claims, error) {
-	return t.issue(ctx, provisioner.TypeUserToken, provisioner.AudienceProvisioner, u, t.cfg.UserTTL)
+// IssueUser returns a signed jwt_user for u, valid for UserTTL, whose
+// audience is "provisioner" followed by aud (duplicates dropped), always
+// written as a list, as production's login tokens are.
+func (t *Tokens) IssueUser(ctx context.Context, u provisioner.User, aud []string) (string, provisioner.Claims, error) {
+	list := []string{provisioner.AudienceProvisioner}
+	for _, a := range aud {
+		if a == "" {
+			return "", provisioner.Claims{}, provisioner.Errorf(provisioner.EINVALID, "empty audience in a token")
+		}
+		if !slices.Contains(list, a) {
+			list = append(list, a)
+		}
+	}
+	return t.issue(ctx, provisioner.TypeUserToken, audience{values: list, list: true}, u, t.cfg.UserTTL)
 }
 
-// IssueCluster returns a signed jwt_cluster for u whose audience is exactly
-// cluster, valid for ClusterTTL.
+// IssueCluster returns a jwt_cluster for u whose audience is exactly
+// cluster, valid for ClusterTTL. A token it issued for the same user,
+// cluster and signing key is reused while more than half its lifetime is
+// left: RS256 signing costs about a millisecond, and a client asking for
+// access before every request should not pay it each time.
 func (t *Tokens) IssueCluster(ctx context.Context, u provisioner.User, cluster string) (string, provisioner.Claims, error) {
-	if cluster == "" || cluster == provisioner.AudienceProvisioner {
+	if err := provisioner.ValidateClusterName(cluster); err != nil {
 		return "", provisioner.Claims{}, provisioner.Errorf(provisioner.EINVALID, "invalid cluster name for a token")
 	}
-	return t.issue(ctx, provisioner.TypeClusterToken, cluster, u, t.cfg.ClusterTTL)
+	switch cluster {
+	case provisioner.AudienceProvisioner, provisioner.AudienceRunner, provisioner.AudienceMonitor:
+		return "", provisioner.Claims{}, provisioner.Errorf(provisioner.EINVALID, "invalid cluster name for a token")
+	}
+	if t.cfg.Signer == nil {
+		return t.issue(ctx, provisioner.TypeClusterToken, audience{values: []string{cluster}}, u, t.cfg.ClusterTTL)
+	}
+	kid, _, err := t.cfg.Signer.Current(ctx)
+	if err != nil {
+		return "", provisioner.Claims{}, signError(err)
+	}
+	key := reuseKey(u, cluster, kid)
+	now := t.cfg.Now()
+	if tok, c, ok := t.reuse.get(key, now, t.cfg.ClusterTTL/2); ok {
+		return tok, c, nil
+	}
+	tok, c, err := t.issue(ctx, provisioner.TypeClusterToken, audience{values: []string{cluster}}, u, t.cfg.ClusterTTL)
+	if err == nil {
+		t.reuse.put(key, tok, c, now)
+	}
+	return tok, c, err
 }
 
 // signAttempts bounds retries when the signer's current key changes between
@@ -32,7 +67,7 @@ const signAttempts = 3
 
 // issue builds the JWS signing input with golang-jwt and has the Signer sign
 // it, so a remote signer (KMS) never needs the private key here.
-func (t *Tokens) issue(ctx context.Context, typ, aud string, u provisioner.User, ttl time.Duration) (string, provisioner.Claims, error) {
+func (t *Tokens) issue(ctx context.Context, typ string, aud audience, u provisioner.User, ttl time.Duration) (string, provisioner.Claims, error) {
 	if t.cfg.Signer == nil || t.cfg.Issuer == "" {
 		return "", provisioner.Claims{}, provisioner.Errorf(provisioner.EINTERNAL, "token signing is not configured")
 	}
@@ -51,13 +86,14 @@ func (t *Tokens) issue(ctx context.Context, typ, aud string, u provisioner.User,
 	c := &wireClaims{
 		Issuer:    t.cfg.Issuer,
 		Subject:   u.Login,
+		Audience:  aud,
+		OrgRoles:  provisioner.OrgRoles(u),
+		Org:       u.Org,
+		IssuedAt:  numericDate(now),
+		ExpiresAt: numericDate(now.Add(ttl)),
+		NotBefore: numericDate(now),
 		UID:       u.ID,
 		Level:     string(level),
-		Org:       u.Org,
-		Audience:  audience{aud},
-		IssuedAt:  numericDate(now),
-		NotBefore: numericDate(now),
-		ExpiresAt: numericDate(now.Add(ttl)),
 		ID:        jti,
 	}
 	for range signAttempts {
@@ -65,14 +101,13 @@ func (t *Tokens) issue(ctx context.Context, typ, aud string, u provisioner.User,
 		if err != nil {
 			return "", provisioner.Claims{}, signError(err)
 		}
-		method, ok := signingMethod(alg)
-		if !ok {
-			return "", provisioner.Claims{}, provisioner.Errorf(provisioner.EINTERNAL, "signer uses an unsupported algorithm")
+		if alg != AlgRS256 {
+			return "", provisioner.Claims{}, provisioner.Errorf(provisioner.EINTERNAL, "signer uses %q; only RS256 is supported", alg)
 		}
 		tok := &jwt.Token{
 			Header: map[string]any{"alg": alg, "kid": kid, "typ": typ},
 			Claims: c,
-			Method: method,
+			Method: jwt.SigningMethodRS256,
 		}
 		input, err := tok.SigningString()
 		if err != nil {
@@ -85,22 +120,12 @@ func (t *Tokens) issue(ctx context.Context, typ, aud string, u provisioner.User,
 		if skid != kid || salg != alg {
 			continue // rotated meanwhile: the header would name the wrong key
 		}
-		if alg == AlgES256 && len(sig) != 64 {
-			return "", provisioner.Claims{}, provisioner.Errorf(provisioner.EINTERNAL, "signer returned a malformed ES256 signature")
+		if len(sig) < minRSABits/8 {
+			return "", provisioner.Claims{}, provisioner.Errorf(provisioner.EINTERNAL, "signer returned a malformed RS256 signature")
 		}
-		return input + "." + base64.RawURLEncoding.EncodeToString(sig), c.claims(u.Level), nil
+		return input + "." + base64.RawURLEncoding.EncodeToString(sig), c.claims(typ, u.Level), nil
 	}
 	return "", provisioner.Claims{}, provisioner.Errorf(provisioner.EUNAVAILABLE, "signing key kept changing; try again")
-}
-
-func signingMethod(alg string) (jwt.SigningMethod, bool) {
-	switch alg {
-	case AlgES256:
-		return jwt.SigningMethodES256, true
-	case AlgRS256:
-		return jwt.SigningMethodRS256, true
-	}
-	return nil, false
 }
 
 // signError keeps a signer's domain error (a KMS signer may say

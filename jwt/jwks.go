@@ -1,7 +1,6 @@
 package jwt
 
 import (
-	"crypto/ecdsa"
 	"crypto/rsa"
 	"encoding/json"
 
@@ -20,7 +19,7 @@ const (
 )
 
 // MarshalJWKS encodes keys as a JWK Set for /.well-known/jwks.json. It
-// refuses anything but ES256 P-256 and RS256 (2048 bits or more) public
+// refuses anything but RS256 (RSA of 2048 bits or more) public
 // keys, so a private key can never be published by mistake.
 func MarshalJWKS(keys []provisioner.PublicKey) ([]byte, error) {
 	set := jose.JSONWebKeySet{Keys: make([]jose.JSONWebKey, 0, len(keys))}
@@ -54,8 +53,7 @@ type publicJWK struct {
 }
 
 // ParseJWKS decodes a JWK Set, keeping the signature keys a verifier may
-// use: EC P-256 for ES256 and RSA of 2048 bits or more for RS256, each with
-// a kid. Other keys (encryption keys, other curves and algorithms, keys
+// use: RSA of 2048 bits or more for RS256, each with a kid. Other keys (encryption keys, other curves and algorithms, keys
 // without kid, later duplicates of a kid) are skipped, as RFC 7517 §5 asks.
 // Only a set that is not JSON, or is too large, is an error (EINVALID).
 func ParseJWKS(data []byte) ([]provisioner.PublicKey, error) {
@@ -90,9 +88,6 @@ func parseJWK(raw []byte) (provisioner.PublicKey, bool) {
 	}
 	alg := p.Alg
 	switch {
-	case p.Kty == "EC" && p.Crv == "P-256" && (alg == "" || alg == AlgES256):
-		alg = AlgES256
-		p.N, p.E = "", ""
 	case p.Kty == "RSA" && (alg == "" || alg == AlgRS256):
 		alg = AlgRS256
 		p.Crv, p.X, p.Y = "", "", ""
@@ -109,8 +104,6 @@ func parseJWK(raw []byte) (provisioner.PublicKey, bool) {
 	}
 	pk := provisioner.PublicKey{ID: p.Kid, Algorithm: alg}
 	switch k := jwk.Key.(type) {
-	case *ecdsa.PublicKey:
-		pk.Key = k
 	case *rsa.PublicKey:
 		pk.Key = k
 	default:

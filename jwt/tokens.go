@@ -14,7 +14,9 @@ import (
 
 // Defaults of Config.
 const (
-	DefaultUserTTL    = 12 * time.Hour
+	// DefaultUserTTL is production's login lifetime: the released client
+	// never refreshes, and its sessions last a working day.
+	DefaultUserTTL    = 24 * time.Hour
 	DefaultClusterTTL = time.Hour
 	DefaultLeeway     = 30 * time.Second
 	// MaxTokenSize caps what is parsed at all: our tokens are well under
@@ -22,12 +24,10 @@ const (
 	MaxTokenSize = 8 << 10
 )
 
-// Algorithms a verifier accepts: ES256 (the local keyring) and RS256 (KMS
-// RSA keys). Never none or HS*, whose "keys" an attacker could know.
-const (
-	AlgES256 = "ES256"
-	AlgRS256 = "RS256"
-)
+// AlgRS256 is the one algorithm issued and accepted, as production's load
+// balancer checks it: never none or HS*, whose "keys" an attacker could
+// know, and no second algorithm whose keys a cluster could not check.
+const AlgRS256 = "RS256"
 
 // Config configures Tokens.
 type Config struct {
@@ -51,6 +51,7 @@ type Config struct {
 type Tokens struct {
 	cfg    Config
 	parser *jwt.Parser
+	reuse  *reuseCache
 }
 
 var _ provisioner.Tokens = (*Tokens)(nil)
@@ -78,9 +79,10 @@ func New(cfg Config) *Tokens {
 		cfg.Now = func() time.Time { return provisioner.Now() }
 	}
 	return &Tokens{
-		cfg: cfg,
+		cfg:   cfg,
+		reuse: newReuseCache(reuseCacheSize),
 		parser: jwt.NewParser(
-			jwt.WithValidMethods([]string{AlgES256, AlgRS256}),
+			jwt.WithValidMethods([]string{AlgRS256}),
 			jwt.WithExpirationRequired(),
 			jwt.WithIssuedAt(),
 			jwt.WithLeeway(cfg.Leeway),

@@ -2,93 +2,105 @@ package jwt
 
 import (
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
 	"crypto/rsa"
 	"errors"
+	"slices"
+	"strings"
 
 	"github.com/golang-jwt/jwt/v5"
 
 	"provisioner"
 )
 
-// VerifyUser checks a jwt_user of this issuer: EUNAUTHORIZED for anything
-// else.
+// VerifyUser checks a jwt_user of this issuer whose audience names the
+// provisioner: EUNAUTHORIZED for anything else.
 func (t *Tokens) VerifyUser(ctx context.Context, token string) (provisioner.Claims, error) {
-	c, level, err := t.verify(ctx, token, provisioner.TypeUserToken)
+	c, level, typ, err := t.verify(ctx, token, provisioner.TypeUserToken)
 	if err != nil {
 		return provisioner.Claims{}, err
 	}
-	if c.Audience[0] != provisioner.AudienceProvisioner {
+	if !slices.Contains(c.Audience.values, provisioner.AudienceProvisioner) {
 		return provisioner.Claims{}, unauthorized("token is for another audience")
 	}
-	return c.claims(level), nil
+	return c.claims(typ, level), nil
 }
 
-// VerifyCluster checks a jwt_cluster for exactly cluster: EUNAUTHORIZED for
-// a bad token, EFORBIDDEN for a valid jwt_cluster of another cluster. It
-// needs only Issuer and Keys, as the gateway has no signer.
+// VerifyCluster checks a token presented at cluster: a jwt_cluster whose
+// one audience is exactly cluster, or a jwt_user whose audience list names
+// cluster or "*" (what production's load balancer accepts, matched by
+// element rather than by substring). EUNAUTHORIZED for a bad token,
+// EFORBIDDEN for a valid token that does not reach this cluster. It needs
+// only Issuer and Keys, as the gateway has no signer.
 func (t *Tokens) VerifyCluster(ctx context.Context, token, cluster string) (provisioner.Claims, error) {
 	if cluster == "" {
 		return provisioner.Claims{}, provisioner.Errorf(provisioner.EINVALID, "cluster name is required")
 	}
-	c, level, err := t.verify(ctx, token, provisioner.TypeClusterToken)
+	c, level, typ, err := t.verify(ctx, token, provisioner.TypeClusterToken, provisioner.TypeUserToken)
 	if err != nil {
 		return provisioner.Claims{}, err
 	}
-	if c.Audience[0] != cluster {
-		return provisioner.Claims{}, provisioner.Errorf(provisioner.EFORBIDDEN, "token is for another cluster")
+	ok := false
+	switch typ {
+	case provisioner.TypeClusterToken:
+		ok = !c.Audience.list && len(c.Audience.values) == 1 && c.Audience.values[0] == cluster
+	case provisioner.TypeUserToken:
+		ok = provisioner.HasAudience(c.Audience.values, cluster)
 	}
-	return c.claims(level), nil
+	if !ok {
+		return provisioner.Claims{}, provisioner.Errorf(provisioner.EFORBIDDEN, "token is not for cluster %s", cluster)
+	}
+	return c.claims(typ, level), nil
 }
 
 // verify checks everything but the audience's value: size, algorithm,
-// header, key, signature, times, issuer, subject, level, and that there is
-// exactly one audience.
-func (t *Tokens) verify(ctx context.Context, token, typ string) (*wireClaims, provisioner.Level, error) {
+// header and type, key, signature, times, issuer, subject, level, and the
+// audience's form (a list in a jwt_user, one string in a jwt_cluster).
+func (t *Tokens) verify(ctx context.Context, token string, types ...string) (*wireClaims, provisioner.Level, string, error) {
 	switch {
 	case t.cfg.Issuer == "" || t.cfg.Keys == nil:
-		return nil, 0, provisioner.Errorf(provisioner.EINTERNAL, "token verification is not configured")
+		return nil, 0, "", provisioner.Errorf(provisioner.EINTERNAL, "token verification is not configured")
 	case token == "":
-		return nil, 0, unauthorized("missing token")
+		return nil, 0, "", unauthorized("missing token")
 	case len(token) > MaxTokenSize:
-		return nil, 0, unauthorized("token too long")
+		return nil, 0, "", unauthorized("token too long")
 	}
 	c := new(wireClaims)
+	var typ string
 	tok, err := t.parser.ParseWithClaims(token, c, func(tok *jwt.Token) (any, error) {
-		return t.key(ctx, tok, typ)
+		typ, _ = tok.Header["typ"].(string)
+		if !slices.Contains(types, typ) {
+			return nil, unauthorized("wrong token type: want " + strings.Join(types, " or "))
+		}
+		return t.key(ctx, tok)
 	})
 	if err != nil {
-		return nil, 0, parseError(err, tok, c)
+		return nil, 0, "", parseError(err, tok, c)
 	}
 	if c.Subject == "" {
-		return nil, 0, unauthorized("token has no subject")
+		return nil, 0, "", unauthorized("token has no subject")
 	}
 	level, err := provisioner.ParseLevel(c.Level)
 	if err != nil {
-		return nil, 0, unauthorized("token has an invalid level")
+		return nil, 0, "", unauthorized("token has an invalid level")
 	}
-	switch {
-	case len(c.Audience) == 0 || c.Audience[0] == "":
-		return nil, 0, unauthorized("token has no audience")
-	case len(c.Audience) > 1:
-		return nil, 0, unauthorized("token must have exactly one audience")
+	if len(c.Audience.values) == 0 || slices.Contains(c.Audience.values, "") {
+		return nil, 0, "", unauthorized("token has no audience")
 	}
-	return c, level, nil
+	if c.Audience.list != (typ == provisioner.TypeUserToken) {
+		return nil, 0, "", unauthorized("token audience has the wrong form for its type")
+	}
+	return c, level, typ, nil
 }
 
 // key checks the header and returns the key to verify the signature with.
 // It runs before any signature check, so the header is untrusted: a key is
 // used only for the algorithm it was published for.
-func (t *Tokens) key(ctx context.Context, tok *jwt.Token, typ string) (any, error) {
+func (t *Tokens) key(ctx context.Context, tok *jwt.Token) (any, error) {
 	if _, ok := tok.Header["crit"]; ok {
 		return nil, unauthorized("token has unsupported critical headers")
 	}
-	if h, _ := tok.Header["typ"].(string); h != typ {
-		return nil, unauthorized("wrong token type: want " + typ)
-	}
 	alg := tok.Method.Alg()
-	if alg != AlgES256 && alg != AlgRS256 {
+	if alg != AlgRS256 {
 		return nil, unauthorized("token algorithm not allowed")
 	}
 	kid, _ := tok.Header["kid"].(string)
@@ -109,12 +121,10 @@ func (t *Tokens) key(ctx context.Context, tok *jwt.Token, typ string) (any, erro
 	return key, nil
 }
 
-// checkKey returns pk's key if it is of the kind and size its algorithm
-// needs: a P-256 key for ES256, an RSA key of 2048 bits or more for RS256.
+// checkKey returns pk's key if it is of the kind and size RS256 needs: an
+// RSA key of 2048 bits or more.
 func checkKey(pk provisioner.PublicKey) (any, bool) {
 	switch k := pk.Key.(type) {
-	case *ecdsa.PublicKey:
-		return k, pk.Algorithm == AlgES256 && k.Curve == elliptic.P256()
 	case *rsa.PublicKey:
 		return k, pk.Algorithm == AlgRS256 && k.N != nil && k.N.BitLen() >= minRSABits
 	}
@@ -150,7 +160,7 @@ func parseError(err error, tok *jwt.Token, c *wireClaims) error {
 		msg = "token algorithm not allowed"
 	case errors.Is(err, jwt.ErrTokenSignatureInvalid):
 		msg = "invalid token signature"
-		if tok != nil && tok.Method != nil && tok.Method.Alg() != AlgES256 && tok.Method.Alg() != AlgRS256 {
+		if tok != nil && tok.Method != nil && tok.Method.Alg() != AlgRS256 {
 			msg = "token algorithm not allowed"
 		}
 	case c.ExpiresAt == nil:

@@ -1,4 +1,5 @@
-// Package local is the embedded signer: ES256 (P-256) keys kept as PKCS#8 PEM
+// Package local is the embedded backend. Its signer keeps RS256 (RSA-2048)
+// keys, production's token profile, as PKCS#8 PEM
 // files in a directory of their own, with a JSON manifest saying which key is
 // current and when the others were retired.
 //

@@ -1,9 +1,9 @@
 package local
 
 import (
-	"crypto/ecdsa"
+	"crypto"
+	"crypto/rsa"
 	"crypto/sha256"
-	"math/big"
 	"sync"
 	"testing"
 	"time"
@@ -40,16 +40,15 @@ func open(t testing.TB, dir string, opts ...Option) *Keyring {
 	return k
 }
 
-// verify checks an R||S signature over msg with pk.
+// verify checks an RS256 signature over msg with pk.
 func verify(t testing.TB, pk provisioner.PublicKey, msg, sig []byte) {
 	t.Helper()
-	if len(sig) != 64 {
-		t.Fatalf("signature is %d bytes, want 64", len(sig))
+	if pk.Algorithm != AlgRS256 || len(sig) != 256 {
+		t.Fatalf("%s signature of %d bytes, want RS256 with 256", pk.Algorithm, len(sig))
 	}
 	d := sha256.Sum256(msg)
-	r, s := new(big.Int).SetBytes(sig[:32]), new(big.Int).SetBytes(sig[32:])
-	if !ecdsa.Verify(pk.Key.(*ecdsa.PublicKey), d[:], r, s) {
-		t.Fatalf("signature does not verify with key %s", pk.ID)
+	if err := rsa.VerifyPKCS1v15(pk.Key.(*rsa.PublicKey), crypto.SHA256, d[:], sig); err != nil {
+		t.Fatalf("signature does not verify with key %s: %v", pk.ID, err)
 	}
 }
 

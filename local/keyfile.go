@@ -2,9 +2,8 @@ package local
 
 import (
 	"crypto"
-	"crypto/ecdsa"
-	"crypto/elliptic"
 	"crypto/rand"
+	"crypto/rsa"
 	"crypto/x509"
 	"encoding/base64"
 	"encoding/pem"
@@ -39,9 +38,13 @@ func Thumbprint(pub crypto.PublicKey) (string, error) {
 	return base64.RawURLEncoding.EncodeToString(b), nil
 }
 
-// newKey generates a P-256 key and writes it to dir; it returns the key id.
+// rsaBits is the size of generated keys: production's (KMS RSA_2048), and
+// what its load balancer's RS256 check expects.
+const rsaBits = 2048
+
+// newKey generates an RSA key and writes it to dir; it returns the key id.
 func newKey(dir string) (string, error) {
-	priv, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	priv, err := rsa.GenerateKey(rand.Reader, rsaBits)
 	if err != nil {
 		return "", provisioner.Wrap(provisioner.EINTERNAL, err, "cannot generate a signing key")
 	}
@@ -63,7 +66,7 @@ func newKey(dir string) (string, error) {
 // readKey loads the key kid from dir. Like ssh, it refuses a file that group
 // or others may access, and it checks that the file holds the key its name
 // claims.
-func readKey(dir, kid string) (*ecdsa.PrivateKey, error) {
+func readKey(dir, kid string) (*rsa.PrivateKey, error) {
 	path := filepath.Join(dir, keyFileName(kid))
 	f, err := os.Open(path)
 	if err != nil {
@@ -91,10 +94,11 @@ func readKey(dir, kid string) (*ecdsa.PrivateKey, error) {
 	if err != nil {
 		return nil, provisioner.Wrap(provisioner.EINTERNAL, fmt.Errorf("%s: %w", path, err), "signing key file is not a PKCS#8 PEM key")
 	}
-	priv, ok := k.(*ecdsa.PrivateKey)
-	if !ok || priv.Curve != elliptic.P256() {
-		return nil, provisioner.Wrap(provisioner.EINTERNAL, fmt.Errorf("%s: %T", path, k), "signing key file does not hold a P-256 key")
+	priv, ok := k.(*rsa.PrivateKey)
+	if !ok || priv.N.BitLen() < rsaBits {
+		return nil, provisioner.Wrap(provisioner.EINTERNAL, fmt.Errorf("%s: %T", path, k), "signing key file does not hold an RSA key of 2048 bits or more")
 	}
+	priv.Precompute()
 	if got, err := Thumbprint(&priv.PublicKey); err != nil || got != kid {
 		return nil, provisioner.Wrap(provisioner.EINTERNAL, fmt.Errorf("%s holds key %s", path, got), "signing key file does not match its key id")
 	}

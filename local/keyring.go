@@ -2,8 +2,8 @@ package local
 
 import (
 	"context"
-	"crypto/ecdsa"
-	"crypto/rand"
+	"crypto"
+	"crypto/rsa"
 	"crypto/sha256"
 	"sync"
 	"sync/atomic"
@@ -63,26 +63,24 @@ func OpenKeyring(dir string, opts ...Option) (*Keyring, error) {
 // Dir returns the key directory.
 func (k *Keyring) Dir() string { return k.dir }
 
-// Sign signs the JWS signing input with the current key: ES256, the
-// signature being the 64-byte R||S.
+// Sign signs the JWS signing input with the current key: RS256
+// (RSASSA-PKCS1-v1_5 with SHA-256, deterministic and constant-time in Go's
+// crypto/rsa).
 func (k *Keyring) Sign(_ context.Context, signingInput []byte) ([]byte, string, string, error) {
 	k.refresh(false)
 	cur := k.state.Load().current
 	digest := sha256.Sum256(signingInput)
-	r, s, err := ecdsa.Sign(rand.Reader, cur.priv, digest[:])
+	sig, err := rsa.SignPKCS1v15(nil, cur.priv, crypto.SHA256, digest[:])
 	if err != nil {
 		return nil, "", "", provisioner.Wrap(provisioner.EINTERNAL, err, "cannot sign token")
 	}
-	sig := make([]byte, 64)
-	r.FillBytes(sig[:32])
-	s.FillBytes(sig[32:])
-	return sig, cur.pub.ID, AlgES256, nil
+	return sig, cur.pub.ID, AlgRS256, nil
 }
 
 // Current returns the id and algorithm of the key Sign uses.
 func (k *Keyring) Current(context.Context) (string, string, error) {
 	k.refresh(false)
-	return k.state.Load().current.pub.ID, AlgES256, nil
+	return k.state.Load().current.pub.ID, AlgRS256, nil
 }
 
 // PublicKey returns a key that may verify a live token, or ENOTFOUND. An
@@ -124,6 +122,15 @@ func (k *Keyring) Rotate() (string, error) {
 		return "", err
 	}
 	return kid, k.Reload()
+}
+
+// Revoke withdraws a key at once; see Revoke.
+func (k *Keyring) Revoke(kid string) (string, error) {
+	cur, err := Revoke(k.dir, kid, k.withOpts())
+	if err != nil {
+		return "", err
+	}
+	return cur, k.Reload()
 }
 
 // Prune deletes retired keys past their lifetime from the directory.

@@ -17,7 +17,7 @@ func TestOpenGeneratesKey(t *testing.T) {
 	ctx := context.Background()
 
 	kid, alg, err := k.Current(ctx)
-	if err != nil || alg != "ES256" || kid == "" {
+	if err != nil || alg != "RS256" || kid == "" {
 		t.Fatalf("Current = %q, %q, %v", kid, alg, err)
 	}
 	pk, err := k.PublicKey(ctx, kid)
@@ -29,7 +29,7 @@ func TestOpenGeneratesKey(t *testing.T) {
 	}
 	msg := []byte("header.payload")
 	sig, skid, salg, err := k.Sign(ctx, msg)
-	if err != nil || skid != kid || salg != "ES256" {
+	if err != nil || skid != kid || salg != "RS256" {
 		t.Fatalf("Sign = %q, %q, %v", skid, salg, err)
 	}
 	verify(t, pk, msg, sig)
@@ -111,7 +111,7 @@ func TestRefusesBadKeyFiles(t *testing.T) {
 			os.WriteFile(filepath.Join(dir, manifestName), []byte("{"), 0o600)
 		},
 		"path in manifest": func(dir, _ string) {
-			os.WriteFile(filepath.Join(dir, manifestName), []byte(`{"version":1,"keys":[{"kid":"../../../../etc/passwd","alg":"ES256"}]}`), 0o600)
+			os.WriteFile(filepath.Join(dir, manifestName), []byte(`{"version":1,"keys":[{"kid":"../../../../etc/passwd","alg":"RS256"}]}`), 0o600)
 		},
 		"future version": func(dir, _ string) {
 			os.WriteFile(filepath.Join(dir, manifestName), []byte(`{"version":2,"keys":[]}`), 0o600)

@@ -14,8 +14,13 @@ import (
 const (
 	manifestName    = "keys.json"
 	manifestVersion = 1
-	// AlgES256 is the only algorithm this signer uses.
-	AlgES256 = "ES256"
+	// AlgRS256 is the only algorithm this signer uses: production's load
+	// balancer checks RS256 and nothing else.
+	AlgRS256 = "RS256"
+	// algLegacy is what keys of earlier versions used. Such entries are
+	// never loaded and are pruned at the next write, so an upgraded data
+	// directory gets an RS256 key and its ES256 tokens stop verifying.
+	algLegacy = "ES256"
 	// maxManifestSize bounds what a reader loads from the directory.
 	maxManifestSize = 1 << 20
 )
@@ -32,6 +37,9 @@ type keyEntry struct {
 	Algorithm string    `json:"alg"`
 	CreatedAt time.Time `json:"created_at"`
 	RetiredAt time.Time `json:"retired_at,omitzero"`
+	// RevokedAt marks a key withdrawn at once: it verifies nothing from
+	// then on and is deleted at the same write.
+	RevokedAt time.Time `json:"revoked_at,omitzero"`
 }
 
 // kidRE is what key ids look like (base64url SHA-256 thumbprints); checking
@@ -41,15 +49,19 @@ var kidRE = regexp.MustCompile(`^[A-Za-z0-9_-]{16,128}$`)
 // current returns the index of the current key, or -1.
 func (m *manifest) current() int {
 	for i := len(m.Keys) - 1; i >= 0; i-- {
-		if m.Keys[i].RetiredAt.IsZero() {
+		if m.Keys[i].RetiredAt.IsZero() && m.Keys[i].Algorithm == AlgRS256 {
 			return i
 		}
 	}
 	return -1
 }
 
-// expired tells whether a retired key can no longer verify a live token.
+// expired tells whether a key can no longer verify a live token: a retired
+// key past the lifetime of what it signed, or a legacy key.
 func (e keyEntry) expired(now time.Time, maxAge time.Duration) bool {
+	if e.Algorithm != AlgRS256 || !e.RevokedAt.IsZero() {
+		return true
+	}
 	return !e.RetiredAt.IsZero() && !now.Before(e.RetiredAt.Add(maxAge+pruneGrace))
 }
 
@@ -71,7 +83,7 @@ func readManifest(dir string) (*manifest, error) {
 	}
 	seen := make(map[string]bool, len(m.Keys))
 	for _, e := range m.Keys {
-		if !kidRE.MatchString(e.ID) || e.Algorithm != AlgES256 || seen[e.ID] {
+		if !kidRE.MatchString(e.ID) || (e.Algorithm != AlgRS256 && e.Algorithm != algLegacy) || seen[e.ID] {
 			return nil, provisioner.Errorf(provisioner.EINTERNAL, "signing key manifest has an invalid entry")
 		}
 		seen[e.ID] = true

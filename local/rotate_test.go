@@ -224,3 +224,55 @@ func TestConcurrentRotation(t *testing.T) {
 		t.Errorf("%d keys after 10 rotations, want 11", n)
 	}
 }
+
+func TestRevokeWithdrawsAtOnce(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	k := open(t, dir)
+	first, _, _ := k.Current(ctx)
+	second, err := k.Rotate()
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Revoking a retired key: gone from the key set and the directory.
+	cur, err := k.Revoke(first)
+	if err != nil || cur != second {
+		t.Fatalf("Revoke(retired) = %q, %v; want current %q", cur, err, second)
+	}
+	if _, err := k.PublicKey(ctx, first); provisioner.ErrorCode(err) != provisioner.ENOTFOUND {
+		t.Errorf("revoked key still verifies: %v", err)
+	}
+	if _, err := os.Stat(filepath.Join(dir, keyFileName(first))); !os.IsNotExist(err) {
+		t.Errorf("revoked key file still there: %v", err)
+	}
+	// Revoking the current key makes a new one current.
+	cur, err = k.Revoke(second)
+	if err != nil || cur == second || cur == "" {
+		t.Fatalf("Revoke(current) = %q, %v", cur, err)
+	}
+	if kid, _, _ := k.Current(ctx); kid != cur {
+		t.Errorf("current = %q, want %q", kid, cur)
+	}
+	if keys, _ := k.PublicKeys(ctx); len(keys) != 1 || keys[0].ID != cur {
+		t.Errorf("PublicKeys = %v, want only %q", kids(keys), cur)
+	}
+	if _, err := k.Revoke("no-such-key-at-all"); provisioner.ErrorCode(err) != provisioner.ENOTFOUND {
+		t.Errorf("Revoke(unknown) = %v, want ENOTFOUND", err)
+	}
+}
+
+func TestLegacyES256KeysArePruned(t *testing.T) {
+	dir := t.TempDir()
+	legacy := `{"version":1,"keys":[{"kid":"legacyLegacyLegacyLegacy","alg":"ES256","created_at":"2025-01-01T00:00:00Z"}]}`
+	if err := os.WriteFile(filepath.Join(dir, manifestName), []byte(legacy), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	k := open(t, dir)
+	kid, alg, err := k.Current(context.Background())
+	if err != nil || alg != AlgRS256 || kid == "legacyLegacyLegacyLegacy" {
+		t.Fatalf("Current = %q, %q, %v; want a new RS256 key", kid, alg, err)
+	}
+	if n := len(k.Keys()); n != 1 {
+		t.Errorf("%d keys after upgrade, want 1", n)
+	}
+}

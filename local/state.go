@@ -1,7 +1,7 @@
 package local
 
 import (
-	"crypto/ecdsa"
+	"crypto/rsa"
 	"errors"
 	"io/fs"
 	"os"
@@ -21,7 +21,7 @@ type state struct {
 
 type key struct {
 	keyEntry
-	priv *ecdsa.PrivateKey
+	priv *rsa.PrivateKey
 	pub  provisioner.PublicKey
 }
 
@@ -116,7 +116,7 @@ func load(dir string, prev *state) (*state, error) {
 	}
 	st := &state{stat: fi, byID: make(map[string]*key, len(m.Keys))}
 	for i, e := range m.Keys {
-		var priv *ecdsa.PrivateKey
+		var priv *rsa.PrivateKey
 		if old, ok := prev.find(e.ID); ok {
 			priv = old.priv
 		} else if priv, err = readKey(dir, e.ID); err != nil {
@@ -125,7 +125,7 @@ func load(dir string, prev *state) (*state, error) {
 			}
 			return nil, err
 		}
-		k := &key{keyEntry: e, priv: priv, pub: provisioner.PublicKey{ID: e.ID, Algorithm: AlgES256, Key: &priv.PublicKey}}
+		k := &key{keyEntry: e, priv: priv, pub: provisioner.PublicKey{ID: e.ID, Algorithm: AlgRS256, Key: &priv.PublicKey}}
 		st.keys = append(st.keys, k)
 		st.byID[e.ID] = k
 		if i == cur {

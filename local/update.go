@@ -26,6 +26,38 @@ func Rotate(dir string, opts ...Option) (string, error) {
 	return kid, err
 }
 
+// Revoke withdraws the key kid at once: it leaves the JWKS and the PEM, no
+// token it signed verifies any more, and its file is deleted. Revoking the
+// current key first makes a new one current. It returns the current key id
+// afterwards.
+func Revoke(dir, kid string, opts ...Option) (string, error) {
+	if err := prepareDir(dir); err != nil {
+		return "", err
+	}
+	o := newOptions(opts)
+	var cur string
+	err := update(dir, o, func(m *manifest, now time.Time) error {
+		i := -1
+		for j, e := range m.Keys {
+			if e.ID == kid {
+				i = j
+			}
+		}
+		if i < 0 {
+			return provisioner.Errorf(provisioner.ENOTFOUND, "no signing key %q (see 'provisioner keys list')", kid)
+		}
+		if i == m.current() {
+			if _, err := addKey(dir, m, now); err != nil {
+				return err
+			}
+		}
+		m.Keys[i].RevokedAt = now
+		cur = m.Keys[m.current()].ID
+		return nil
+	})
+	return cur, err
+}
+
 // prepareDir creates the key directory, readable by its owner only.
 func prepareDir(dir string) error {
 	if dir == "" {
@@ -48,7 +80,7 @@ func addKey(dir string, m *manifest, now time.Time) (string, error) {
 			m.Keys[i].RetiredAt = now
 		}
 	}
-	m.Keys = append(m.Keys, keyEntry{ID: kid, Algorithm: AlgES256, CreatedAt: now})
+	m.Keys = append(m.Keys, keyEntry{ID: kid, Algorithm: AlgRS256, CreatedAt: now})
 	return kid, nil
 }
 
