@@ -15,7 +15,7 @@ func TestCacheSkipsVerification(t *testing.T) {
 	g := newGateway(t, Config{Now: clk.Now, CacheTTL: 10 * time.Minute}, up.URL, keys)
 	tok := s.cluster(t, otto, "demo") // valid for an hour
 	for i := 0; i < 5; i++ {
-		if a := call(g, "GET", "/", peer, bearerOf(tok)...); a.status != 200 {
+		if a := call(g, "GET", "/source/version", peer, bearerOf(tok)...); a.status != 200 {
 			t.Fatalf("request %d: %d %s", i, a.status, a.raw)
 		}
 	}
@@ -24,13 +24,13 @@ func TestCacheSkipsVerification(t *testing.T) {
 	}
 	// Past the cache TTL the token is checked again.
 	clk.Add(11 * time.Minute)
-	call(g, "GET", "/", peer, bearerOf(tok)...)
+	call(g, "GET", "/source/version", peer, bearerOf(tok)...)
 	if n := keys.n.Load(); n != 2 {
 		t.Fatalf("%d verifications after the TTL, want 2", n)
 	}
 	// Never past exp: an hour later the cached token is refused.
 	clk.Add(time.Hour)
-	a := call(g, "GET", "/", peer, bearerOf(tok)...)
+	a := call(g, "GET", "/source/version", peer, bearerOf(tok)...)
 	wantRefusal(t, a, 401, provisioner.EUNAUTHORIZED)
 	if a.str("error_description") != "token expired" {
 		t.Errorf("expired token: %s", a.raw)
@@ -38,7 +38,7 @@ func TestCacheSkipsVerification(t *testing.T) {
 	// Refused tokens are not cached.
 	other := s.issuedAt(clk.Now()).cluster(t, otto, "other")
 	for i := 0; i < 2; i++ {
-		wantRefusal(t, call(g, "GET", "/", peer, bearerOf(other)...), 403, provisioner.EFORBIDDEN)
+		wantRefusal(t, call(g, "GET", "/source/version", peer, bearerOf(other)...), 403, provisioner.EFORBIDDEN)
 	}
 	if n := keys.n.Load(); n != 5 {
 		t.Fatalf("%d verifications, want 5", n)
@@ -51,7 +51,7 @@ func TestCacheDisabled(t *testing.T) {
 	g := newGateway(t, Config{CacheSize: -1}, up.URL, keys)
 	tok := s.cluster(t, otto, "demo")
 	for i := 0; i < 3; i++ {
-		call(g, "GET", "/", peer, bearerOf(tok)...)
+		call(g, "GET", "/source/version", peer, bearerOf(tok)...)
 	}
 	if n := keys.n.Load(); n != 3 {
 		t.Fatalf("%d verifications without a cache, want 3", n)

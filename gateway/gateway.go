@@ -1,12 +1,23 @@
-// Package gateway is the check in front of a SlideRule cluster (DESIGN.md
-// §1-2): it verifies jwt_cluster tokens against the provisioner's JWKS,
-// rate-limits callers per level and forwards what passes to the cluster's
-// load balancer, telling it who the caller is in X-Sliderule-User and
-// X-Sliderule-Level.
+// Package gateway is an optional check in front of a SlideRule cluster's
+// load balancer (the ILB). It accepts the tokens production's ILB accepts
+// (apps/ilb/haproxy.cfg): a jwt_cluster for the cluster, or a login token
+// (jwt_user) whose audience names the cluster or is "*"; but it matches the
+// audience by element where the ILB matches by substring, and it adds
+// per-user and per-network rate limits. It tells the cluster who the caller
+// is as the ILB does, in x-sliderule-account (the token's sub) and
+// x-sliderule-org-roles (its org_roles), after removing client copies.
 //
-// A private cluster forwards nothing without a valid jwt_cluster for exactly
-// its name. A public cluster forwards anonymous requests too, but a token
-// that does not verify is refused, never downgraded to anonymous.
+// It forwards only what the ILB serves its users: /source/*, /openapi/*,
+// /discovery/status and /discovery/whoami, and /grafana/* for tokens with the
+// "monitor" audience. The node-facing discovery paths (register, lock,
+// unlock, …) are never reachable through it, and connection upgrades
+// (websockets, h2c) only on /grafana/*, where Grafana needs them.
+//
+// A private cluster forwards nothing without a valid token. A public
+// cluster forwards anonymous requests too, but a token that does not verify
+// is refused, never downgraded to anonymous. A request naming a service in
+// x-sliderule-service (a user's own node group) must carry a valid token
+// whose subject is that service, as the ILB requires.
 //
 // The gateway answers three paths itself and never forwards them:
 //
@@ -40,10 +51,14 @@ const (
 	DefaultMaxBuckets = 100000
 )
 
-// Headers the gateway sets upstream; copies sent by clients are removed.
+// Headers the gateway sets upstream, as production's ILB does; copies sent
+// by clients are removed.
 const (
-	HeaderUser  = "X-Sliderule-User"
-	HeaderLevel = "X-Sliderule-Level"
+	HeaderAccount  = "X-Sliderule-Account"
+	HeaderOrgRoles = "X-Sliderule-Org-Roles"
+	// HeaderService routes a request to a user's own node group; it must
+	// equal the token's subject.
+	HeaderService = "X-Sliderule-Service"
 )
 
 // Config configures a Gateway. Cluster, Upstream and Issuer are required.

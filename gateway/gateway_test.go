@@ -2,6 +2,7 @@ package gateway
 
 import (
 	"context"
+	"encoding/json"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -22,7 +23,7 @@ func badTokens(t *testing.T, s *signer) map[string]struct {
 } {
 	good := s.cluster(t, otto, "demo")
 	kid := strings.SplitN(good, ".", 2)[0]
-	user, _, err := s.tokens.IssueUser(context.Background(), otto)
+	user, _, err := s.tokens.IssueUser(context.Background(), otto, []string{"other", "dem", "demo2", "monitor"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -47,7 +48,7 @@ func badTokens(t *testing.T, s *signer) map[string]struct {
 		"alg none":             {"Bearer " + forge(noneHdr, clusterClaims("demo"), ""), 401},
 		"alg none with sig":    {"Bearer " + forge(noneHdr, clusterClaims("demo"), "AAAA"), 401},
 		"alg HS256":            {"Bearer " + forge(hsHdr, clusterClaims("demo"), "AAAA"), 401},
-		"jwt_user":             {"Bearer " + user, 401},
+		"jwt_user of others":   {"Bearer " + user, 403},
 		"expired":              {"Bearer " + s.issuedAt(time.Now().Add(-3*time.Hour)).cluster(t, otto, "demo"), 401},
 		"other cluster":        {"Bearer " + s.cluster(t, otto, "other"), 403},
 		"longer cluster name":  {"Bearer " + s.cluster(t, otto, "demo-2"), 403},
@@ -91,13 +92,17 @@ func TestPrivateForwardsRightToken(t *testing.T) {
 	for _, u := range []provisioner.User{otto, ada} {
 		tok := s.cluster(t, u, "demo")
 		a = call(g, "POST", "/source/version", peer, append(bearerOf(tok),
-			"X-Sliderule-User", "mallory", "X-Sliderule-Level", "admin", "X_Sliderule_Level", "admin", "x-sliderule-user", "root")...)
+			"X-Sliderule-Account", "mallory", "X-Sliderule-Org-Roles", `["owner"]`, "X_Sliderule_Org_Roles", "owner", "x-sliderule-account", "root", "X-Real-IP", "10.0.0.1")...)
 		if a.status != 200 || a.str("path") != "/source/version" {
 			t.Fatalf("%s: %d %s", u.Login, a.status, a.raw)
 		}
 		_, h := up.seen()
-		if h.Get(HeaderUser) != u.Login || h.Get(HeaderLevel) != u.Level.String() || len(h.Values(HeaderUser)) != 1 {
+		roles, _ := json.Marshal(provisioner.OrgRoles(u))
+		if h.Get(HeaderAccount) != u.Login || h.Get(HeaderOrgRoles) != string(roles) || len(h.Values(HeaderAccount)) != 1 || len(h.Values(HeaderOrgRoles)) != 1 {
 			t.Errorf("identity upstream: %v", h)
+		}
+		if h.Get("X-Real-IP") != "" {
+			t.Errorf("client's X-Real-IP forwarded: %v", h)
 		}
 		if h.Get("Authorization") != "Bearer "+tok {
 			t.Errorf("the token must reach the nodes: %q", h.Get("Authorization"))
@@ -111,22 +116,22 @@ func TestPrivateForwardsRightToken(t *testing.T) {
 			t.Errorf("X-Forwarded-For %q", h.Get("X-Forwarded-For"))
 		}
 	}
-	wantRefusal(t, call(g, "GET", "/", peer, bearerOf(s.cluster(t, mia, "demo"))...), 403, provisioner.EFORBIDDEN)
+	wantRefusal(t, call(g, "GET", "/source/version", peer, bearerOf(s.cluster(t, mia, "demo"))...), 403, provisioner.EFORBIDDEN)
 	// Several Authorization headers are ambiguous: refused.
 	tok := s.cluster(t, otto, "demo")
-	wantRefusal(t, call(g, "GET", "/", peer, "Authorization", "Bearer "+tok, "Authorization", "Bearer "+tok), 401, provisioner.EUNAUTHORIZED)
+	wantRefusal(t, call(g, "GET", "/source/version", peer, "Authorization", "Bearer "+tok, "Authorization", "Bearer "+tok), 401, provisioner.EUNAUTHORIZED)
 }
 
 func TestPublicForwardsAnonymous(t *testing.T) {
 	s, up := newSigner(t), newUpstream(t)
 	g := newGateway(t, Config{Public: true}, up.URL, s.keys)
 
-	a := call(g, "GET", "/source/version", peer, "X-Sliderule-User", "ada", "X-Sliderule-Level", "admin", "x_sliderule_user", "ada")
+	a := call(g, "GET", "/source/version", peer, "X-Sliderule-Account", "ada", "X-Sliderule-Org-Roles", `["owner"]`, "x_sliderule_account", "ada")
 	if a.status != 200 {
 		t.Fatalf("anonymous: %d %s", a.status, a.raw)
 	}
 	_, h := up.seen()
-	if h.Get(HeaderLevel) != "anonymous" || len(h.Values(HeaderLevel)) != 1 || h.Get(HeaderUser) != "" || len(h) == 0 {
+	if h.Get(HeaderAccount) != "" || h.Get(HeaderOrgRoles) != "" || len(h) == 0 {
 		t.Errorf("spoofed identity reached the upstream: %v", h)
 	}
 	for k := range h {
@@ -136,7 +141,7 @@ func TestPublicForwardsAnonymous(t *testing.T) {
 	}
 	// A valid token upgrades; a member token is fine on a public cluster.
 	a = call(g, "GET", "/source/version", peer, bearerOf(s.cluster(t, mia, "demo"))...)
-	if _, h = up.seen(); a.status != 200 || h.Get(HeaderLevel) != "member" || h.Get(HeaderUser) != "mia" {
+	if _, h = up.seen(); a.status != 200 || h.Get(HeaderOrgRoles) != "[]" || h.Get(HeaderAccount) != "mia" {
 		t.Fatalf("member: %d %v", a.status, h)
 	}
 }
@@ -194,12 +199,12 @@ func TestHealthz(t *testing.T) {
 	if a.status != 200 || a.body["upstream_status"] != float64(200) {
 		t.Fatalf("upstream health: %d %s", a.status, a.raw)
 	}
-	if n, h := up.seen(); n != 1 || h.Get(HeaderLevel) != "" {
+	if n, h := up.seen(); n != 1 || h.Get(HeaderAccount) != "" {
 		t.Fatalf("upstream health check: %d %v", n, h)
 	}
-	// Paths that merely look like /healthz are authenticated as usual.
+	// Paths that merely look like /healthz are not served.
 	for _, p := range []string{"/healthz/", "//healthz", "/healthz/../source/version", "/HEALTHZ"} {
-		wantRefusal(t, call(g, "GET", p, peer), 401, provisioner.EUNAUTHORIZED)
+		wantRefusal(t, call(g, "GET", p, peer), 404, provisioner.ENOTFOUND)
 	}
 
 	sick := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {

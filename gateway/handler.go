@@ -2,9 +2,12 @@ package gateway
 
 import (
 	"context"
+	"encoding/json"
 	"net/http"
 	"net/netip"
+	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	"provisioner"
@@ -15,7 +18,47 @@ type identity struct {
 	level  provisioner.Level
 	user   string // token "sub"; "" when anonymous
 	uid    int64
+	roles  string     // org_roles as the ILB forwards them: a JSON array
 	client netip.Addr // invalid when the peer address cannot be parsed
+}
+
+// route is what the gateway lets through on a path, as the ILB's user
+// frontend routes it.
+type route int
+
+const (
+	routeNone    route = iota // not served: the ILB has no such user path
+	routeCluster              // /source/*, /openapi/*: the nodes
+	routeILB                  // /discovery/status, /discovery/whoami: the ILB itself
+	routeMonitor              // /grafana/*: the monitor, for "monitor" tokens
+)
+
+func routeOf(path string) route {
+	switch {
+	case strings.HasPrefix(path, "/source/"), strings.HasPrefix(path, "/openapi/"):
+		return routeCluster
+	case path == "/discovery/status", path == "/discovery/whoami":
+		return routeILB
+	case strings.HasPrefix(path, "/grafana/"):
+		return routeMonitor
+	}
+	return routeNone
+}
+
+// isUpgrade reports a request asking to switch protocols: it would become a
+// tunnel that no later token check, rate limit or header rule applies to.
+func isUpgrade(h http.Header) bool {
+	if len(h.Values("Upgrade")) > 0 {
+		return true
+	}
+	for _, v := range h.Values("Connection") {
+		for _, f := range strings.Split(v, ",") {
+			if strings.EqualFold(strings.TrimSpace(f), "upgrade") {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // bucket is the rate-limit key: the source network for anonymous callers,
@@ -42,7 +85,17 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		g.healthz(rec, r)
 		return
 	}
-	id, err := g.authenticate(r)
+	rt := routeOf(r.URL.Path)
+	switch {
+	case rt == routeNone:
+		g.refuse(rec, r, provisioner.Errorf(provisioner.ENOTFOUND,
+			"no such path on cluster %s: it serves /source/*, /openapi/*, /discovery/status, /discovery/whoami and /grafana/*", g.cfg.Cluster))
+		return
+	case rt != routeMonitor && isUpgrade(r.Header):
+		g.refuse(rec, r, provisioner.Errorf(provisioner.EINVALID, "connection upgrades are allowed on /grafana/* only"))
+		return
+	}
+	id, err := g.authenticate(r, rt)
 	if err != nil {
 		g.refuse(rec, r, err)
 		return
@@ -68,12 +121,17 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // authenticate returns the caller's identity: anonymous without a token on
 // a public cluster, the token's subject and level with a valid one, and an
 // error (401, 403, 503) otherwise. A bad token is never anonymous.
-func (g *Gateway) authenticate(r *http.Request) (identity, error) {
+func (g *Gateway) authenticate(r *http.Request, rt route) (identity, error) {
 	id := identity{client: clientAddr(r.RemoteAddr, r.Header, g.cfg.TrustedProxies)}
 	tok, err := bearer(r.Header)
+	service := r.Header.Values(HeaderService)
 	switch {
 	case err != nil:
 		return id, err
+	case tok == "" && len(service) > 0:
+		return id, provisioner.Errorf(provisioner.EFORBIDDEN, "a request for a service (%s) needs the token of that user", HeaderService)
+	case tok == "" && rt == routeMonitor:
+		return id, provisioner.Errorf(provisioner.EUNAUTHORIZED, "the monitor needs a login token with the monitor audience")
 	case tok == "" && g.cfg.Public:
 		return id, nil
 	case tok == "":
@@ -86,10 +144,17 @@ func (g *Gateway) authenticate(r *http.Request) (identity, error) {
 	}
 	// ACCESS gives private-cluster tokens to organization members only; a
 	// member token minted while the cluster was public does not carry over.
-	if !g.cfg.Public && c.Level < provisioner.LevelOrgMember {
+	if !g.cfg.Public && c.Level < provisioner.LevelOrgMember && !slices.Contains(c.OrgRoles, provisioner.RoleAffiliate) {
 		return id, provisioner.Errorf(provisioner.EFORBIDDEN, "cluster %s is private: level %s is not enough", g.cfg.Cluster, c.Level)
 	}
-	id.level, id.user, id.uid = c.Level, c.Subject, c.UID
+	if rt == routeMonitor && !(c.Type == provisioner.TypeUserToken && slices.Contains(c.Audience, provisioner.AudienceMonitor)) {
+		return id, provisioner.Errorf(provisioner.EFORBIDDEN, "the monitor needs a login token with the monitor audience")
+	}
+	if len(service) > 1 || len(service) == 1 && service[0] != c.Subject {
+		return id, provisioner.Errorf(provisioner.EFORBIDDEN, "service not authorized: %s must be your own login", HeaderService)
+	}
+	roles, _ := json.Marshal(c.OrgRoles)
+	id.level, id.user, id.uid, id.roles = c.Level, c.Subject, c.UID, string(roles)
 	return id, nil
 }
 

@@ -228,10 +228,10 @@ func TestGatewayIssuerDown(t *testing.T) {
 	}
 	for _, public := range []bool{false, true} {
 		g := newGateway(t, Config{Public: public, Issuer: f.URL}, up.URL, nil)
-		a := call(g, "GET", "/", peer, bearerOf(tok)...)
+		a := call(g, "GET", "/source/version", peer, bearerOf(tok)...)
 		wantRefusal(t, a, 503, provisioner.EUNAVAILABLE)
 		if public {
-			if a := call(g, "GET", "/", peer); a.status != 200 {
+			if a := call(g, "GET", "/source/version", peer); a.status != 200 {
 				t.Fatalf("anonymous with the issuer down: %d", a.status)
 			}
 		}

@@ -49,15 +49,18 @@ func (b *buffers) Get() []byte {
 func (b *buffers) Put(buf []byte) { b.p.Put(&buf) }
 
 // rewrite addresses the upstream and states who the caller is. Client
-// copies of the identity headers go first, whatever their spelling.
+// copies of the identity headers go first, whatever their spelling, and so
+// do headers that would let a client speak for the gateway (X-Real-IP).
+// ReverseProxy itself drops hop-by-hop headers, and keeps Upgrade only for
+// the requests ServeHTTP let through with one.
 func (g *Gateway) rewrite(pr *httputil.ProxyRequest) {
 	pr.SetURL(g.cfg.Upstream)
 	stripIdentity(pr.Out.Header)
 	id, _ := pr.In.Context().Value(ctxKey{}).(identity)
 	if id.user != "" {
-		pr.Out.Header.Set(HeaderUser, id.user)
+		pr.Out.Header.Set(HeaderAccount, id.user)
+		pr.Out.Header.Set(HeaderOrgRoles, id.roles)
 	}
-	pr.Out.Header.Set(HeaderLevel, id.level.String())
 	// The client as the gateway determined it, not what it claimed.
 	if id.client.IsValid() {
 		pr.Out.Header.Set("X-Forwarded-For", id.client.String())
@@ -70,14 +73,23 @@ func (g *Gateway) rewrite(pr *httputil.ProxyRequest) {
 	pr.Out.Header.Set("X-Forwarded-Proto", proto)
 }
 
+// strippedHeaders are removed from every forwarded request: the identity
+// the gateway asserts (and the names earlier versions used), and client
+// addresses only the gateway may state.
+var strippedHeaders = []string{HeaderAccount, HeaderOrgRoles, "X-Sliderule-User", "X-Sliderule-Level",
+	"X-Real-IP", "Forwarded", "X-Forwarded-Host", "X-Forwarded-Proto", "X-Forwarded-For"}
+
 // stripIdentity removes every header that an upstream could read as one of
-// ours: also non-canonical spellings such as x_sliderule_user, which some
-// servers (CGI, nginx, Lua) fold into the same name.
+// those: also non-canonical spellings such as x_sliderule_account, which
+// some servers (CGI, nginx, Lua) fold into the same name.
 func stripIdentity(h http.Header) {
 	for k := range h {
 		n := strings.ReplaceAll(k, "_", "-")
-		if strings.EqualFold(n, HeaderUser) || strings.EqualFold(n, HeaderLevel) {
-			delete(h, k)
+		for _, s := range strippedHeaders {
+			if strings.EqualFold(n, s) {
+				delete(h, k)
+				break
+			}
 		}
 	}
 }
