@@ -9,7 +9,7 @@ import (
 const (
 	// DefaultMaxTokenLifetime is the user token lifetime: the longest a
 	// retired key may still be needed to verify a token it signed.
-	DefaultMaxTokenLifetime = 12 * time.Hour
+	DefaultMaxTokenLifetime = 24 * time.Hour
 	// DefaultCheckInterval bounds how often a Keyring stats its manifest.
 	DefaultCheckInterval = time.Second
 	// pruneGrace keeps retired keys a little past the token lifetime, so

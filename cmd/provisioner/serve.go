@@ -96,7 +96,7 @@ Identity (--identity):
 	f.StringVar(&o.ActionsIssuer, "actions-issuer", "https://token.actions.githubusercontent.com", "GitHub Actions OIDC issuer")
 	f.StringVar(&o.ActionsAudience, "actions-audience", "", "audience Actions tokens must carry; empty disables Actions login")
 	f.StringVar(&o.ActionsRules, "actions-rules", "", "JSON rules mapping workflows to levels (see README)")
-	f.DurationVar(&o.UserTokenTTL, "user-token-ttl", 12*time.Hour, "lifetime of jwt_user")
+	f.DurationVar(&o.UserTokenTTL, "user-token-ttl", 24*time.Hour, "lifetime of jwt_user (production: 24h; the released clients never refresh)")
 	f.DurationVar(&o.ClusterTokenTTL, "cluster-token-ttl", time.Hour, "lifetime of jwt_cluster")
 	f.IntVar(&o.TrustedProxies, "trusted-proxies", 0, "number of reverse proxies in front that append X-Forwarded-For")
 	f.StringVar(&o.ClusterUpstream, "cluster-upstream", "", "URL every local cluster's gateway forwards to")
