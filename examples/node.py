@@ -4,7 +4,7 @@
 `provisioner serve --cluster-command 'python3 examples/node.py'` starts one
 per local cluster. It listens on $PORT and answers the paths a SlideRule
 client touches first: /source/health, /source/version, and echoes what the
-gateway says about the caller (X-Sliderule-User, X-Sliderule-Level).
+gateway says about the caller (x-sliderule-account, x-sliderule-org-roles).
 """
 import json
 import os
@@ -27,8 +27,8 @@ class Node(BaseHTTPRequestHandler):
             return self._json(200, {"server": {"version": os.environ.get("VERSION", "latest")},
                                     "cluster": os.environ.get("CLUSTER", "")})
         return self._json(200, {"cluster": os.environ.get("CLUSTER", ""), "path": self.path,
-                                "user": self.headers.get("X-Sliderule-User", ""),
-                                "level": self.headers.get("X-Sliderule-Level", "")})
+                                "account": self.headers.get("X-Sliderule-Account", ""),
+                                "org_roles": self.headers.get("X-Sliderule-Org-Roles", "")})
 
     do_GET = _answer
     do_POST = _answer

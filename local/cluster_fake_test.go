@@ -86,7 +86,7 @@ func fakeUpstream() int {
 		writeJSONStatus(w, health, map[string]any{"healthy": health == http.StatusOK})
 	})
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
-		fmt.Fprintf(w, "upstream %s level=%s path=%s\n", os.Getenv("CLUSTER"), r.Header.Get("X-Sliderule-Level"), r.URL.Path)
+		fmt.Fprintf(w, "upstream %s account=%s roles=%s path=%s\n", os.Getenv("CLUSTER"), r.Header.Get("X-Sliderule-Account"), r.Header.Get("X-Sliderule-Org-Roles"), r.URL.Path)
 	})
 	return serve("127.0.0.1:"+os.Getenv("PORT"), mux)
 }

@@ -49,7 +49,7 @@ func TestRealGateway(t *testing.T) {
 
 	// A public cluster forwards anonymous requests to its own upstream.
 	code, body := get(t, st.Endpoint+"/source/version")
-	if code != http.StatusOK || !strings.Contains(body, "upstream real-public level=anonymous path=/source/version") {
+	if code != http.StatusOK || !strings.Contains(body, "upstream real-public account= roles= path=/source/version") {
 		t.Errorf("public: %d %q", code, body)
 	}
 	// A private one forwards nothing without a token.
@@ -63,7 +63,7 @@ func TestRealGateway(t *testing.T) {
 		t.Fatal(err)
 	}
 	if code, body := get(t, priv.Endpoint+"/source/version", "Authorization", "Bearer "+tok); code != http.StatusOK ||
-		!strings.Contains(body, "upstream real-private level=org_member") {
+		!strings.Contains(body, `upstream real-private account=alice roles=["member"]`) {
 		t.Errorf("private with a token: %d %q", code, body)
 	}
 	req, _ := http.NewRequest(http.MethodPost, priv.Endpoint+"/discovery/status", strings.NewReader("{}"))

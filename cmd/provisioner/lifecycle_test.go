@@ -22,7 +22,7 @@ time.sleep(float(os.environ.get("NODE_DELAY", "0")))
 class H(http.server.BaseHTTPRequestHandler):
     def do_GET(self):
         body = json.dumps({"cluster": os.environ["CLUSTER"], "path": self.path,
-                           "user": self.headers.get("X-Sliderule-User", "")}).encode()
+                           "account": self.headers.get("X-Sliderule-Account", "")}).encode()
         self.send_response(200); self.send_header("Content-Length", str(len(body))); self.end_headers()
         self.wfile.write(body)
     def log_message(self, *a): pass
@@ -127,7 +127,7 @@ func TestLifecycleEndToEnd(t *testing.T) {
 	var body map[string]any
 	_ = json.NewDecoder(res.Body).Decode(&body)
 	res.Body.Close()
-	if res.StatusCode != 200 || body["cluster"] != "e2e" || body["user"] != "otto" {
+	if res.StatusCode != 200 || body["cluster"] != "e2e" || body["account"] != "otto" {
 		t.Fatalf("through the gateway: %d %v", res.StatusCode, body)
 	}
 	// The SlideRule client's wait-for-capacity call.
