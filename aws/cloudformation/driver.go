@@ -85,7 +85,7 @@ const (
 // one; tests point a fake or HTTPProbe at a local server.
 type HealthProbe interface {
 	// Check returns the number of registered, healthy nodes of cluster,
-	// whose gateway is at endpoint (https://<cluster>.<domain>).
+	// whose load balancer is at endpoint (https://<cluster>.<domain>).
 	Check(ctx context.Context, cluster, endpoint string) (nodes int, err error)
 }
 
@@ -103,9 +103,9 @@ type Config struct {
 	TemplateURL  string
 	// Parameters are the template parameters that are the same for every
 	// cluster: Domain (required: the endpoint is https://<cluster>.<Domain>),
-	// HostedZoneId, ProvisionerURL, ProvisionerReleaseURL,
-	// ProvisionerReleaseSHA256, ImageRegistry, ProjectBucket, and optionally
-	// instance types, VpcId and subnets, .... The Param* values that come
+	// HostedZoneId, ProvisionerURL (the token issuer), ImageRegistry,
+	// ProjectBucket, and optionally ProjectFolder, instance types, VpcId and
+	// subnets, .... The Param* values that come
 	// from each ClusterSpec may not be set here.
 	Parameters map[string]string
 	// Tags are added to every stack besides the driver's own (Tag*).

@@ -16,16 +16,18 @@ const DefaultProbeTimeout = 10 * time.Second
 
 // HTTPProbe is the real HealthProbe: what the SlideRule Python client
 // polls, POST <endpoint>/discovery/status {"service":"<cluster>"}, answered
-// {"nodes":N} by the cluster's orchestrator through its gateway.
+// {"nodes":N} by the orchestrator in the cluster's ilb. The ilb answers it
+// on :80/:443 without a token (haproxy.cfg routes /discovery/ to
+// ilb_backend, which checks none), public or private cluster alike.
 type HTTPProbe struct {
 	// Client sends the request; nil means a client with Timeout that
 	// follows no redirects.
 	Client *http.Client
 	// Timeout bounds a check when Client is nil; 0 means DefaultProbeTimeout.
 	Timeout time.Duration
-	// Token, if set, returns a bearer token for the cluster (a jwt_cluster
-	// for exactly that cluster). A private cluster's gateway answers
-	// nothing without one; public clusters need none.
+	// Token, if set, returns a bearer token for the cluster, for an
+	// operator's `provisioner gateway` in front of a private cluster (which
+	// answers nothing without one); the ilb itself needs none.
 	Token func(ctx context.Context, cluster string) (string, error)
 }
 

@@ -225,6 +225,7 @@ func TestRealTemplateNewVPC(t *testing.T) {
 		c.Parameters["VpcCidr"] = "10.88.0.0/16"
 		c.Parameters["PublicSubnetCidr"] = "10.88.0.0/24"
 		c.Parameters["PrivateSubnetCidr"] = "10.88.16.0/20"
+		c.Parameters["MonitorPrivateIp"] = "10.88.16.4"
 	})
 	name := awstest.Name("c")
 	if err := e.d.Deploy(bg, e.spec(name, 2)); err != nil {
@@ -244,7 +245,7 @@ func TestRealTemplateNewVPC(t *testing.T) {
 	}
 	for _, typ := range []string{"AWS::EC2::VPC", "AWS::EC2::Subnet", "AWS::EC2::InternetGateway", "AWS::EC2::NatGateway",
 		"AWS::EC2::RouteTable", "AWS::EC2::VPCEndpoint", "AWS::EC2::SecurityGroup", "AWS::EC2::SecurityGroupIngress",
-		"AWS::IAM::Role", "AWS::IAM::InstanceProfile", "AWS::Logs::LogGroup", "AWS::EC2::Instance",
+		"AWS::IAM::Role", "AWS::IAM::InstanceProfile", "AWS::EC2::Instance",
 		"AWS::EC2::LaunchTemplate", "AWS::AutoScaling::AutoScalingGroup", "AWS::Route53::RecordSet"} {
 		if !got[typ] {
 			t.Errorf("no %s created", typ)

@@ -215,6 +215,16 @@ func TestHTTPProbe(t *testing.T) {
 		t.Errorf("request %+v", c)
 	}
 
+	// The ilb's own answer (orchestrator.lua's format) to a probe without
+	// a token, as the Lambda sends it.
+	answer = `{"nodes": 2}`
+	if n, err := (&HTTPProbe{}).Check(context.Background(), "foo", srv.URL); err != nil || n != 2 {
+		t.Fatalf("anonymous Check = %d, %v", n, err)
+	}
+	if c := <-calls; c.auth != "" || c.path != "/discovery/status" || c.body != `{"service":"foo"}` {
+		t.Errorf("anonymous request %+v", c)
+	}
+
 	for _, bad := range []struct {
 		status int
 		answer string

@@ -103,6 +103,7 @@ func newLambdaHandler(cfg aws.Config, getenv func(string) string, log *slog.Logg
 	}
 	params := map[string]string{
 		"Domain": domain, "HostedZoneId": getenv("PROVISIONER_HOSTED_ZONE_ID"), "ProvisionerURL": issuer,
+		// Unused by cluster.yaml since its load balancer runs no gateway; still accepted.
 		"ProvisionerReleaseURL":    getenv("PROVISIONER_CLUSTER_RELEASE_URL"),
 		"ProvisionerReleaseSHA256": getenv("PROVISIONER_CLUSTER_RELEASE_SHA256"),
 		"ImageRegistry":            getenv("PROVISIONER_IMAGE_REGISTRY"),
@@ -116,12 +117,11 @@ func newLambdaHandler(cfg aws.Config, getenv func(string) string, log *slog.Logg
 			params[param] = v
 		}
 	}
-	// The probe asks the cluster's gateway for its nodes with a token of its
-	// own: a private cluster answers nothing without one.
-	var probe cloudformation.HealthProbe = &cloudformation.HTTPProbe{Token: func(ctx context.Context, cluster string) (string, error) {
-		tok, _, err := tokens.IssueCluster(ctx, provisioner.User{Login: "provisioner", Level: provisioner.LevelAdmin}, cluster)
-		return tok, err
-	}}
+	// The probe asks the cluster's ilb for its nodes, as the SlideRule
+	// client does: /discovery/status needs no token (haproxy.cfg sends
+	// /discovery/ to a backend without a token check), so a status poll
+	// signs nothing.
+	var probe cloudformation.HealthProbe = &cloudformation.HTTPProbe{}
 	if over.Probe != nil {
 		probe = over.Probe
 	}
