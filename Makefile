@@ -11,10 +11,20 @@ all: build
 build:
 	$(GO) build -o $(BIN) ./cmd/provisioner
 
+# Local clusters run on production SlideRule's ILB when its files (ILB_DIR,
+# by default the reference copy next to this repository) and HAProxy >= 3.0
+# (HAPROXY: the one scripts/haproxy.sh builds, else haproxy on PATH) are at
+# hand; otherwise behind our gateway, and serve says how to enable the ILB.
+ILB_DIR ?= $(wildcard $(abspath ../shared/sliderule-ref/apps/ilb))
+HAPROXY ?= $(firstword $(wildcard $(CURDIR)/.cache/haproxy/haproxy) $(shell command -v haproxy 2>/dev/null))
+ILB_FLAGS = $(if $(and $(ILB_DIR),$(HAPROXY)),$(shell "$(HAPROXY)" -v 2>/dev/null | grep -qE '^HA-?Proxy version ([3-9]|[1-9][0-9]+)\.' && echo --ilb-dir "$(ILB_DIR)" --haproxy "$(HAPROXY)"))
+
 # The embedded service with the example static identity: no GitHub needed.
+# Each local cluster's nodes are the stand-in `provisioner node`.
 run: build
+	@$(if $(ILB_FLAGS),echo "local clusters: production's ILB from $(ILB_DIR) under $(HAPROXY)",echo "local clusters: gateway fallback (for production's ILB: scripts/haproxy.sh, then make run [ILB_DIR=.../apps/ilb])")
 	$(BIN) serve --addr $(ADDR) --data $(DATA) --identity static:examples/identity.json \
-		--cluster-command "python3 $(CURDIR)/examples/node.py"
+		--cluster-command "exec $(CURDIR)/$(BIN) node" $(ILB_FLAGS)
 
 test:
 	./scripts/test.sh

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"provisioner"
+	"provisioner/local/ilb"
 )
 
 // Defaults of DriverConfig.
@@ -53,6 +54,10 @@ type DriverConfig struct {
 	StopTimeout time.Duration
 	// Logger receives process starts, stops and clean-ups; nil discards.
 	Logger *slog.Logger
+	// ILB, when set, runs each cluster as production SlideRule's load
+	// balancer (see ILBConfig) in front of NodeCapacity nodes, each a
+	// Command, instead of a gateway in front of one Command.
+	ILB *ILBConfig
 	// Env ("KEY=VALUE") is added to the environment of the gateways and
 	// commands. They inherit the service's environment except PROVISIONER_*
 	// variables: those configure serve (and would set the gateway's flags),
@@ -61,7 +66,8 @@ type DriverConfig struct {
 }
 
 // Driver runs each local cluster as real processes: a `provisioner gateway`
-// and, with DriverConfig.Command, an upstream command. The processes run in
+// and, with DriverConfig.Command, an upstream command; or, with
+// DriverConfig.ILB, production's ILB under HAProxy and one Command per node. The processes run in
 // sessions of their own, so they outlive a crash of the service and are
 // re-adopted by Adopt when it restarts.
 //
@@ -81,6 +87,8 @@ type Driver struct {
 	mu       sync.Mutex
 	names    map[string]*nameLock // per-cluster locks, dropped when unused
 	children map[int]*child       // processes this Driver started, by pid
+
+	haproxy ilb.Version // with cfg.ILB
 }
 
 var _ provisioner.ClusterDriver = (*Driver)(nil)
@@ -120,6 +128,12 @@ func NewDriver(cfg DriverConfig) (*Driver, error) {
 		return nil, err
 	}
 	cfg.Dir = dir
+	var version ilb.Version
+	if cfg.ILB != nil {
+		if version, err = cfg.ILB.check(); err != nil {
+			return nil, err
+		}
+	}
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, fmt.Errorf("local clusters: %w", err)
 	}
@@ -129,6 +143,7 @@ func NewDriver(cfg DriverConfig) (*Driver, error) {
 		health:   newHealthClient(cfg.HealthTimeout),
 		names:    map[string]*nameLock{},
 		children: map[int]*child{},
+		haproxy:  version,
 	}, nil
 }
 
@@ -140,6 +155,8 @@ func (c *DriverConfig) check() error {
 		return errors.New("local clusters: set exactly one of --cluster-upstream and --cluster-command")
 	case strings.TrimSpace(c.Command) == "" && c.Command != "":
 		return errors.New("local clusters: --cluster-command is blank")
+	case c.ILB != nil && c.Command == "":
+		return errors.New("local clusters: the real ILB needs --cluster-command: its nodes register with it")
 	case c.UpstreamHealth != "" && !strings.HasPrefix(c.UpstreamHealth, "/"):
 		return fmt.Errorf("local clusters: upstream health path %q must start with /", c.UpstreamHealth)
 	}

@@ -47,14 +47,19 @@ func (d *Driver) Deploy(ctx context.Context, spec provisioner.ClusterSpec) error
 	if err != nil {
 		return provisioner.Wrap(provisioner.EUNAVAILABLE, err, "cannot prepare cluster %s", spec.Name)
 	}
-	if err := d.startAll(s); err != nil {
+	if err := d.startAll(ctx, s); err != nil {
 		d.stop(context.WithoutCancel(ctx), s)
 		d.forget(s)
 		d.removeState(s.Name)
 		return provisioner.Wrap(provisioner.EUNAVAILABLE, err, "cannot start cluster %s", spec.Name)
 	}
-	d.log.Info("cluster started", "cluster", s.Name, "endpoint", s.Endpoint,
-		"gateway_pid", s.Gateway.PID, "upstream_pid", upstreamPID(s))
+	if s.ILB != nil {
+		d.log.Info("cluster started on the real ILB", "cluster", s.Name, "endpoint", s.Endpoint,
+			"haproxy_pid", s.ILB.PID, "nodes", len(s.Nodes))
+	} else {
+		d.log.Info("cluster started", "cluster", s.Name, "endpoint", s.Endpoint,
+			"gateway_pid", s.Gateway.PID, "upstream_pid", upstreamPID(s))
+	}
 	return nil
 }
 
@@ -75,6 +80,21 @@ func checkSpec(spec provisioner.ClusterSpec) error {
 // process starts, so a crash at any point leaves a state naming the
 // instance marker that finds what was started.
 func (d *Driver) newState(spec provisioner.ClusterSpec) (*clusterState, error) {
+	s := &clusterState{
+		Format:   stateFormat,
+		Name:     spec.Name,
+		Instance: newInstance(),
+		Spec: stateSpec{IsPublic: spec.IsPublic, Nodes: spec.NodeCapacity, Version: spec.Version,
+			CreatedBy: spec.CreatedBy, ExpiresAt: spec.ExpiresAt},
+		Started: time.Now().UTC(),
+		Pending: true,
+	}
+	if d.cfg.ILB != nil {
+		if err := d.newILBState(s); err != nil {
+			return nil, err
+		}
+		return s, d.writeState(s)
+	}
 	n := 1
 	if d.cfg.Command != "" {
 		n = 2
@@ -83,17 +103,8 @@ func (d *Driver) newState(spec provisioner.ClusterSpec) (*clusterState, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &clusterState{
-		Format:   stateFormat,
-		Name:     spec.Name,
-		Instance: newInstance(),
-		Spec: stateSpec{IsPublic: spec.IsPublic, Nodes: spec.NodeCapacity, Version: spec.Version,
-			CreatedBy: spec.CreatedBy, ExpiresAt: spec.ExpiresAt},
-		Endpoint: "http://127.0.0.1:" + strconv.Itoa(ports[0]),
-		Started:  time.Now().UTC(),
-		Pending:  true,
-		Gateway:  procState{Role: roleGateway, Port: ports[0], Log: d.logPath(spec.Name, gatewayLogExt)},
-	}
+	s.Endpoint = "http://127.0.0.1:" + strconv.Itoa(ports[0])
+	s.Gateway = &procState{Role: roleGateway, Port: ports[0], Log: d.logPath(spec.Name, gatewayLogExt)}
 	if d.cfg.Command != "" {
 		s.Upstream = &procState{Role: roleUpstream, Port: ports[1], Log: d.logPath(spec.Name, upstreamLogExt)}
 	}
@@ -102,10 +113,18 @@ func (d *Driver) newState(spec provisioner.ClusterSpec) (*clusterState, error) {
 
 func (d *Driver) logPath(name, ext string) string { return filepath.Join(d.cfg.Dir, name+ext) }
 
-// startAll starts the upstream command, then the gateway in front of it,
-// recording each pid as soon as it exists.
-func (d *Driver) startAll(s *clusterState) error {
+// startAll starts the upstream command, then the gateway in front of it
+// (or the real ILB, then its nodes), recording each pid as soon as it
+// exists.
+func (d *Driver) startAll(ctx context.Context, s *clusterState) error {
 	marker := markerEnv + "=" + s.Instance
+	if s.ILB != nil {
+		if err := d.startILB(ctx, s, marker); err != nil {
+			return err
+		}
+		s.Pending = false
+		return d.writeState(s)
+	}
 	upstream := d.cfg.Upstream
 	if u := s.Upstream; u != nil {
 		env := d.env("PORT="+strconv.Itoa(u.Port), "CLUSTER="+s.Name,
@@ -129,7 +148,7 @@ func (d *Driver) startAll(s *clusterState) error {
 		"--listen", "127.0.0.1:" + strconv.Itoa(s.Gateway.Port),
 		"--nodes", strconv.Itoa(s.Spec.Nodes),
 	}
-	if err := d.start(&s.Gateway, argv, d.env(marker)); err != nil {
+	if err := d.start(s.Gateway, argv, d.env(marker)); err != nil {
 		return fmt.Errorf("gateway: %w", err)
 	}
 	s.Pending = false

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"io/fs"
+	"os"
 
 	"provisioner"
 )
@@ -30,6 +31,7 @@ func (d *Driver) destroy(ctx context.Context, name string) error {
 	case errors.Is(err, errCorrupt):
 		// Nothing in it can be trusted to signal; drop it.
 		d.log.Warn("removing an unreadable cluster state file", "cluster", name, "err", err)
+		os.RemoveAll(d.ilbDir(name))
 		return d.removeState(name)
 	case err != nil:
 		return provisioner.Wrap(provisioner.EINTERNAL, err, "cannot read the state of cluster %s", name)
@@ -44,6 +46,9 @@ func (d *Driver) destroy(ctx context.Context, name string) error {
 		return provisioner.Wrap(provisioner.EUNAVAILABLE, err, "cannot stop cluster %s", name)
 	}
 	d.forget(s)
+	if err := os.RemoveAll(d.ilbDir(name)); err != nil {
+		return provisioner.Wrap(provisioner.EINTERNAL, err, "cannot remove the ILB files of cluster %s", name)
+	}
 	if err := d.removeState(name); err != nil {
 		return provisioner.Wrap(provisioner.EINTERNAL, err, "cannot remove the state of cluster %s", name)
 	}

@@ -177,7 +177,7 @@ func TestRecycledPIDNotKilled(t *testing.T) {
 
 	write := func(name string) {
 		s := &clusterState{Format: stateFormat, Name: name, Instance: newInstance(), Endpoint: "http://127.0.0.1:1",
-			Spec: stateSpec{Nodes: 1}, Gateway: procState{Role: roleGateway, PID: pid, Ident: "0:1", Port: 1,
+			Spec: stateSpec{Nodes: 1}, Gateway: &procState{Role: roleGateway, PID: pid, Ident: "0:1", Port: 1,
 				Log: d.logPath(name, gatewayLogExt)}}
 		if err := d.writeState(s); err != nil {
 			t.Fatal(err)

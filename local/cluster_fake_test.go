@@ -1,6 +1,7 @@
 package local
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"flag"
@@ -12,11 +13,13 @@ import (
 	"strconv"
 	"syscall"
 	"time"
+
+	"provisioner/local/ilb"
 )
 
 // The test binary doubles as the cluster's processes (see TestMain): with
 // fakeEnv set, `gateway ...` mimics `provisioner gateway` and `upstream`
-// mimics a SlideRule server. Knobs, all environment variables:
+// mimics a SlideRule server; `node` is the real stand-in node (package ilb). Knobs, all environment variables:
 //
 //	FAKE_GATEWAY_EXIT=N      the gateway writes to stderr and exits N at once
 //	FAKE_GATEWAY_HEALTH=N    the gateway's /healthz answers N
@@ -37,6 +40,18 @@ func fakeMain(args []string) int {
 		return fakeGateway(args[1:])
 	case "upstream":
 		return fakeUpstream()
+	case "node": // the real stand-in node, as `provisioner node` runs it
+		n, port, err := ilb.NodeFromEnv(os.Getenv)
+		if err == nil {
+			ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM)
+			defer stop()
+			err = n.Run(ctx, port)
+		}
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "fake node:", err)
+			return 1
+		}
+		return 0
 	}
 	fmt.Fprintf(os.Stderr, "fake: unknown command %q\n", args[0])
 	return 2

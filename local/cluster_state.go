@@ -29,6 +29,8 @@ const (
 const (
 	roleGateway  = "gateway"
 	roleUpstream = "upstream command"
+	roleILB      = "ilb"
+	roleNode     = "node"
 )
 
 // clusterState is the state file of one cluster: what is needed to find,
@@ -47,7 +49,12 @@ type clusterState struct {
 	// finished by the next Destroy or Adopt.
 	Destroying bool       `json:"destroying,omitempty"`
 	Upstream   *procState `json:"upstream,omitempty"` // nil with a shared upstream
-	Gateway    procState  `json:"gateway"`
+	Gateway    *procState `json:"gateway,omitempty"`  // nil with the real ILB
+	// With the real ILB: HAProxy (Port is the user port, production's :80),
+	// its node-facing port (production's :8050) and one process per node.
+	ILB           *procState   `json:"ilb,omitempty"`
+	DiscoveryPort int          `json:"discovery_port,omitempty"`
+	Nodes         []*procState `json:"nodes,omitempty"`
 }
 
 type stateSpec struct {
@@ -73,13 +80,16 @@ func (s *clusterState) spec() provisioner.ClusterSpec {
 		Version: s.Spec.Version, CreatedBy: s.Spec.CreatedBy, ExpiresAt: s.Spec.ExpiresAt}
 }
 
-// procs lists the processes, the upstream first: when both died, its
-// failure is the likelier cause.
+// procs lists the processes, the upstream (or nodes) first: when several
+// died, theirs is the likelier cause.
 func (s *clusterState) procs() []*procState {
-	if s.Upstream != nil {
-		return []*procState{s.Upstream, &s.Gateway}
+	ps := append([]*procState{}, s.Nodes...)
+	for _, p := range []*procState{s.Upstream, s.ILB, s.Gateway} {
+		if p != nil {
+			ps = append(ps, p)
+		}
 	}
-	return []*procState{&s.Gateway}
+	return ps
 }
 
 func newInstance() string {
@@ -122,8 +132,13 @@ func (s *clusterState) check(name string) error {
 		return fmt.Errorf("names cluster %q", s.Name)
 	case s.Instance == "" || strings.ContainsAny(s.Instance, "=\x00"):
 		return errors.New("bad instance")
+	case (s.Gateway == nil) == (s.ILB == nil):
+		return errors.New("want exactly one of a gateway and an ILB")
 	}
 	for _, p := range s.procs() {
+		if p == nil {
+			return errors.New("empty process entry")
+		}
 		if p.PID < 0 || p.PID == 1 || (p.PID == 0 && !s.Pending) || (p.PID > 0 && p.Ident == "") {
 			return fmt.Errorf("bad %s pid %d", p.Role, p.PID)
 		}

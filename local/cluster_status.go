@@ -53,6 +53,9 @@ func (d *Driver) observe(ctx context.Context, s *clusterState) provisioner.Drive
 			return st
 		}
 	}
+	if s.ILB != nil {
+		return d.observeILB(ctx, s)
+	}
 	st.State = provisioner.StateDeploying
 	if err := d.probeGateway(ctx, s.Name, s.Gateway.Port); err != nil {
 		st.Reason = "waiting for the gateway's health check: " + err.Error()
@@ -79,7 +82,7 @@ type ClusterInfo struct {
 
 // ProcessInfo is one process of a local cluster.
 type ProcessInfo struct {
-	Role  string // "gateway" or "upstream command"
+	Role  string // "gateway", "upstream command", "ilb" or "node N"
 	PID   int
 	Port  int
 	Log   string

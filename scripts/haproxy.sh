@@ -27,8 +27,9 @@ if [ ${#need[@]} -gt 0 ]; then
 fi
 
 # The trixie suite of the mirror the machine already uses, source only.
-uri=$(cat /etc/apt/sources.list /etc/apt/sources.list.d/*.sources /etc/apt/sources.list.d/*.list 2>/dev/null |
-	grep -oE '^(URIs:|deb) *[a-z]+://[^ ]+' | awk '{print $2}' | grep -v security | grep -i debian | head -1 || true)
+# (sources.list may be absent: grep's status must not end the script.)
+uri=$({ grep -rhoE '^(URIs:|deb) *[a-z]+://[^ ]+' /etc/apt/sources.list /etc/apt/sources.list.d/*.sources 2>/dev/null || true; } |
+	awk '{print $2}' | { grep -v security || true; } | { grep -i debian || true; } | head -1)
 [ -n "${uri}" ] || { echo "no Debian mirror in the apt sources" >&2; exit 1; }
 src=$(mktemp -d)
 trap 'rm -rf "${src}"' EXIT

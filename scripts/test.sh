@@ -42,6 +42,18 @@ fi
 export PROVISIONER_TEST_AWS_ENDPOINT="http://127.0.0.1:${port}"
 export PROVISIONER_TEST_CFN_LINT="${PWD}/${VENV}/bin/cfn-lint"
 
+log "HAProxy 3.0 for production's ILB (scripts/haproxy.sh, cached in .cache/haproxy)"
+if PROVISIONER_TEST_HAPROXY=$(./scripts/haproxy.sh); then
+	export PROVISIONER_TEST_HAPROXY
+elif [ "${CI:-}" = true ]; then
+	echo "could not build HAProxy 3.0" >&2
+	exit 1
+else
+	echo "could not build HAProxy 3.0: the real-ILB tests will be skipped" >&2
+fi
+# The SlideRule reference files (production's ILB among them).
+export SLIDERULE_REF="${SLIDERULE_REF:-$(cd .. && pwd)/shared/sliderule-ref}"
+
 log "gofmt, go vet, staticcheck"
 unformatted=$(gofmt -l $(git ls-files '*.go' 2>/dev/null || find . -name '*.go' -not -path './.venv/*'))
 if [ -n "${unformatted}" ]; then

@@ -262,7 +262,7 @@ func TestExampleMakefile(t *testing.T) {
 	if err != nil {
 		t.Fatalf("make: %v\n%s\n%s", err, out, srv.stderr)
 	}
-	for _, want := range []string{`{"nodes":2}`, "through the gateway: HTTP 200", "state:      absent"} {
+	for _, want := range []string{`{"nodes":2}`, `"path": "/source/version"`, "state:      absent"} {
 		if !strings.Contains(string(out), want) {
 			t.Errorf("make output lacks %q:\n%s", want, out)
 		}

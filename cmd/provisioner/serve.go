@@ -2,6 +2,9 @@ package main
 
 import (
 	"context"
+	"crypto/x509"
+	"encoding/pem"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net"
@@ -21,6 +24,7 @@ import (
 	phttp "provisioner/http"
 	"provisioner/jwt"
 	"provisioner/local"
+	"provisioner/local/ilb"
 	"provisioner/plan"
 	"provisioner/sqlite"
 	"provisioner/static"
@@ -47,6 +51,9 @@ type serveOptions struct {
 	ClusterUpstream string
 	ClusterCommand  string
 	UpstreamHealth  string
+	ILBDir          string
+	HAProxy         string
+	KeyRefresh      time.Duration
 	DeployTimeout   time.Duration
 	DestroyTimeout  time.Duration
 	Reconcile       time.Duration
@@ -102,6 +109,9 @@ Identity (--identity):
 	f.StringVar(&o.ClusterUpstream, "cluster-upstream", "", "URL every local cluster's gateway forwards to")
 	f.StringVar(&o.ClusterCommand, "cluster-command", "", "command started per local cluster as its upstream (gets PORT, CLUSTER, NODES, VERSION in its environment)")
 	f.StringVar(&o.UpstreamHealth, "cluster-health-path", local.DefaultUpstreamHealth, "path on a --cluster-command upstream that must answer before the cluster runs")
+	f.StringVar(&o.ILBDir, "ilb-dir", "", "run local clusters on production's ILB: the directory of its haproxy.cfg, orchestrator.lua, analyzer.lua (a SlideRule checkout's apps/ilb); needs HAProxy >= 3.0")
+	f.StringVar(&o.HAProxy, "haproxy", "", "HAProxy >= 3.0 binary for --ilb-dir (default: haproxy on PATH; scripts/haproxy.sh builds one)")
+	f.DurationVar(&o.KeyRefresh, "ilb-key-refresh", local.DefaultKeyRefresh, "how often the local ILBs get the issuer's current key (also at once when it changes)")
 	f.DurationVar(&o.DeployTimeout, "deploy-timeout", 10*time.Minute, "how long DEPLOY waits for a cluster to run")
 	f.DurationVar(&o.DestroyTimeout, "destroy-timeout", 10*time.Minute, "how long DESTROY waits for a cluster to go")
 	f.DurationVar(&o.Reconcile, "reconcile-interval", 30*time.Second, "how often the sweep looks for clusters past their time")
@@ -153,6 +163,8 @@ func (o *serveOptions) validate() error {
 		return usagef("--deploy-timeout must be between 10s and 2h")
 	case o.DestroyTimeout < 10*time.Second || o.DestroyTimeout > 2*time.Hour:
 		return usagef("--destroy-timeout must be between 10s and 2h")
+	case o.KeyRefresh < 10*time.Second || o.KeyRefresh > 24*time.Hour:
+		return usagef("--ilb-key-refresh must be between 10s and 24h")
 	case o.Reconcile < time.Second || o.Reconcile > time.Hour:
 		return usagef("--reconcile-interval must be between 1s and 1h")
 	case o.JobTimeout < time.Minute || o.JobTimeout > 24*time.Hour:
@@ -209,7 +221,7 @@ func (o *serveOptions) run(ctx context.Context) error {
 	if err := o.identity(&cfg, log); err != nil {
 		return err
 	}
-	driver, alive, err := o.driver(ctx, issuer, log)
+	driver, alive, err := o.driver(ctx, issuer, keys, log)
 	if err != nil {
 		return err
 	}
@@ -236,8 +248,9 @@ func (o *serveOptions) run(ctx context.Context) error {
 	defer cancel()
 	var wg sync.WaitGroup
 	var schedErr error
-	wg.Add(2)
+	wg.Add(3)
 	go func() { defer wg.Done(); schedErr = sched.Run(ctx) }()
+	go func() { defer wg.Done(); refreshILBKeys(ctx, driver, keys, o.KeyRefresh, log) }()
 	go func() { defer wg.Done(); _ = a.Run(ctx, o.Reconcile) }()
 	err = phttp.Serve(ctx, l, srv, 15*time.Second)
 	cancel()
@@ -252,7 +265,7 @@ func (o *serveOptions) run(ctx context.Context) error {
 // driver returns the local cluster driver, or nil when no upstream is set
 // (then DEPLOY answers that deployment is not enabled). Clusters still
 // alive from a previous run are re-adopted; dead ones are cleaned.
-func (o *serveOptions) driver(ctx context.Context, issuer string, log *slog.Logger) (*local.Driver, []string, error) {
+func (o *serveOptions) driver(ctx context.Context, issuer string, keys *local.Keyring, log *slog.Logger) (*local.Driver, []string, error) {
 	if o.ClusterUpstream == "" && o.ClusterCommand == "" {
 		log.Warn("no --cluster-upstream or --cluster-command: DEPLOY is disabled")
 		return nil, nil, nil
@@ -262,8 +275,13 @@ func (o *serveOptions) driver(ctx context.Context, issuer string, log *slog.Logg
 			return nil, nil, usagef("--cluster-upstream must be an http(s) URL")
 		}
 	}
+	ilbCfg, err := o.ilb(ctx, keys, log)
+	if err != nil {
+		return nil, nil, err
+	}
 	d, err := local.NewDriver(local.DriverConfig{Dir: filepath.Join(o.Data, "clusters"), Issuer: issuer,
-		Upstream: o.ClusterUpstream, Command: o.ClusterCommand, UpstreamHealth: o.UpstreamHealth, Logger: log})
+		Upstream: o.ClusterUpstream, Command: o.ClusterCommand, UpstreamHealth: o.UpstreamHealth, Logger: log,
+		ILB: ilbCfg})
 	if err != nil {
 		return nil, nil, err
 	}
@@ -275,6 +293,93 @@ func (o *serveOptions) driver(ctx context.Context, issuer string, log *slog.Logg
 		log.Info("re-adopted local clusters", "clusters", alive)
 	}
 	return d, alive, nil
+}
+
+// enableILB says how to run local clusters on production's ILB.
+const enableILB = "give --ilb-dir (a SlideRule checkout's apps/ilb) and HAProxy >= 3.0 " +
+	"(scripts/haproxy.sh builds 3.0 into .cache/haproxy; pass it with --haproxy or put it on PATH); make run does so when both are at hand"
+
+// ilb decides how local clusters run: on production's ILB when --ilb-dir
+// is given and a usable HAProxy is found, else (nil) behind our gateway, the
+// fallback. It logs which, and why.
+func (o *serveOptions) ilb(ctx context.Context, keys *local.Keyring, log *slog.Logger) (*local.ILBConfig, error) {
+	if o.ILBDir == "" {
+		log.Info("local clusters: our gateway in front of each cluster (fallback); to run production's ILB, " + enableILB)
+		return nil, nil
+	}
+	if err := ilb.CheckSrc(o.ILBDir); err != nil {
+		return nil, usagef("--ilb-dir: %v", err)
+	}
+	fallback := func(why error) (*local.ILBConfig, error) {
+		log.Warn("local clusters: NOT on production's ILB, our gateway instead (fallback)", "reason", why.Error(), "enable", enableILB)
+		return nil, nil
+	}
+	if o.ClusterCommand == "" {
+		return fallback(errors.New("the ILB's nodes are started by --cluster-command, and there is none"))
+	}
+	bin, err := ilb.FindHAProxy(o.HAProxy)
+	if err != nil {
+		return fallback(err)
+	}
+	v, err := ilb.CheckHAProxy(ctx, bin)
+	if err != nil {
+		return fallback(err)
+	}
+	log.Info("local clusters: production's ILB", "ilb_dir", o.ILBDir, "haproxy", bin, "version", v.String(),
+		"key_refresh", o.KeyRefresh)
+	return &local.ILBConfig{HAProxy: bin, Dir: o.ILBDir, Domain: o.ClusterDomain,
+		Key: func(ctx context.Context) ([]byte, error) { return currentKeyPEM(ctx, keys) }}, nil
+}
+
+// currentKeyPEM is the signing key's public half as GET /auth/pem serves
+// it: a PKIX "PUBLIC KEY" PEM.
+func currentKeyPEM(ctx context.Context, keys *local.Keyring) ([]byte, error) {
+	kid, _, err := keys.Current(ctx)
+	if err != nil {
+		return nil, err
+	}
+	pk, err := keys.PublicKey(ctx, kid)
+	if err != nil {
+		return nil, err
+	}
+	der, err := x509.MarshalPKIXPublicKey(pk.Key)
+	if err != nil {
+		return nil, err
+	}
+	return pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: der}), nil
+}
+
+// keyWatch is how often refreshILBKeys looks whether the current key
+// changed (a cheap look at the keyring).
+const keyWatch = 5 * time.Second
+
+// refreshILBKeys gives the local ILBs the current signing key every
+// interval, and at once when the current key changes (a rotation by this
+// service or by `provisioner keys rotate`).
+func refreshILBKeys(ctx context.Context, d *local.Driver, keys *local.Keyring, interval time.Duration, log *slog.Logger) {
+	if d == nil {
+		return
+	}
+	last, _, _ := keys.Current(ctx)
+	next := time.Now().Add(interval)
+	t := time.NewTicker(min(keyWatch, interval))
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		kid, _, err := keys.Current(ctx)
+		if err == nil && kid == last && time.Now().Before(next) {
+			continue
+		}
+		if err := d.RefreshKeys(ctx); err != nil {
+			log.Warn("refreshing the local ILBs' key", "err", err)
+			continue // again at the next tick
+		}
+		last, next = kid, time.Now().Add(interval)
+	}
 }
 
 // jobs wires TEST and RELEASE: the local job runner and the logs on disk.
