@@ -51,12 +51,17 @@ func newGatewayCmd(io Streams) *cobra.Command {
 		Use:   "gateway --cluster NAME (--private | --public) --upstream URL --issuer URL",
 		Short: "Check cluster tokens and rate limits in front of a cluster",
 		Long: `Run the check in front of one cluster's load balancer: verify each request's
-jwt_cluster against the provisioner's published keys (--issuer), rate-limit
-per level, and forward what passes to --upstream with X-Sliderule-User and
-X-Sliderule-Level set.
+token against the provisioner's published keys (--issuer), rate-limit per
+level, and forward what passes to --upstream with x-sliderule-account and
+x-sliderule-org-roles set, as SlideRule's own load balancer (the ILB) does.
 
-A --private cluster forwards only requests with a valid token for exactly
-this cluster (401 without or with a bad one, 403 with another cluster's).
+It accepts what the ILB accepts, but matches audiences exactly: a
+jwt_cluster for this cluster (from 'provisioner access'), or a login token
+whose audience names this cluster or is "*". Only the ILB's user paths pass
+(/source/*, /openapi/*, /discovery/status, /discovery/whoami, /grafana/*).
+
+A --private cluster forwards only requests with a valid token for this
+cluster (401 without or with a bad one, 403 with one that does not reach it).
 A --public cluster forwards anonymous requests too, but refuses bad tokens.
 
 Anonymous callers are limited per source network (IPv4 /24, IPv6 /48), others

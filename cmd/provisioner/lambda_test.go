@@ -339,7 +339,7 @@ func (f roundTripFunc) RoundTrip(r *http.Request) (*http.Response, error) { retu
 func gatewayChecksKMSTokens(t *testing.T, b *awsBackend, issuer, clusterToken string) {
 	t.Helper()
 	upstream := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		_, _ = io.WriteString(w, "node says hello to "+r.Header.Get("X-Sliderule-User"))
+		_, _ = io.WriteString(w, "node says hello to "+r.Header.Get("X-Sliderule-Account"))
 	}))
 	defer upstream.Close()
 	// The issuer is the Lambda's HTTP handler, reached in process.

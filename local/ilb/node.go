@@ -15,9 +15,9 @@ import (
 )
 
 // Node is the stand-in SlideRule node: it answers /source/health and
-// /source/version, echoes the identity the load balancer sent (production
-// ILB: x-sliderule-account, x-sliderule-org-roles; our gateway:
-// X-Sliderule-User, X-Sliderule-Level) and, given an orchestrator, starts
+// /source/version, echoes the identity the load balancer sent
+// (x-sliderule-account, x-sliderule-org-roles, as production's ILB and our
+// gateway set them) and, given an orchestrator, starts
 // and registers as a node's server.lua does: "http://IPV4:PORT" with
 // service $CLUSTER, first with reset, then again before each registration
 // ends.
@@ -137,8 +137,6 @@ func (n *Node) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		"path":      r.URL.Path,
 		"account":   strings.Join(r.Header.Values("X-Sliderule-Account"), ", "),
 		"org_roles": strings.Join(r.Header.Values("X-Sliderule-Org-Roles"), ", "),
-		"user":      strings.Join(r.Header.Values("X-Sliderule-User"), ", "),
-		"level":     strings.Join(r.Header.Values("X-Sliderule-Level"), ", "),
 	}
 	switch {
 	case r.URL.Path == "/source/health":
