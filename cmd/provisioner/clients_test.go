@@ -279,8 +279,8 @@ func tokenDigest(scheme, token string) string {
 	return scheme + " sha256:" + hex.EncodeToString(sum[:])[:16]
 }
 
-// find returns the logged requests with this method and URL prefix.
-func find(reqs []rerouted, method, urlPrefix string) []rerouted {
+// requestsTo returns the logged requests with this method and URL prefix.
+func requestsTo(reqs []rerouted, method, urlPrefix string) []rerouted {
 	var out []rerouted
 	for _, r := range reqs {
 		if r.Method == method && strings.HasPrefix(r.URL, urlPrefix) {
@@ -494,13 +494,13 @@ func TestReleasedClientProvisioner(t *testing.T) {
 	}
 
 	reqs := c.requests(t)
-	login := find(reqs, "POST", "https://login."+clientsDomain+"/auth/github/pat")
+	login := requestsTo(reqs, "POST", "https://login."+clientsDomain+"/auth/github/pat")
 	if len(login) != 1 || login[0].Status == nil || *login[0].Status != http.StatusOK || login[0].Authorization != "" {
 		t.Errorf("PAT login requests: %+v", login)
 	}
 	bearer := tokenDigest("Bearer", run.Token)
 	for _, path := range []string{"/deploy", "/status", "/extend", "/events", "/report/clusters"} {
-		got := find(reqs, "POST", "https://provisioner."+clientsDomain+path)
+		got := requestsTo(reqs, "POST", "https://provisioner."+clientsDomain+path)
 		if len(got) != 1 || got[0].Authorization != bearer || got[0].Status == nil || *got[0].Status >= 300 {
 			t.Errorf("POST %s: %+v (want one 2xx with the login token)", path, got)
 		}
@@ -514,7 +514,7 @@ func TestReleasedClientProvisioner(t *testing.T) {
 		t.Errorf("sliderule-provisioner status: exit %d\n%s\n%s", code, out, errs)
 	}
 	noError(t, "sliderule-provisioner status", st)
-	if got := find(c.requests(t), "POST", "https://provisioner."+clientsDomain+"/status"); len(got) != 1 {
+	if got := requestsTo(c.requests(t), "POST", "https://provisioner."+clientsDomain+"/status"); len(got) != 1 {
 		t.Errorf("sliderule-provisioner status requests: %+v", got)
 	}
 
@@ -528,7 +528,7 @@ func TestReleasedClientProvisioner(t *testing.T) {
 	if guest.Token == "" || refused["error"] == nil {
 		t.Errorf("outsider's deploy: token %t, answer %v", guest.Token != "", refused)
 	}
-	if got := find(c.requests(t), "POST", "https://provisioner."+clientsDomain+"/deploy"); len(got) != 1 ||
+	if got := requestsTo(c.requests(t), "POST", "https://provisioner."+clientsDomain+"/deploy"); len(got) != 1 ||
 		got[0].Status == nil || *got[0].Status != http.StatusForbidden {
 		t.Errorf("outsider's deploy requests: %+v", got)
 	}
@@ -611,14 +611,14 @@ func TestReleasedClientPrivateClusterILB(t *testing.T) {
 
 	bearer := tokenDigest("Bearer", run.Token)
 	reqs := c.requests(t)
-	if got := find(reqs, "POST", "https://provisioner."+clientsDomain+"/deploy"); len(got) != 1 || got[0].Authorization != bearer {
+	if got := requestsTo(reqs, "POST", "https://provisioner."+clientsDomain+"/deploy"); len(got) != 1 || got[0].Authorization != bearer {
 		t.Errorf("scaleout's deploy: %+v", got)
 	}
-	polls := find(reqs, "GET", "https://demo."+clientsDomain+"/discovery/status")
+	polls := requestsTo(reqs, "GET", "https://demo."+clientsDomain+"/discovery/status")
 	if len(polls) < 2 || polls[len(polls)-1].Status == nil || *polls[len(polls)-1].Status != http.StatusOK {
 		t.Errorf("scaleout's /discovery/status polls: %+v", polls)
 	}
-	got := find(reqs, "GET", "https://demo."+clientsDomain+"/source/version")
+	got := requestsTo(reqs, "GET", "https://demo."+clientsDomain+"/source/version")
 	if len(got) != 1 || got[0].Authorization != bearer || got[0].Status == nil || *got[0].Status != http.StatusOK {
 		t.Errorf("/source/version with the login token: %+v", got)
 	}
@@ -636,7 +636,7 @@ func TestReleasedClientPrivateClusterILB(t *testing.T) {
 	if res := guest.Results[0]; !strings.Contains(res.Exception, "Invalid access token") {
 		t.Errorf("the outsider's /source/version: %+v", res)
 	}
-	refused := find(c.requests(t), "GET", "https://demo."+clientsDomain+"/source/version")
+	refused := requestsTo(c.requests(t), "GET", "https://demo."+clientsDomain+"/source/version")
 	if len(refused) != 1 || refused[0].Status == nil || (*refused[0].Status != http.StatusForbidden && *refused[0].Status != http.StatusUnauthorized) {
 		t.Errorf("the outsider's request: %+v", refused)
 	}
