@@ -9,6 +9,11 @@ cd "$(dirname "$0")/.."
 MOTO_VERSION=5.2.5
 CFN_LINT_VERSION=1.58.0
 VENV=.venv
+# Production's released SlideRule clients, run unchanged by the tests in
+# cmd/provisioner/clients_test.go; a venv of their own (they pull geopandas
+# and pyarrow), re-created only when the pins change.
+SLIDERULE_CLIENT_VERSION=5.7.0
+CLIENTS_VENV=.cache/clients-venv
 
 log() { printf '==> %s\n' "$*"; }
 
@@ -24,6 +29,18 @@ if [ ! -x "${VENV}/bin/python" ] || [ "$(cat "${VENV}/.pins" 2>/dev/null)" != "$
 		"moto[server]==${MOTO_VERSION}" "cfn-lint==${CFN_LINT_VERSION}"
 	echo "${want}" >"${VENV}/.pins"
 fi
+
+log "Released SlideRule clients (sliderule ${SLIDERULE_CLIENT_VERSION}) in ${CLIENTS_VENV}"
+want="sliderule==${SLIDERULE_CLIENT_VERSION} sliderule-cli==${SLIDERULE_CLIENT_VERSION}"
+if [ ! -x "${CLIENTS_VENV}/bin/python" ] || [ "$(cat "${CLIENTS_VENV}/.pins" 2>/dev/null)" != "${want}" ]; then
+	rm -rf "${CLIENTS_VENV}"
+	mkdir -p "$(dirname "${CLIENTS_VENV}")"
+	python3 -m venv "${CLIENTS_VENV}"
+	# shellcheck disable=SC2086 # the pins are separate words
+	"${CLIENTS_VENV}/bin/pip" install --quiet --disable-pip-version-check ${want}
+	echo "${want}" >"${CLIENTS_VENV}/.pins"
+fi
+export PROVISIONER_TEST_CLIENTS_PYTHON="${PWD}/${CLIENTS_VENV}/bin/python"
 
 log "Starting moto server"
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
