@@ -399,7 +399,7 @@ const (
 
 // clientsServe runs serve against a fake GitHub with an admin, an org
 // member and an outsider, and local clusters of stand-in nodes
-// (examples/node.py). It returns serve and an admin token for the test's
+// (`provisioner node`). It returns serve and an admin token for the test's
 // own look-ups.
 func clientsServe(t *testing.T, args ...string) (*server, string) {
 	t.Helper()
@@ -409,19 +409,15 @@ func clientsServe(t *testing.T, args ...string) (*server, string) {
 	gh.AddUser(patMember, "otto", 2)
 	gh.SetOrgMembership("otto", "sliderule", "active", "member")
 	gh.AddUser(patGuest, "gus", 3)
-	// A copy of examples/node.py under a path of this test's own, so that
-	// the cleanup stops only this test's nodes.
-	src, err := os.ReadFile(filepath.Join("..", "..", "examples", "node.py"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	node := filepath.Join(t.TempDir(), "node.py")
-	if err := os.WriteFile(node, src, 0o600); err != nil {
+	// The stand-in node under a path of this test's own, so that the
+	// cleanup stops only this test's nodes.
+	node := filepath.Join(t.TempDir(), "provisioner-node")
+	if err := os.Symlink(binary, node); err != nil {
 		t.Fatal(err)
 	}
 	srv := startServe(t, nil, append([]string{"--identity", "github",
 		"--github-api-url", gh.APIURL(), "--github-url", gh.WebURL(), "--github-org", "sliderule",
-		"--cluster-command", "python3 " + node, "--reconcile-interval", "1s"}, args...)...)
+		"--cluster-command", "exec " + node + " node", "--reconcile-interval", "1s"}, args...)...)
 	// Clusters outlive serve by design; a failed test must not leave its own.
 	t.Cleanup(func() {
 		_ = exec.Command("pkill", "-f", "--", "--issuer "+srv.URL+" ").Run()
