@@ -13,7 +13,7 @@ import (
 func TestMetadataWire(t *testing.T) {
 	at := time.Date(2026, 6, 1, 12, 0, 0, 0, time.UTC)
 	for name, tc := range map[string]struct {
-		claims    provisioner.Claims
+		claims     provisioner.Claims
 		aud, roles string
 	}{
 		"member, nil roles": {provisioner.Claims{Subject: "mia", Level: provisioner.LevelMember, Audience: []string{"provisioner", "pub"}},
