@@ -2,6 +2,7 @@ package http_test
 
 import (
 	"fmt"
+	"slices"
 	"testing"
 	"time"
 
@@ -43,7 +44,7 @@ func TestAccessDecisions(t *testing.T) {
 				if err != nil {
 					t.Fatalf("jwt_cluster does not verify: %v", err)
 				}
-				if claims.Level.String() != level || claims.Audience != cluster {
+				if claims.Level.String() != level || claims.Type != provisioner.TypeClusterToken || !slices.Equal(claims.Audience, []string{cluster}) {
 					t.Errorf("claims %+v", claims)
 				}
 				exp, err := time.Parse(time.RFC3339, r.str("expires_at"))

@@ -4,6 +4,7 @@ import (
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
+	"crypto/rsa"
 	"crypto/x509"
 	"encoding/base64"
 	"encoding/json"
@@ -90,14 +91,19 @@ func TestForgedTokens(t *testing.T) {
 	now := time.Now()
 	claims := func(mod func(gojwt.MapClaims)) gojwt.MapClaims {
 		c := gojwt.MapClaims{"iss": "http://" + e.srv.Listener.Addr().String(), "sub": "ada", "uid": 3, "level": "admin",
-			"org": org, "aud": "provisioner", "iat": now.Unix(), "nbf": now.Unix(), "exp": now.Add(time.Hour).Unix(), "jti": "x"}
+			"org": org, "org_roles": []string{"owner", "member"}, "aud": []string{"provisioner", "*"},
+			"iat": now.Unix(), "nbf": now.Unix(), "exp": now.Add(time.Hour).Unix(), "jti": "x"}
 		if mod != nil {
 			mod(c)
 		}
 		return c
 	}
 	userHdr := map[string]any{"kid": kid, "typ": provisioner.TypeUserToken}
-	foreign, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	foreignRSA, err := rsa.GenerateKey(rand.Reader, 2048)
+	if err != nil {
+		t.Fatal(err)
+	}
+	foreignEC, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 
 	pub, err := e.keys.PublicKey(t.Context(), kid)
 	if err != nil {
@@ -112,14 +118,36 @@ func TestForgedTokens(t *testing.T) {
 		"garbage":          "garbage",
 		"alg none":         none,
 		"hs256 public pem": forge(t, gojwt.SigningMethodHS256, pubPEM, userHdr, claims(nil)),
+		"hs256 public der": forge(t, gojwt.SigningMethodHS256, der, userHdr, claims(nil)),
 		"hs256 jwks":       forge(t, gojwt.SigningMethodHS256, jwks, userHdr, claims(nil)),
-		"foreign key":      forge(t, gojwt.SigningMethodES256, foreign, userHdr, claims(nil)),
-		"unknown kid":      forge(t, gojwt.SigningMethodES256, foreign, map[string]any{"kid": "nope", "typ": "user+jwt"}, claims(nil)),
-		"tampered payload": parts[0] + "." + base64.RawURLEncoding.EncodeToString([]byte(`{"sub":"ada","level":"admin"}`)) + "." + parts[2],
+		"foreign key":      forge(t, gojwt.SigningMethodRS256, foreignRSA, userHdr, claims(nil)),
+		"unknown kid":      forge(t, gojwt.SigningMethodRS256, foreignRSA, map[string]any{"kid": "nope", "typ": "user+jwt"}, claims(nil)),
+		"ES256, our kid":   forge(t, gojwt.SigningMethodES256, foreignEC, userHdr, claims(nil)),
+		"ES256, own kid":   forge(t, gojwt.SigningMethodES256, foreignEC, map[string]any{"kid": "es-1", "typ": "user+jwt"}, claims(nil)),
+		"PS256, our kid":   forge(t, gojwt.SigningMethodPS256, foreignRSA, userHdr, claims(nil)),
+		"aud a string":     forge(t, gojwt.SigningMethodRS256, foreignRSA, userHdr, claims(func(c gojwt.MapClaims) { c["aud"] = "provisioner" })),
+		"tampered payload": parts[0] + "." + base64.RawURLEncoding.EncodeToString([]byte(`{"sub":"ada","level":"admin","aud":["provisioner"]}`)) + "." + parts[2],
 		"truncated":        good[:len(good)-10],
 		"oversized":        strings.Repeat("a", 9000),
 	} {
 		t.Run(name, func(t *testing.T) {
+			wantError(t, e.do("POST", "/access", tok, map[string]string{"cluster": "priv"}), 401, provisioner.EUNAUTHORIZED)
+		})
+	}
+	// Signed by the provisioner's own key, but not a jwt_user for it.
+	signed := func(typ string, mod func(gojwt.MapClaims)) string {
+		return e.sign(t, map[string]any{"typ": typ}, claims(mod))
+	}
+	if r := e.do("POST", "/access", signed(provisioner.TypeUserToken, nil), map[string]string{"cluster": "priv"}); r.status != 200 {
+		t.Fatalf("control: a well-formed jwt_user signed by our key: %d %s", r.status, r.raw)
+	}
+	for name, tok := range map[string]string{
+		"aud a string":            signed(provisioner.TypeUserToken, func(c gojwt.MapClaims) { c["aud"] = "provisioner" }),
+		"aud without provisioner": signed(provisioner.TypeUserToken, func(c gojwt.MapClaims) { c["aud"] = []string{"priv", "*"} }),
+		"jwt_cluster":             signed(provisioner.TypeClusterToken, func(c gojwt.MapClaims) { c["aud"] = "provisioner" }),
+		"org_roles a string":      signed(provisioner.TypeUserToken, func(c gojwt.MapClaims) { c["org_roles"] = "owner" }),
+	} {
+		t.Run("own key/"+name, func(t *testing.T) {
 			wantError(t, e.do("POST", "/access", tok, map[string]string{"cluster": "priv"}), 401, provisioner.EUNAUTHORIZED)
 		})
 	}
@@ -162,4 +190,26 @@ func TestJWKSVerifies(t *testing.T) {
 	if _, err := v.VerifyCluster(t.Context(), a.str("token"), "priv"); err != nil {
 		t.Fatalf("old token after rotation: %v", err)
 	}
+}
+
+// sign makes a token with the given header fields and claims, signed by the
+// provisioner's current key: a forgery only the issuer could make.
+func (e *env) sign(t *testing.T, header map[string]any, claims gojwt.MapClaims) string {
+	t.Helper()
+	kid, alg, err := e.keys.Current(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := map[string]any{"alg": alg, "kid": kid}
+	for k, v := range header {
+		h[k] = v
+	}
+	hb, _ := json.Marshal(h)
+	cb, _ := json.Marshal(claims)
+	in := base64.RawURLEncoding.EncodeToString(hb) + "." + base64.RawURLEncoding.EncodeToString(cb)
+	sig, skid, _, err := e.keys.Sign(t.Context(), []byte(in))
+	if err != nil || skid != kid {
+		t.Fatalf("sign: %v (kid %s, want %s)", err, skid, kid)
+	}
+	return in + "." + base64.RawURLEncoding.EncodeToString(sig)
 }

@@ -2,6 +2,7 @@ package http_test
 
 import (
 	"net/http"
+	"slices"
 	"strconv"
 	"testing"
 	"time"
@@ -12,11 +13,17 @@ import (
 
 func TestLoginPATLevels(t *testing.T) {
 	e := newEnv(t)
-	for _, tc := range []struct{ pat, login, level, org string }{
-		{"tok-member", "mia", "member", ""},
-		{"tok-pending", "pat", "member", ""},
-		{"tok-org", "otto", "org_member", org},
-		{"tok-admin", "ada", "admin", org},
+	e.register("pub1", true)
+	e.register("priv1", false)
+	orgAud := []string{"provisioner", "runner", "monitor", "*"}
+	for _, tc := range []struct {
+		pat, login, level, org string
+		aud, roles             []string
+	}{
+		{"tok-member", "mia", "member", "", []string{"provisioner", "pub1"}, []string{}},
+		{"tok-pending", "pat", "member", "", []string{"provisioner", "pub1"}, []string{}},
+		{"tok-org", "otto", "org_member", org, orgAud, []string{"member"}},
+		{"tok-admin", "ada", "admin", org, orgAud, []string{"owner", "member"}},
 	} {
 		r := e.do("POST", "/auth/github/pat", "", map[string]string{"pat": tc.pat})
 		if r.status != 200 || r.str("status") != "success" {
@@ -28,14 +35,47 @@ func TestLoginPATLevels(t *testing.T) {
 		}
 		// The Python client plans its refresh from metadata.exp in Unix seconds.
 		exp, _ := md["exp"].(float64)
-		if d := time.Until(time.Unix(int64(exp), 0)); d < 11*time.Hour || d > 13*time.Hour {
-			t.Errorf("%s: exp %v is not ~12h away", tc.pat, d)
+		if d := time.Until(time.Unix(int64(exp), 0)); d < 23*time.Hour || d > 25*time.Hour {
+			t.Errorf("%s: exp %v is not ~24h away", tc.pat, d)
+		}
+		// Production's metadata: aud and org_roles are lists, never null.
+		if got := strList(md["aud"]); !slices.Equal(got, tc.aud) {
+			t.Errorf("%s: metadata aud %v, want %v", tc.pat, md["aud"], tc.aud)
+		}
+		if got := strList(md["org_roles"]); !slices.Equal(got, tc.roles) {
+			t.Errorf("%s: metadata org_roles %v, want %v", tc.pat, md["org_roles"], tc.roles)
 		}
 		claims, err := e.tokens.VerifyUser(t.Context(), r.str("token"))
-		if err != nil || claims.Subject != tc.login {
+		if err != nil || claims.Subject != tc.login || !slices.Equal(claims.Audience, tc.aud) || !slices.Equal(claims.OrgRoles, tc.roles) {
 			t.Errorf("%s: token does not verify: %v %+v", tc.pat, err, claims)
 		}
+		// At a cluster: members reach the public clusters that existed at
+		// login; organization members and admins every cluster.
+		for cluster, ok := range map[string]bool{"pub1": true, "priv1": tc.level != "member", "later": tc.level != "member"} {
+			_, err := e.tokens.VerifyCluster(t.Context(), r.str("token"), cluster)
+			if ok && err != nil || !ok && provisioner.ErrorCode(err) != provisioner.EFORBIDDEN {
+				t.Errorf("%s: jwt_user at %s: %v", tc.pat, cluster, err)
+			}
+		}
 	}
+}
+
+// strList is a JSON list of strings, or nil if v is anything else (null
+// included).
+func strList(v any) []string {
+	l, ok := v.([]any)
+	if !ok {
+		return nil
+	}
+	out := []string{}
+	for _, x := range l {
+		s, ok := x.(string)
+		if !ok {
+			return nil
+		}
+		out = append(out, s)
+	}
+	return out
 }
 
 func TestLoginPATFailures(t *testing.T) {

@@ -3,26 +3,38 @@ package jwt
 import (
 	"context"
 	"testing"
+	"time"
+
+	"provisioner"
 )
 
-// The benchmarks use the local keyring, the production signer.
+// The benchmarks use the local keyring, the production signer: RS256 with
+// RSA-2048 keys.
 
 func benchTokens(b *testing.B) *Tokens {
 	return New(Config{Issuer: issuer, Signer: keyring(b)})
 }
 
+// orgAudience is what an organization member's jwt_user carries.
+var orgAudience = []string{provisioner.AudienceRunner, provisioner.AudienceMonitor, provisioner.AudienceAll}
+
 func BenchmarkIssueUser(b *testing.B) {
 	toks, ctx := benchTokens(b), context.Background()
 	b.ReportAllocs()
 	for b.Loop() {
-		if _, _, err := toks.IssueUser(ctx, alice); err != nil {
+		if _, _, err := toks.IssueUser(ctx, alice, orgAudience); err != nil {
 			b.Fatal(err)
 		}
 	}
 }
 
-func BenchmarkIssueCluster(b *testing.B) {
+// BenchmarkIssueClusterReuseHit is ACCESS again within half a token's
+// lifetime: the cached jwt_cluster, no signature.
+func BenchmarkIssueClusterReuseHit(b *testing.B) {
 	toks, ctx := benchTokens(b), context.Background()
+	if _, _, err := toks.IssueCluster(ctx, alice, "foo"); err != nil {
+		b.Fatal(err)
+	}
 	b.ReportAllocs()
 	for b.Loop() {
 		if _, _, err := toks.IssueCluster(ctx, alice, "foo"); err != nil {
@@ -31,9 +43,26 @@ func BenchmarkIssueCluster(b *testing.B) {
 	}
 }
 
+// BenchmarkIssueClusterReuseMiss is ACCESS once the cached token is past
+// half its lifetime: the clock moves a whole ClusterTTL per call, so every
+// call signs a new token and replaces the cached one.
+func BenchmarkIssueClusterReuseMiss(b *testing.B) {
+	var now time.Time
+	toks := New(Config{Issuer: issuer, Signer: keyring(b), Now: func() time.Time { return now }})
+	ctx := context.Background()
+	now = time.Now()
+	b.ReportAllocs()
+	for b.Loop() {
+		now = now.Add(DefaultClusterTTL)
+		if _, _, err := toks.IssueCluster(ctx, alice, "foo"); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
 func BenchmarkVerifyUser(b *testing.B) {
 	toks, ctx := benchTokens(b), context.Background()
-	tok, _, err := toks.IssueUser(ctx, alice)
+	tok, _, err := toks.IssueUser(ctx, alice, orgAudience)
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -2,36 +2,68 @@ package jwt
 
 import (
 	"context"
+	"crypto/rsa"
+	"encoding/base64"
+	"encoding/json"
 	"errors"
+	"slices"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/go-jose/go-jose/v4"
 
 	"provisioner"
 )
 
 // seedTokens are the well-formed, nearly-valid and broken tokens the
 // verifier fuzzers start from; they are made afresh each run because the
-// test keys are.
+// test keys are. ES256 ones, genuinely signed by a key of the verifier's
+// set, are there to be refused.
 func seedTokens(t testing.TB) []string {
 	toks, es, rs := verifier(t)
 	ctx := context.Background()
-	user, _, _ := toks.IssueUser(ctx, alice)
+	user, _, _ := toks.IssueUser(ctx, alice, []string{"foo", "runner"})
+	all, _, _ := toks.IssueUser(ctx, alice, []string{"*"})
 	cluster, _, _ := toks.IssueCluster(ctx, alice, "foo")
 	good := goodClaims()
+	ctyp := hdr("typ", "cluster+jwt")
+	es256 := hdr("alg", "ES256", "kid", "es-1")
 	return []string{
-		user, cluster,
-		forge(hdr("alg", "RS256", "kid", "rs-1"), good, signWith(rs)),
+		user, all, cluster,
+		forge(hdr(), good, signWith(rs)),
 		forge(hdr("alg", "none"), good, nil),
 		forge(hdr("alg", "HS256"), good, hmacWith([]byte("k"))),
-		forge(hdr("alg", "RS256"), good, signWith(rs)),
-		forge(hdr(), with(good, "exp", t0.Add(-time.Hour).Unix()), signWith(es)),
-		forge(hdr(), with(good, "aud", []string{"provisioner", "foo"}), signWith(es)),
-		forge(hdr(), with(good, "aud", []string{"provisioner"}), signWith(es)),
-		forge(hdr("typ", "cluster+jwt"), with(good, "aud", "foo-bar"), signWith(es)),
-		forge(hdr("crit", []string{"b64"}), good, signWith(es)),
-		"", ".", "..", "a.b.c", "e30.e30.", "eyJhbGciOiJFUzI1NiJ9.e30.AA", strings.Repeat("A", MaxTokenSize+1),
+		forge(hdr("kid", nil), good, signWith(rs)),
+		forge(hdr(), with(good, "exp", t0.Add(-time.Hour).Unix()), signWith(rs)),
+		forge(hdr(), with(good, "aud", []string{"provisioner", "foo"}), signWith(rs)),
+		forge(hdr(), with(good, "aud", []string{"provisioner", "foo-bar", "*"}), signWith(rs)),
+		forge(hdr(), with(good, "aud", "provisioner"), signWith(rs)),
+		forge(hdr(), with(good, "aud", "foo"), signWith(rs)),
+		forge(ctyp, with(good, "aud", "foo-bar"), signWith(rs)),
+		forge(ctyp, with(good, "aud", []string{"foo"}), signWith(rs)),
+		forge(ctyp, with(good, "aud", "*"), signWith(rs)),
+		forge(hdr("crit", []string{"b64"}), good, signWith(rs)),
+		forge(es256, good, signWith(es)),
+		forge(es256, with(good, "aud", []string{"provisioner", "*"}), signWith(es)),
+		forge(with(es256, "typ", "cluster+jwt"), with(good, "aud", "foo"), signWith(es)),
+		"", ".", "..", "a.b.c", "e30.e30.", "eyJhbGciOiJFUzI1NiJ9.e30.AA", "eyJhbGciOiJSUzI1NiJ9.e30.AA",
+		strings.Repeat("A", MaxTokenSize+1),
 	}
+}
+
+// headerAlg is the "alg" of a token that verified.
+func headerAlg(t *testing.T, token string) string {
+	h, _, _ := strings.Cut(token, ".")
+	b, err := base64.RawURLEncoding.DecodeString(h)
+	if err != nil {
+		t.Fatalf("accepted %q with an undecodable header", token)
+	}
+	var v struct{ Alg string }
+	if err := json.Unmarshal(b, &v); err != nil {
+		t.Fatalf("accepted %q with a header that is not JSON", token)
+	}
+	return v.Alg
 }
 
 func FuzzVerifyUser(f *testing.F) {
@@ -48,7 +80,8 @@ func FuzzVerifyUser(f *testing.F) {
 			}
 			return
 		}
-		if len(token) > MaxTokenSize || c.Audience != provisioner.AudienceProvisioner || c.Issuer != issuer || c.Subject == "" {
+		if len(token) > MaxTokenSize || c.Type != provisioner.TypeUserToken || !slices.Contains(c.Audience, provisioner.AudienceProvisioner) ||
+			c.Issuer != issuer || c.Subject == "" || c.OrgRoles == nil || headerAlg(t, token) != AlgRS256 {
 			t.Fatalf("accepted %q as %+v", token, c)
 		}
 	})
@@ -56,7 +89,7 @@ func FuzzVerifyUser(f *testing.F) {
 
 func FuzzVerifyCluster(f *testing.F) {
 	for _, s := range seedTokens(f) {
-		for _, cluster := range []string{"foo", "foo-bar", "fo", "provisioner", ""} {
+		for _, cluster := range []string{"foo", "foo-bar", "fo", "provisioner", "*", ""} {
 			f.Add(s, cluster)
 		}
 	}
@@ -73,16 +106,37 @@ func FuzzVerifyCluster(f *testing.F) {
 			}
 			return
 		}
-		if c.Audience != cluster || c.Issuer != issuer || c.Subject == "" {
+		// A jwt_cluster names exactly this cluster; a jwt_user names it or
+		// "*" as one element of its list. Nothing else, and only RS256.
+		reaches := false
+		switch c.Type {
+		case provisioner.TypeClusterToken:
+			reaches = slices.Equal(c.Audience, []string{cluster})
+		case provisioner.TypeUserToken:
+			reaches = slices.Contains(c.Audience, cluster) || slices.Contains(c.Audience, provisioner.AudienceAll)
+		}
+		if !reaches || !c.Reaches(cluster) || c.Issuer != issuer || c.Subject == "" || headerAlg(t, token) != AlgRS256 {
 			t.Fatalf("accepted %q for %q as %+v", token, cluster, c)
 		}
 	})
 }
 
 func FuzzParseJWKS(f *testing.F) {
-	es, rs := esSigner(f), rsSigner(f)
-	ours, _ := MarshalJWKS([]provisioner.PublicKey{es.public(), rs.public()})
+	rs := rsSigner(f)
+	ours, err := MarshalJWKS([]provisioner.PublicKey{rs.public()})
+	if err != nil {
+		f.Fatal(err)
+	}
 	f.Add(ours)
+	// What the ES256 profile published: to be skipped.
+	legacy, err := json.Marshal(jose.JSONWebKeySet{Keys: []jose.JSONWebKey{
+		{Key: &ecKey.PublicKey, KeyID: "es-1", Algorithm: algES256, Use: "sig"},
+		{Key: &rsaKey.PublicKey, KeyID: "rs-1", Algorithm: AlgRS256, Use: "sig"},
+	}})
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Add(legacy)
 	for _, s := range []string{
 		`{"keys":[]}`, `{}`, `null`, `[]`, `{"keys":[1,"a",null,{}]}`,
 		`{"keys":[{"kty":"EC","crv":"P-256","kid":"k","x":"AAAA","y":"AAAA"}]}`,
@@ -104,6 +158,9 @@ func FuzzParseJWKS(f *testing.F) {
 		for _, pk := range keys {
 			if _, ok := checkKey(pk); !ok || pk.ID == "" || seen[pk.ID] {
 				t.Fatalf("kept unusable or duplicate key %+v", pk)
+			}
+			if k, ok := pk.Key.(*rsa.PublicKey); !ok || pk.Algorithm != AlgRS256 || k.N.BitLen() < 2048 {
+				t.Fatalf("kept a key that is not RS256 RSA-2048+: %+v", pk)
 			}
 			seen[pk.ID] = true
 		}

@@ -25,8 +25,9 @@ var t0 = time.Date(2025, 6, 1, 12, 0, 0, 0, time.UTC)
 
 var alice = provisioner.User{Login: "alice", ID: 42, Level: provisioner.LevelOrgMember, Org: "SlideRuleEarth"}
 
-// keySigner is a provisioner.Signer over one in-memory key, ES256 or RS256:
-// what a KMS signer looks like to Tokens.
+// keySigner is a provisioner.Signer over one in-memory key: RS256, what a
+// KMS signer looks like to Tokens, or ES256, a legacy signer whose tokens
+// must now be refused.
 type keySigner struct {
 	kid  string
 	alg  string
@@ -67,9 +68,9 @@ func (s *keySigner) PublicKeys(context.Context) ([]provisioner.PublicKey, error)
 }
 
 var (
-	keysOnce         sync.Once
-	ecKey, ecKey2    *ecdsa.PrivateKey
-	rsaKey, rsaSmall *rsa.PrivateKey
+	keysOnce                  sync.Once
+	ecKey, ecKey2             *ecdsa.PrivateKey
+	rsaKey, rsaKey2, rsaSmall *rsa.PrivateKey
 )
 
 func testKeys(t testing.TB) {
@@ -78,16 +79,21 @@ func testKeys(t testing.TB) {
 		ecKey, _ = ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 		ecKey2, _ = ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 		rsaKey, _ = rsa.GenerateKey(rand.Reader, 2048)
+		rsaKey2, _ = rsa.GenerateKey(rand.Reader, 2048)
 		rsaSmall, _ = rsa.GenerateKey(rand.Reader, 1024)
 	})
-	if ecKey == nil || rsaKey == nil || rsaSmall == nil {
+	if ecKey == nil || ecKey2 == nil || rsaKey == nil || rsaKey2 == nil || rsaSmall == nil {
 		t.Fatal("cannot generate test keys")
 	}
 }
 
+// algES256 is the algorithm of earlier tokens, now refused everywhere.
+const algES256 = "ES256"
+
+// esSigner is a legacy ES256 signer: what it signs must never verify.
 func esSigner(t testing.TB) *keySigner {
 	testKeys(t)
-	return &keySigner{kid: "es-1", alg: AlgES256, priv: ecKey}
+	return &keySigner{kid: "es-1", alg: algES256, priv: ecKey}
 }
 
 func rsSigner(t testing.TB) *keySigner {
@@ -153,11 +159,13 @@ func signWith(s provisioner.Signer) func([]byte) []byte {
 	}
 }
 
-// goodClaims are valid jwt_user claims at t0, for forging variations.
+// goodClaims are valid jwt_user claims at t0, for forging variations: an
+// "aud" list as production's login tokens carry it.
 func goodClaims() map[string]any {
 	return map[string]any{
 		"iss": issuer, "sub": "alice", "uid": 42, "level": "org_member", "org": "SlideRuleEarth",
-		"aud": "provisioner", "iat": t0.Unix(), "nbf": t0.Unix(), "exp": t0.Add(time.Hour).Unix(), "jti": "abc",
+		"aud": []string{"provisioner"}, "org_roles": []string{"member"},
+		"iat": t0.Unix(), "nbf": t0.Unix(), "exp": t0.Add(time.Hour).Unix(), "jti": "abc",
 	}
 }
 

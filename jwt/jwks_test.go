@@ -7,6 +7,7 @@ import (
 	"crypto/ed25519"
 	"crypto/elliptic"
 	"crypto/rand"
+	"crypto/rsa"
 	"encoding/json"
 	"slices"
 	"strings"
@@ -18,8 +19,9 @@ import (
 )
 
 func TestMarshalJWKS(t *testing.T) {
-	es, rs := esSigner(t), rsSigner(t)
-	b, err := MarshalJWKS([]provisioner.PublicKey{es.public(), rs.public()})
+	rs := rsSigner(t)
+	rs2 := &keySigner{kid: "rs-2", alg: AlgRS256, priv: rsaKey2}
+	b, err := MarshalJWKS([]provisioner.PublicKey{rs.public(), rs2.public()})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -32,17 +34,16 @@ func TestMarshalJWKS(t *testing.T) {
 	if len(set.Keys) != 2 {
 		t.Fatalf("%d keys: %s", len(set.Keys), b)
 	}
-	ec := set.Keys[0]
-	for k, want := range map[string]any{"kty": "EC", "crv": "P-256", "kid": "es-1", "alg": "ES256", "use": "sig"} {
-		if ec[k] != want {
-			t.Errorf("EC key %s = %v, want %v", k, ec[k], want)
+	for i, kid := range []string{"rs-1", "rs-2"} {
+		r := set.Keys[i]
+		for k, want := range map[string]any{"kty": "RSA", "kid": kid, "alg": "RS256", "use": "sig", "e": "AQAB"} {
+			if r[k] != want {
+				t.Errorf("key %d: %s = %v, want %v", i, k, r[k], want)
+			}
 		}
-	}
-	if ec["x"] == nil || ec["y"] == nil || ec["d"] != nil {
-		t.Errorf("EC key members %v", ec)
-	}
-	if r := set.Keys[1]; r["kty"] != "RSA" || r["alg"] != "RS256" || r["n"] == nil || r["e"] == nil || r["d"] != nil {
-		t.Errorf("RSA key %v", r)
+		if r["n"] == nil || r["d"] != nil || r["p"] != nil || r["crv"] != nil || r["x"] != nil {
+			t.Errorf("RSA key members %v", r)
+		}
 	}
 
 	if b, _ := MarshalJWKS(nil); string(b) != `{"keys":[]}` {
@@ -55,19 +56,27 @@ func TestMarshalJWKSRefuses(t *testing.T) {
 	_, edPub, _ := ed25519.GenerateKey(rand.Reader)
 	p384, _ := ecdsa.GenerateKey(elliptic.P384(), rand.Reader)
 	for name, pk := range map[string]provisioner.PublicKey{
-		"EC private key":  {ID: "a", Algorithm: AlgES256, Key: ecKey},
-		"RSA private key": {ID: "a", Algorithm: AlgRS256, Key: rsaKey},
-		"EC as RS256":     {ID: "a", Algorithm: AlgRS256, Key: &ecKey.PublicKey},
-		"P-384":           {ID: "a", Algorithm: AlgES256, Key: &p384.PublicKey},
-		"RSA 1024":        {ID: "a", Algorithm: AlgRS256, Key: &rsaSmall.PublicKey},
-		"Ed25519":         {ID: "a", Algorithm: "EdDSA", Key: edPub},
-		"no kid":          {Algorithm: AlgES256, Key: &ecKey.PublicKey},
-		"nil key":         {ID: "a", Algorithm: AlgES256},
+		"EC P-256 as ES256": {ID: "a", Algorithm: algES256, Key: &ecKey.PublicKey},
+		"EC private key":    {ID: "a", Algorithm: algES256, Key: ecKey},
+		"RSA private key":   {ID: "a", Algorithm: AlgRS256, Key: rsaKey},
+		"EC as RS256":       {ID: "a", Algorithm: AlgRS256, Key: &ecKey.PublicKey},
+		"RSA as ES256":      {ID: "a", Algorithm: algES256, Key: &rsaKey.PublicKey},
+		"RSA as PS256":      {ID: "a", Algorithm: "PS256", Key: &rsaKey.PublicKey},
+		"P-384":             {ID: "a", Algorithm: "ES384", Key: &p384.PublicKey},
+		"RSA 1024":          {ID: "a", Algorithm: AlgRS256, Key: &rsaSmall.PublicKey},
+		"Ed25519":           {ID: "a", Algorithm: "EdDSA", Key: edPub},
+		"no kid":            {Algorithm: AlgRS256, Key: &rsaKey.PublicKey},
+		"nil key":           {ID: "a", Algorithm: AlgRS256},
 	} {
 		b, err := MarshalJWKS([]provisioner.PublicKey{pk})
 		if provisioner.ErrorCode(err) != provisioner.EINTERNAL {
 			t.Errorf("%s: published %s, %v", name, b, err)
 		}
+	}
+	// One bad key spoils the set: nothing is published half.
+	b, err := MarshalJWKS([]provisioner.PublicKey{rsSigner(t).public(), esSigner(t).public()})
+	if provisioner.ErrorCode(err) != provisioner.EINTERNAL {
+		t.Errorf("RS256 + ES256 set published %s, %v", b, err)
 	}
 }
 
@@ -121,24 +130,29 @@ func TestParseJWKSSkips(t *testing.T) {
 	_, edPub, _ := ed25519.GenerateKey(rand.Reader)
 	p384, _ := ecdsa.GenerateKey(elliptic.P384(), rand.Reader)
 	set := []json.RawMessage{
-		jwk(t, &ecKey.PublicKey, "ok-ec", "ES256", nil),
 		jwk(t, &rsaKey.PublicKey, "ok-rsa", "RS256", nil),
-		jwk(t, &ecKey2.PublicKey, "ok-ec-noalg", "", nil),
-		jwk(t, &rsaKey.PublicKey, "ok-rsa-noalg", "", nil),
-		jwk(t, &ecKey2.PublicKey, "ok-ec", "ES256", nil), // duplicate kid
-		jwk(t, ecKey, "ok-ec-private", "ES256", nil),     // private members dropped
-		jwk(t, &ecKey.PublicKey, "", "ES256", nil),
-		jwk(t, &ecKey.PublicKey, "enc", "ES256", func(m map[string]any) { m["use"] = "enc" }),
-		jwk(t, &ecKey.PublicKey, "es-as-rs", "RS256", nil),
+		jwk(t, &rsaKey2.PublicKey, "ok-rsa-noalg", "", nil),
+		jwk(t, &rsaKey2.PublicKey, "ok-rsa", "RS256", nil), // duplicate kid
+		jwk(t, rsaKey2, "ok-rsa-private", "RS256", nil),    // private members dropped
+		jwk(t, &rsaKey.PublicKey, "ok-rsa-nouse", "RS256", func(m map[string]any) { delete(m, "use") }),
+		// EC keys, the earlier ES256 profile's, are skipped in every form.
+		jwk(t, &ecKey.PublicKey, "ec-es256", "ES256", nil),
+		jwk(t, &ecKey2.PublicKey, "ec-noalg", "", nil),
+		jwk(t, ecKey, "ec-private", "ES256", nil),
+		jwk(t, &ecKey.PublicKey, "ec-as-rs", "RS256", nil),
+		jwk(t, &ecKey.PublicKey, "ec-kty-rsa", "RS256", func(m map[string]any) { m["kty"] = "RSA" }),
+		jwk(t, &rsaKey.PublicKey, "rsa-as-es256", "ES256", nil),
+		jwk(t, &rsaKey.PublicKey, "rsa-kty-ec", "RS256", func(m map[string]any) { m["kty"] = "EC" }),
+		jwk(t, &rsaKey.PublicKey, "", "RS256", nil),
+		jwk(t, &rsaKey.PublicKey, "enc", "RS256", func(m map[string]any) { m["use"] = "enc" }),
 		jwk(t, &rsaKey.PublicKey, "ps256", "PS256", nil),
+		jwk(t, &rsaKey.PublicKey, "rs512", "RS512", nil),
 		jwk(t, &rsaSmall.PublicKey, "small", "RS256", nil),
 		jwk(t, &p384.PublicKey, "p384", "ES384", nil),
-		jwk(t, &p384.PublicKey, "p384-as-es256", "ES256", nil),
 		jwk(t, edPub, "ed", "EdDSA", nil),
 		jwk(t, []byte("secret"), "hmac", "HS256", nil),
-		jwk(t, &ecKey.PublicKey, "off-curve", "ES256", func(m map[string]any) { m["y"] = m["x"] }),
-		jwk(t, &ecKey.PublicKey, "bad-x", "ES256", func(m map[string]any) { m["x"] = "!!" }),
-		jwk(t, &ecKey.PublicKey, "num-kid", "ES256", func(m map[string]any) { m["kid"] = 5 }),
+		jwk(t, &rsaKey.PublicKey, "bad-n", "RS256", func(m map[string]any) { m["n"] = "!!" }),
+		jwk(t, &rsaKey.PublicKey, "num-kid", "RS256", func(m map[string]any) { m["kid"] = 5 }),
 		json.RawMessage(`"not an object"`),
 		json.RawMessage(`{"kty":"RSA","kid":"no-n","alg":"RS256","e":"AQAB"}`),
 	}
@@ -153,14 +167,34 @@ func TestParseJWKSSkips(t *testing.T) {
 		if _, ok := checkKey(pk); !ok {
 			t.Errorf("%s: unusable key kept", pk.ID)
 		}
+		if _, ok := pk.Key.(*rsa.PublicKey); !ok {
+			t.Errorf("%s: kept a %T", pk.ID, pk.Key)
+		}
 	}
-	want := []string{"ok-ec/ES256", "ok-rsa/RS256", "ok-ec-noalg/ES256", "ok-rsa-noalg/RS256", "ok-ec-private/ES256"}
+	want := []string{"ok-rsa/RS256", "ok-rsa-noalg/RS256", "ok-rsa-private/RS256", "ok-rsa-nouse/RS256"}
 	if !slices.Equal(ids, want) {
 		t.Errorf("kept %v, want %v", ids, want)
 	}
-	if _, isPriv := got[4].Key.(*ecdsa.PrivateKey); isPriv {
-		t.Error("kept a private key")
+	if !got[0].Key.(*rsa.PublicKey).Equal(&rsaKey.PublicKey) {
+		t.Error("a later duplicate replaced the first key of a kid")
 	}
+}
+
+// TestParseJWKSRefusesEC: a set of only EC keys, as the ES256 profile
+// published, leaves a verifier with no key at all.
+func TestParseJWKSRefusesEC(t *testing.T) {
+	testKeys(t)
+	b, _ := json.Marshal(map[string]any{"keys": []json.RawMessage{
+		jwk(t, &ecKey.PublicKey, "es-1", "ES256", nil),
+		jwk(t, &ecKey2.PublicKey, "es-2", "ES256", nil),
+	}})
+	keys, err := ParseJWKS(b)
+	if err != nil || len(keys) != 0 {
+		t.Fatalf("ParseJWKS(EC set) = %v, %v; want no keys", keys, err)
+	}
+	tok := forge(hdr("alg", "ES256", "kid", "es-1"), goodClaims(), signWith(esSigner(t)))
+	_, err = New(Config{Issuer: issuer, Keys: StaticKeySet(keys), Now: fixed(t0)}).VerifyUser(context.Background(), tok)
+	wantErr(t, err, provisioner.EUNAUTHORIZED, "token algorithm not allowed")
 }
 
 func TestParseJWKSErrors(t *testing.T) {
@@ -183,7 +217,7 @@ func TestParseJWKSErrors(t *testing.T) {
 
 func TestStaticKeySet(t *testing.T) {
 	ctx := context.Background()
-	s := StaticKeySet{esSigner(t).public(), rsSigner(t).public()}
+	s := StaticKeySet{{ID: "rs-2", Algorithm: AlgRS256, Key: &rsaKey2.PublicKey}, rsSigner(t).public()}
 	if pk, err := s.PublicKey(ctx, "rs-1"); err != nil || pk.Algorithm != AlgRS256 {
 		t.Errorf("PublicKey(rs-1) = %v, %v", pk, err)
 	}
@@ -191,7 +225,7 @@ func TestStaticKeySet(t *testing.T) {
 	wantErr(t, err, provisioner.ENOTFOUND, "")
 	all, _ := s.PublicKeys(ctx)
 	all[0].ID = "changed"
-	if s[0].ID != "es-1" {
+	if s[0].ID != "rs-2" {
 		t.Error("PublicKeys returned the backing array")
 	}
 }

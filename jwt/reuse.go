@@ -68,6 +68,9 @@ func (c *reuseCache) put(key, token string, claims provisioner.Claims, now time.
 			clear(c.m)
 		}
 	}
+	// The caller keeps the claims it was handed: keep copies of their lists.
+	claims.Audience = append([]string(nil), claims.Audience...)
+	claims.OrgRoles = append([]string{}, claims.OrgRoles...)
 	c.m[key] = reused{token: token, claims: claims}
 }
 

@@ -4,6 +4,8 @@ import (
 	"context"
 	"encoding/base64"
 	"encoding/json"
+	"reflect"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -35,15 +37,17 @@ func TestRoundTrip(t *testing.T) {
 	ctx := context.Background()
 	signers := map[string]provisioner.Signer{
 		"keyring": keyring(t),
-		"ES256":   esSigner(t),
 		"RS256":   rsSigner(t),
 	}
 	for name, signer := range signers {
 		t.Run(name, func(t *testing.T) {
 			toks := newTokens(signer, fixed(t0))
 			kid, alg, _ := signer.Current(ctx)
+			if alg != AlgRS256 {
+				t.Fatalf("signer algorithm %q", alg)
+			}
 
-			tok, issued, err := toks.IssueUser(ctx, alice)
+			tok, issued, err := toks.IssueUser(ctx, alice, []string{"runner", "monitor", "*"})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -52,21 +56,22 @@ func TestRoundTrip(t *testing.T) {
 				t.Fatal(err)
 			}
 			want := provisioner.Claims{
-				Subject: "alice", UID: 42, Level: provisioner.LevelOrgMember, Org: "SlideRuleEarth",
-				Audience: "provisioner", Issuer: issuer, IssuedAt: t0, NotBefore: t0,
-				ExpiresAt: t0.Add(DefaultUserTTL), ID: issued.ID,
+				Type: provisioner.TypeUserToken, Subject: "alice", UID: 42, Level: provisioner.LevelOrgMember,
+				Org: "SlideRuleEarth", OrgRoles: []string{"member"},
+				Audience: []string{"provisioner", "runner", "monitor", "*"}, Issuer: issuer,
+				IssuedAt: t0, NotBefore: t0, ExpiresAt: t0.Add(24 * time.Hour), ID: issued.ID,
 			}
-			if got != want || issued != want {
+			if !reflect.DeepEqual(got, want) || !reflect.DeepEqual(issued, want) {
 				t.Errorf("claims\n got    %+v\n issued %+v\n want   %+v", got, issued, want)
 			}
 			if got.User().Login != "alice" || got.User().Level != provisioner.LevelOrgMember {
 				t.Errorf("User() = %+v", got.User())
 			}
 			h, c := decode(t, tok)
-			if h["typ"] != "user+jwt" || h["kid"] != kid || h["alg"] != alg {
+			if h["typ"] != "user+jwt" || h["kid"] != kid || h["alg"] != "RS256" {
 				t.Errorf("user header %v", h)
 			}
-			if c["aud"] != "provisioner" || c["level"] != "org_member" || c["uid"] != 42.0 {
+			if c["level"] != "org_member" || c["uid"] != 42.0 {
 				t.Errorf("user claims %v", c)
 			}
 
@@ -78,22 +83,34 @@ func TestRoundTrip(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if cgot != cissued || cgot.Audience != "foo" || !cgot.ExpiresAt.Equal(t0.Add(DefaultClusterTTL)) {
+			if !reflect.DeepEqual(cgot, cissued) || cgot.Type != provisioner.TypeClusterToken ||
+				!slices.Equal(cgot.Audience, []string{"foo"}) || !cgot.ExpiresAt.Equal(t0.Add(DefaultClusterTTL)) {
 				t.Errorf("cluster claims %+v, issued %+v", cgot, cissued)
 			}
 			h, c = decode(t, ctok)
-			if h["typ"] != "cluster+jwt" || c["aud"] != "foo" {
+			if h["typ"] != "cluster+jwt" || h["alg"] != "RS256" || c["aud"] != "foo" {
 				t.Errorf("cluster token header %v claims %v: aud must be a single string", h, c)
 			}
 		})
 	}
 }
 
-func TestTokenIDs(t *testing.T) {
+// TestES256SignerRefused: a signer still on ES256 (an old KMS key, say)
+// issues nothing, rather than tokens no cluster could check.
+func TestES256SignerRefused(t *testing.T) {
+	ctx := context.Background()
 	toks := newTokens(esSigner(t), fixed(t0))
+	_, _, err := toks.IssueUser(ctx, alice, nil)
+	wantErr(t, err, provisioner.EINTERNAL, `signer uses "ES256"; only RS256 is supported`)
+	_, _, err = toks.IssueCluster(ctx, alice, "foo")
+	wantErr(t, err, provisioner.EINTERNAL, `signer uses "ES256"; only RS256 is supported`)
+}
+
+func TestTokenIDs(t *testing.T) {
+	toks := newTokens(rsSigner(t), fixed(t0))
 	seen := map[string]bool{}
 	for range 100 {
-		_, c, err := toks.IssueUser(context.Background(), alice)
+		_, c, err := toks.IssueUser(context.Background(), alice, nil)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -110,8 +127,8 @@ func TestTokenIDs(t *testing.T) {
 func TestLifetimes(t *testing.T) {
 	ctx := context.Background()
 	clk := &clock{t: t0}
-	toks := New(Config{Issuer: issuer, Signer: esSigner(t), Now: clk.Now, UserTTL: time.Hour, ClusterTTL: 10 * time.Minute, Leeway: 5 * time.Second})
-	utok, _, _ := toks.IssueUser(ctx, alice)
+	toks := New(Config{Issuer: issuer, Signer: rsSigner(t), Now: clk.Now, UserTTL: time.Hour, ClusterTTL: 10 * time.Minute, Leeway: 5 * time.Second})
+	utok, _, _ := toks.IssueUser(ctx, alice, nil)
 	ctok, _, _ := toks.IssueCluster(ctx, alice, "foo")
 
 	clk.Set(t0.Add(time.Hour + 4*time.Second)) // within leeway
@@ -142,12 +159,12 @@ func TestRotation(t *testing.T) {
 		t.Fatal(err)
 	}
 	toks := newTokens(ring, fixed(t0))
-	before, _, _ := toks.IssueUser(ctx, alice)
+	before, _, _ := toks.IssueUser(ctx, alice, nil)
 
 	if _, err := local.Rotate(dir); err != nil {
 		t.Fatal(err)
 	}
-	after, _, _ := toks.IssueUser(ctx, alice)
+	after, _, _ := toks.IssueUser(ctx, alice, nil)
 	hb, _ := decode(t, before)
 	ha, _ := decode(t, after)
 	if hb["kid"] == ha["kid"] {
@@ -176,8 +193,8 @@ func (s *rotatingSigner) Sign(ctx context.Context, in []byte) ([]byte, string, s
 }
 
 func TestIssueRetriesOnRotation(t *testing.T) {
-	toks := newTokens(&rotatingSigner{keySigner: esSigner(t)}, fixed(t0))
-	tok, _, err := toks.IssueUser(context.Background(), alice)
+	toks := newTokens(&rotatingSigner{keySigner: rsSigner(t)}, fixed(t0))
+	tok, _, err := toks.IssueUser(context.Background(), alice, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -208,24 +225,28 @@ func TestGatewayVerifier(t *testing.T) {
 	if c, err := gw.VerifyCluster(ctx, tok, "foo"); err != nil || c.Subject != "alice" {
 		t.Fatalf("gateway: %+v, %v", c, err)
 	}
-	_, _, err = gw.IssueUser(ctx, alice)
+	_, _, err = gw.IssueUser(ctx, alice, nil)
 	wantErr(t, err, provisioner.EINTERNAL, "")
 }
 
 func TestIssueBadInput(t *testing.T) {
 	ctx := context.Background()
-	toks := newTokens(esSigner(t), fixed(t0))
-	_, _, err := toks.IssueUser(ctx, provisioner.User{Level: provisioner.LevelMember})
+	toks := newTokens(rsSigner(t), fixed(t0))
+	_, _, err := toks.IssueUser(ctx, provisioner.User{Level: provisioner.LevelMember}, nil)
 	wantErr(t, err, provisioner.EINVALID, "")
-	_, _, err = toks.IssueUser(ctx, provisioner.User{Login: "x", Level: 99})
+	_, _, err = toks.IssueUser(ctx, provisioner.User{Login: "x", Level: 99}, nil)
 	wantErr(t, err, provisioner.EINVALID, "")
-	for _, c := range []string{"", "provisioner"} {
+	_, _, err = toks.IssueUser(ctx, alice, []string{"foo", ""})
+	wantErr(t, err, provisioner.EINVALID, "empty audience in a token")
+	// A jwt_cluster names one real cluster: never a service, "*" or a
+	// name that is no cluster's.
+	for _, c := range []string{"", "provisioner", "runner", "monitor", "*", "Foo", "a b", "foo,bar"} {
 		_, _, err = toks.IssueCluster(ctx, alice, c)
-		wantErr(t, err, provisioner.EINVALID, "")
+		wantErr(t, err, provisioner.EINVALID, "invalid cluster name for a token")
 	}
-	_, _, err = New(Config{Signer: esSigner(t)}).IssueUser(ctx, alice)
+	_, _, err = New(Config{Signer: rsSigner(t)}).IssueUser(ctx, alice, nil)
 	wantErr(t, err, provisioner.EINTERNAL, "")
-	_, err = New(Config{Signer: esSigner(t)}).VerifyUser(ctx, "x")
+	_, err = New(Config{Signer: rsSigner(t)}).VerifyUser(ctx, "x")
 	wantErr(t, err, provisioner.EINTERNAL, "")
 	_, err = New(Config{Issuer: issuer}).VerifyUser(ctx, "x")
 	wantErr(t, err, provisioner.EINTERNAL, "")

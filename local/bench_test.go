@@ -8,7 +8,7 @@ import (
 func BenchmarkSign(b *testing.B) {
 	k := open(b, b.TempDir())
 	ctx := context.Background()
-	msg := []byte("eyJhbGciOiJFUzI1NiJ9.eyJzdWIiOiJ4In0")
+	msg := []byte("eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJ4In0")
 	b.ReportAllocs()
 	for b.Loop() {
 		if _, _, _, err := k.Sign(ctx, msg); err != nil {

@@ -276,3 +276,61 @@ func TestLegacyES256KeysArePruned(t *testing.T) {
 		t.Errorf("%d keys after upgrade, want 1", n)
 	}
 }
+
+// TestSecondInstanceSeesRevocation: a key revoked by another process (as
+// `provisioner keys revoke` would) stops verifying in a running keyring at
+// its next manifest check, and revoking it again finds nothing.
+func TestSecondInstanceSeesRevocation(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	server := open(t, dir, WithCheckInterval(0))
+	oldKid, _, _ := server.Current(ctx)
+	newKid, err := Rotate(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if keys, _ := server.PublicKeys(ctx); !slices.Equal(kids(keys), []string{newKid, oldKid}) {
+		t.Fatalf("PublicKeys before revocation = %v", kids(keys))
+	}
+	cur, err := Revoke(dir, oldKid)
+	if err != nil || cur != newKid {
+		t.Fatalf("Revoke = %q, %v; want current %q", cur, err, newKid)
+	}
+	if _, err := server.PublicKey(ctx, oldKid); provisioner.ErrorCode(err) != provisioner.ENOTFOUND {
+		t.Errorf("revoked key still verifies in the running keyring: %v", err)
+	}
+	if keys, _ := server.PublicKeys(ctx); !slices.Equal(kids(keys), []string{newKid}) {
+		t.Errorf("PublicKeys after revocation = %v", kids(keys))
+	}
+	if _, err := Revoke(dir, oldKid); provisioner.ErrorCode(err) != provisioner.ENOTFOUND {
+		t.Errorf("revoking twice: %v, want ENOTFOUND", err)
+	}
+
+	// Revoking the only key: a new one signs, RS256 like every key.
+	only, err := Revoke(dir, newKid)
+	if err != nil || only == newKid {
+		t.Fatalf("Revoke(only key) = %q, %v", only, err)
+	}
+	kid, alg, _ := server.Current(ctx)
+	if kid != only || alg != AlgRS256 {
+		t.Errorf("Current = %q, %q; want %q, RS256", kid, alg, only)
+	}
+	msg := []byte("header.payload")
+	sig, skid, _, err := server.Sign(ctx, msg)
+	if err != nil || skid != only {
+		t.Fatalf("Sign = %q, %v", skid, err)
+	}
+	pk, err := server.PublicKey(ctx, only)
+	if err != nil {
+		t.Fatal(err)
+	}
+	verify(t, pk, msg, sig)
+	entries, _ := os.ReadDir(dir)
+	var files []string
+	for _, e := range entries {
+		files = append(files, e.Name())
+	}
+	if !slices.Contains(files, keyFileName(only)) || slices.Contains(files, keyFileName(oldKid)) || slices.Contains(files, keyFileName(newKid)) {
+		t.Errorf("key files after revocations: %v", files)
+	}
+}

@@ -8,10 +8,11 @@ import (
 )
 
 // DERToJWS converts a DER-encoded ECDSA signature (SEQUENCE { r INTEGER,
-// s INTEGER }, as KMS returns it) to the JWS form: r and s as big-endian
-// unsigned integers of size bytes each, concatenated (RFC 7518 §3.4; size is
-// 32 for ES256). Anything but one strict DER sequence of two positive
-// integers that fit is refused.
+// s INTEGER }, as KMS returns it for ECC keys) to the JWS form: r and s as
+// big-endian unsigned integers of size bytes each, concatenated (RFC 7518
+// §3.4; size is 32 for ES256). Anything but one strict DER sequence of two
+// positive integers that fit is refused. The Signer no longer calls it, as
+// tokens are RS256 only; it is kept, with its fuzz corpus, for now.
 func DERToJWS(der []byte, size int) ([]byte, error) {
 	var sig struct{ R, S *big.Int }
 	rest, err := asn1.Unmarshal(der, &sig)
@@ -34,5 +35,3 @@ func DERToJWS(der []byte, size int) ([]byte, error) {
 	sig.S.FillBytes(out[size:])
 	return out, nil
 }
-
-func bigInt(b []byte) *big.Int { return new(big.Int).SetBytes(b) }

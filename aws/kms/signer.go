@@ -2,15 +2,18 @@
 // by AWS KMS asymmetric keys, so no private key ever exists outside KMS.
 //
 // A Signer is configured with a list of KMS key ids, ARNs or aliases. The
-// first signs new tokens; every one of them is published in the JWKS.
-// Rotation is a configuration change: put a new key in front, keep the old
-// one listed for at least the longest token lifetime (so tokens it signed
-// still verify), then drop it.
+// first signs new tokens; every one of them is published in the JWKS (and
+// the first at /auth/pem). Rotation is a configuration change: put a new key
+// in front, keep the old one listed for at least the longest token lifetime
+// (so tokens it signed still verify at the provisioner), then drop it.
 //
-// Key specs decide the JWS algorithm: ECC_NIST_P256 signs ES256 (KMS returns
-// a DER ECDSA signature, converted here to the 64-byte R||S of JWS);
-// RSA_2048, RSA_3072 and RSA_4096 sign RS256 (RSASSA_PKCS1_V1_5_SHA_256).
-// Messages are always sent with MessageType RAW: KMS hashes them itself.
+// Tokens are RS256 only, production's profile: a cluster's load balancer
+// checks RS256 with the one PEM key it downloads. Keys must be RSA_2048
+// (production's spec; RSA_3072 and RSA_4096 sign RS256 too) with usage
+// SIGN_VERIFY, and sign with RSASSA_PKCS1_V1_5_SHA_256. A key of any other
+// spec, ECC_NIST_P256 included, is refused at first use with an error
+// saying to create an RSA_2048 SIGN_VERIFY key. Messages are always sent
+// with MessageType RAW: KMS hashes them itself.
 //
 // Key ids ("kid") are the RFC 7638 SHA-256 thumbprints of the public keys,
 // as for the local keyring. A thumbprint is derived from what every verifier
@@ -18,8 +21,8 @@
 // material itself, so an alias, a key id and an ARN of one key give one kid,
 // and re-pointing an alias can never make one kid name two keys; and it
 // reveals nothing of the account, region or key ARN. It costs no extra call:
-// the public key must be fetched before the first signature anyway, since
-// its spec decides the algorithm.
+// the public key must be fetched before the first signature anyway, to check
+// its spec.
 //
 // Nothing touches the network at construction (Lambda cold starts): each
 // public key is fetched with GetPublicKey on first use and cached for the
@@ -29,8 +32,6 @@ package kms
 import (
 	"context"
 	"crypto"
-	"crypto/ecdsa"
-	"crypto/elliptic"
 	"crypto/rsa"
 	"crypto/sha256"
 	"crypto/x509"
@@ -50,11 +51,14 @@ import (
 	"provisioner"
 )
 
-// JWS algorithms a Signer produces.
-const (
-	AlgES256 = "ES256"
-	AlgRS256 = "RS256"
-)
+// AlgRS256 is the one JWS algorithm a Signer produces.
+const AlgRS256 = "RS256"
+
+// minRSABits is the smallest RSA key a Signer uses: production's RSA_2048.
+const minRSABits = 2048
+
+// createKeyHint is what every refusal of a key's spec or usage says to do.
+const createKeyHint = "create an RSA_2048 key with usage SIGN_VERIFY (tokens are RS256 only)"
 
 // MaxMessageSize is the largest signing input KMS signs as a RAW message.
 // Our tokens are well under 1 KiB.
@@ -353,9 +357,9 @@ func (s *Signer) fetch(ctx context.Context, k *key) (*resolved, error) {
 	return r, nil
 }
 
-// resolve turns a GetPublicKey answer into a JWS key: the key spec decides
-// the algorithm, and the key must be a signing key that KMS lets sign with
-// it.
+// resolve turns a GetPublicKey answer into a JWS key: the key must be an RSA
+// signing key (RSA_2048, RSA_3072 or RSA_4096, usage SIGN_VERIFY) that KMS
+// lets sign with RSASSA_PKCS1_V1_5_SHA_256, as RS256 needs.
 func resolve(out *awskms.GetPublicKeyOutput) (*resolved, error) {
 	spec := string(out.KeySpec)
 	if spec == "" {
@@ -363,17 +367,15 @@ func resolve(out *awskms.GetPublicKeyOutput) (*resolved, error) {
 		spec = string(out.CustomerMasterKeySpec) //lint:ignore SA1019 moto sets only CustomerMasterKeySpec
 	}
 	if out.KeyUsage != "" && out.KeyUsage != types.KeyUsageTypeSignVerify {
-		return nil, fmt.Errorf("key spec %s with usage %s is not an asymmetric signing key: create an ECC_NIST_P256 (ES256) or RSA_2048+ (RS256) key with usage SIGN_VERIFY", spec, out.KeyUsage)
+		return nil, fmt.Errorf("key spec %s with usage %s is not an asymmetric signing key: %s", spec, out.KeyUsage, createKeyHint)
 	}
-	r := &resolved{keyID: aws.ToString(out.KeyId)}
 	switch types.KeySpec(spec) {
-	case types.KeySpecEccNistP256:
-		r.pub.Algorithm, r.signAlg = AlgES256, types.SigningAlgorithmSpecEcdsaSha256
 	case types.KeySpecRsa2048, types.KeySpecRsa3072, types.KeySpecRsa4096:
-		r.pub.Algorithm, r.signAlg = AlgRS256, types.SigningAlgorithmSpecRsassaPkcs1V15Sha256
 	default:
-		return nil, fmt.Errorf("key spec %q cannot sign JWTs: use ECC_NIST_P256 (ES256) or RSA_2048, RSA_3072, RSA_4096 (RS256) with usage SIGN_VERIFY", spec)
+		return nil, fmt.Errorf("key spec %q cannot sign RS256 tokens: %s", spec, createKeyHint)
 	}
+	r := &resolved{keyID: aws.ToString(out.KeyId), signAlg: types.SigningAlgorithmSpecRsassaPkcs1V15Sha256}
+	r.pub.Algorithm = AlgRS256
 	if len(out.SigningAlgorithms) > 0 && !hasAlg(out.SigningAlgorithms, r.signAlg) {
 		return nil, fmt.Errorf("key spec %s does not offer %s", spec, r.signAlg)
 	}
@@ -381,20 +383,12 @@ func resolve(out *awskms.GetPublicKeyOutput) (*resolved, error) {
 	if err != nil {
 		return nil, fmt.Errorf("public key: %w", err)
 	}
-	switch p := pub.(type) {
-	case *ecdsa.PublicKey:
-		if r.pub.Algorithm != AlgES256 || p.Curve != elliptic.P256() {
-			return nil, fmt.Errorf("public key does not match key spec %s", spec)
-		}
-	case *rsa.PublicKey:
-		if r.pub.Algorithm != AlgRS256 || p.N.BitLen() < 2048 {
-			return nil, fmt.Errorf("public key does not match key spec %s", spec)
-		}
-	default:
+	p, ok := pub.(*rsa.PublicKey)
+	if !ok || p.N.BitLen() < minRSABits {
 		return nil, fmt.Errorf("public key of type %T does not match key spec %s", pub, spec)
 	}
-	r.pub.Key = pub
-	if r.pub.ID, err = Thumbprint(pub); err != nil {
+	r.pub.Key = p
+	if r.pub.ID, err = Thumbprint(p); err != nil {
 		return nil, err
 	}
 	return r, nil
@@ -420,36 +414,28 @@ func Thumbprint(pub crypto.PublicKey) (string, error) {
 	return base64.RawURLEncoding.EncodeToString(b), nil
 }
 
-// jwsSignature converts a KMS signature to its JWS form: ECDSA signatures
-// come DER-encoded and become the fixed 64-byte R||S; RSA signatures are
-// already what JWS wants and must be exactly the modulus size.
+// jwsSignature checks a KMS RSASSA-PKCS1-v1_5 signature, which is already
+// what RS256 wants, for the modulus size.
 func jwsSignature(pub provisioner.PublicKey, sig []byte) ([]byte, error) {
-	switch p := pub.Key.(type) {
-	case *ecdsa.PublicKey:
-		return DERToJWS(sig, 32)
-	case *rsa.PublicKey:
-		if len(sig) != p.Size() {
-			return nil, fmt.Errorf("RSA signature is %d bytes, want %d", len(sig), p.Size())
-		}
-		return sig, nil
+	p, ok := pub.Key.(*rsa.PublicKey)
+	if !ok {
+		return nil, errors.New("unsupported key type")
 	}
-	return nil, errors.New("unsupported key type")
+	if len(sig) != p.Size() {
+		return nil, fmt.Errorf("RSA signature is %d bytes, want %d", len(sig), p.Size())
+	}
+	return sig, nil
 }
 
-// verify checks a JWS signature against the public key.
+// verify checks an RS256 signature against the public key.
 func verify(pub provisioner.PublicKey, input, sig []byte) error {
-	digest := sha256.Sum256(input)
-	switch p := pub.Key.(type) {
-	case *ecdsa.PublicKey:
-		if !ecdsa.Verify(p, digest[:], bigInt(sig[:32]), bigInt(sig[32:])) {
-			return errors.New("KMS signature does not verify against the public key")
-		}
-		return nil
-	case *rsa.PublicKey:
-		if err := rsa.VerifyPKCS1v15(p, crypto.SHA256, digest[:], sig); err != nil {
-			return errors.New("KMS signature does not verify against the public key")
-		}
-		return nil
+	p, ok := pub.Key.(*rsa.PublicKey)
+	if !ok {
+		return errors.New("unsupported key type")
 	}
-	return errors.New("unsupported key type")
+	digest := sha256.Sum256(input)
+	if err := rsa.VerifyPKCS1v15(p, crypto.SHA256, digest[:], sig); err != nil {
+		return errors.New("KMS signature does not verify against the public key")
+	}
+	return nil
 }

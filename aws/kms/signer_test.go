@@ -3,13 +3,11 @@ package kms_test
 import (
 	"context"
 	"crypto"
-	"crypto/ecdsa"
 	"crypto/rsa"
 	"crypto/sha256"
 	"crypto/x509"
 	"encoding/base64"
 	"encoding/json"
-	"math/big"
 	"strings"
 	"sync"
 	"testing"
@@ -119,23 +117,15 @@ func stdlibVerify(t *testing.T, c *awskms.Client, keyID, token string) (header m
 		t.Fatal(err)
 	}
 	digest := sha256.Sum256([]byte(parts[0] + "." + parts[1]))
-	switch p := pub.(type) {
-	case *ecdsa.PublicKey:
-		if header["alg"] != "ES256" || len(sig) != 64 {
-			t.Fatalf("alg %q with a %d-byte signature, want ES256 R||S", header["alg"], len(sig))
-		}
-		if !ecdsa.Verify(p, digest[:], new(big.Int).SetBytes(sig[:32]), new(big.Int).SetBytes(sig[32:])) {
-			t.Fatal("ES256 signature does not verify with crypto/ecdsa")
-		}
-	case *rsa.PublicKey:
-		if header["alg"] != "RS256" {
-			t.Fatalf("alg %q, want RS256", header["alg"])
-		}
-		if err := rsa.VerifyPKCS1v15(p, crypto.SHA256, digest[:], sig); err != nil {
-			t.Fatalf("RS256 signature does not verify with crypto/rsa: %v", err)
-		}
-	default:
-		t.Fatalf("public key %T", pub)
+	p, ok := pub.(*rsa.PublicKey)
+	if !ok {
+		t.Fatalf("public key %T, want RSA", pub)
+	}
+	if header["alg"] != "RS256" || len(sig) != p.Size() {
+		t.Fatalf("alg %q with a %d-byte signature, want RS256 of %d", header["alg"], len(sig), p.Size())
+	}
+	if err := rsa.VerifyPKCS1v15(p, crypto.SHA256, digest[:], sig); err != nil {
+		t.Fatalf("RS256 signature does not verify with crypto/rsa: %v", err)
 	}
 	kid, err := kms.Thumbprint(pub)
 	if err != nil {
@@ -149,26 +139,19 @@ func stdlibVerify(t *testing.T, c *awskms.Client, keyID, token string) (header m
 
 func TestSignAndVerify(t *testing.T) {
 	c, _ := emulator(t)
-	for _, tc := range []struct {
-		spec types.KeySpec
-		alg  string
-	}{
-		{types.KeySpecEccNistP256, "ES256"},
-		{types.KeySpecRsa2048, "RS256"},
-		{types.KeySpecRsa3072, "RS256"},
-	} {
-		t.Run(string(tc.spec), func(t *testing.T) {
+	for _, spec := range []types.KeySpec{types.KeySpecRsa2048, types.KeySpecRsa3072} {
+		t.Run(string(spec), func(t *testing.T) {
 			t.Parallel()
-			arn := signingKey(t, c, tc.spec)
+			arn := signingKey(t, c, spec)
 			s := newSigner(t, c, arn)
 			issuerTokens := jwt.New(jwt.Config{Issuer: issuer, Signer: s})
 			gw := gateway(t, s)
 
-			user, uc, err := issuerTokens.IssueUser(ctx, alice)
+			user, uc, err := issuerTokens.IssueUser(ctx, alice, nil)
 			if err != nil {
 				t.Fatal(err)
 			}
-			if h := stdlibVerify(t, c, arn, user); h["typ"] != provisioner.TypeUserToken || h["alg"] != tc.alg {
+			if h := stdlibVerify(t, c, arn, user); h["typ"] != provisioner.TypeUserToken || h["alg"] != "RS256" {
 				t.Fatalf("header %v", h)
 			}
 			got, err := gw.VerifyUser(ctx, user)
@@ -189,9 +172,13 @@ func TestSignAndVerify(t *testing.T) {
 			if _, err := gw.VerifyCluster(ctx, cluster, "my-cluster"); err != nil {
 				t.Fatal(err)
 			}
-			// The token kinds stay apart whatever signed them.
-			if _, err := gw.VerifyCluster(ctx, user, "my-cluster"); provisioner.ErrorCode(err) != provisioner.EUNAUTHORIZED {
-				t.Fatalf("jwt_user as jwt_cluster: %v", err)
+			// A jwt_user reaches a cluster only if its audience names it.
+			if _, err := gw.VerifyCluster(ctx, user, "my-cluster"); provisioner.ErrorCode(err) != provisioner.EFORBIDDEN {
+				t.Fatalf("jwt_user without the cluster at the cluster: %v", err)
+			}
+			// The jwt_cluster never opens the provisioner.
+			if _, err := gw.VerifyUser(ctx, cluster); provisioner.ErrorCode(err) != provisioner.EUNAUTHORIZED {
+				t.Fatalf("jwt_cluster as jwt_user: %v", err)
 			}
 			// The issuer verifies with the signer as its key set too.
 			if _, err := issuerTokens.VerifyUser(ctx, user); err != nil {
@@ -199,11 +186,11 @@ func TestSignAndVerify(t *testing.T) {
 			}
 
 			kid, alg, err := s.Current(ctx)
-			if err != nil || alg != tc.alg {
+			if err != nil || alg != "RS256" {
 				t.Fatalf("Current = %q, %q, %v", kid, alg, err)
 			}
 			pk, err := s.PublicKey(ctx, kid)
-			if err != nil || pk.Algorithm != tc.alg {
+			if err != nil || pk.Algorithm != "RS256" {
 				t.Fatalf("PublicKey = %+v, %v", pk, err)
 			}
 		})
@@ -212,7 +199,7 @@ func TestSignAndVerify(t *testing.T) {
 
 func TestLazyAndCached(t *testing.T) {
 	c, n := emulator(t)
-	arn := signingKey(t, c, types.KeySpecEccNistP256)
+	arn := signingKey(t, c, types.KeySpecRsa2048)
 	n.Reset()
 	s := newSigner(t, c, arn)
 	if n.Total() != 0 {
@@ -233,7 +220,7 @@ func TestLazyAndCached(t *testing.T) {
 
 func TestConcurrentFirstUse(t *testing.T) {
 	c, n := emulator(t)
-	arn := signingKey(t, c, types.KeySpecEccNistP256)
+	arn := signingKey(t, c, types.KeySpecRsa2048)
 	s := newSigner(t, c, arn)
 	n.Reset()
 	var wg sync.WaitGroup
@@ -255,26 +242,27 @@ func TestConcurrentFirstUse(t *testing.T) {
 
 func TestRotation(t *testing.T) {
 	c, _ := emulator(t)
-	oldKey := signingKey(t, c, types.KeySpecEccNistP256)
-	newKey := signingKey(t, c, types.KeySpecRsa2048) // mixed algorithms on purpose
+	oldKey := signingKey(t, c, types.KeySpecRsa2048)
+	newKey := signingKey(t, c, types.KeySpecRsa2048)
 
 	before := newSigner(t, c, oldKey)
-	oldTok, _, err := jwt.New(jwt.Config{Issuer: issuer, Signer: before}).IssueUser(ctx, alice)
+	oldTok, _, err := jwt.New(jwt.Config{Issuer: issuer, Signer: before}).IssueUser(ctx, alice, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 
 	// Rotate: the new key goes in front; the old one is still published.
 	during := newSigner(t, c, newKey, oldKey)
-	newTok, _, err := jwt.New(jwt.Config{Issuer: issuer, Signer: during}).IssueUser(ctx, alice)
+	newTok, _, err := jwt.New(jwt.Config{Issuer: issuer, Signer: during}).IssueUser(ctx, alice, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if h := stdlibVerify(t, c, newKey, newTok); h["alg"] != "RS256" {
 		t.Fatalf("new token header %v", h)
 	}
+	newKid, _, _ := during.Current(ctx)
 	keys, err := during.PublicKeys(ctx)
-	if err != nil || len(keys) != 2 || keys[0].Algorithm != "RS256" || keys[1].Algorithm != "ES256" {
+	if err != nil || len(keys) != 2 || keys[0].ID != newKid || keys[0].Algorithm != "RS256" || keys[1].Algorithm != "RS256" {
 		t.Fatalf("JWKS during rotation: %+v, %v", keys, err)
 	}
 	gw := gateway(t, during)
@@ -296,7 +284,7 @@ func TestRotation(t *testing.T) {
 
 func TestAliasPinsKey(t *testing.T) {
 	c, _ := emulator(t)
-	arn := signingKey(t, c, types.KeySpecEccNistP256)
+	arn := signingKey(t, c, types.KeySpecRsa2048)
 	alias := "alias/" + awstest.Name("provisioner-kms")
 	if _, err := c.CreateAlias(ctx, &awskms.CreateAliasInput{AliasName: aws.String(alias), TargetKeyId: aws.String(arn)}); err != nil {
 		t.Fatal(err)
@@ -309,7 +297,7 @@ func TestAliasPinsKey(t *testing.T) {
 	if len(keys) != 1 {
 		t.Fatalf("one key under two names published %d times", len(keys))
 	}
-	tok, _, err := jwt.New(jwt.Config{Issuer: issuer, Signer: s}).IssueUser(ctx, alice)
+	tok, _, err := jwt.New(jwt.Config{Issuer: issuer, Signer: s}).IssueUser(ctx, alice, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -317,11 +305,11 @@ func TestAliasPinsKey(t *testing.T) {
 
 	// Re-pointing the alias does not change what this signer signs with:
 	// its kid keeps naming the key it loaded.
-	other := signingKey(t, c, types.KeySpecEccNistP256)
+	other := signingKey(t, c, types.KeySpecRsa2048)
 	if _, err := c.UpdateAlias(ctx, &awskms.UpdateAliasInput{AliasName: aws.String(alias), TargetKeyId: aws.String(other)}); err != nil {
 		t.Fatal(err)
 	}
-	tok, _, err = jwt.New(jwt.Config{Issuer: issuer, Signer: s}).IssueUser(ctx, alice)
+	tok, _, err = jwt.New(jwt.Config{Issuer: issuer, Signer: s}).IssueUser(ctx, alice, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -330,7 +318,7 @@ func TestAliasPinsKey(t *testing.T) {
 
 func TestUnknownKid(t *testing.T) {
 	c, n := emulator(t)
-	s := newSigner(t, c, signingKey(t, c, types.KeySpecEccNistP256))
+	s := newSigner(t, c, signingKey(t, c, types.KeySpecRsa2048))
 	if _, err := s.PublicKey(ctx, "no-such-kid"); provisioner.ErrorCode(err) != provisioner.ENOTFOUND {
 		t.Fatalf("unknown kid: %v", err)
 	}
@@ -345,8 +333,8 @@ func TestUnknownKid(t *testing.T) {
 	}
 
 	// A token naming a kid nobody published is unauthorized.
-	other := newSigner(t, c, signingKey(t, c, types.KeySpecEccNistP256))
-	tok, _, err := jwt.New(jwt.Config{Issuer: issuer, Signer: other}).IssueUser(ctx, alice)
+	other := newSigner(t, c, signingKey(t, c, types.KeySpecRsa2048))
+	tok, _, err := jwt.New(jwt.Config{Issuer: issuer, Signer: other}).IssueUser(ctx, alice, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -357,13 +345,17 @@ func TestUnknownKid(t *testing.T) {
 
 func TestUnusableKeys(t *testing.T) {
 	c, _ := emulator(t)
-	good := signingKey(t, c, types.KeySpecEccNistP256)
+	good := signingKey(t, c, types.KeySpecRsa2048)
+	const rsaOnly = "create an RSA_2048 key with usage SIGN_VERIFY"
 	for _, tc := range []struct {
 		name, id, want string
 	}{
+		// ES256 is gone: an ECC key, the earlier default, is refused at
+		// first use with what to create instead.
+		{"ecc-p256", signingKey(t, c, types.KeySpecEccNistP256), `key spec "ECC_NIST_P256" cannot sign RS256 tokens: ` + rsaOnly},
+		{"p384", signingKey(t, c, types.KeySpecEccNistP384), `key spec "ECC_NIST_P384" cannot sign RS256 tokens: ` + rsaOnly},
+		{"rsa-encrypt", createKey(t, c, types.KeySpecRsa2048, types.KeyUsageTypeEncryptDecrypt), "is not an asymmetric signing key: " + rsaOnly},
 		{"symmetric", createKey(t, c, types.KeySpecSymmetricDefault, types.KeyUsageTypeEncryptDecrypt), "not an asymmetric signing key"},
-		{"rsa-encrypt", createKey(t, c, types.KeySpecRsa2048, types.KeyUsageTypeEncryptDecrypt), "not an asymmetric signing key"},
-		{"p384", signingKey(t, c, types.KeySpecEccNistP384), "cannot sign JWTs"},
 		{"hmac", createKey(t, c, types.KeySpecHmac256, types.KeyUsageTypeGenerateVerifyMac), "not an asymmetric signing key"},
 		{"missing", "arn:aws:kms:us-west-2:123456789012:key/00000000-0000-4000-8000-000000000000", "NotFound"},
 	} {
@@ -375,6 +367,8 @@ func TestUnusableKeys(t *testing.T) {
 			_, _, _, err = s.Sign(ctx, []byte("a.b"))
 			checkUnusable(t, err, tc.id, tc.want)
 			_, _, err = s.Current(ctx)
+			checkUnusable(t, err, tc.id, tc.want)
+			_, _, err = jwt.New(jwt.Config{Issuer: issuer, Signer: s}).IssueUser(ctx, alice, nil)
 			checkUnusable(t, err, tc.id, tc.want)
 
 			// As a published (older) key: the JWKS fails rather than
@@ -491,7 +485,7 @@ func (d digestSigner) Sign(ctx context.Context, in *awskms.SignInput, opts ...fu
 
 func TestWrongSignatureNeverIssued(t *testing.T) {
 	c, _ := emulator(t)
-	for _, spec := range []types.KeySpec{types.KeySpecEccNistP256, types.KeySpecRsa2048} {
+	for _, spec := range []types.KeySpec{types.KeySpecRsa2048, types.KeySpecRsa3072} {
 		s := newSigner(t, digestSigner{c}, signingKey(t, c, spec))
 		_, _, _, err := s.Sign(ctx, []byte("header.payload"))
 		if provisioner.ErrorCode(err) != provisioner.EINTERNAL || !strings.Contains(err.Error(), "does not verify") {
