@@ -97,6 +97,8 @@ var reservedClusterNames = map[string]bool{
 	"admin": true, "none": true, "null": true, "localhost": true, "local": true,
 	"default": true, "all": true, "public": true, "private": true, "status": true,
 	"monitor": true, "gateway": true, "test": true, "release": true,
+	// Audiences of login tokens beside cluster names.
+	"runner": true,
 }
 
 // ValidateClusterName accepts DNS-label-safe names of 2 to 40 characters,

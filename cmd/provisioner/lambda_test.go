@@ -9,6 +9,7 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"os"
+	"provisioner/local/ilb/ilbtest"
 	"strings"
 	"sync"
 	"testing"
@@ -74,7 +75,7 @@ func newAWSBackend(t *testing.T) *awsBackend {
 	if err := dynamodb.CreateTable(ctx, ddbsdk.NewFromConfig(cfg), table); err != nil {
 		t.Fatal(err)
 	}
-	key, err := kmssdk.NewFromConfig(cfg).CreateKey(ctx, &kmssdk.CreateKeyInput{KeySpec: kmstypes.KeySpecEccNistP256, KeyUsage: kmstypes.KeyUsageTypeSignVerify})
+	key, err := kmssdk.NewFromConfig(cfg).CreateKey(ctx, &kmssdk.CreateKeyInput{KeySpec: kmstypes.KeySpecRsa2048, KeyUsage: kmstypes.KeyUsageTypeSignVerify})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -360,7 +361,7 @@ func gatewayChecksKMSTokens(t *testing.T, b *awsBackend, issuer, clusterToken st
 	for _, tc := range []struct {
 		token  string
 		status int
-	}{{"", 401}, {clusterToken, 200}, {b.token, 401}} {
+	}{{"", 401}, {clusterToken, 200}, {b.token, 200}} {
 		req := httptest.NewRequest("GET", "/source/version", nil)
 		if tc.token != "" {
 			req.Header.Set("Authorization", "Bearer "+tc.token)
@@ -372,6 +373,45 @@ func gatewayChecksKMSTokens(t *testing.T, b *awsBackend, issuer, clusterToken st
 		}
 		if tc.status == 200 && !strings.Contains(rec.Body.String(), "hello to ada") {
 			t.Fatalf("forwarded without the identity: %s", rec.Body)
+		}
+	}
+	ilbChecksKMSTokens(t, toIssuer, issuer, clusterToken, b.token)
+}
+
+// ilbChecksKMSTokens runs production's ILB config with the PEM that the
+// Lambda's /auth/pem serves, as a cluster's ILB host downloads it, and
+// checks that the KMS-signed tokens open it and nothing else does.
+func ilbChecksKMSTokens(t *testing.T, toIssuer *http.Client, issuer, clusterToken, loginToken string) {
+	t.Helper()
+	res, err := toIssuer.Get(issuer + "/auth/pem")
+	if err != nil {
+		t.Fatal(err)
+	}
+	pem, _ := io.ReadAll(res.Body)
+	res.Body.Close()
+	if res.StatusCode != 200 || !strings.HasPrefix(string(pem), "-----BEGIN PUBLIC KEY-----") {
+		t.Fatalf("/auth/pem through the Lambda: %d %s", res.StatusCode, pem)
+	}
+	l := ilbtest.Start(t, ilbtest.Options{Cluster: "aws1", Issuer: issuer, PEM: pem})
+	for _, tc := range []struct {
+		name, token string
+		status      int
+	}{
+		{"no token", "", 403},
+		{"jwt_cluster", clusterToken, 200},
+		{"admin's login token", loginToken, 200},
+		{"tampered", clusterToken[:len(clusterToken)-4] + "AAAA", 403},
+	} {
+		var hdr []string
+		if tc.token != "" {
+			hdr = []string{"Authorization", "Bearer " + tc.token}
+		}
+		res, body := l.Get(t, "/source/version", hdr...)
+		if res.StatusCode != tc.status {
+			t.Errorf("ILB, %s: %d %s", tc.name, res.StatusCode, body)
+		}
+		if tc.status == 200 && !strings.Contains(string(body), `"account":"ada"`) {
+			t.Errorf("ILB, %s: the node did not learn who called: %s", tc.name, body)
 		}
 	}
 }
