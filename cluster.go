@@ -99,6 +99,10 @@ var reservedClusterNames = map[string]bool{
 	"monitor": true, "gateway": true, "test": true, "release": true,
 	// Audiences of login tokens beside cluster names.
 	"runner": true,
+	// Production's SYSTEM_KEYWORDS (login, provisioner, runner and monitor
+	// are above): its services' host names, and "sliderule", the alias of
+	// the public cluster.
+	"client": true, "recorder": true, "mcp": true, "sliderule": true,
 }
 
 // ValidateClusterName accepts DNS-label-safe names of 2 to 40 characters,

@@ -89,10 +89,44 @@ type Access struct {
 	ExpiresAt time.Time `json:"expires_at"`
 }
 
-// Clusters is the answer to POST /report/clusters.
+// Clusters is the answer to GET /clusters, our list of clusters.
 type Clusters struct {
 	Status   string   `json:"status"`
 	Clusters []Status `json:"clusters"`
+}
+
+// ClusterReport is one cluster in production's POST /report/clusters, a
+// map keyed by cluster name. Users holds the user node groups (none yet).
+type ClusterReport struct {
+	AutoShutdown *string               `json:"auto_shutdown"`
+	CurrentNodes int                   `json:"current_nodes"`
+	Version      string                `json:"version"`
+	IsPublic     Flag                  `json:"is_public"`
+	NodeCapacity Count                 `json:"node_capacity"`
+	Users        map[string]UserReport `json:"users"`
+}
+
+// UserReport is one user node group in a ClusterReport.
+type UserReport struct {
+	AutoShutdown *string `json:"auto_shutdown"`
+	CurrentNodes int     `json:"current_nodes"`
+}
+
+// ReportOf returns a cluster's entry in production's cluster report.
+func ReportOf(c provisioner.Cluster) ClusterReport {
+	s := StatusOf(c)
+	return ClusterReport{AutoShutdown: s.AutoShutdown, CurrentNodes: s.CurrentNodes, Version: s.Version,
+		IsPublic: s.IsPublic, NodeCapacity: s.NodeCapacity, Users: map[string]UserReport{}}
+}
+
+// Info is production's UserInfo, the answer of POST /info.
+type Info struct {
+	Username           string   `json:"username"`
+	OrgRoles           []string `json:"orgRoles"`
+	KnownClusters      []string `json:"knownClusters"`
+	DeployableClusters []string `json:"deployableClusters"`
+	MaxNodes           int      `json:"maxNodes"`
+	MaxTTL             int      `json:"maxTTL"` // minutes
 }
 
 // Audit is the answer to GET /audit.
@@ -123,13 +157,15 @@ type ScheduleRequest struct {
 	Time    string `json:"time"`
 }
 
-// Status is a cluster's state as STATUS reports it.
+// Status is a cluster's state as STATUS reports it: production's fields
+// (response, auto_shutdown, current_nodes, version, is_public, node_capacity,
+// the last two strings as production's tags are) beside ours.
 type Status struct {
 	Status       string    `json:"status"`
 	Cluster      string    `json:"cluster"`
 	State        string    `json:"state"`
-	IsPublic     bool      `json:"is_public"`
-	NodeCapacity int       `json:"node_capacity"`
+	IsPublic     Flag      `json:"is_public"`
+	NodeCapacity Count     `json:"node_capacity"`
 	Version      string    `json:"version,omitempty"`
 	Endpoint     string    `json:"endpoint,omitempty"`
 	CreatedBy    string    `json:"created_by,omitempty"`
@@ -138,15 +174,57 @@ type Status struct {
 	DestroyAt    time.Time `json:"destroy_at,omitzero"`
 	Operation    string    `json:"operation,omitempty"`
 	Reason       string    `json:"reason,omitempty"`
+
+	// Production's: the stack's description, the next auto-shutdown
+	// (destroy_at; null when none) and the nodes running.
+	Response     *Stack  `json:"response,omitempty"`
+	AutoShutdown *string `json:"auto_shutdown"`
+	CurrentNodes int     `json:"current_nodes"`
 }
 
-// StatusOf returns the wire form of a cluster's status. destroy_at is when
-// the cluster's one destroy schedule fires.
+// Stack is production's "response" of STATUS, the part of a CloudFormation
+// stack description that the released CLI prints.
+type Stack struct {
+	StackName    string `json:"StackName"`
+	StackStatus  string `json:"StackStatus"`
+	CreationTime string `json:"CreationTime,omitempty"`
+}
+
+// stackStatus is a cluster state as the CloudFormation stack status that
+// production would report for it.
+var stackStatus = map[provisioner.ClusterState]string{
+	provisioner.StateDeploying:  "CREATE_IN_PROGRESS",
+	provisioner.StateRunning:    "CREATE_COMPLETE",
+	provisioner.StateDestroying: "DELETE_IN_PROGRESS",
+	provisioner.StateFailed:     "CREATE_FAILED",
+}
+
+// isoTime is production's time format (ISO 8601 with an offset, whole
+// seconds), which the released CLI parses with datetime.fromisoformat.
+func isoTime(t time.Time) string { return t.UTC().Truncate(time.Second).Format(time.RFC3339) }
+
+// StatusOf returns the wire form of a cluster's status. destroy_at (and
+// production's auto_shutdown) is when the cluster's one destroy schedule
+// fires. current_nodes is the capacity of a running cluster, else 0.
 func StatusOf(c provisioner.Cluster) Status {
-	return Status{Status: "success", Cluster: c.Name, State: string(c.State), IsPublic: c.IsPublic,
-		NodeCapacity: c.NodeCapacity, Version: c.Version, Endpoint: c.Endpoint, CreatedBy: c.CreatedBy,
+	s := Status{Status: "success", Cluster: c.Name, State: string(c.State), IsPublic: Flag(c.IsPublic),
+		NodeCapacity: Count(c.NodeCapacity), Version: c.Version, Endpoint: c.Endpoint, CreatedBy: c.CreatedBy,
 		CreatedAt: c.CreatedAt.UTC(), ExpiresAt: c.ExpiresAt.UTC(), DestroyAt: c.DestroyTime().UTC(),
 		Operation: c.Operation, Reason: c.Reason}
+	if st, ok := stackStatus[c.State]; ok {
+		s.Response = &Stack{StackName: c.Name, StackStatus: st}
+		if !c.CreatedAt.IsZero() {
+			s.Response.CreationTime = isoTime(c.CreatedAt)
+		}
+	}
+	if d := c.DestroyTime(); !d.IsZero() && c.State != provisioner.StateAbsent {
+		v := isoTime(d)
+		s.AutoShutdown = &v
+	}
+	if c.State == provisioner.StateRunning {
+		s.CurrentNodes = c.NodeCapacity
+	}
+	return s
 }
 
 // PendingOp is the 202 answer of a long request still in flight.
@@ -171,10 +249,34 @@ type Events struct {
 	Events  []provisioner.Event `json:"events"`
 }
 
-// JobRequest starts a TEST or RELEASE.
+// JobRequest starts a TEST or RELEASE. For TEST every field is optional:
+// branch is production's name for version (default main), and the cluster
+// defaults to the configured test cluster.
 type JobRequest struct {
 	Cluster string `json:"cluster"`
 	Version string `json:"version"`
+	Branch  string `json:"branch,omitempty"`
+}
+
+// TestReportRequest asks production's POST /report/tests for a branch
+// (default main).
+type TestReportRequest struct {
+	Branch string `json:"branch"`
+}
+
+// TestReport is the answer of POST /report/tests: the latest finished TEST
+// of a branch. Status is a boolean, true only if it passed, as production's
+// workflows check (.status == true, .date within a day).
+type TestReport struct {
+	Status  bool                     `json:"status"`
+	Date    time.Time                `json:"date"` // when the TEST finished
+	Branch  string                   `json:"branch"`
+	Result  provisioner.JobState     `json:"result"`
+	Reason  string                   `json:"reason,omitempty"`
+	Job     string                   `json:"job"`
+	Cluster string                   `json:"cluster"`
+	Steps   []provisioner.StepResult `json:"steps"`
+	Log     string                   `json:"log"` // the job's log, GET with an admin token
 }
 
 // JobStarted is the 202 answer to TEST and RELEASE: the job is the

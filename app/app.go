@@ -36,6 +36,8 @@ type Config struct {
 	Runner     provisioner.JobRunner
 	Logs       provisioner.LogStore
 	JobTimeout time.Duration // hard deadline of a job (default 3h)
+	// TestCluster is the cluster a TEST that names none runs against.
+	TestCluster string
 	// Reap, when set, ends job machines that outlived their jobs; the
 	// reconcile sweep calls it.
 	Reap func(ctx context.Context) error
@@ -80,7 +82,7 @@ func New(c Config) *App {
 	if c.JobTimeout <= 0 {
 		c.JobTimeout = 3 * time.Hour
 	}
-	return &App{store: c.Store, jobs: jobsConfig{runner: c.Runner, logs: c.Logs, timeout: c.JobTimeout, reap: c.Reap}, tokens: c.Tokens, identity: c.Identity, device: c.Device,
+	return &App{store: c.Store, jobs: jobsConfig{runner: c.Runner, logs: c.Logs, timeout: c.JobTimeout, reap: c.Reap, testCluster: c.TestCluster}, tokens: c.Tokens, identity: c.Identity, device: c.Device,
 		actions: c.Actions, log: c.Logger, now: c.Now,
 		lifecycle: lifecycle{driver: c.Driver, scheduler: c.Scheduler, limits: c.Limits.withDefaults(),
 			deployTimeout: c.DeployTimeout, destroyTimeout: c.DestroyTimeout, poll: c.Poll}}

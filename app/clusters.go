@@ -2,6 +2,7 @@ package app
 
 import (
 	"context"
+	"time"
 
 	"provisioner"
 )
@@ -100,4 +101,45 @@ func visibility(public bool) string {
 		return "public"
 	}
 	return "private"
+}
+
+// UserInfo is production's /info: who the caller is, which clusters it
+// knows of and may deploy, and its limits.
+type UserInfo struct {
+	Username           string
+	OrgRoles           []string
+	KnownClusters      []string // the clusters the caller may reach now
+	DeployableClusters []string // "*" for organization members and admins: any free name
+	MaxNodes           int
+	MaxTTL             time.Duration
+}
+
+// Info returns the caller's UserInfo; any logged-in user may ask.
+func (a *App) Info(ctx context.Context, c Caller) (UserInfo, error) {
+	if err := requireLevel(c.User, provisioner.LevelMember, "user info"); err != nil {
+		return UserInfo{}, err
+	}
+	list, err := a.ListClusters(ctx, c)
+	if err != nil {
+		return UserInfo{}, err
+	}
+	info := UserInfo{Username: c.User.Login, OrgRoles: provisioner.OrgRoles(c.User),
+		KnownClusters: []string{}, DeployableClusters: []string{}}
+	if info.OrgRoles == nil {
+		info.OrgRoles = []string{}
+	}
+	for _, cl := range list {
+		if cl.State != provisioner.StateAbsent {
+			info.KnownClusters = append(info.KnownClusters, cl.Name)
+		}
+	}
+	switch {
+	case c.User.Level >= provisioner.LevelAdmin:
+		info.DeployableClusters = []string{provisioner.AudienceAll}
+		info.MaxNodes, info.MaxTTL = a.limits.AbsMaxNodes, a.limits.AbsMaxTTL
+	case c.User.Level >= provisioner.LevelOrgMember:
+		info.DeployableClusters = []string{provisioner.AudienceAll}
+		info.MaxNodes, info.MaxTTL = a.limits.MaxNodes, a.limits.MaxTTL
+	}
+	return info, nil
 }

@@ -20,6 +20,76 @@ type jobsConfig struct {
 	logs    provisioner.LogStore
 	timeout time.Duration
 	reap    func(ctx context.Context) error
+	// testCluster is the cluster a TEST runs against when the request
+	// names none (production's POST /test {branch}).
+	testCluster string
+}
+
+// DefaultTestBranch is the branch a TEST or a test report names when the
+// request names none, as production's.
+const DefaultTestBranch = "main"
+
+// TestRequest is TEST as production's workflows and CLI ask for it: a
+// branch (or version) and, for ours, a cluster; empty fields take the
+// configured defaults (branch main, the configured test cluster).
+type TestRequest struct {
+	Cluster string
+	Version string // a branch, tag or commit; empty means Branch
+	Branch  string // production's name for Version
+}
+
+// StartTest starts a TEST with the defaults filled in.
+func (a *App) StartTest(ctx context.Context, c Caller, r TestRequest) (provisioner.Job, error) {
+	if r.Version != "" && r.Branch != "" && r.Version != r.Branch {
+		return provisioner.Job{}, provisioner.Errorf(provisioner.EINVALID, "version %q and branch %q disagree: name one", r.Version, r.Branch)
+	}
+	version := r.Version
+	if version == "" {
+		version = r.Branch
+	}
+	if version == "" {
+		version = DefaultTestBranch
+	}
+	cluster := r.Cluster
+	if cluster == "" {
+		cluster = a.jobs.testCluster
+	}
+	if cluster == "" && a.jobs.runner != nil {
+		return provisioner.Job{}, provisioner.Errorf(provisioner.EINVALID, "name the cluster to test: this provisioner has no default test cluster")
+	}
+	return a.StartJob(ctx, c, provisioner.JobTest, cluster, version)
+}
+
+// TestReport is the latest finished TEST of a branch, production's
+// /report/tests.
+type TestReport struct {
+	Branch string
+	Job    provisioner.Job
+}
+
+// LatestTest returns the latest finished TEST whose version is branch
+// (default main); a cancelled TEST is no result and is passed over.
+// Organization members may read it, as production's members.
+func (a *App) LatestTest(ctx context.Context, c Caller, branch string) (TestReport, error) {
+	if err := requireLevel(c.User, provisioner.LevelOrgMember, "the test report"); err != nil {
+		return TestReport{}, err
+	}
+	if branch == "" {
+		branch = DefaultTestBranch
+	}
+	if err := provisioner.ValidateVersion(branch); err != nil {
+		return TestReport{}, err
+	}
+	jobs, err := a.store.ListJobs(ctx, provisioner.JobFilter{Limit: 1000})
+	if err != nil {
+		return TestReport{}, err
+	}
+	for _, j := range jobs { // newest first
+		if j.Kind == provisioner.JobTest && j.Version == branch && j.State.Final() && j.State != provisioner.JobCancelled {
+			return TestReport{Branch: branch, Job: j}, nil
+		}
+	}
+	return TestReport{}, provisioner.Errorf(provisioner.ENOTFOUND, "no finished TEST of %q yet", branch)
 }
 
 // StartJob is the seed's TEST or RELEASE: administrators only; the job runs

@@ -206,7 +206,7 @@ func (c *Client) ListClusters(ctx context.Context) ([]api.Status, error) {
 	var out struct {
 		Clusters []api.Status `json:"clusters"`
 	}
-	_, err := c.do(ctx, http.MethodPost, "/report/clusters", map[string]string{}, &out)
+	_, err := c.do(ctx, http.MethodGet, "/clusters", nil, &out)
 	return out.Clusters, err
 }
 

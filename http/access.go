@@ -19,8 +19,9 @@ func (s *Server) access() http.HandlerFunc {
 	})
 }
 
-func (s *Server) reportClusters() http.HandlerFunc {
-	return endpoint(s, true, true, func(r *http.Request, c app.Caller, _ none) (any, error) {
+// listClusters is GET /clusters: our list, every field of STATUS.
+func (s *Server) listClusters() http.HandlerFunc {
+	return endpoint(s, true, false, func(r *http.Request, c app.Caller, _ none) (any, error) {
 		list, err := s.app.ListClusters(r.Context(), c)
 		if err != nil {
 			return nil, err
@@ -30,6 +31,43 @@ func (s *Server) reportClusters() http.HandlerFunc {
 			out.Clusters = append(out.Clusters, api.StatusOf(cl))
 		}
 		return out, nil
+	})
+}
+
+// reportClusters is production's POST /report/clusters and
+// /report/clusters/{cluster}: a map from cluster name to its report, of
+// the clusters that exist and the caller may reach (empty when none).
+func (s *Server) reportClusters() http.HandlerFunc {
+	return endpoint(s, true, true, func(r *http.Request, c app.Caller, _ map[string]any) (any, error) {
+		only := r.PathValue("cluster")
+		if only != "" {
+			if err := provisioner.ValidateClusterName(only); err != nil {
+				return nil, err
+			}
+		}
+		list, err := s.app.ListClusters(r.Context(), c)
+		if err != nil {
+			return nil, err
+		}
+		out := map[string]api.ClusterReport{}
+		for _, cl := range list {
+			if cl.State != provisioner.StateAbsent && (only == "" || cl.Name == only) {
+				out[cl.Name] = api.ReportOf(cl)
+			}
+		}
+		return out, nil
+	})
+}
+
+// info is production's POST /info, the caller's UserInfo.
+func (s *Server) info() http.HandlerFunc {
+	return endpoint(s, true, true, func(r *http.Request, c app.Caller, _ map[string]any) (any, error) {
+		in, err := s.app.Info(r.Context(), c)
+		if err != nil {
+			return nil, err
+		}
+		return api.Info{Username: in.Username, OrgRoles: in.OrgRoles, KnownClusters: in.KnownClusters,
+			DeployableClusters: in.DeployableClusters, MaxNodes: in.MaxNodes, MaxTTL: int(in.MaxTTL / time.Minute)}, nil
 	})
 }
 

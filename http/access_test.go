@@ -68,19 +68,45 @@ func TestClusterRegistration(t *testing.T) {
 	wantError(t, e.do("POST", "/clusters/register", admin, map[string]any{"cluster": "c1"}), 400, provisioner.EINVALID)
 	wantError(t, e.do("POST", "/clusters/register", admin, map[string]any{"cluster": "Bad_Name", "is_public": true}), 400, provisioner.EINVALID)
 	r := e.do("POST", "/clusters/register", admin, map[string]any{"cluster": "c1", "is_public": false})
-	if r.status != 200 || r.str("cluster") != "c1" || r.body["is_public"] != false || r.str("created_by") != "ada" {
+	if r.status != 200 || r.str("cluster") != "c1" || r.body["is_public"] != "false" || r.str("created_by") != "ada" {
 		t.Fatalf("%d %s", r.status, r.raw)
 	}
 	e.register("pub1", true)
 	guest := e.login("tok-member")
-	r = e.do("POST", "/report/clusters", guest, nil)
-	if list := r.body["clusters"].([]any); r.status != 200 || len(list) != 1 {
+	r = e.do("GET", "/clusters", guest, nil)
+	if list, _ := r.body["clusters"].([]any); r.status != 200 || len(list) != 1 {
 		t.Fatalf("member sees only public clusters: %d %s", r.status, r.raw)
 	}
-	r = e.do("POST", "/report/clusters", member, map[string]any{})
-	if list := r.body["clusters"].([]any); r.status != 200 || len(list) != 2 {
+	r = e.do("GET", "/clusters", member, nil)
+	if list, _ := r.body["clusters"].([]any); r.status != 200 || len(list) != 2 {
 		t.Fatalf("org member sees all: %d %s", r.status, r.raw)
 	}
+	// Production's report: a map keyed by cluster name, nothing else in it.
+	r = e.do("POST", "/report/clusters", guest, nil)
+	if _, ok := r.body["pub1"].(map[string]any); r.status != 200 || len(r.body) != 1 || !ok {
+		t.Fatalf("member's report: %d %s", r.status, r.raw)
+	}
+	r = e.do("POST", "/report/clusters", member, map[string]any{})
+	c1, _ := r.body["c1"].(map[string]any)
+	if r.status != 200 || len(r.body) != 2 || c1 == nil || c1["is_public"] != "false" || c1["users"] == nil {
+		t.Fatalf("org member's report: %d %s", r.status, r.raw)
+	}
+	if r = e.do("POST", "/report/clusters/c1", member, map[string]any{}); r.status != 200 || len(r.body) != 1 || r.body["c1"] == nil {
+		t.Fatalf("report of c1: %d %s", r.status, r.raw)
+	}
+	if r = e.do("POST", "/report/clusters/nothing", member, nil); r.status != 200 || len(r.body) != 0 {
+		t.Fatalf("report of an absent cluster: %d %s", r.status, r.raw)
+	}
+	r = e.do("POST", "/info", member, nil)
+	if roles, _ := r.body["orgRoles"].([]any); r.status != 200 || r.str("username") == "" || len(roles) != 1 || roles[0] != "member" ||
+		fmt.Sprint(r.body["deployableClusters"]) != "[*]" || fmt.Sprint(r.body["knownClusters"]) == "[]" {
+		t.Fatalf("info: %d %s", r.status, r.raw)
+	}
+	if r = e.do("POST", "/info", guest, map[string]any{}); r.status != 200 || fmt.Sprint(r.body["deployableClusters"]) != "[]" ||
+		fmt.Sprint(r.body["knownClusters"]) != "[pub1]" || r.body["maxNodes"] != 0.0 {
+		t.Fatalf("info of an outsider: %d %s", r.status, r.raw)
+	}
+	wantError(t, e.do("POST", "/info", "", nil), 401, provisioner.EUNAUTHORIZED)
 	if r = e.do("POST", "/clusters/unregister", admin, map[string]string{"cluster": "c1"}); r.status != 200 {
 		t.Fatalf("unregister: %d %s", r.status, r.raw)
 	}

@@ -28,19 +28,20 @@ func TestBadBodies(t *testing.T) {
 		status int
 		code   string
 	}{
-		"malformed":     {`{"cluster":`, nil, 400, provisioner.EINVALID},
-		"syntax":        {`{cluster: "x"}`, nil, 400, provisioner.EINVALID},
-		"not an object": {`["x"]`, nil, 400, provisioner.EINVALID},
-		"wrong type":    {`{"cluster": 5}`, nil, 400, provisioner.EINVALID},
-		"unknown field": {`{"cluster":"x","extra":1}`, nil, 400, provisioner.EINVALID},
-		"two objects":   {`{"cluster":"x"}{"cluster":"y"}`, nil, 400, provisioner.EINVALID},
-		"empty":         {``, nil, 400, provisioner.EINVALID},
-		"oversized":     {`{"cluster":"` + strings.Repeat("a", 70<<10) + `"}`, nil, 413, provisioner.ETOOLARGE},
-		"content type":  {`{"cluster":"x"}`, []string{"Content-Type", "text/plain"}, 415, provisioner.EUNSUPPORTED},
-		"bad name":      {`{"cluster":"x;rm -rf /"}`, nil, 400, provisioner.EINVALID},
-		"uppercase":     {`{"cluster":"Prod"}`, nil, 400, provisioner.EINVALID},
-		"reserved":      {`{"cluster":"login"}`, nil, 400, provisioner.EINVALID},
-		"too long":      {`{"cluster":"` + strings.Repeat("a", 41) + `"}`, nil, 400, provisioner.EINVALID},
+		"malformed":      {`{"cluster":`, nil, 400, provisioner.EINVALID},
+		"syntax":         {`{cluster: "x"}`, nil, 400, provisioner.EINVALID},
+		"not an object":  {`["x"]`, nil, 400, provisioner.EINVALID},
+		"wrong type":     {`{"cluster": 5}`, nil, 400, provisioner.EINVALID},
+		"unknown field":  {`{"cluster":"x","extra":1}`, nil, 400, provisioner.EINVALID},
+		"two objects":    {`{"cluster":"x"}{"cluster":"y"}`, nil, 400, provisioner.EINVALID},
+		"empty":          {``, nil, 400, provisioner.EINVALID},
+		"oversized":      {`{"cluster":"` + strings.Repeat("a", 70<<10) + `"}`, nil, 413, provisioner.ETOOLARGE},
+		"form, not JSON": {`cluster=x`, []string{"Content-Type", "application/x-www-form-urlencoded"}, 400, provisioner.EINVALID},
+		"bad name":       {`{"cluster":"x;rm -rf /"}`, nil, 400, provisioner.EINVALID},
+		"uppercase":      {`{"cluster":"Prod"}`, nil, 400, provisioner.EINVALID},
+		"reserved":       {`{"cluster":"login"}`, nil, 400, provisioner.EINVALID},
+		"production's":   {`{"cluster":"sliderule"}`, nil, 400, provisioner.EINVALID},
+		"too long":       {`{"cluster":"` + strings.Repeat("a", 41) + `"}`, nil, 400, provisioner.EINVALID},
 	} {
 		t.Run(name, func(t *testing.T) {
 			wantError(t, e.do("POST", "/access", tok, tc.body, tc.hdr...), tc.status, tc.code)
@@ -50,6 +51,12 @@ func TestBadBodies(t *testing.T) {
 	e.register("plain", true)
 	if r := e.do("POST", "/access", tok, `{"cluster":"plain"}`, "Content-Type", ""); r.status != 200 {
 		t.Fatalf("no Content-Type: %d %s", r.status, r.raw)
+	}
+	// curl -d labels JSON a form (production's workflows); it is read as JSON.
+	for _, ct := range []string{"application/x-www-form-urlencoded", "text/plain"} {
+		if r := e.do("POST", "/access", tok, `{"cluster":"plain"}`, "Content-Type", ct); r.status != 200 {
+			t.Fatalf("JSON sent as %s: %d %s", ct, r.status, r.raw)
+		}
 	}
 	wantError(t, e.do("POST", "/auth/github/pat", "", `{"pat":"`+strings.Repeat("x", 5000)+`"}`), 400, provisioner.EINVALID)
 	wantError(t, e.do("POST", "/auth/github/pat", "", `{"pat":"a b"}`), 400, provisioner.EINVALID)

@@ -11,9 +11,19 @@ import (
 	"provisioner/app"
 )
 
+// startJob is TEST and RELEASE. TEST takes no body, {branch} (production's
+// workflows and CLI) or {cluster, version}; the defaults are the App's.
 func (s *Server) startJob(kind provisioner.JobKind) http.HandlerFunc {
-	return endpoint(s, true, false, func(r *http.Request, c app.Caller, req api.JobRequest) (any, error) {
-		j, err := s.app.StartJob(r.Context(), c, kind, req.Cluster, req.Version)
+	return endpoint(s, true, kind == provisioner.JobTest, func(r *http.Request, c app.Caller, req api.JobRequest) (any, error) {
+		var j provisioner.Job
+		var err error
+		if kind == provisioner.JobTest {
+			j, err = s.app.StartTest(r.Context(), c, app.TestRequest{Cluster: req.Cluster, Version: req.Version, Branch: req.Branch})
+		} else if req.Branch != "" {
+			err = provisioner.Errorf(provisioner.EINVALID, "RELEASE takes a version, not a branch")
+		} else {
+			j, err = s.app.StartJob(r.Context(), c, kind, req.Cluster, req.Version)
+		}
 		if err != nil {
 			return nil, err
 		}
@@ -151,3 +161,22 @@ func (s *Server) jobLog(w http.ResponseWriter, r *http.Request) {
 type emptyReader struct{}
 
 func (emptyReader) Read([]byte) (int, error) { return 0, io.EOF }
+
+// testReport is production's POST /report/tests: the latest finished TEST of
+// a branch, with its steps and where its log is.
+func (s *Server) testReport() http.HandlerFunc {
+	return endpoint(s, true, true, func(r *http.Request, c app.Caller, req api.TestReportRequest) (any, error) {
+		rep, err := s.app.LatestTest(r.Context(), c, req.Branch)
+		if err != nil {
+			return nil, err
+		}
+		j := rep.Job
+		steps := j.Steps
+		if steps == nil {
+			steps = []provisioner.StepResult{}
+		}
+		return api.TestReport{Status: j.State == provisioner.JobPassed, Date: j.FinishedAt.UTC(), Branch: rep.Branch,
+			Result: j.State, Reason: j.Reason, Job: j.ID, Cluster: j.Cluster, Steps: steps,
+			Log: s.issuer + "/jobs/" + j.ID + "/log"}, nil
+	})
+}

@@ -4,7 +4,6 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
-	"mime"
 	"net/http"
 	"strconv"
 
@@ -43,16 +42,12 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 }
 
 // decode reads a JSON request body into v: bounded in size, strict about
-// unknown fields and trailing data. A missing Content-Type is taken as JSON
-// because the SlideRule Python client sends none; any other type is refused.
-// An empty body decodes to v's zero value only when optional is set.
+// unknown fields and trailing data. The body is read as JSON whatever its
+// Content-Type says: the SlideRule Python client sends none, and production's
+// workflows post JSON with curl -d, which labels it a form. What is not JSON
+// is still refused (400). An empty body decodes to v's zero value only when
+// optional is set.
 func (s *Server) decode(w http.ResponseWriter, r *http.Request, v any, optional bool) error {
-	if ct := r.Header.Get("Content-Type"); ct != "" {
-		mt, _, err := mime.ParseMediaType(ct)
-		if err != nil || (mt != "application/json" && !isJSONSuffix(mt)) {
-			return provisioner.Errorf(provisioner.EUNSUPPORTED, "Content-Type must be application/json, not %q", ct)
-		}
-	}
 	body := http.MaxBytesReader(w, r.Body, s.maxBody)
 	dec := json.NewDecoder(body)
 	dec.DisallowUnknownFields()
@@ -94,8 +89,4 @@ func (s *Server) decode(w http.ResponseWriter, r *http.Request, v any, optional 
 		// Unknown fields and invalid values (e.g. a bad level) land here.
 		return provisioner.Errorf(provisioner.EINVALID, "invalid request body: %s", err.Error())
 	}
-}
-
-func isJSONSuffix(mt string) bool {
-	return len(mt) > 5 && mt[len(mt)-5:] == "+json"
 }

@@ -35,7 +35,7 @@ func TestLifecycleAPI(t *testing.T) {
 	}
 	r = e.do("POST", "/status", tok, map[string]string{"cluster": "c1"})
 	if r.status != 200 || r.str("state") != "running" || r.str("endpoint") == "" || r.str("created_by") != "otto" ||
-		r.str("expires_at") == "" || r.str("destroy_at") == "" || r.body["node_capacity"] != 2.0 || r.str("version") != "v4.5.1" {
+		r.str("expires_at") == "" || r.str("destroy_at") == "" || r.body["node_capacity"] != "2" || r.body["current_nodes"] != 2.0 || r.str("auto_shutdown") == "" || r.str("version") != "v4.5.1" {
 		t.Fatalf("status: %d %s", r.status, r.raw)
 	}
 	wantError(t, e.do("POST", "/status", guest, map[string]string{"cluster": "c1"}), 403, provisioner.EFORBIDDEN)

@@ -69,7 +69,11 @@ func (s *Server) routes() {
 	s.handle("GET /auth/whoami", s.whoami())
 
 	s.handle("POST /access", s.access())
+	s.handle("GET /clusters", s.listClusters())
+	s.handle("POST /info", s.info())
 	s.handle("POST /report/clusters", s.reportClusters())
+	s.handle("POST /report/clusters/{cluster}", s.reportClusters())
+	s.handle("POST /report/tests", s.testReport())
 	s.handle("POST /clusters/register", s.registerCluster())
 	s.handle("POST /clusters/unregister", s.unregisterCluster())
 	s.handle("GET /audit", s.auditList())

@@ -83,8 +83,8 @@ func (c *specChecker) check(r *http.Request, reqBody []byte, rec *httptest.Respo
 	}
 	r2 := r.Clone(context.Background())
 	r2.Body = io.NopCloser(bytes.NewReader(reqBody))
-	if len(reqBody) > 0 && r2.Header.Get("Content-Type") == "" {
-		r2.Header.Set("Content-Type", "application/json") // the server reads it as JSON
+	if len(reqBody) > 0 {
+		r2.Header.Set("Content-Type", "application/json") // the server reads any body as JSON
 	}
 	in := &openapi3filter.RequestValidationInput{Request: r2, PathParams: params, Route: route,
 		Options: &openapi3filter.Options{AuthenticationFunc: openapi3filter.NoopAuthenticationFunc}}

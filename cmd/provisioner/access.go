@@ -53,7 +53,7 @@ func newListCmd(g *globals) *cobra.Command {
 			}
 			rows := make([][]string, 0, len(list))
 			for _, cl := range list {
-				rows = append(rows, []string{cl.Cluster, cl.State, visibility(cl.IsPublic), fmt.Sprint(cl.NodeCapacity),
+				rows = append(rows, []string{cl.Cluster, cl.State, visibility(bool(cl.IsPublic)), fmt.Sprint(cl.NodeCapacity),
 					dash(cl.Version), dash(cl.CreatedBy), dash(timeOrEmpty(cl.DestroyAt)), dash(cl.Endpoint)})
 			}
 			table(g.io.Out, []string{"CLUSTER", "STATE", "VISIBILITY", "NODES", "VERSION", "CREATED BY", "DESTROY AT", "ENDPOINT"}, rows)
@@ -84,7 +84,7 @@ func newClusterCmd(g *globals) *cobra.Command {
 			if g.JSON {
 				return printJSON(g.io.Out, cl)
 			}
-			fmt.Fprintf(g.io.Err, "Registered %s cluster %s\n", visibility(cl.IsPublic), cl.Cluster)
+			fmt.Fprintf(g.io.Err, "Registered %s cluster %s\n", visibility(bool(cl.IsPublic)), cl.Cluster)
 			return nil
 		}),
 	}

@@ -191,6 +191,7 @@ func lambdaJobs(cfg aws.Config, getenv func(string) string, prefix, domain strin
 	if repo == "" {
 		return nil
 	}
+	appCfg.TestCluster = getenv("PROVISIONER_TEST_CLUSTER")
 	plans, err := plan.Load(getenv("PROVISIONER_PLANS"))
 	if err != nil {
 		return err

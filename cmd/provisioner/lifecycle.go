@@ -217,7 +217,7 @@ func (g *globals) printStatus(st api.Status) error {
 		}
 	}
 	if st.State != string(provisioner.StateAbsent) {
-		add("visibility", visibility(st.IsPublic))
+		add("visibility", visibility(bool(st.IsPublic)))
 		add("nodes", fmt.Sprint(st.NodeCapacity))
 		add("version", st.Version)
 		add("endpoint", st.Endpoint)

@@ -100,7 +100,7 @@ func TestLifecycleEndToEnd(t *testing.T) {
 	}
 	st := statusOf(t, "e2e")
 	endpoint, _ := st["endpoint"].(string)
-	if st["state"] != "running" || endpoint == "" || st["node_capacity"] != 2.0 || st["created_by"] != "otto" {
+	if st["state"] != "running" || endpoint == "" || st["node_capacity"] != "2" || st["created_by"] != "otto" {
 		t.Fatalf("status %v", st)
 	}
 	// Deploying again is success at once.

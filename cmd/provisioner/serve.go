@@ -63,6 +63,7 @@ type serveOptions struct {
 	ContainerWrap   string
 	ClusterDomain   string
 	JobTimeout      time.Duration
+	TestCluster     string
 	JobEnv          []string
 	LogFormat       string
 	LogLevel        string
@@ -124,6 +125,7 @@ Identity (--identity):
 	f.StringVar(&o.ContainerWrap, "container-wrapper", "", "command that runs the plans' container steps (the build environment); empty runs them directly")
 	f.StringVar(&o.ClusterDomain, "cluster-domain", "localhost", "domain the client tests reach clusters under")
 	f.DurationVar(&o.JobTimeout, "job-timeout", 3*time.Hour, "hard deadline of a TEST or RELEASE job")
+	f.StringVar(&o.TestCluster, "test-cluster", "", "the cluster a TEST runs against when it names none (production's POST /test {branch})")
 	f.StringSliceVar(&o.JobEnv, "job-env", nil, "KEY=VALUE passed to the job steps (e.g. REGISTRY=..., AWS_REGION=...)")
 	f.StringVar(&o.LogFormat, "log-format", "text", "log format: text or json")
 	f.StringVar(&o.LogLevel, "log-level", "info", "log level: debug, info, warn, error")
@@ -388,7 +390,7 @@ func (o *serveOptions) jobs(cfg *app.Config, log *slog.Logger) error {
 	if err != nil {
 		return err
 	}
-	cfg.Logs, cfg.JobTimeout = logs, o.JobTimeout
+	cfg.Logs, cfg.JobTimeout, cfg.TestCluster = logs, o.JobTimeout, o.TestCluster
 	if o.SlideruleRepo == "" {
 		log.Warn("no --sliderule-repo: TEST and RELEASE are disabled")
 		return nil
