@@ -469,6 +469,7 @@ func TestReleasedClientProvisioner(t *testing.T) {
 			{Call: "provisioner.extend", Kwargs: map[string]any{"ttl": 45}},
 			{Call: "provisioner.events"},
 			{Call: "provisioner.report"},
+			{Call: "provisioner.info"},
 		}})
 	if run.Token == "" || run.Metadata == nil {
 		t.Fatalf("the client did not log in:\n%s", run.Stderr)
@@ -483,10 +484,20 @@ func TestReleasedClientProvisioner(t *testing.T) {
 	if len(info) != 2 || info[1]["sub"] != "otto" || info[1]["exp"] != run.Metadata["exp"] {
 		t.Errorf("the client's view of its token: %v; metadata %v", info, run.Metadata)
 	}
-	for i, what := range []string{"deploy", "status", "extend", "events", "report"} {
+	for i, what := range []string{"deploy", "status", "extend", "events", "report", "info"} {
 		var v map[string]any
 		run.result(t, i+1, &v)
 		noError(t, what, v)
+		switch what {
+		case "report": // production's map, keyed by cluster name
+			if demo, _ := v["demo"].(map[string]any); len(v) != 1 || demo == nil || demo["node_capacity"] != "1" {
+				t.Errorf("report: %v", v)
+			}
+		case "info":
+			if v["username"] != "otto" || fmt.Sprint(v["deployableClusters"]) != "[*]" || v["maxNodes"] == nil {
+				t.Errorf("info: %v", v)
+			}
+		}
 	}
 
 	reqs := c.requests(t)
@@ -495,7 +506,7 @@ func TestReleasedClientProvisioner(t *testing.T) {
 		t.Errorf("PAT login requests: %+v", login)
 	}
 	bearer := tokenDigest("Bearer", run.Token)
-	for _, path := range []string{"/deploy", "/status", "/extend", "/events", "/report/clusters"} {
+	for _, path := range []string{"/deploy", "/status", "/extend", "/events", "/report/clusters", "/info"} {
 		got := requestsTo(reqs, "POST", "https://provisioner."+clientsDomain+path)
 		if len(got) != 1 || got[0].Authorization != bearer || got[0].Status == nil || *got[0].Status >= 300 {
 			t.Errorf("POST %s: %+v (want one 2xx with the login token)", path, got)
