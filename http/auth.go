@@ -40,6 +40,14 @@ func (s *Server) deviceStart() http.HandlerFunc {
 	})
 }
 
+// devicePoll answers a device-flow poll. The released Python client
+// (5.7.0) stops polling only on "success", its own timeout or an exception;
+// on status "error" it logs the error and polls again at once, on anything
+// else it sleeps the interval silently. So: throttling and "not yet" are
+// "pending" with the error and the interval to wait (202), and a terminal
+// error (expired, denied, ...) is status "error" with its code and text, so
+// the client logs why, held back by the device pace before it is sent, so
+// the client's immediate re-poll cannot spin.
 func (s *Server) devicePoll() http.HandlerFunc {
 	type request struct {
 		DeviceCode string `json:"device_code"`
@@ -47,12 +55,24 @@ func (s *Server) devicePoll() http.HandlerFunc {
 	return endpoint(s, false, false, func(r *http.Request, c app.Caller, req request) (any, error) {
 		l, err := s.app.PollDevice(r.Context(), c.Source, req.DeviceCode)
 		var e *provisioner.Error
-		if errors.As(err, &e) && (e.Code == provisioner.EPENDING || e.Code == provisioner.ESLOWDOWN) {
-			interval := int(e.RetryAfter / time.Second)
+		if errors.As(err, &e) && (e.Code == provisioner.EPENDING || e.Code == provisioner.ESLOWDOWN || e.Code == provisioner.ERATELIMITED) {
+			interval := int((e.RetryAfter + time.Second - 1) / time.Second)
 			if interval < 1 {
 				interval = 5
 			}
 			return reply{http.StatusAccepted, api.Pending{Status: "pending", Error: e.Code, Interval: interval}}, nil
+		}
+		if err != nil && provisioner.ErrorCode(err) != provisioner.EINVALID {
+			code := provisioner.ErrorCode(err)
+			status := api.StatusFor(code)
+			if status == http.StatusInternalServerError {
+				return nil, err // logged and answered as every internal error
+			}
+			select {
+			case <-time.After(s.devicePace):
+			case <-r.Context().Done():
+			}
+			return reply{status, api.Error{Status: "error", Error: code, Description: provisioner.ErrorMessage(err)}}, nil
 		}
 		return loginReply(l, err)
 	})

@@ -113,7 +113,7 @@ func newEnv(t *testing.T) *env {
 	sched := sqlite.NewScheduler(store, func(context.Context, string, time.Time) error { return nil })
 	a := app.New(app.Config{Store: store, Tokens: e.tokens, Identity: prov, Device: prov, Actions: prov, Logger: log,
 		Driver: e.driver, Scheduler: sched, Poll: 10 * time.Millisecond})
-	srv.Config.Handler = e.spec.wrap(phttp.NewServer(phttp.Config{App: a, Keys: keys, Issuer: issuer, Logger: log}))
+	srv.Config.Handler = e.spec.wrap(phttp.NewServer(phttp.Config{App: a, Keys: keys, Issuer: issuer, Logger: log, DevicePace: testDevicePace}))
 	srv.Start()
 	t.Cleanup(srv.Close)
 	e.srv = srv
@@ -193,6 +193,9 @@ func (e *env) register(name string, public bool) {
 }
 
 // wantError checks an error answer's status, code and JSON shape.
+// testDevicePace holds back the device poll's terminal errors in tests.
+const testDevicePace = 150 * time.Millisecond
+
 func wantError(t *testing.T, r resp, status int, code string) {
 	t.Helper()
 	if r.status != status || r.str("status") != "failure" || r.str("error") != code || r.str("error_description") == "" {

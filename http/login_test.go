@@ -149,12 +149,22 @@ func TestDeviceFlow(t *testing.T) {
 	e.gh.AddDevice("dev-2", "EFGH-5678")
 	e.do("POST", "/auth/github/device", "", nil)
 	e.gh.ExpireDevice("dev-2")
-	wantError(t, e.do("POST", "/auth/github/device/poll", "", map[string]string{"device_code": "dev-2"}), 400, provisioner.EEXPIRED)
+	// Terminal errors: status "error" (the released client logs the error)
+	// after the device pace (its re-poll on an error is immediate).
+	terminal := func(code string, status int) {
+		t.Helper()
+		start := time.Now()
+		r := e.do("POST", "/auth/github/device/poll", "", map[string]string{"device_code": code})
+		if r.status != status || r.str("status") != "error" || r.str("error_description") == "" || time.Since(start) < testDevicePace {
+			t.Fatalf("terminal poll of %s: %d %s after %s", code, r.status, r.raw, time.Since(start))
+		}
+	}
+	terminal("dev-2", 400)
 
 	e.gh.AddDevice("dev-3", "IJKL-9012")
 	e.do("POST", "/auth/github/device", "", nil)
 	e.gh.DenyDevice("dev-3")
-	wantError(t, e.do("POST", "/auth/github/device/poll", "", map[string]string{"device_code": "dev-3"}), 403, provisioner.EDENIED)
+	terminal("dev-3", 403)
 
 	wantError(t, e.do("POST", "/auth/github/device/poll", "", map[string]string{"device_code": ""}), 400, provisioner.EINVALID)
 }

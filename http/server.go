@@ -28,6 +28,10 @@ type Config struct {
 	TrustedProxies int
 	// MaxBody bounds request bodies; 0 means 64 KiB.
 	MaxBody int64
+	// DevicePace holds back a device poll's terminal error (expired,
+	// denied) so that a client that re-polls at once on an error polls at
+	// this pace; 0 means 5 s (GitHub's interval), negative means none.
+	DevicePace time.Duration
 }
 
 // Server routes requests to the App.
@@ -38,8 +42,10 @@ type Server struct {
 	log     *slog.Logger
 	proxies int
 	maxBody int64
-	mux     *http.ServeMux
-	methods map[string][]string // path -> methods, for JSON 405s
+	// devicePace: see Config.DevicePace.
+	devicePace time.Duration
+	mux        *http.ServeMux
+	methods    map[string][]string // path -> methods, for JSON 405s
 }
 
 // NewServer returns a Server with every route registered.
@@ -50,7 +56,13 @@ func NewServer(c Config) *Server {
 	if c.MaxBody == 0 {
 		c.MaxBody = 64 << 10
 	}
-	s := &Server{app: c.App, keys: c.Keys, issuer: strings.TrimRight(c.Issuer, "/"), log: c.Logger,
+	switch {
+	case c.DevicePace == 0:
+		c.DevicePace = 5 * time.Second
+	case c.DevicePace < 0:
+		c.DevicePace = 0
+	}
+	s := &Server{devicePace: c.DevicePace, app: c.App, keys: c.Keys, issuer: strings.TrimRight(c.Issuer, "/"), log: c.Logger,
 		proxies: c.TrustedProxies, maxBody: c.MaxBody, mux: http.NewServeMux(), methods: map[string][]string{}}
 	s.routes()
 	return s

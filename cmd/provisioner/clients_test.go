@@ -403,6 +403,14 @@ const (
 // own look-ups.
 func clientsServe(t *testing.T, args ...string) (*server, string) {
 	t.Helper()
+	srv, tok, _ := clientsServeGitHub(t, args...)
+	return srv, tok
+}
+
+// clientsServeGitHub is clientsServe that also returns the fake GitHub,
+// with an OAuth app for the device flow.
+func clientsServeGitHub(t *testing.T, args ...string) (*server, string, *githubtest.Server) {
+	t.Helper()
 	gh := githubtest.New(t)
 	gh.AddUser(patAdmin, "ada", 1)
 	gh.SetOrgMembership("ada", "sliderule", "active", "admin")
@@ -417,13 +425,14 @@ func clientsServe(t *testing.T, args ...string) (*server, string) {
 	}
 	srv := startServe(t, nil, append([]string{"--identity", "github",
 		"--github-api-url", gh.APIURL(), "--github-url", gh.WebURL(), "--github-org", "sliderule",
+		"--github-client-id", "Iv1.clientstest",
 		"--cluster-command", "exec " + node + " node", "--reconcile-interval", "1s"}, args...)...)
 	// Clusters outlive serve by design; a failed test must not leave its own.
 	t.Cleanup(func() {
 		_ = exec.Command("pkill", "-f", "--", "--issuer "+srv.URL+" ").Run()
 		_ = exec.Command("pkill", "-f", "--", node).Run()
 	})
-	return srv, patLogin(t, srv.URL, patAdmin)
+	return srv, patLogin(t, srv.URL, patAdmin), gh
 }
 
 // waitState waits until the service reports the cluster in state ("" = gone).

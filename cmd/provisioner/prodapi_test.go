@@ -239,3 +239,51 @@ func jsonString(v any) string {
 	b, _ := json.Marshal(v)
 	return string(b)
 }
+
+// TestReleasedClientDeviceFlowErrors: the released Python client's device
+// flow (no PAT) against serve. Its loop re-polls at once on status "error"
+// and stops only on success, its own timeout or an exception: a denied
+// login is answered "error" with the reason, which the client logs, held
+// back by --device-pace, so it polls at that pace rather than spinning.
+// Throttling answers "pending" with the longer interval, which it sleeps.
+func TestReleasedClientDeviceFlowErrors(t *testing.T) {
+	c := newReleasedClients(t)
+	const pace, expires = time.Second, 5
+	srv, _, gh := clientsServeGitHub(t, "--device-pace", pace.String())
+	c.routes = clientRoutes(clientsDomain, srv.URL, nil)
+	gh.SetDeviceExpiresIn(expires)
+
+	gh.AddDevice("dev-denied", "DENY-0001")
+	gh.DenyDevice("dev-denied")
+	start := time.Now()
+	run := c.session(t, "", sessionSpec{Session: map[string]any{"domain": clientsDomain, "cluster": "demo"}})
+	took := time.Since(start)
+	polls := requestsTo(c.requests(t), "POST", "https://login."+clientsDomain+"/auth/github/device/poll")
+	if run.Token != "" {
+		t.Errorf("a denied login holds a token")
+	}
+	if !strings.Contains(run.Stderr, "access_denied") {
+		t.Errorf("the client does not say why:\n%s", run.Stderr)
+	}
+	// Within its timeout (expires_in) it polls about once per pace; a hot
+	// loop would make hundreds of polls.
+	if max := int(time.Duration(expires)*time.Second/pace) + 2; len(polls) < 2 || len(polls) > max {
+		t.Errorf("%d polls in %s (want 2..%d at one per %s)", len(polls), took, max, pace)
+	}
+	for _, p := range polls {
+		if p.Status == nil || *p.Status != http.StatusForbidden {
+			t.Errorf("denied poll answered %+v", p)
+		}
+	}
+
+	// Throttled: slow_down answers pending with the raised interval, and
+	// the client waits it (one poll after the throttle, then its timeout).
+	gh.AddDevice("dev-slow", "SLOW-0001")
+	gh.SlowDownDevice("dev-slow")
+	start = time.Now()
+	run = c.session(t, "", sessionSpec{Session: map[string]any{"domain": clientsDomain, "cluster": "demo"}})
+	polls = requestsTo(c.requests(t), "POST", "https://login."+clientsDomain+"/auth/github/device/poll")
+	if run.Token != "" || len(polls) != 1 || polls[0].Status == nil || *polls[0].Status != http.StatusAccepted {
+		t.Errorf("throttled flow: token %t, polls %+v after %s", run.Token != "", polls, time.Since(start))
+	}
+}

@@ -64,6 +64,7 @@ type serveOptions struct {
 	ClusterDomain   string
 	JobTimeout      time.Duration
 	TestCluster     string
+	DevicePace      time.Duration
 	JobEnv          []string
 	LogFormat       string
 	LogLevel        string
@@ -125,6 +126,7 @@ Identity (--identity):
 	f.StringVar(&o.ContainerWrap, "container-wrapper", "", "command that runs the plans' container steps (the build environment); empty runs them directly")
 	f.StringVar(&o.ClusterDomain, "cluster-domain", "localhost", "domain the client tests reach clusters under")
 	f.DurationVar(&o.JobTimeout, "job-timeout", 3*time.Hour, "hard deadline of a TEST or RELEASE job")
+	f.DurationVar(&o.DevicePace, "device-pace", 5*time.Second, "how long a device-flow poll's final error (expired, denied) is held back, so clients that re-poll at once on an error poll at this pace")
 	f.StringVar(&o.TestCluster, "test-cluster", "", "the cluster a TEST runs against when it names none (production's POST /test {branch})")
 	f.StringSliceVar(&o.JobEnv, "job-env", nil, "KEY=VALUE passed to the job steps (e.g. REGISTRY=..., AWS_REGION=...)")
 	f.StringVar(&o.LogFormat, "log-format", "text", "log format: text or json")
@@ -169,6 +171,8 @@ func (o *serveOptions) validate() error {
 		return usagef("--ilb-key-refresh must be between 10s and 24h")
 	case o.Reconcile < time.Second || o.Reconcile > time.Hour:
 		return usagef("--reconcile-interval must be between 1s and 1h")
+	case o.DevicePace <= 0 || o.DevicePace > time.Minute:
+		return usagef("--device-pace must be between 1ns and 1m")
 	case o.JobTimeout < time.Minute || o.JobTimeout > 24*time.Hour:
 		return usagef("--job-timeout must be between 1m and 24h")
 	case o.Limits.MaxNodes < 1 || o.Limits.MaxClusters < 1 || o.Limits.MaxTTL < time.Minute || o.Limits.DefaultTTL < time.Minute:
@@ -237,7 +241,7 @@ func (o *serveOptions) run(ctx context.Context) error {
 		return err
 	}
 	a = app.New(cfg)
-	srv := phttp.NewServer(phttp.Config{App: a, Keys: keys, Issuer: issuer, Logger: log,
+	srv := phttp.NewServer(phttp.Config{App: a, Keys: keys, Issuer: issuer, Logger: log, DevicePace: o.DevicePace,
 		TrustedProxies: o.TrustedProxies})
 
 	log.Info("provisioner listening", "addr", l.Addr().String(), "issuer", issuer, "data", o.Data, "identity", o.Identity,

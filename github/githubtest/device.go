@@ -45,6 +45,21 @@ func (s *Server) ApproveDevice(deviceCode, token string) {
 	s.setDevice(deviceCode, func(d *device) { d.state, d.token = deviceApproved, token })
 }
 
+// SetDeviceExpiresIn sets the lifetime, in seconds, that device flows
+// started from now on announce (default 900, GitHub's).
+func (s *Server) SetDeviceExpiresIn(seconds int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.expiresIn = seconds
+}
+
+func (s *Server) deviceExpiresIn() int {
+	if s.expiresIn > 0 {
+		return s.expiresIn
+	}
+	return 900
+}
+
 // DenyDevice makes polls answer access_denied.
 func (s *Server) DenyDevice(deviceCode string) {
 	s.setDevice(deviceCode, func(d *device) { d.state = deviceDenied })
@@ -129,7 +144,7 @@ func (s *Server) deviceAnswer(path string, form url.Values) map[string]any {
 			"device_code":      code,
 			"user_code":        d.userCode,
 			"verification_uri": s.srv.URL + "/login/device",
-			"expires_in":       900,
+			"expires_in":       s.deviceExpiresIn(),
 			"interval":         d.interval,
 		}
 	}

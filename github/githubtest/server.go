@@ -33,6 +33,7 @@ type Server struct {
 	teams       map[string]map[string]string     // "org/team" -> login -> state (lower case)
 	devices     map[string]*device
 	deviceQueue []string
+	expiresIn   int                   // device flows' lifetime in seconds; 0 means 900
 	counts      map[string]int        // by raw path
 	forms       map[string]url.Values // last form posted, by path
 
