@@ -15,6 +15,7 @@ import (
 	"provisioner"
 	"provisioner/api"
 	"provisioner/app"
+	"provisioner/signature"
 )
 
 // Config configures a Server.
@@ -28,6 +29,8 @@ type Config struct {
 	TrustedProxies int
 	// MaxBody bounds request bodies; 0 means 64 KiB.
 	MaxBody int64
+	// Signatures checks signed requests (signature.go); nil is policy off.
+	Signatures *signature.Verifier
 }
 
 // Server routes requests to the App.
@@ -40,6 +43,9 @@ type Server struct {
 	maxBody int64
 	mux     *http.ServeMux
 	methods map[string][]string // path -> methods, for JSON 405s
+	// signatures and handler: the mux behind the signature check.
+	signatures *signature.Verifier
+	handler    http.Handler
 }
 
 // NewServer returns a Server with every route registered.
@@ -53,6 +59,8 @@ func NewServer(c Config) *Server {
 	s := &Server{app: c.App, keys: c.Keys, issuer: strings.TrimRight(c.Issuer, "/"), log: c.Logger,
 		proxies: c.TrustedProxies, maxBody: c.MaxBody, mux: http.NewServeMux(), methods: map[string][]string{}}
 	s.routes()
+	s.signatures = c.Signatures
+	s.handler = s.signed(s.mux)
 	return s
 }
 
@@ -136,7 +144,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		s.log.Info("request", "method", r.Method, "path", r.URL.Path, "status", rw.status,
 			"source", s.source(r), "duration", time.Since(start))
 	}()
-	s.mux.ServeHTTP(rw, r)
+	s.handler.ServeHTTP(rw, r)
 }
 
 type statusWriter struct {

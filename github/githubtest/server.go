@@ -35,6 +35,7 @@ type Server struct {
 	deviceQueue []string
 	counts      map[string]int        // by raw path
 	forms       map[string]url.Values // last form posted, by path
+	sshKeys     map[string][]string   // lower-case login -> public keys
 
 	delay      time.Duration
 	failStatus int
