@@ -24,6 +24,8 @@ const (
 	ESLOWDOWN     = "slow_down"             // 202 on device polls, with a longer interval
 	EEXPIRED      = "expired_token"         // 400: device code expired
 	EDENIED       = "access_denied"         // 403: user refused the device login
+	ESIGREQUIRED  = "signature_required"    // 401: the signature policy requires a signed request
+	EBADSIGNATURE = "invalid_signature"     // 401: a signature that does not verify, is stale or replayed
 
 	// The seed's "return failure" for state reasons (409).
 	ESCHEDULED = "scheduled_for_delete"   // DEPLOY of a cluster being or about to be destroyed

@@ -30,19 +30,29 @@ const (
 	RoleMember    = "member"
 	RoleOwner     = "owner"
 	RoleAffiliate = "affiliate"
+	// RoleDeveloper makes the released Python client sign its provisioner
+	// requests (it signs only when its token's org_roles holds it); a
+	// login token carries it when the deployment's SignaturePolicy
+	// requires the user to sign (User.Signs).
+	RoleDeveloper = "developer"
 )
 
 // OrgRoles returns production's org_roles for u: owners (our admins) are
 // also members; organization members are members; other GitHub users have
-// no role in the organization.
+// no role in the organization. Users who must sign their requests
+// (u.Signs) are also developers, so the released client signs.
 func OrgRoles(u User) []string {
+	roles := []string{}
 	switch {
 	case u.Level >= LevelAdmin:
-		return []string{RoleOwner, RoleMember}
+		roles = []string{RoleOwner, RoleMember}
 	case u.Level >= LevelOrgMember:
-		return []string{RoleMember}
+		roles = []string{RoleMember}
 	}
-	return []string{}
+	if u.Signs {
+		roles = append(roles, RoleDeveloper)
+	}
+	return roles
 }
 
 // Claims are the verified contents of a jwt_user or jwt_cluster: the

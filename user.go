@@ -11,6 +11,10 @@ type User struct {
 	Teams []string `json:"teams,omitempty"` // allowed teams the user belongs to
 	// Via says how the user logged in: "pat", "device", "actions", "static".
 	Via string `json:"via,omitempty"`
+	// Signs says the deployment's SignaturePolicy requires this user to sign
+	// state-changing requests; the login token then lists the "developer"
+	// org role (see OrgRoles). Set when a token is issued, not stored.
+	Signs bool `json:"signs,omitempty"`
 }
 
 // Anonymous is the caller without a token.

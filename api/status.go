@@ -12,7 +12,7 @@ func StatusFor(code string) int {
 	switch code {
 	case provisioner.EINVALID, provisioner.EEXPIRED:
 		return http.StatusBadRequest
-	case provisioner.EUNAUTHORIZED:
+	case provisioner.EUNAUTHORIZED, provisioner.ESIGREQUIRED, provisioner.EBADSIGNATURE:
 		return http.StatusUnauthorized
 	case provisioner.EFORBIDDEN, provisioner.EDENIED:
 		return http.StatusForbidden

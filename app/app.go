@@ -22,6 +22,10 @@ type Config struct {
 	Actions  provisioner.ActionsVerifier  // nil disables GitHub Actions login
 	Logger   *slog.Logger
 	Now      func() time.Time
+	// Signatures is whose state-changing calls must be signed (the HTTP
+	// layer checks them); LOGIN gives those users the "developer" org role
+	// so the released Python client signs. "" is off.
+	Signatures provisioner.SignaturePolicy
 
 	// The cluster functions; nil Driver disables DEPLOY and DESTROY.
 	Driver    provisioner.ClusterDriver
@@ -50,6 +54,7 @@ type App struct {
 	identity provisioner.IdentityProvider
 	device   provisioner.DeviceFlow
 	actions  provisioner.ActionsVerifier
+	signing  provisioner.SignaturePolicy
 	log      *slog.Logger
 	now      func() time.Time
 	lifecycle
@@ -83,7 +88,7 @@ func New(c Config) *App {
 		c.JobTimeout = 3 * time.Hour
 	}
 	return &App{store: c.Store, jobs: jobsConfig{runner: c.Runner, logs: c.Logs, timeout: c.JobTimeout, reap: c.Reap, testCluster: c.TestCluster}, tokens: c.Tokens, identity: c.Identity, device: c.Device,
-		actions: c.Actions, log: c.Logger, now: c.Now,
+		actions: c.Actions, signing: c.Signatures, log: c.Logger, now: c.Now,
 		lifecycle: lifecycle{driver: c.Driver, scheduler: c.Scheduler, limits: c.Limits.withDefaults(),
 			deployTimeout: c.DeployTimeout, destroyTimeout: c.DestroyTimeout, poll: c.Poll}}
 }

@@ -97,7 +97,11 @@ func (a *App) LoginActions(ctx context.Context, src, idToken string) (Login, err
 	return l, err
 }
 
+// issue makes u's jwt_user. A user the signature policy requires to sign
+// gets the "developer" org role, which is what makes the released Python
+// client sign its provisioner requests.
 func (a *App) issue(ctx context.Context, u provisioner.User) (Login, error) {
+	u.Signs = a.signing.Requires(u)
 	aud, err := a.userAudience(ctx, u)
 	if err != nil {
 		return Login{}, err

@@ -121,3 +121,31 @@ func TestAccessReusesClusterToken(t *testing.T) {
 		t.Fatalf("ACCESS by another user: %+v, %v", c.Claims, err)
 	}
 }
+
+// TestSignersAreDevelopers: under a signature policy that requires a user
+// to sign, the login token's org_roles also holds "developer" (the released
+// client signs only then); the level claim is unchanged.
+func TestSignersAreDevelopers(t *testing.T) {
+	ctx := context.Background()
+	for _, tc := range []struct {
+		policy provisioner.SignaturePolicy
+		who    Caller
+		roles  []string
+	}{
+		{provisioner.SignaturesOff, admin, []string{"owner", "member"}},
+		{provisioner.SignaturesOwners, admin, []string{"owner", "member", "developer"}},
+		{provisioner.SignaturesOwners, orgMem, []string{"member"}},
+		{provisioner.SignaturesEveryone, orgMem, []string{"member", "developer"}},
+		{provisioner.SignaturesEveryone, member, []string{"developer"}},
+	} {
+		f := newFixture(t)
+		f.app.signing = tc.policy
+		l, err := f.app.issue(ctx, tc.who.User)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !slices.Equal(l.Claims.OrgRoles, tc.roles) || l.Claims.Level != tc.who.User.Level {
+			t.Errorf("%s, %s: org_roles %v level %s, want %v", tc.policy, tc.who.User.Level, l.Claims.OrgRoles, l.Claims.Level, tc.roles)
+		}
+	}
+}

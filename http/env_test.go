@@ -73,7 +73,8 @@ func (d *instantDriver) Destroy(_ context.Context, name string) error {
 	return nil
 }
 
-func newEnv(t *testing.T) *env {
+// newEnv starts the service; opts may change its configuration.
+func newEnv(t *testing.T, opts ...func(*app.Config, *phttp.Config)) *env {
 	t.Helper()
 	gh := githubtest.New(t)
 	gh.AddUser("tok-member", "mia", 1)
@@ -111,9 +112,14 @@ func newEnv(t *testing.T) *env {
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	e.driver = &instantDriver{up: map[string]bool{}}
 	sched := sqlite.NewScheduler(store, func(context.Context, string, time.Time) error { return nil })
-	a := app.New(app.Config{Store: store, Tokens: e.tokens, Identity: prov, Device: prov, Actions: prov, Logger: log,
-		Driver: e.driver, Scheduler: sched, Poll: 10 * time.Millisecond})
-	srv.Config.Handler = e.spec.wrap(phttp.NewServer(phttp.Config{App: a, Keys: keys, Issuer: issuer, Logger: log, DevicePace: testDevicePace}))
+	acfg := app.Config{Store: store, Tokens: e.tokens, Identity: prov, Device: prov, Actions: prov, Logger: log,
+		Driver: e.driver, Scheduler: sched, Poll: 10 * time.Millisecond}
+	hcfg := phttp.Config{Keys: keys, Issuer: issuer, Logger: log, DevicePace: testDevicePace}
+	for _, o := range opts {
+		o(&acfg, &hcfg)
+	}
+	hcfg.App = app.New(acfg)
+	srv.Config.Handler = e.spec.wrap(phttp.NewServer(hcfg))
 	srv.Start()
 	t.Cleanup(srv.Close)
 	e.srv = srv

@@ -15,6 +15,7 @@ import (
 	"provisioner"
 	"provisioner/api"
 	"provisioner/app"
+	"provisioner/signature"
 )
 
 // Config configures a Server.
@@ -32,6 +33,8 @@ type Config struct {
 	// denied) so that a client that re-polls at once on an error polls at
 	// this pace; 0 means 5 s (GitHub's interval), negative means none.
 	DevicePace time.Duration
+	// Signatures checks signed requests (signature.go); nil is policy off.
+	Signatures *signature.Verifier
 }
 
 // Server routes requests to the App.
@@ -42,10 +45,13 @@ type Server struct {
 	log     *slog.Logger
 	proxies int
 	maxBody int64
+	mux     *http.ServeMux
+	methods map[string][]string // path -> methods, for JSON 405s
 	// devicePace: see Config.DevicePace.
 	devicePace time.Duration
-	mux        *http.ServeMux
-	methods    map[string][]string // path -> methods, for JSON 405s
+	// signatures and handler: the mux behind the signature check.
+	signatures *signature.Verifier
+	handler    http.Handler
 }
 
 // NewServer returns a Server with every route registered.
@@ -65,6 +71,8 @@ func NewServer(c Config) *Server {
 	s := &Server{devicePace: c.DevicePace, app: c.App, keys: c.Keys, issuer: strings.TrimRight(c.Issuer, "/"), log: c.Logger,
 		proxies: c.TrustedProxies, maxBody: c.MaxBody, mux: http.NewServeMux(), methods: map[string][]string{}}
 	s.routes()
+	s.signatures = c.Signatures
+	s.handler = s.signed(s.mux)
 	return s
 }
 
@@ -152,7 +160,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		s.log.Info("request", "method", r.Method, "path", r.URL.Path, "status", rw.status,
 			"source", s.source(r), "duration", time.Since(start))
 	}()
-	s.mux.ServeHTTP(rw, r)
+	s.handler.ServeHTTP(rw, r)
 }
 
 type statusWriter struct {

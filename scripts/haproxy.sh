@@ -9,7 +9,9 @@ cd "$(dirname "$0")/.."
 
 out=.cache/haproxy
 bin=${out}/haproxy
-if [ -x "${bin}" ] && "${bin}" -v 2>/dev/null | grep -q 'version 3\.'; then
+# (The version is read whole first: grep -q closing the pipe early would
+# fail the pipeline under pipefail and rebuild every time.)
+if [ -x "${bin}" ] && [[ "$("${bin}" -v 2>/dev/null || true)" == *"version 3."* ]]; then
 	echo "${PWD}/${bin}"
 	exit 0
 fi

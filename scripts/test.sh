@@ -13,6 +13,7 @@ VENV=.venv
 # cmd/provisioner/clients_test.go; a venv of their own (they pull geopandas
 # and pyarrow), re-created only when the pins change.
 SLIDERULE_CLIENT_VERSION=5.7.0
+CRYPTOGRAPHY_VERSION=46.0.3 # the clients' request signer needs it
 CLIENTS_VENV=.cache/clients-venv
 
 log() { printf '==> %s\n' "$*"; }
@@ -31,7 +32,8 @@ if [ ! -x "${VENV}/bin/python" ] || [ "$(cat "${VENV}/.pins" 2>/dev/null)" != "$
 fi
 
 log "Released SlideRule clients (sliderule ${SLIDERULE_CLIENT_VERSION}) in ${CLIENTS_VENV}"
-want="sliderule==${SLIDERULE_CLIENT_VERSION} sliderule-cli==${SLIDERULE_CLIENT_VERSION}"
+# cryptography: the client's request signer (Session.__signrequest) needs it.
+want="sliderule==${SLIDERULE_CLIENT_VERSION} sliderule-cli==${SLIDERULE_CLIENT_VERSION} cryptography==${CRYPTOGRAPHY_VERSION}"
 if [ ! -x "${CLIENTS_VENV}/bin/python" ] || [ "$(cat "${CLIENTS_VENV}/.pins" 2>/dev/null)" != "${want}" ]; then
 	rm -rf "${CLIENTS_VENV}"
 	mkdir -p "$(dirname "${CLIENTS_VENV}")"

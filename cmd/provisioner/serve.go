@@ -26,6 +26,7 @@ import (
 	"provisioner/local"
 	"provisioner/local/ilb"
 	"provisioner/plan"
+	"provisioner/signature"
 	"provisioner/sqlite"
 	"provisioner/static"
 )
@@ -68,6 +69,9 @@ type serveOptions struct {
 	JobEnv          []string
 	LogFormat       string
 	LogLevel        string
+	SignaturePolicy string
+	SigningKeys     string
+	SigningGitHub   bool
 	// ready, when set, receives the bound address once the server listens (tests).
 	ready func(addr string)
 }
@@ -129,6 +133,9 @@ Identity (--identity):
 	f.DurationVar(&o.DevicePace, "device-pace", 5*time.Second, "how long a device-flow poll's final error (expired, denied) is held back, so clients that re-poll at once on an error poll at this pace")
 	f.StringVar(&o.TestCluster, "test-cluster", "", "the cluster a TEST runs against when it names none (production's POST /test {branch})")
 	f.StringSliceVar(&o.JobEnv, "job-env", nil, "KEY=VALUE passed to the job steps (e.g. REGISTRY=..., AWS_REGION=...)")
+	f.StringVar(&o.SignaturePolicy, "signature-policy", "off", "who must sign DEPLOY, EXTEND, DESTROY, SCHEDULE_DESTROY, TEST and RELEASE: off, owners (admins) or everyone")
+	f.StringVar(&o.SigningKeys, "signing-keys", "", "file (or directory of files) of \"login ssh-ed25519 AAAA... comment\" lines, the keys signed requests are checked with; reread on change")
+	f.BoolVar(&o.SigningGitHub, "signing-keys-github", false, "also accept the ssh-ed25519 keys users publish on GitHub (GET /users/{login}/keys at --github-api-url)")
 	f.StringVar(&o.LogFormat, "log-format", "text", "log format: text or json")
 	f.StringVar(&o.LogLevel, "log-level", "info", "log level: debug, info, warn, error")
 	return cmd
@@ -240,9 +247,14 @@ func (o *serveOptions) run(ctx context.Context) error {
 	if err := o.jobs(&cfg, log); err != nil {
 		return err
 	}
+	verifier, err := o.signatures(log)
+	if err != nil {
+		return err
+	}
+	cfg.Signatures = verifier.Policy
 	a = app.New(cfg)
 	srv := phttp.NewServer(phttp.Config{App: a, Keys: keys, Issuer: issuer, Logger: log, DevicePace: o.DevicePace,
-		TrustedProxies: o.TrustedProxies})
+		TrustedProxies: o.TrustedProxies, Signatures: verifier})
 
 	log.Info("provisioner listening", "addr", l.Addr().String(), "issuer", issuer, "data", o.Data, "identity", o.Identity,
 		"clusters", driver != nil)
@@ -436,6 +448,31 @@ func reapOrphans(ctx context.Context, d *local.Driver, store provisioner.Store, 
 		}
 	}
 	return nil
+}
+
+// signatures builds the request signature check from --signature-policy,
+// --signing-keys and --signing-keys-github.
+func (o *serveOptions) signatures(log *slog.Logger) (*signature.Verifier, error) {
+	policy, err := provisioner.ParseSignaturePolicy(o.SignaturePolicy)
+	if err != nil {
+		return nil, usagef("--signature-policy: %s", provisioner.ErrorMessage(err))
+	}
+	var keys signature.Multi
+	if o.SigningKeys != "" {
+		f, err := signature.NewFileKeys(o.SigningKeys)
+		if err != nil {
+			return nil, usagef("--signing-keys: %v", err)
+		}
+		keys = append(keys, f)
+	}
+	if o.SigningGitHub {
+		keys = append(keys, &signature.GitHubKeys{APIURL: o.GitHubAPIURL})
+	}
+	if policy != provisioner.SignaturesOff && len(keys) == 0 {
+		return nil, usagef("--signature-policy %s needs --signing-keys or --signing-keys-github", policy)
+	}
+	log.Info("request signatures", "policy", string(policy), "keys_file", o.SigningKeys, "github_keys", o.SigningGitHub)
+	return &signature.Verifier{Policy: policy, Keys: keys}, nil
 }
 
 // identity wires the configured identity sources into cfg.

@@ -61,6 +61,39 @@ func (s *Server) SetTeamMembership(org, team, login, state string) {
 	s.teams[k][strings.ToLower(login)] = state
 }
 
+// AddSSHKey publishes an ssh public key ("ssh-ed25519 AAAA...") for login
+// at GET /users/{login}/keys.
+func (s *Server) AddSSHKey(login, key string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.sshKeys == nil {
+		s.sshKeys = map[string][]string{}
+	}
+	l := strings.ToLower(login)
+	s.sshKeys[l] = append(s.sshKeys[l], key)
+}
+
+// serveKeys answers GET /users/{login}/keys: the user's public keys, or 404
+// for an unknown user.
+func (s *Server) serveKeys(w http.ResponseWriter, login string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	l := strings.ToLower(login)
+	known := s.sshKeys[l] != nil
+	for _, u := range s.users {
+		known = known || strings.ToLower(u.login) == l
+	}
+	if !known {
+		notFound(w)
+		return
+	}
+	out := []map[string]any{}
+	for i, k := range s.sshKeys[l] {
+		out = append(out, map[string]any{"id": i + 1, "key": k})
+	}
+	writeJSON(w, http.StatusOK, out)
+}
+
 // serveAPI answers the REST paths, path already stripped of /api/v3.
 func (s *Server) serveAPI(w http.ResponseWriter, r *http.Request, path string) {
 	h := w.Header()
@@ -69,6 +102,10 @@ func (s *Server) serveAPI(w http.ResponseWriter, r *http.Request, path string) {
 	h.Set("X-GitHub-Media-Type", "github.v3; format=json")
 	if r.Method != http.MethodGet {
 		notFound(w)
+		return
+	}
+	if seg := strings.Split(strings.Trim(path, "/"), "/"); len(seg) == 3 && seg[0] == "users" && seg[2] == "keys" {
+		s.serveKeys(w, seg[1]) // public: no token needed
 		return
 	}
 	u, ok := s.authenticate(r)

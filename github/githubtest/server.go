@@ -36,6 +36,7 @@ type Server struct {
 	expiresIn   int                   // device flows' lifetime in seconds; 0 means 900
 	counts      map[string]int        // by raw path
 	forms       map[string]url.Values // last form posted, by path
+	sshKeys     map[string][]string   // lower-case login -> public keys
 
 	delay      time.Duration
 	failStatus int

@@ -4,6 +4,12 @@
 //	go run ./scripts/load -url http://127.0.0.1:8080/access -token $T -body '{"cluster":"demo"}' -n 20000 -c 16
 //	go run ./scripts/load -url http://127.0.0.1:9000/source/version -rate 2000 -d 10s
 //
+// With -tokens and -bodies (files, one token or body a line) request k,
+// counting from 0, sends token k mod T and body (k div T) mod B: the first
+// T×B requests are each (token, body) pair once, later ones repeat them.
+//
+//	go run ./scripts/load -url http://127.0.0.1:8080/access -tokens users.txt -bodies clusters.txt -n 10000 -c 16
+//
 // With -direct it drives the same load straight at a second URL (a cluster
 // behind a gateway) and reports the gateway's overhead; -upstream runs a stub
 // cluster to put behind one:
@@ -25,6 +31,7 @@ import (
 	"net/url"
 	"os"
 	"sort"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -35,6 +42,8 @@ func main() {
 	method := flag.String("method", "POST", "HTTP method")
 	body := flag.String("body", "", "request body (JSON)")
 	token := flag.String("token", "", "bearer token")
+	tokensFile := flag.String("tokens", "", "file of bearer tokens, one a line, taken in turn (instead of -token)")
+	bodiesFile := flag.String("bodies", "", "file of request bodies, one a line, each sent with every token in turn (instead of -body)")
 	n := flag.Int("n", 10000, "at most this many requests")
 	c := flag.Int("c", 8, "concurrent workers (closed loop) ")
 	rate := flag.Int("rate", 0, "requests per second (open loop); 0 = as fast as the workers go")
@@ -49,6 +58,22 @@ func main() {
 	checkLoopback(*target)
 	if *direct != "" {
 		checkLoopback(*direct)
+	}
+	if *tokensFile != "" || *bodiesFile != "" {
+		if *direct != "" {
+			fatal("-tokens and -bodies do not go with -direct")
+		}
+		tokens, bodies := []string{*token}, []string{*body}
+		if *tokensFile != "" {
+			tokens = lines(*tokensFile)
+		}
+		if *bodiesFile != "" {
+			bodies = lines(*bodiesFile)
+		}
+		r := runPairs(*target, *method, tokens, bodies, *n, *c, *rate, *d)
+		r.print(os.Stdout)
+		fmt.Printf("pairs %d (%d tokens x %d bodies)\n", len(tokens)*len(bodies), len(tokens), len(bodies))
+		return
 	}
 	if *direct == "" {
 		r := run(*target, *method, *body, *token, *n, *c, *rate, *d)
@@ -76,7 +101,31 @@ type result struct {
 	elapsed  time.Duration
 }
 
+// lines returns the non-empty lines of a file.
+func lines(path string) []string {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		fatal("%v", err)
+	}
+	var out []string
+	for _, l := range strings.Split(string(b), "\n") {
+		if l = strings.TrimSpace(l); l != "" {
+			out = append(out, l)
+		}
+	}
+	if len(out) == 0 {
+		fatal("%s is empty", path)
+	}
+	return out
+}
+
 func run(target, method, body, token string, n, c, rate int, d time.Duration) result {
+	return runPairs(target, method, []string{token}, []string{body}, n, c, rate, d)
+}
+
+// runPairs is run with request k (from 0) carrying tokens[k mod T] and
+// bodies[(k div T) mod B].
+func runPairs(target, method string, tokens, bodies []string, n, c, rate int, d time.Duration) result {
 	tr := &http.Transport{MaxIdleConnsPerHost: c * 2, MaxConnsPerHost: c * 2}
 	hc := &http.Client{Transport: tr, Timeout: 10 * time.Second}
 	var next atomic.Int64
@@ -106,6 +155,8 @@ func run(target, method, body, token string, n, c, rate int, d time.Duration) re
 					}
 					time.Sleep(time.Until(due))
 				}
+				i := int(k-1) % (len(tokens) * len(bodies))
+				token, body := tokens[i%len(tokens)], bodies[i/len(tokens)]
 				req, _ := http.NewRequest(method, target, bytes.NewReader([]byte(body)))
 				if body != "" {
 					req.Header.Set("Content-Type", "application/json")
