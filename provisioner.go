@@ -31,6 +31,9 @@ type Store interface {
 	// ListClusters returns every cluster record ordered by name.
 	ListClusters(ctx context.Context) ([]Cluster, error)
 
+	// GroupStore keeps the user node groups of clusters.
+	GroupStore
+
 	// PutOperation creates or replaces an operation.
 	PutOperation(ctx context.Context, op Operation) error
 	// GetOperation returns an operation or ENOTFOUND.

@@ -2,6 +2,7 @@ package dynamodb
 
 import (
 	"context"
+	"fmt"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -82,12 +83,19 @@ func (s *Store) PutCluster(ctx context.Context, c provisioner.Cluster) (int64, e
 	if err != nil {
 		return 0, err
 	}
-	if err := checkContext(ctx, "save cluster"); err != nil {
+	return s.putVersioned(ctx, it, c.Revision, fmt.Sprintf("cluster %q", c.Name), "save cluster")
+}
+
+// putVersioned writes it (with its key) if the stored revision is revision
+// (0: only if absent or a tombstone), the compare-and-swap of PutCluster
+// and PutNodeGroup; what names the record in errors ("cluster \"x\"").
+func (s *Store) putVersioned(ctx context.Context, it item, revision int64, what, op string) (int64, error) {
+	if err := checkContext(ctx, op); err != nil {
 		return 0, err
 	}
 	tok := writeToken()
 	it.setNum(attrWriteTok, tok)
-	prev := c.Revision
+	prev := revision
 	for range createAttempts {
 		rev := s.nextRevision(prev)
 		it.setNum(attrRevision, rev)
@@ -96,7 +104,7 @@ func (s *Store) PutCluster(ctx context.Context, c provisioner.Cluster) (int64, e
 			Item:                                it,
 			ReturnValuesOnConditionCheckFailure: types.ReturnValuesOnConditionCheckFailureAllOld,
 		}
-		if c.Revision == 0 {
+		if revision == 0 {
 			// Absent, or deleted at a revision below the new one.
 			in.ConditionExpression = aws.String("attribute_not_exists(#pk) OR (attribute_exists(#del) AND #rev < :rev)")
 			in.ExpressionAttributeNames = map[string]string{"#pk": attrPK, "#rev": attrRevision, "#del": attrDeleted}
@@ -104,7 +112,7 @@ func (s *Store) PutCluster(ctx context.Context, c provisioner.Cluster) (int64, e
 		} else {
 			in.ConditionExpression = aws.String("#rev = :old AND attribute_not_exists(#del)")
 			in.ExpressionAttributeNames = map[string]string{"#rev": attrRevision, "#del": attrDeleted}
-			in.ExpressionAttributeValues = item{":old": numAV(c.Revision)}
+			in.ExpressionAttributeValues = item{":old": numAV(revision)}
 		}
 		_, err := s.db.PutItem(ctx, in)
 		if err == nil {
@@ -112,18 +120,18 @@ func (s *Store) PutCluster(ctx context.Context, c provisioner.Cluster) (int64, e
 		}
 		old, failed := conditionFailed(err)
 		if !failed {
-			return 0, storeError(ctx, err, "save cluster")
+			return 0, storeError(ctx, err, op)
 		}
 		if ownWrite(old, tok) { // an SDK retry of a write that landed
 			return old.num(attrRevision)
 		}
 		switch {
-		case c.Revision != 0 && (old == nil || isTombstone(old)):
-			return 0, provisioner.Wrap(provisioner.ECONFLICT, err, "cluster %q no longer exists", c.Name)
-		case c.Revision != 0:
-			return 0, provisioner.Wrap(provisioner.ECONFLICT, err, "cluster %q was changed by another request", c.Name)
+		case revision != 0 && (old == nil || isTombstone(old)):
+			return 0, provisioner.Wrap(provisioner.ECONFLICT, err, "%s no longer exists", what)
+		case revision != 0:
+			return 0, provisioner.Wrap(provisioner.ECONFLICT, err, "%s was changed by another request", what)
 		case old == nil || !isTombstone(old):
-			return 0, provisioner.Wrap(provisioner.ECONFLICT, err, "cluster %q already exists", c.Name)
+			return 0, provisioner.Wrap(provisioner.ECONFLICT, err, "%s already exists", what)
 		}
 		// A tombstone at or above rev: this clock is behind the machine
 		// that deleted the cluster. Go above the tombstone.
@@ -131,7 +139,7 @@ func (s *Store) PutCluster(ctx context.Context, c provisioner.Cluster) (int64, e
 			return 0, err
 		}
 	}
-	return 0, provisioner.Errorf(provisioner.ECONFLICT, "cluster %q is being deleted and created again by other requests", c.Name)
+	return 0, provisioner.Errorf(provisioner.ECONFLICT, "%s is being deleted and created again by other requests", what)
 }
 
 // DeleteCluster removes the cluster if its revision is revision, else
@@ -148,7 +156,12 @@ func (s *Store) DeleteCluster(ctx context.Context, name string, revision int64) 
 	if name == "" || len(name) > maxKeyPart {
 		return nil // no such record can exist
 	}
-	tomb := key(clustersPK, name)
+	return s.deleteVersioned(ctx, key(clustersPK, name), revision, fmt.Sprintf("cluster %q", name), "delete cluster")
+}
+
+// deleteVersioned turns the record at tomb's key into a tombstone if its
+// revision is revision: DeleteCluster's and DeleteNodeGroup's rule.
+func (s *Store) deleteVersioned(ctx context.Context, tomb item, revision int64, what, op string) error {
 	tomb.setNum(attrRevision, revision)
 	tomb.setBool(attrDeleted, true)
 	tomb.setTTL(s.expiry(s.now()))
@@ -165,12 +178,12 @@ func (s *Store) DeleteCluster(ctx context.Context, name string, revision int64) 
 	}
 	old, failed := conditionFailed(err)
 	if !failed {
-		return storeError(ctx, err, "delete cluster")
+		return storeError(ctx, err, op)
 	}
 	if old == nil || isTombstone(old) { // absent, or deleted already (by us or another)
 		return nil
 	}
-	return provisioner.Wrap(provisioner.ECONFLICT, err, "cluster %q was changed by another request", name)
+	return provisioner.Wrap(provisioner.ECONFLICT, err, "%s was changed by another request", what)
 }
 
 // ListClusters returns every cluster ordered by name (byte order), from one

@@ -118,6 +118,25 @@ var migrations = []string{
 	CREATE INDEX jobs_created ON jobs (created_at);
 	CREATE INDEX jobs_cluster ON jobs (cluster, created_at);
 	CREATE INDEX jobs_state ON jobs (state, created_at);`,
+
+	// 4: user node groups, one per (cluster, user), beside their cluster.
+	// Revisions come from the clusters' sequence. Their destroy schedules
+	// are rows of schedules keyed "cluster/user" (provisioner.GroupKey).
+	`CREATE TABLE node_groups (
+		cluster       TEXT NOT NULL,
+		user          TEXT NOT NULL,
+		state         TEXT NOT NULL,
+		node_capacity INTEGER NOT NULL,
+		created_by    TEXT NOT NULL,
+		created_at    TEXT NOT NULL,
+		updated_at    TEXT NOT NULL,
+		expires_at    TEXT,
+		destroy_at    TEXT,
+		operation     TEXT NOT NULL,
+		reason        TEXT NOT NULL,
+		revision      INTEGER NOT NULL CHECK (revision > 0),
+		PRIMARY KEY (cluster, user)
+	) STRICT;`,
 }
 
 // migrate applies the steps the database has not run yet, all in one

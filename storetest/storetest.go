@@ -28,6 +28,7 @@ import (
 func Run(t *testing.T, open func(t *testing.T) provisioner.Store) {
 	t.Helper()
 	t.Run("Cluster", func(t *testing.T) { testClusters(t, open) })
+	t.Run("NodeGroup", func(t *testing.T) { testNodeGroups(t, open) })
 	t.Run("Operation", func(t *testing.T) { testOperations(t, open) })
 	t.Run("Event", func(t *testing.T) { testEvents(t, open) })
 	t.Run("Audit", func(t *testing.T) { testAudit(t, open) })

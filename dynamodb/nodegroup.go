@@ -1,0 +1,161 @@
+package dynamodb
+
+import (
+	"context"
+	"fmt"
+	"sort"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	ddb "github.com/aws/aws-sdk-go-v2/service/dynamodb"
+
+	"provisioner"
+)
+
+// groupsPK is the one partition of node group records; the sort key is
+// provisioner.GroupKey (cluster "/" user), so a cluster's groups are one
+// begins_with away. Writes are the clusters' compare-and-swap, tombstones
+// included.
+const groupsPK = "NODEGROUPS"
+
+const attrUser = "user"
+
+func groupWhat(cluster, user string) string {
+	return fmt.Sprintf("node group of %q on cluster %q", user, cluster)
+}
+
+// GetNodeGroup returns the group with its revision, or ENOTFOUND; the read
+// is strongly consistent.
+func (s *Store) GetNodeGroup(ctx context.Context, cluster, user string) (provisioner.NodeGroup, error) {
+	if err := checkContext(ctx, "read node group"); err != nil {
+		return provisioner.NodeGroup{}, err
+	}
+	notFound := provisioner.Errorf(provisioner.ENOTFOUND, "%s not found", groupWhat(cluster, user))
+	sk := provisioner.GroupKey(cluster, user)
+	if cluster == "" || user == "" || len(sk) > maxKeyPart {
+		return provisioner.NodeGroup{}, notFound
+	}
+	out, err := s.db.GetItem(ctx, &ddb.GetItemInput{
+		TableName:      aws.String(s.table),
+		Key:            key(groupsPK, sk),
+		ConsistentRead: aws.Bool(true),
+	})
+	if err != nil {
+		return provisioner.NodeGroup{}, storeError(ctx, err, "read node group")
+	}
+	it := item(out.Item)
+	if it == nil || isTombstone(it) {
+		return provisioner.NodeGroup{}, notFound
+	}
+	return decodeGroup(it)
+}
+
+// PutNodeGroup writes g under PutCluster's compare-and-swap.
+func (s *Store) PutNodeGroup(ctx context.Context, g provisioner.NodeGroup) (int64, error) {
+	switch {
+	case g.Cluster == "" || g.User == "":
+		return 0, provisioner.Errorf(provisioner.EINVALID, "node group cluster and user are required")
+	case len(g.Key()) > maxKeyPart:
+		return 0, provisioner.Errorf(provisioner.EINVALID, "node group names are too long")
+	case g.Revision < 0:
+		return 0, provisioner.Errorf(provisioner.EINVALID, "node group revision must not be negative")
+	}
+	it := key(groupsPK, g.Key())
+	it.setStr(attrUser, g.User)
+	it.setStr("cluster", g.Cluster)
+	it.setStr(attrState, string(g.State))
+	it.setNum(attrNodes, int64(g.NodeCapacity))
+	it.setStr(attrCreatedBy, g.CreatedBy)
+	it.setStr(attrOperation, g.Operation)
+	it.setStr(attrReason, g.Reason)
+	for _, t := range []struct {
+		name string
+		v    time.Time
+	}{{attrCreatedAt, g.CreatedAt}, {attrUpdatedAt, g.UpdatedAt}, {attrExpiresAt, g.ExpiresAt}, {attrDestroyAt, g.DestroyAt}} {
+		if err := it.setTime(t.name, t.v); err != nil {
+			return 0, err
+		}
+	}
+	return s.putVersioned(ctx, it, g.Revision, groupWhat(g.Cluster, g.User), "save node group")
+}
+
+// DeleteNodeGroup tombstones the group if its revision is revision.
+func (s *Store) DeleteNodeGroup(ctx context.Context, cluster, user string, revision int64) error {
+	if revision < 0 {
+		return provisioner.Errorf(provisioner.EINVALID, "node group revision must not be negative")
+	}
+	if err := checkContext(ctx, "delete node group"); err != nil {
+		return err
+	}
+	sk := provisioner.GroupKey(cluster, user)
+	if cluster == "" || user == "" || len(sk) > maxKeyPart {
+		return nil
+	}
+	return s.deleteVersioned(ctx, key(groupsPK, sk), revision, groupWhat(cluster, user), "delete node group")
+}
+
+// ListNodeGroups returns the groups of cluster ("": all) from one strongly
+// consistent Query, ordered by cluster, then user.
+func (s *Store) ListNodeGroups(ctx context.Context, cluster string) ([]provisioner.NodeGroup, error) {
+	if err := checkContext(ctx, "list node groups"); err != nil {
+		return nil, err
+	}
+	in := &ddb.QueryInput{
+		TableName:                 aws.String(s.table),
+		KeyConditionExpression:    aws.String("#pk = :pk"),
+		FilterExpression:          aws.String("attribute_not_exists(#del)"),
+		ExpressionAttributeNames:  map[string]string{"#pk": attrPK, "#del": attrDeleted},
+		ExpressionAttributeValues: item{":pk": strAV(groupsPK)},
+		ConsistentRead:            aws.Bool(true),
+	}
+	if cluster != "" {
+		in.KeyConditionExpression = aws.String("#pk = :pk AND begins_with(#sk, :prefix)")
+		in.ExpressionAttributeNames["#sk"] = attrSK
+		in.ExpressionAttributeValues[":prefix"] = strAV(cluster + "/")
+	}
+	p := ddb.NewQueryPaginator(s.db, in)
+	out := []provisioner.NodeGroup{}
+	for p.HasMorePages() {
+		page, err := p.NextPage(ctx)
+		if err != nil {
+			return nil, storeError(ctx, err, "list node groups")
+		}
+		for _, it := range page.Items {
+			g, err := decodeGroup(it)
+			if err != nil {
+				return nil, err
+			}
+			out = append(out, g)
+		}
+	}
+	// "a-b/x" sorts before "a/x" by bytes; order as the SQL store does.
+	sort.Slice(out, func(i, j int) bool {
+		if out[i].Cluster != out[j].Cluster {
+			return out[i].Cluster < out[j].Cluster
+		}
+		return out[i].User < out[j].User
+	})
+	return out, nil
+}
+
+func decodeGroup(it item) (provisioner.NodeGroup, error) {
+	d := decoder{it: it}
+	g := provisioner.NodeGroup{
+		Cluster:      d.str("cluster"),
+		User:         d.str(attrUser),
+		State:        provisioner.ClusterState(d.str(attrState)),
+		NodeCapacity: int(d.num(attrNodes)),
+		CreatedBy:    d.str(attrCreatedBy),
+		CreatedAt:    d.time(attrCreatedAt),
+		UpdatedAt:    d.time(attrUpdatedAt),
+		ExpiresAt:    d.time(attrExpiresAt),
+		DestroyAt:    d.time(attrDestroyAt),
+		Operation:    d.str(attrOperation),
+		Reason:       d.str(attrReason),
+		Revision:     d.num(attrRevision),
+	}
+	if d.err != nil {
+		return provisioner.NodeGroup{}, d.err
+	}
+	return g, nil
+}

@@ -1,0 +1,120 @@
+package provisioner
+
+import (
+	"context"
+	"regexp"
+	"strings"
+	"time"
+)
+
+// PublicClusterAlias is what production's clients call the public cluster
+// ("sliderule", the Python client's default). It is honoured on the user
+// node group paths only, as production does; it can never name a cluster.
+const PublicClusterAlias = "sliderule"
+
+// NodeGroup is a user's node group: nodes of its own attached to a running
+// cluster (production's user Auto Scaling group, userasg.yml), registering
+// with the cluster's load balancer under service = User, with its own TTL
+// and destroy schedule. A cluster has at most one group per user, and its
+// groups are destroyed with it.
+type NodeGroup struct {
+	Cluster      string       `json:"cluster"`
+	User         string       `json:"user"`
+	State        ClusterState `json:"state"`
+	NodeCapacity int          `json:"node_capacity"`
+	CreatedBy    string       `json:"created_by,omitempty"`
+	CreatedAt    time.Time    `json:"created_at"`
+	UpdatedAt    time.Time    `json:"updated_at"`
+	// ExpiresAt is the end of the group's TTL (DEPLOY and EXTEND set it).
+	ExpiresAt time.Time `json:"expires_at"`
+	// DestroyAt is an explicit destroy time; zero when none.
+	DestroyAt time.Time `json:"destroy_at"`
+	// Operation is the id of the DEPLOY or DESTROY in flight, if any.
+	Operation string `json:"operation,omitempty"`
+	// Reason says why a group failed.
+	Reason string `json:"reason,omitempty"`
+	// Revision is the store's compare-and-swap token, as Cluster's.
+	Revision int64 `json:"-"`
+}
+
+// DestroyTime is when the group's destroy schedule fires: DestroyAt if
+// set, else the end of its TTL.
+func (g NodeGroup) DestroyTime() time.Time {
+	if !g.DestroyAt.IsZero() {
+		return g.DestroyAt
+	}
+	return g.ExpiresAt
+}
+
+// Key is the group's schedule key, GroupKey(g.Cluster, g.User).
+func (g NodeGroup) Key() string { return GroupKey(g.Cluster, g.User) }
+
+// GroupKey names a node group where one string must: its destroy schedule
+// (beside clusters' schedules, keyed by the cluster name), its operations
+// and its events. A "/" never occurs in a cluster name, so a group key is
+// never taken for a cluster.
+func GroupKey(cluster, user string) string { return cluster + "/" + user }
+
+// ParseScheduleKey splits a schedule (or operation, or event) key: a
+// cluster's name, or a node group's GroupKey.
+func ParseScheduleKey(key string) (cluster, user string, group bool) {
+	cluster, user, group = strings.Cut(key, "/")
+	return cluster, user, group
+}
+
+// NodeGroupSpec is what a driver needs to deploy a node group.
+type NodeGroupSpec struct {
+	Cluster      string // the running cluster it attaches to
+	User         string // the service its nodes register under
+	NodeCapacity int
+	Version      string // the cluster's version
+	CreatedBy    string
+	ExpiresAt    time.Time // for tags and in-cluster deadlines
+}
+
+// NodeGroupDriver is a ClusterDriver that can attach node groups to its
+// clusters. As ClusterDriver's, every method MUST be idempotent; a group
+// is named by (cluster, user): on AWS one stack per group, named after
+// both, as production's userasg.yml (cluster stack "<cluster>-cluster",
+// group stack "<cluster>-cluster-<user>-asg", parameters from the cluster
+// stack's resources). DeployGroup MUST refuse with ENOTFOUND when the
+// cluster does not exist and EUNAVAILABLE when the backend cannot run
+// groups. GroupStatus's "running" means the group's nodes are registered
+// with the cluster's load balancer under the user's service. Destroying a
+// cluster in the driver MUST also remove its groups.
+type NodeGroupDriver interface {
+	DeployGroup(ctx context.Context, spec NodeGroupSpec) error
+	GroupStatus(ctx context.Context, cluster, user string) (DriverStatus, error)
+	DestroyGroup(ctx context.Context, cluster, user string) error
+}
+
+// GroupStore keeps node groups beside clusters, with the same
+// compare-and-swap rules as the cluster methods of Store.
+type GroupStore interface {
+	// GetNodeGroup returns the group (with its Revision) or ENOTFOUND.
+	GetNodeGroup(ctx context.Context, cluster, user string) (NodeGroup, error)
+	// PutNodeGroup writes g if the stored revision equals g.Revision (0: no
+	// record may exist) and returns the new revision; otherwise ECONFLICT.
+	PutNodeGroup(ctx context.Context, g NodeGroup) (int64, error)
+	// DeleteNodeGroup removes the record if its revision equals revision,
+	// else ECONFLICT; deleting an absent record is not an error.
+	DeleteNodeGroup(ctx context.Context, cluster, user string, revision int64) error
+	// ListNodeGroups returns the groups of cluster ("": of every cluster),
+	// ordered by cluster, then user.
+	ListNodeGroups(ctx context.Context, cluster string) ([]NodeGroup, error)
+}
+
+// GitHub logins: 1-39 letters, digits and single inner hyphens.
+var usernameRE = regexp.MustCompile(`^[A-Za-z0-9](?:[A-Za-z0-9]|-[A-Za-z0-9]){0,38}$`)
+
+// ValidateUsername accepts a GitHub login, the user of a node group (and
+// the service its nodes register under).
+func ValidateUsername(user string) error {
+	if user == "" {
+		return Errorf(EINVALID, "user name is required")
+	}
+	if !usernameRE.MatchString(user) {
+		return Errorf(EINVALID, "invalid user name %q", truncate(user, 64))
+	}
+	return nil
+}
