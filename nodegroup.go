@@ -118,3 +118,9 @@ func ValidateUsername(user string) error {
 	}
 	return nil
 }
+
+// GroupEventSource is a NodeGroupDriver that keeps events of its own for
+// groups (a group stack's), shown with the provisioner's in EVENTS.
+type GroupEventSource interface {
+	GroupEvents(ctx context.Context, cluster, user string) ([]Event, error)
+}

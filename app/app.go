@@ -31,6 +31,9 @@ type Config struct {
 	Driver    provisioner.ClusterDriver
 	Scheduler provisioner.Scheduler
 	Limits    Limits
+	// PublicCluster is the cluster production's alias "sliderule" names on
+	// the user node group paths; empty: the only public cluster running.
+	PublicCluster string
 	// DeployTimeout and DestroyTimeout are the seed's 10 minutes.
 	DeployTimeout, DestroyTimeout time.Duration
 	// Poll is how often a pending operation looks at the driver (default 1s).
@@ -89,7 +92,7 @@ func New(c Config) *App {
 	}
 	return &App{store: c.Store, jobs: jobsConfig{runner: c.Runner, logs: c.Logs, timeout: c.JobTimeout, reap: c.Reap, testCluster: c.TestCluster}, tokens: c.Tokens, identity: c.Identity, device: c.Device,
 		actions: c.Actions, signing: c.Signatures, log: c.Logger, now: c.Now,
-		lifecycle: lifecycle{driver: c.Driver, scheduler: c.Scheduler, limits: c.Limits.withDefaults(),
+		lifecycle: lifecycle{driver: c.Driver, scheduler: c.Scheduler, limits: c.Limits.withDefaults(), publicCluster: c.PublicCluster,
 			deployTimeout: c.DeployTimeout, destroyTimeout: c.DestroyTimeout, poll: c.Poll}}
 }
 

@@ -49,6 +49,7 @@ type lifecycle struct {
 	driver         provisioner.ClusterDriver
 	scheduler      provisioner.Scheduler
 	limits         Limits
+	publicCluster  string // what "sliderule" names on the node group paths
 	deployTimeout  time.Duration
 	destroyTimeout time.Duration
 	poll           time.Duration

@@ -21,10 +21,16 @@ func (a *App) destroy(ctx context.Context, c Caller, name string) (Result, error
 	if a.driver == nil {
 		return Result{}, provisioner.Errorf(provisioner.ENOTFOUND, "cluster deployment is not enabled on this provisioner")
 	}
+	if name == provisioner.PublicClusterAlias {
+		return Result{}, provisioner.Errorf(provisioner.EFORBIDDEN, "%q names the public cluster on user node group paths only, and DESTROY never destroys it; to remove your node group, POST /destroy/{username} with {\"cluster\": %q}, or let its TTL end it", name, name)
+	}
 	if err := provisioner.ValidateClusterName(name); err != nil {
 		return Result{}, err
 	}
 	if err := requireLevel(c.User, provisioner.LevelOrgMember, "DESTROY of "+name); err != nil {
+		return Result{}, err
+	}
+	if err := a.refuseParentDestroy(ctx, c, name); err != nil {
 		return Result{}, err
 	}
 	res, started, cancelled, err := a.markDestroying(ctx, c, name)
@@ -40,6 +46,9 @@ func (a *App) destroy(ctx context.Context, c Caller, name string) (Result, error
 			a.finishOp(ctx, cancelled, provisioner.EFAILED, "deploy of "+name+" was cancelled by a destroy")
 		}
 		a.event(ctx, name, "destroy.requested", c, "")
+		// Its node groups first, as production deletes the group stacks
+		// before the cluster's.
+		a.destroyGroupsOf(ctx, name)
 		if err := a.driver.Destroy(ctx, name); err != nil {
 			a.log.Error("driver destroy failed; waiting for the deadline or a retry", "cluster", name, "err", err)
 		}
@@ -51,6 +60,24 @@ func (a *App) destroy(ctx context.Context, c Caller, name string) (Result, error
 	}
 	a.follow(name)
 	return res, nil
+}
+
+// refuseParentDestroy keeps a user's DESTROY of a cluster that carries
+// the user's node group, and is not the user's, from destroying it: the
+// released client in user-service mode posts /destroy {"cluster": parent}
+// where it means its own group. Administrators are not refused.
+func (a *App) refuseParentDestroy(ctx context.Context, c Caller, name string) error {
+	if c.User.Level >= provisioner.LevelAdmin {
+		return nil
+	}
+	cl, err := a.store.GetCluster(ctx, name)
+	if err != nil || cl.CreatedBy == c.User.Login {
+		return nil
+	}
+	if _, err := a.store.GetNodeGroup(ctx, name, c.User.Login); err != nil {
+		return nil
+	}
+	return provisioner.Errorf(provisioner.EFORBIDDEN, "%s has a node group on cluster %s, which is not theirs: DESTROY of the cluster is refused; to remove the node group, POST /destroy/%s with {\"cluster\": %q}, or let its TTL end it", c.User.Login, name, c.User.Login, name)
 }
 
 // markDestroying moves a cluster to destroying under its lock; it reports
@@ -178,10 +205,14 @@ func (a *App) reschedule(ctx context.Context, c Caller, name, what string, chang
 }
 
 // FireDestroy is what the scheduler calls when a destroy schedule comes
-// due: it starts the destroy unless the schedule was moved meanwhile. An
+// due: it starts the destroy unless the schedule was moved meanwhile. A
+// node group's schedule (a GroupKey) destroys the group, never its cluster. An
 // error makes the scheduler retry; a destroy that fails later is caught by
 // the reconcile sweep, since the cluster is then past its destroy time.
 func (a *App) FireDestroy(ctx context.Context, name string, at time.Time) error {
+	if cluster, user, group := provisioner.ParseScheduleKey(name); group {
+		return a.fireGroupDestroy(ctx, cluster, user, at)
+	}
 	cl, err := a.store.GetCluster(ctx, name)
 	if provisioner.ErrorCode(err) == provisioner.ENOTFOUND {
 		return nil

@@ -89,7 +89,14 @@ func (a *App) Operation(ctx context.Context, c Caller, id string, wait time.Dura
 		if err != nil || op.Done() || !time.Now().Before(deadline) {
 			return op, err
 		}
-		if a.driver != nil {
+		if cluster, user, group := provisioner.ParseScheduleKey(op.Cluster); group && a.driver != nil {
+			if err := a.advanceGroup(ctx, cluster, user); err != nil {
+				a.log.Warn("advancing on poll", "group", op.Cluster, "err", err)
+			}
+			if op2, err := a.store.GetOperation(ctx, id); err == nil && op2.Done() {
+				return op2, nil
+			}
+		} else if a.driver != nil {
 			if err := a.advance(ctx, op.Cluster); err != nil {
 				a.log.Warn("advancing on poll", "cluster", op.Cluster, "err", err)
 			}

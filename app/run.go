@@ -41,6 +41,7 @@ func (a *App) Reconcile(ctx context.Context) error {
 	if a.driver == nil {
 		return nil
 	}
+	a.reconcileGroups(ctx)
 	all, err := a.store.ListClusters(ctx)
 	if err != nil {
 		return err

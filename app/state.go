@@ -166,6 +166,7 @@ func (a *App) finishDestroyLocked(ctx context.Context, cl provisioner.Cluster, f
 		return err
 	}
 	a.removeSchedule(ctx, cl.Name, system)
+	a.forgetGroupsOf(ctx, cl.Name)
 	if err := a.store.DeleteCluster(ctx, cl.Name, cl.Revision); err != nil {
 		return err
 	}
