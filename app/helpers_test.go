@@ -34,6 +34,7 @@ type testDriver struct {
 	failWith  string // when set, clusters fail with this reason
 	stuck     bool   // Destroy leaves clusters running
 	deployErr error
+	groups    map[string]*tdCluster // by GroupKey
 }
 
 type tdCluster struct {
@@ -43,7 +44,7 @@ type tdCluster struct {
 }
 
 func newTestDriver() *testDriver {
-	return &testDriver{clusters: map[string]*tdCluster{}, deploys: map[string]int{}, upAfter: 1}
+	return &testDriver{clusters: map[string]*tdCluster{}, deploys: map[string]int{}, upAfter: 1, groups: map[string]*tdCluster{}}
 }
 
 func (d *testDriver) Deploy(_ context.Context, spec provisioner.ClusterSpec) error {
@@ -92,6 +93,51 @@ func (d *testDriver) Destroy(_ context.Context, name string) error {
 		delete(d.clusters, name)
 	}
 	return nil
+}
+
+func (d *testDriver) DeployGroup(_ context.Context, spec provisioner.NodeGroupSpec) error {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.deployErr != nil {
+		return d.deployErr
+	}
+	if _, ok := d.clusters[spec.Cluster]; !ok {
+		return provisioner.Errorf(provisioner.ENOTFOUND, "no cluster %s", spec.Cluster)
+	}
+	key := provisioner.GroupKey(spec.Cluster, spec.User)
+	if _, ok := d.groups[key]; !ok {
+		d.groups[key] = &tdCluster{spec: provisioner.ClusterSpec{Name: key, NodeCapacity: spec.NodeCapacity}, state: provisioner.StateDeploying}
+	}
+	return nil
+}
+
+func (d *testDriver) GroupStatus(_ context.Context, cluster, user string) (provisioner.DriverStatus, error) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	g, ok := d.groups[provisioner.GroupKey(cluster, user)]
+	if !ok {
+		return provisioner.DriverStatus{State: provisioner.StateAbsent}, nil
+	}
+	if g.state == provisioner.StateDeploying {
+		if g.polls++; d.upAfter >= 0 && g.polls >= d.upAfter {
+			g.state = provisioner.StateRunning
+		}
+	}
+	return provisioner.DriverStatus{State: g.state, Nodes: g.spec.NodeCapacity}, nil
+}
+
+func (d *testDriver) DestroyGroup(_ context.Context, cluster, user string) error {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	delete(d.groups, provisioner.GroupKey(cluster, user))
+	return nil
+}
+
+func (d *testDriver) hasGroup(cluster, user string) bool {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	_, ok := d.groups[provisioner.GroupKey(cluster, user)]
+	return ok
 }
 
 func (d *testDriver) has(name string) bool {
@@ -183,7 +229,11 @@ func (f *fixture) wait(t *testing.T, id string) provisioner.Operation {
 		if op.Done() {
 			return op
 		}
-		if err := f.app.advance(context.Background(), op.Cluster); err != nil {
+		advance := func() error { return f.app.advance(context.Background(), op.Cluster) }
+		if cluster, user, group := provisioner.ParseScheduleKey(op.Cluster); group {
+			advance = func() error { return f.app.advanceGroup(context.Background(), cluster, user) }
+		}
+		if err := advance(); err != nil {
 			t.Fatal(err)
 		}
 	}
