@@ -96,7 +96,7 @@ type Clusters struct {
 }
 
 // ClusterReport is one cluster in production's POST /report/clusters, a
-// map keyed by cluster name. Users holds the user node groups (none yet).
+// map keyed by cluster name. Users holds its user node groups by user.
 type ClusterReport struct {
 	AutoShutdown *string               `json:"auto_shutdown"`
 	CurrentNodes int                   `json:"current_nodes"`
@@ -309,4 +309,64 @@ type AuditExport struct {
 	Status  string `json:"status"`
 	Key     string `json:"key"`
 	Entries int    `json:"entries"`
+}
+
+// GroupStatus is a user node group's state as STATUS of
+// /status/{username} reports it: production's fields (response,
+// auto_shutdown, current_nodes) beside ours.
+type GroupStatus struct {
+	Status       string    `json:"status"`
+	Cluster      string    `json:"cluster"`
+	User         string    `json:"user"`
+	State        string    `json:"state"`
+	NodeCapacity int       `json:"node_capacity"`
+	CreatedBy    string    `json:"created_by,omitempty"`
+	CreatedAt    time.Time `json:"created_at,omitzero"`
+	ExpiresAt    time.Time `json:"expires_at,omitzero"`
+	DestroyAt    time.Time `json:"destroy_at,omitzero"`
+	Operation    string    `json:"operation,omitempty"`
+	Reason       string    `json:"reason,omitempty"`
+
+	Response     *Stack  `json:"response,omitempty"`
+	AutoShutdown *string `json:"auto_shutdown"`
+	CurrentNodes int     `json:"current_nodes"`
+}
+
+// GroupStackName is the name production gives a user node group's stack
+// (userasg.yml): "<cluster>-cluster-<user>-asg".
+func GroupStackName(cluster, user string) string { return cluster + "-cluster-" + user + "-asg" }
+
+// GroupStatusOf returns the wire form of a node group's status.
+func GroupStatusOf(g provisioner.NodeGroup) GroupStatus {
+	s := GroupStatus{Status: "success", Cluster: g.Cluster, User: g.User, State: string(g.State),
+		NodeCapacity: g.NodeCapacity, CreatedBy: g.CreatedBy, CreatedAt: g.CreatedAt.UTC(),
+		ExpiresAt: g.ExpiresAt.UTC(), DestroyAt: g.DestroyTime().UTC(), Operation: g.Operation, Reason: g.Reason}
+	if st, ok := stackStatus[g.State]; ok {
+		s.Response = &Stack{StackName: GroupStackName(g.Cluster, g.User), StackStatus: st}
+		if !g.CreatedAt.IsZero() {
+			s.Response.CreationTime = isoTime(g.CreatedAt)
+		}
+	}
+	if d := g.DestroyTime(); !d.IsZero() && g.State != provisioner.StateAbsent {
+		v := isoTime(d)
+		s.AutoShutdown = &v
+	}
+	if g.State == provisioner.StateRunning {
+		s.CurrentNodes = g.NodeCapacity
+	}
+	return s
+}
+
+// UserReportOf is a node group's entry in a ClusterReport's users.
+func UserReportOf(g provisioner.NodeGroup) UserReport {
+	s := GroupStatusOf(g)
+	return UserReport{AutoShutdown: s.AutoShutdown, CurrentNodes: s.CurrentNodes}
+}
+
+// GroupEvents is the answer of POST /events/{username}.
+type GroupEvents struct {
+	Status  string              `json:"status"`
+	Cluster string              `json:"cluster"`
+	User    string              `json:"user"`
+	Events  []provisioner.Event `json:"events"`
 }

@@ -49,10 +49,20 @@ func (s *Server) reportClusters() http.HandlerFunc {
 		if err != nil {
 			return nil, err
 		}
+		groups, err := s.app.NodeGroups(r.Context(), c, only)
+		if err != nil {
+			return nil, err
+		}
 		out := map[string]api.ClusterReport{}
 		for _, cl := range list {
 			if cl.State != provisioner.StateAbsent && (only == "" || cl.Name == only) {
 				out[cl.Name] = api.ReportOf(cl)
+			}
+		}
+		// Production's users: each group's auto_shutdown and current_nodes.
+		for _, g := range groups {
+			if rep, ok := out[g.Cluster]; ok {
+				rep.Users[g.User] = api.UserReportOf(g)
 			}
 		}
 		return out, nil

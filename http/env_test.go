@@ -73,6 +73,19 @@ func (d *instantDriver) Destroy(_ context.Context, name string) error {
 	return nil
 }
 
+// Node groups run at once too, keyed cluster/user.
+func (d *instantDriver) DeployGroup(_ context.Context, s provisioner.NodeGroupSpec) error {
+	return d.Deploy(context.Background(), provisioner.ClusterSpec{Name: provisioner.GroupKey(s.Cluster, s.User)})
+}
+
+func (d *instantDriver) GroupStatus(_ context.Context, cluster, user string) (provisioner.DriverStatus, error) {
+	return d.Status(context.Background(), provisioner.GroupKey(cluster, user))
+}
+
+func (d *instantDriver) DestroyGroup(_ context.Context, cluster, user string) error {
+	return d.Destroy(context.Background(), provisioner.GroupKey(cluster, user))
+}
+
 // newEnv starts the service; opts may change its configuration.
 func newEnv(t *testing.T, opts ...func(*app.Config, *phttp.Config)) *env {
 	t.Helper()

@@ -106,6 +106,11 @@ func (s *Server) routes() {
 	s.handle("POST /status", s.status())
 	s.handle("POST /events", s.events())
 	s.handle("GET /operations/{id}", s.operation())
+	s.handle("POST /deploy/{username}", s.deployGroup())
+	s.handle("POST /extend/{username}", s.extendGroup())
+	s.handle("POST /destroy/{username}", s.destroyGroup())
+	s.handle("POST /status/{username}", s.groupStatus())
+	s.handle("POST /events/{username}", s.groupEvents())
 
 	s.handle("POST /test", s.startJob(provisioner.JobTest))
 	s.handle("POST /release", s.startJob(provisioner.JobRelease))

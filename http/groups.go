@@ -1,0 +1,79 @@
+package http
+
+import (
+	"net/http"
+
+	"provisioner"
+	"provisioner/api"
+	"provisioner/app"
+)
+
+// The user node group paths, production's /{deploy,extend,destroy,status,
+// events}/{username}: the caller's own group on a cluster ("sliderule", the
+// released client's default, is the public cluster here only).
+
+func groupResult(r app.GroupResult, err error) (any, error) {
+	switch {
+	case err != nil:
+		return nil, err
+	case r.Done && r.Operation.State == provisioner.OpFailure:
+		return nil, provisioner.Errorf(r.Operation.ErrorCode, "%s", r.Operation.Message)
+	case r.Done:
+		return api.GroupStatusOf(r.Group), nil
+	}
+	return reply{http.StatusAccepted, api.PendingOp{Status: "pending", Operation: r.Operation}}, nil
+}
+
+func (s *Server) deployGroup() http.HandlerFunc {
+	return endpoint(s, true, false, func(r *http.Request, c app.Caller, req api.DeployRequest) (any, error) {
+		if req.TTL < 0 {
+			return nil, provisioner.Errorf(provisioner.EINVALID, "ttl must be a positive number of minutes")
+		}
+		// is_public and version are the cluster's: a group takes them from it.
+		return groupResult(s.app.DeployGroup(r.Context(), c, app.GroupRequest{Cluster: req.Cluster,
+			User: r.PathValue("username"), NodeCapacity: req.NodeCapacity, TTL: minutes(req.TTL)}))
+	})
+}
+
+func (s *Server) extendGroup() http.HandlerFunc {
+	return endpoint(s, true, false, func(r *http.Request, c app.Caller, req api.ExtendRequest) (any, error) {
+		if req.TTL <= 0 {
+			return nil, provisioner.Errorf(provisioner.EINVALID, "ttl must be a positive number of minutes")
+		}
+		g, err := s.app.ExtendGroup(r.Context(), c, req.Cluster, r.PathValue("username"), minutes(req.TTL))
+		if err != nil {
+			return nil, err
+		}
+		return api.GroupStatusOf(g), nil
+	})
+}
+
+func (s *Server) destroyGroup() http.HandlerFunc {
+	return endpoint(s, true, false, func(r *http.Request, c app.Caller, req api.ClusterRequest) (any, error) {
+		return groupResult(s.app.DestroyGroup(r.Context(), c, req.Cluster, r.PathValue("username")))
+	})
+}
+
+func (s *Server) groupStatus() http.HandlerFunc {
+	return endpoint(s, true, false, func(r *http.Request, c app.Caller, req api.ClusterRequest) (any, error) {
+		g, err := s.app.GroupStatus(r.Context(), c, req.Cluster, r.PathValue("username"))
+		if err != nil {
+			return nil, err
+		}
+		return api.GroupStatusOf(g), nil
+	})
+}
+
+func (s *Server) groupEvents() http.HandlerFunc {
+	return endpoint(s, true, false, func(r *http.Request, c app.Caller, req api.ClusterRequest) (any, error) {
+		user := r.PathValue("username")
+		cluster, evs, err := s.app.GroupEvents(r.Context(), c, req.Cluster, user)
+		if err != nil {
+			return nil, err
+		}
+		if evs == nil {
+			evs = []provisioner.Event{}
+		}
+		return api.GroupEvents{Status: "success", Cluster: cluster, User: user, Events: evs}, nil
+	})
+}
