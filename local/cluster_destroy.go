@@ -27,14 +27,19 @@ func (d *Driver) destroy(ctx context.Context, name string) error {
 	s, err := d.readState(name)
 	switch {
 	case errors.Is(err, fs.ErrNotExist):
-		return nil
+		return d.destroyGroupsOf(ctx, name) // none should be left; make sure
 	case errors.Is(err, errCorrupt):
 		// Nothing in it can be trusted to signal; drop it.
 		d.log.Warn("removing an unreadable cluster state file", "cluster", name, "err", err)
+		d.destroyGroupsOf(ctx, name)
 		os.RemoveAll(d.ilbDir(name))
 		return d.removeState(name)
 	case err != nil:
 		return provisioner.Wrap(provisioner.EINTERNAL, err, "cannot read the state of cluster %s", name)
+	}
+	// Its node groups first, as production deletes their stacks first.
+	if err := d.destroyGroupsOf(ctx, name); err != nil {
+		return provisioner.Wrap(provisioner.EUNAVAILABLE, err, "cannot stop the node groups of cluster %s", name)
 	}
 	if !s.Destroying {
 		s.Destroying = true
@@ -80,6 +85,9 @@ func (d *Driver) Adopt(ctx context.Context) ([]string, error) {
 		if err := d.destroy(ctx, name); err != nil {
 			errs = append(errs, err)
 		}
+	}
+	if err := d.adoptGroups(ctx, adopted); err != nil {
+		errs = append(errs, err)
 	}
 	return adopted, errors.Join(errs...)
 }

@@ -217,6 +217,9 @@ func (d *Driver) refreshKey(ctx context.Context, name string, key []byte) error 
 	if err := ilb.Reload(ctx, s.ILB.PID, d.discoveryURL(s), name, nodes); err != nil {
 		return fmt.Errorf("cluster %s: %w", name, err)
 	}
+	if err := d.reregisterGroups(ctx, s); err != nil {
+		return fmt.Errorf("cluster %s: node groups: %w", name, err)
+	}
 	d.log.Info("reloaded the ILB with the issuer's current key", "cluster", name, "pid", s.ILB.PID)
 	return nil
 }
