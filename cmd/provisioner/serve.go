@@ -59,6 +59,7 @@ type serveOptions struct {
 	DestroyTimeout  time.Duration
 	Reconcile       time.Duration
 	Limits          app.Limits
+	PublicCluster   string
 	SlideruleRepo   string
 	Plans           string
 	ContainerWrap   string
@@ -125,6 +126,7 @@ Identity (--identity):
 	f.DurationVar(&o.Limits.MaxTTL, "max-ttl", 24*time.Hour, "longest TTL an org member may ask for")
 	f.IntVar(&o.Limits.MaxClusters, "max-clusters", 3, "most live clusters per org member")
 	f.DurationVar(&o.Limits.DefaultTTL, "default-ttl", time.Hour, "TTL of a DEPLOY that names none")
+	f.StringVar(&o.PublicCluster, "public-cluster", "", `the cluster "sliderule" names on user node group paths (/deploy/{username} ...); empty: the only public cluster running`)
 	f.StringVar(&o.SlideruleRepo, "sliderule-repo", "", "the sliderule git repository TEST and RELEASE check out (URL or local path); empty disables them")
 	f.StringVar(&o.Plans, "plans", "", "directory or file of TEST/RELEASE plans overriding the built-in ones")
 	f.StringVar(&o.ContainerWrap, "container-wrapper", "", "command that runs the plans' container steps (the build environment); empty runs them directly")
@@ -185,6 +187,11 @@ func (o *serveOptions) validate() error {
 	case o.Limits.MaxNodes < 1 || o.Limits.MaxClusters < 1 || o.Limits.MaxTTL < time.Minute || o.Limits.DefaultTTL < time.Minute:
 		return usagef("--max-nodes, --max-clusters, --max-ttl and --default-ttl must be positive")
 	}
+	if o.PublicCluster != "" {
+		if err := provisioner.ValidateClusterName(o.PublicCluster); err != nil {
+			return usagef("--public-cluster: %s", provisioner.ErrorMessage(err))
+		}
+	}
 	return nil
 }
 
@@ -228,7 +235,7 @@ func (o *serveOptions) run(ctx context.Context) error {
 	}, sqlite.WithLogger(log))
 	// Local clusters are cheap to probe: look often, so DEPLOY --wait
 	// returns soon after the cluster answers.
-	cfg := app.Config{Store: store, Logger: log, Scheduler: sched, Limits: o.Limits, Poll: 200 * time.Millisecond,
+	cfg := app.Config{Store: store, Logger: log, Scheduler: sched, Limits: o.Limits, PublicCluster: o.PublicCluster, Poll: 200 * time.Millisecond,
 		DeployTimeout: o.DeployTimeout, DestroyTimeout: o.DestroyTimeout,
 		Tokens: jwt.New(jwt.Config{Issuer: issuer, Signer: keys, UserTTL: o.UserTokenTTL, ClusterTTL: o.ClusterTokenTTL})}
 	if err := o.identity(&cfg, log); err != nil {
