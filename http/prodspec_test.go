@@ -6,6 +6,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 
@@ -23,6 +24,7 @@ import (
 var prodShapes = map[string]bool{
 	"/info":                      true,
 	"/status":                    true,
+	"/status/{username}":         true,
 	"/report/clusters":           true,
 	"/report/clusters/{cluster}": true,
 	"/report/tests":              true,
@@ -103,12 +105,16 @@ func TestProductionShapes(t *testing.T) {
 	e := newEnv(t)
 	member := e.login("tok-org")
 	e.register("pub1", true)
-	if r := e.do("POST", "/deploy", member, map[string]any{"cluster": "c1", "node_capacity": 2, "ttl": 30}); r.status != 200 && r.status != 202 {
+	if r := e.settle(e.do("POST", "/deploy", member, map[string]any{"cluster": "c1", "node_capacity": 2, "ttl": 30}), member); r.status != 200 {
 		t.Fatalf("deploy: %d %s", r.status, r.raw)
 	}
-	for _, p := range []string{"/info", "/status", "/report/clusters", "/report/clusters/c1", "/report/clusters/pub1"} {
+	// A user node group, so the reports' users are not empty.
+	if r := e.settle(e.do("POST", "/deploy/otto", member, map[string]any{"cluster": "c1", "node_capacity": 1, "ttl": 30}), member); r.status != 200 {
+		t.Fatalf("deploy/otto: %d %s", r.status, r.raw)
+	}
+	for _, p := range []string{"/info", "/status", "/status/otto", "/report/clusters", "/report/clusters/c1", "/report/clusters/pub1"} {
 		var body any
-		if p == "/status" {
+		if strings.HasPrefix(p, "/status") {
 			body = map[string]string{"cluster": "c1"}
 		}
 		if r := e.do("POST", p, member, body); r.status != 200 {
