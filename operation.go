@@ -15,8 +15,8 @@ const (
 // Operation is a DEPLOY or DESTROY the caller may wait for.
 type Operation struct {
 	ID        string         `json:"id"`
-	Kind      string         `json:"kind"` // "deploy" or "destroy"
-	Cluster   string         `json:"cluster"`
+	Kind      string         `json:"kind"`    // "deploy", "destroy", "deploy_group" or "destroy_group"
+	Cluster   string         `json:"cluster"` // a node group's: GroupKey
 	State     OperationState `json:"state"`
 	ErrorCode string         `json:"error,omitempty"`
 	Message   string         `json:"error_description,omitempty"`
@@ -34,7 +34,7 @@ func (o Operation) Done() bool { return o.State == OpSuccess || o.State == OpFai
 // schedule action, with who caused it.
 type Event struct {
 	ID      string    `json:"id"`
-	Cluster string    `json:"cluster"`
+	Cluster string    `json:"cluster"` // a node group's: GroupKey
 	Time    time.Time `json:"time"`
 	Type    string    `json:"type"` // e.g. "deploy.requested", "state.running", "schedule.set"
 	Actor   string    `json:"actor,omitempty"`
