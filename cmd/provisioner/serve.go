@@ -133,7 +133,7 @@ Identity (--identity):
 	f.DurationVar(&o.DevicePace, "device-pace", 5*time.Second, "how long a device-flow poll's final error (expired, denied) is held back, so clients that re-poll at once on an error poll at this pace")
 	f.StringVar(&o.TestCluster, "test-cluster", "", "the cluster a TEST runs against when it names none (production's POST /test {branch})")
 	f.StringSliceVar(&o.JobEnv, "job-env", nil, "KEY=VALUE passed to the job steps (e.g. REGISTRY=..., AWS_REGION=...)")
-	f.StringVar(&o.SignaturePolicy, "signature-policy", "off", "who must sign DEPLOY, EXTEND, DESTROY, SCHEDULE_DESTROY, TEST and RELEASE: off, owners (admins) or everyone")
+	f.StringVar(&o.SignaturePolicy, "signature-policy", "off", "who must sign DEPLOY, EXTEND, DESTROY, SCHEDULE_DESTROY, TEST, RELEASE and job cancels: off, owners (admins) or everyone")
 	f.StringVar(&o.SigningKeys, "signing-keys", "", "file (or directory of files) of \"login ssh-ed25519 AAAA... comment\" lines, the keys signed requests are checked with; reread on change")
 	f.BoolVar(&o.SigningGitHub, "signing-keys-github", false, "also accept the ssh-ed25519 keys users publish on GitHub (GET /users/{login}/keys at --github-api-url)")
 	f.StringVar(&o.LogFormat, "log-format", "text", "log format: text or json")
