@@ -110,6 +110,14 @@ type Replays interface {
 	Claim(ctx context.Context, sig []byte, until time.Time) (bool, error)
 }
 
+// ReplaysFunc adapts a function (e.g. a store's method) to Replays.
+type ReplaysFunc func(ctx context.Context, sig []byte, until time.Time) (bool, error)
+
+// Claim implements Replays.
+func (f ReplaysFunc) Claim(ctx context.Context, sig []byte, until time.Time) (bool, error) {
+	return f(ctx, sig, until)
+}
+
 // Request is what a signature covers, as the server received it.
 type Request struct {
 	Login     string // the authenticated caller

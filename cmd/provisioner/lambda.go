@@ -150,9 +150,14 @@ func newLambdaHandler(cfg aws.Config, getenv func(string) string, log *slog.Logg
 	if getenv("PROVISIONER_ACTIONS_AUDIENCE") != "" {
 		appCfg.Actions = gh
 	}
+	verifier, err := lambdaSignatures(cfg, getenv, store, bucket, emulated)
+	if err != nil {
+		return nil, err
+	}
+	appCfg.Signatures = verifier.Policy
 	a := app.New(appCfg)
 	// TrustedProxies stays 0: the Lambda adapter puts API Gateway's sourceIp in RemoteAddr.
-	srv := phttp.NewServer(phttp.Config{App: a, Keys: signer, Issuer: issuer, Logger: log})
+	srv := phttp.NewServer(phttp.Config{App: a, Keys: signer, Issuer: issuer, Logger: log, Signatures: verifier})
 	return &lambda.Handler{HTTP: srv, Destroy: a.FireDestroy, Reconcile: a.Reconcile, Logger: log}, nil
 }
 
