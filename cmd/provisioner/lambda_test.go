@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -117,6 +118,7 @@ func newAWSBackendWith(t *testing.T, extra map[string]string) *awsBackend {
 		"PROVISIONER_CLUSTER_RELEASE_SHA256": strings.Repeat("5e", 32), "PROVISIONER_PROJECT_BUCKET": "sliderule-test-project",
 		"PROVISIONER_CLUSTER_VPC_ID": net.VPC, "PROVISIONER_CLUSTER_PUBLIC_SUBNET_ID": net.PublicSubnet,
 		"PROVISIONER_CLUSTER_PRIVATE_SUBNET_ID": net.PrivateSubnet,
+		"PROVISIONER_AFFILIATES":                "s3://" + bucket + "/" + affiliatesKey,
 		"PROVISIONER_SLIDERULE_REPO":            "https://git.example.org/sliderule.git", "PROVISIONER_JOB_SUBNET_ID": net.PrivateSubnet,
 		"PROVISIONER_JOB_INSTANCE_PROFILE_ARN": net.JobProfileARN,
 		"PROVISIONER_GITHUB_API_URL":           b.gh.APIURL(), "PROVISIONER_GITHUB_URL": b.gh.WebURL(), "PROVISIONER_GITHUB_ORG": "sliderule",
@@ -442,5 +444,32 @@ func ilbChecksKMSTokens(t *testing.T, toIssuer *http.Client, issuer, clusterToke
 		if tc.status == 200 && !strings.Contains(string(body), `"account":"ada"`) {
 			t.Errorf("ILB, %s: the node did not learn who called: %s", tc.name, body)
 		}
+	}
+}
+
+// affiliatesKey is where the AWS test puts the affiliates file.
+const affiliatesKey = "config/affiliates.json"
+
+// TestAWSAffiliates: the Lambda reads the affiliates file from S3 (at
+// first use, not at a cold start); an affiliate's login token and /info
+// show its cluster and limits. (A missing or bad object keeps the last good
+// list, or none: the affiliates package's tests.)
+func TestAWSAffiliates(t *testing.T) {
+	b := newAWSBackend(t)
+	b.gh.AddUser("tok-lab", "lab", 9)
+	if _, err := s3sdk.NewFromConfig(b.cfg, func(o *s3sdk.Options) { o.UsePathStyle = true }).PutObject(context.Background(), &s3sdk.PutObjectInput{
+		Bucket: aws.String(b.bucket), Key: aws.String(affiliatesKey),
+		Body: strings.NewReader(`{"lab": {"active": true, "clusters": ["lab-a"], "max_nodes": 2, "max_ttl": 60, "allowed_scopes": ["sliderule:access", "provisioner:access"]}}`)}); err != nil {
+		t.Fatal(err)
+	}
+	s, r := b.api("POST", "/auth/github/pat", `{"pat":"tok-lab"}`)
+	if s != 200 {
+		t.Fatalf("login: %d %v", s, r)
+	}
+	b.token = r["token"].(string)
+	s, info := b.api("POST", "/info", "")
+	if s != 200 || fmt.Sprint(info["orgRoles"]) != "[affiliate]" || fmt.Sprint(info["deployableClusters"]) != "[lab-a]" ||
+		info["maxNodes"] != float64(2) || info["maxTTL"] != float64(60) {
+		t.Errorf("/info: %d %v", s, info)
 	}
 }

@@ -19,6 +19,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"provisioner"
+	"provisioner/affiliates"
 	"provisioner/app"
 	"provisioner/github"
 	phttp "provisioner/http"
@@ -72,6 +73,7 @@ type serveOptions struct {
 	SignaturePolicy string
 	SigningKeys     string
 	SigningGitHub   bool
+	Affiliates      string
 	// ready, when set, receives the bound address once the server listens (tests).
 	ready func(addr string)
 }
@@ -136,6 +138,7 @@ Identity (--identity):
 	f.StringVar(&o.SignaturePolicy, "signature-policy", "off", "who must sign DEPLOY, EXTEND, DESTROY, SCHEDULE_DESTROY, TEST, RELEASE and job cancels: off, owners (admins) or everyone")
 	f.StringVar(&o.SigningKeys, "signing-keys", "", "file (or directory of files) of \"login ssh-ed25519 AAAA... comment\" lines, the keys signed requests are checked with; reread on change")
 	f.BoolVar(&o.SigningGitHub, "signing-keys-github", false, "also accept the ssh-ed25519 keys users publish on GitHub (GET /users/{login}/keys at --github-api-url)")
+	f.StringVar(&o.Affiliates, "affiliates", "", "production's affiliates file (JSON: login -> {active, clusters, max_nodes, max_ttl in minutes, allowed_scopes}), users outside the organization granted clusters and limits; reread on change, a bad change keeps the last good list")
 	f.StringVar(&o.LogFormat, "log-format", "text", "log format: text or json")
 	f.StringVar(&o.LogLevel, "log-level", "info", "log level: debug, info, warn, error")
 	return cmd
@@ -233,6 +236,14 @@ func (o *serveOptions) run(ctx context.Context) error {
 		Tokens: jwt.New(jwt.Config{Issuer: issuer, Signer: keys, UserTTL: o.UserTokenTTL, ClusterTTL: o.ClusterTokenTTL})}
 	if err := o.identity(&cfg, log); err != nil {
 		return err
+	}
+	if o.Affiliates != "" {
+		src, err := affiliates.NewFile(o.Affiliates, log)
+		if err != nil {
+			return usagef("--affiliates: %v", err)
+		}
+		cfg.Affiliates = src
+		log.Info("affiliates", "file", o.Affiliates)
 	}
 	driver, alive, err := o.driver(ctx, issuer, keys, log)
 	if err != nil {
