@@ -37,17 +37,22 @@ const (
 	RoleDeveloper = "developer"
 )
 
-// OrgRoles returns production's org_roles for u: owners (our admins) are
-// also members; organization members are members; other GitHub users have
-// no role in the organization. Users who must sign their requests
-// (u.Signs) are also developers, so the released client signs.
+// OrgRoles returns production's org_roles for u: affiliates (u.Affiliation)
+// are affiliates, first, as production appends the role before the
+// organization's; owners (our admins) are also members; organization
+// members are members; other GitHub users have no role in the
+// organization. Users who must sign their requests (u.Signs) are also
+// developers, so the released client signs.
 func OrgRoles(u User) []string {
 	roles := []string{}
+	if u.Affiliation != nil {
+		roles = append(roles, RoleAffiliate)
+	}
 	switch {
 	case u.Level >= LevelAdmin:
-		roles = []string{RoleOwner, RoleMember}
+		roles = append(roles, RoleOwner, RoleMember)
 	case u.Level >= LevelOrgMember:
-		roles = []string{RoleMember}
+		roles = append(roles, RoleMember)
 	}
 	if u.Signs {
 		roles = append(roles, RoleDeveloper)

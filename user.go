@@ -15,6 +15,12 @@ type User struct {
 	// state-changing requests; the login token then lists the "developer"
 	// org role (see OrgRoles). Set when a token is issued, not stored.
 	Signs bool `json:"signs,omitempty"`
+	// Affiliation is the user's grant in the operator's affiliates list,
+	// nil for users who are not affiliates. Organization members may be
+	// affiliates too: they keep their level's rights and gain the
+	// affiliation's clusters. Set from the current list at login and on
+	// every request whose token lists the "affiliate" org role.
+	Affiliation *Affiliation `json:"affiliation,omitempty"`
 }
 
 // Anonymous is the caller without a token.

@@ -15,7 +15,7 @@ type Access struct {
 // Access is the seed's ACCESS(cluster, jwt_user): a public cluster needs a
 // logged-in GitHub member, a private one an organization member (the
 // identity provider already leaves members of no allowed team at member
-// level) or an administrator.
+// level), an administrator, or an affiliate it is granted to.
 func (a *App) Access(ctx context.Context, c Caller, cluster string) (Access, error) {
 	acc, err := a.access(ctx, c, cluster)
 	a.audit(ctx, c, "access", cluster, err, "")
@@ -35,7 +35,7 @@ func (a *App) access(ctx context.Context, c Caller, name string) (Access, error)
 	} else if err != nil {
 		return Access{}, err
 	}
-	if !cl.IsPublic {
+	if !cl.IsPublic && !mayReach(c.User, name) {
 		if err := requireLevel(c.User, provisioner.LevelOrgMember, "access to private cluster "+name); err != nil {
 			return Access{}, err
 		}

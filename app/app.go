@@ -26,6 +26,9 @@ type Config struct {
 	// layer checks them); LOGIN gives those users the "developer" org role
 	// so the released Python client signs. "" is off.
 	Signatures provisioner.SignaturePolicy
+	// Affiliates is the operator's list of affiliates (production's
+	// affiliates file); nil: nobody is an affiliate.
+	Affiliates provisioner.Affiliates
 
 	// The cluster functions; nil Driver disables DEPLOY and DESTROY.
 	Driver    provisioner.ClusterDriver
@@ -58,6 +61,7 @@ type App struct {
 	device   provisioner.DeviceFlow
 	actions  provisioner.ActionsVerifier
 	signing  provisioner.SignaturePolicy
+	affil    provisioner.Affiliates
 	log      *slog.Logger
 	now      func() time.Time
 	lifecycle
@@ -91,7 +95,7 @@ func New(c Config) *App {
 		c.JobTimeout = 3 * time.Hour
 	}
 	return &App{store: c.Store, jobs: jobsConfig{runner: c.Runner, logs: c.Logs, timeout: c.JobTimeout, reap: c.Reap, testCluster: c.TestCluster}, tokens: c.Tokens, identity: c.Identity, device: c.Device,
-		actions: c.Actions, signing: c.Signatures, log: c.Logger, now: c.Now,
+		actions: c.Actions, signing: c.Signatures, affil: c.Affiliates, log: c.Logger, now: c.Now,
 		lifecycle: lifecycle{driver: c.Driver, scheduler: c.Scheduler, limits: c.Limits.withDefaults(), publicCluster: c.PublicCluster,
 			deployTimeout: c.DeployTimeout, destroyTimeout: c.DestroyTimeout, poll: c.Poll}}
 }

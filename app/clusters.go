@@ -2,6 +2,7 @@ package app
 
 import (
 	"context"
+	"slices"
 	"time"
 
 	"provisioner"
@@ -67,7 +68,8 @@ func (a *App) UnregisterCluster(ctx context.Context, c Caller, name string) erro
 }
 
 // ListClusters lists the clusters the caller may reach: public ones for
-// members, private ones too for organization members and administrators.
+// members, private ones too for organization members and administrators,
+// and for affiliates the ones granted to them.
 func (a *App) ListClusters(ctx context.Context, c Caller) ([]provisioner.Cluster, error) {
 	if err := requireLevel(c.User, provisioner.LevelMember, "listing clusters"); err != nil {
 		return nil, err
@@ -78,7 +80,7 @@ func (a *App) ListClusters(ctx context.Context, c Caller) ([]provisioner.Cluster
 	}
 	out := make([]provisioner.Cluster, 0, len(all))
 	for _, cl := range all {
-		if cl.IsPublic || c.User.Level >= provisioner.LevelOrgMember {
+		if cl.IsPublic || c.User.Level >= provisioner.LevelOrgMember || c.User.Affiliation.Names(cl.Name) {
 			out = append(out, cl)
 		}
 	}
@@ -133,13 +135,23 @@ func (a *App) Info(ctx context.Context, c Caller) (UserInfo, error) {
 			info.KnownClusters = append(info.KnownClusters, cl.Name)
 		}
 	}
-	switch {
-	case c.User.Level >= provisioner.LevelAdmin:
+	// An affiliate's clusters are known and deployable whether or not they
+	// run now, as production derives both from the token's audience.
+	if af := c.User.Affiliation; af != nil {
+		for _, name := range af.Clusters {
+			if af.Reaches(name) && !slices.Contains(info.KnownClusters, name) {
+				info.KnownClusters = append(info.KnownClusters, name)
+			}
+			if af.Deploys(name) {
+				info.DeployableClusters = append(info.DeployableClusters, name)
+			}
+		}
+	}
+	if c.User.Level >= provisioner.LevelOrgMember {
 		info.DeployableClusters = []string{provisioner.AudienceAll}
-		info.MaxNodes, info.MaxTTL = a.limits.AbsMaxNodes, a.limits.AbsMaxTTL
-	case c.User.Level >= provisioner.LevelOrgMember:
-		info.DeployableClusters = []string{provisioner.AudienceAll}
-		info.MaxNodes, info.MaxTTL = a.limits.MaxNodes, a.limits.MaxTTL
+	}
+	if len(info.DeployableClusters) > 0 {
+		info.MaxNodes, info.MaxTTL, _ = a.userLimits(c.User, "")
 	}
 	return info, nil
 }

@@ -76,7 +76,7 @@ func (a *App) deploy(ctx context.Context, c Caller, req DeployRequest) (Result, 
 			}
 			if cl.IsPublic != req.IsPublic {
 				// A failed cluster is redeployed as asked; its old visibility does not bind.
-				if err := authorizeCluster(c.User, req.IsPublic, "DEPLOY of "+req.Cluster); err != nil {
+				if err := authorizeCluster(c.User, req.Cluster, req.IsPublic, "DEPLOY of "+req.Cluster); err != nil {
 					return false, err
 				}
 			}
@@ -139,34 +139,35 @@ func (a *App) checkDeploy(c Caller, req *DeployRequest) error {
 	if req.TTL == 0 {
 		req.TTL = a.limits.DefaultTTL
 	}
-	if err := a.checkTTL(c, req.TTL); err != nil {
+	if err := a.checkTTL(c, req.Cluster, req.TTL); err != nil {
 		return err
 	}
 	if req.NodeCapacity < 1 || req.NodeCapacity > a.limits.AbsMaxNodes {
 		return provisioner.Errorf(provisioner.EINVALID, "node_capacity must be between 1 and %d", a.limits.AbsMaxNodes)
 	}
-	if err := authorizeCluster(c.User, req.IsPublic, "DEPLOY of "+req.Cluster); err != nil {
+	if err := authorizeCluster(c.User, req.Cluster, req.IsPublic, "DEPLOY of "+req.Cluster); err != nil {
 		return err
 	}
-	if c.User.Level < provisioner.LevelAdmin && req.NodeCapacity > a.limits.MaxNodes {
-		return provisioner.Errorf(provisioner.ELIMIT, "org members may deploy at most %d nodes", a.limits.MaxNodes)
+	if maxNodes, _, bounded := a.userLimits(c.User, req.Cluster); bounded && req.NodeCapacity > maxNodes {
+		return provisioner.Errorf(provisioner.ELIMIT, "%s may deploy at most %d nodes", limitHolder(c.User, req.Cluster), maxNodes)
 	}
 	return nil
 }
 
-func (a *App) checkTTL(c Caller, ttl time.Duration) error {
+func (a *App) checkTTL(c Caller, cluster string, ttl time.Duration) error {
 	if ttl < MinTTL || ttl > a.limits.AbsMaxTTL {
 		return provisioner.Errorf(provisioner.EINVALID, "ttl must be between %s and %s", MinTTL, a.limits.AbsMaxTTL)
 	}
-	if c.User.Level < provisioner.LevelAdmin && ttl > a.limits.MaxTTL {
-		return provisioner.Errorf(provisioner.ELIMIT, "org members may keep a cluster at most %s", a.limits.MaxTTL)
+	if _, maxTTL, bounded := a.userLimits(c.User, cluster); bounded && ttl > maxTTL {
+		return provisioner.Errorf(provisioner.ELIMIT, "%s may keep a cluster at most %s", limitHolder(c.User, cluster), maxTTL)
 	}
 	return nil
 }
 
-// checkQuota enforces the org member's limit of live clusters.
+// checkQuota enforces the org member's limit of live clusters. An
+// affiliate's clusters are its quota: deploying one of them is not counted.
 func (a *App) checkQuota(ctx context.Context, c Caller, req DeployRequest) error {
-	if c.User.Level >= provisioner.LevelAdmin {
+	if c.User.Level >= provisioner.LevelAdmin || c.User.Affiliation.Deploys(req.Cluster) {
 		return nil
 	}
 	all, err := a.store.ListClusters(ctx)
@@ -187,10 +188,21 @@ func (a *App) checkQuota(ctx context.Context, c Caller, req DeployRequest) error
 }
 
 // authorizeCluster is the seed's rule for DEPLOY, SCHEDULE_DESTROY and
-// DESTROY: org member for private clusters, administrator for public ones.
-func authorizeCluster(u provisioner.User, public bool, what string) error {
+// DESTROY: org member (or an affiliate it is granted to) for private
+// clusters, administrator for public ones. Production lets an affiliate
+// deploy its clusters public too; here that stays an administrator's call.
+func authorizeCluster(u provisioner.User, name string, public bool, what string) error {
 	if public {
 		return requireLevel(u, provisioner.LevelAdmin, what+" (a public cluster)")
+	}
+	return requireDeployer(u, name, what)
+}
+
+// requireDeployer lets organization members, and affiliates on the
+// clusters granted to them, change a cluster.
+func requireDeployer(u provisioner.User, name, what string) error {
+	if u.Level >= provisioner.LevelMember && u.Affiliation.Deploys(name) {
+		return nil
 	}
 	return requireLevel(u, provisioner.LevelOrgMember, what)
 }

@@ -27,7 +27,7 @@ func (a *App) destroy(ctx context.Context, c Caller, name string) (Result, error
 	if err := provisioner.ValidateClusterName(name); err != nil {
 		return Result{}, err
 	}
-	if err := requireLevel(c.User, provisioner.LevelOrgMember, "DESTROY of "+name); err != nil {
+	if err := requireDeployer(c.User, name, "DESTROY of "+name); err != nil {
 		return Result{}, err
 	}
 	if err := a.refuseParentDestroy(ctx, c, name); err != nil {
@@ -91,7 +91,7 @@ func (a *App) markDestroying(ctx context.Context, c Caller, name string) (res Re
 			res = Result{Cluster: provisioner.Cluster{Name: name, State: provisioner.StateAbsent}, Done: true}
 			return false, nil
 		}
-		if err := authorizeCluster(c.User, cl.IsPublic, "DESTROY of "+name); err != nil {
+		if err := authorizeCluster(c.User, name, cl.IsPublic, "DESTROY of "+name); err != nil {
 			return false, err
 		}
 		if cl.State == provisioner.StateDestroying {
@@ -127,11 +127,12 @@ func (a *App) scheduleDestroy(ctx context.Context, c Caller, name string, at tim
 	if err := provisioner.ValidateClusterName(name); err != nil {
 		return provisioner.Cluster{}, err
 	}
-	if err := requireLevel(c.User, provisioner.LevelOrgMember, "SCHEDULE_DESTROY of "+name); err != nil {
+	if err := requireDeployer(c.User, name, "SCHEDULE_DESTROY of "+name); err != nil {
 		return provisioner.Cluster{}, err
 	}
 	now := a.now().UTC()
 	at = at.UTC()
+	_, maxTTL, bounded := a.userLimits(c.User, name)
 	switch {
 	case at.IsZero():
 		return provisioner.Cluster{}, provisioner.Errorf(provisioner.EINVALID, "time is required (RFC 3339)")
@@ -139,8 +140,8 @@ func (a *App) scheduleDestroy(ctx context.Context, c Caller, name string, at tim
 		return provisioner.Cluster{}, provisioner.Errorf(provisioner.EINVALID, "time %s is in the past", at.Format(time.RFC3339))
 	case at.Sub(now) > a.limits.AbsMaxTTL:
 		return provisioner.Cluster{}, provisioner.Errorf(provisioner.EINVALID, "time %s is more than %s away", at.Format(time.RFC3339), a.limits.AbsMaxTTL)
-	case c.User.Level < provisioner.LevelAdmin && at.Sub(now) > a.limits.MaxTTL:
-		return provisioner.Cluster{}, provisioner.Errorf(provisioner.ELIMIT, "org members may schedule a destroy at most %s ahead", a.limits.MaxTTL)
+	case bounded && at.Sub(now) > maxTTL:
+		return provisioner.Cluster{}, provisioner.Errorf(provisioner.ELIMIT, "%s may schedule a destroy at most %s ahead", limitHolder(c.User, name), maxTTL)
 	}
 	return a.reschedule(ctx, c, name, "SCHEDULE_DESTROY", func(cl *provisioner.Cluster) { cl.DestroyAt = at })
 }
@@ -157,10 +158,10 @@ func (a *App) extend(ctx context.Context, c Caller, name string, ttl time.Durati
 	if err := provisioner.ValidateClusterName(name); err != nil {
 		return provisioner.Cluster{}, err
 	}
-	if err := requireLevel(c.User, provisioner.LevelOrgMember, "EXTEND of "+name); err != nil {
+	if err := requireDeployer(c.User, name, "EXTEND of "+name); err != nil {
 		return provisioner.Cluster{}, err
 	}
-	if err := a.checkTTL(c, ttl); err != nil {
+	if err := a.checkTTL(c, name, ttl); err != nil {
 		return provisioner.Cluster{}, err
 	}
 	now := a.now().UTC()
@@ -178,7 +179,7 @@ func (a *App) reschedule(ctx context.Context, c Caller, name, what string, chang
 		if !exists {
 			return false, provisioner.Errorf(provisioner.ENOTFOUND, "cluster %q does not exist", name)
 		}
-		if err := authorizeCluster(c.User, cl.IsPublic, what+" of "+name); err != nil {
+		if err := authorizeCluster(c.User, name, cl.IsPublic, what+" of "+name); err != nil {
 			return false, err
 		}
 		now := a.now().UTC()

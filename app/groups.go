@@ -85,12 +85,35 @@ func authorizeGroup(c Caller, user, what string) error {
 }
 
 // authorizeParent is whose groups a cluster takes: any member's on a
-// public cluster, organization members' on a private one.
+// public cluster; on a private one, organization members' and those of
+// the affiliates it is granted to.
 func authorizeParent(c Caller, cl provisioner.Cluster, what string) error {
 	if cl.IsPublic {
 		return nil
 	}
-	return requireLevel(c.User, provisioner.LevelOrgMember, what+" (on a private cluster)")
+	return requireDeployer(c.User, cl.Name, what+" (on a private cluster)")
+}
+
+// checkGroupLimits holds a group to DEPLOY's limits of the caller on its
+// cluster (nodes 0: the TTL only, for EXTEND). A member outside the
+// organization, who may attach a group to a public cluster only, has the
+// organization members' limits; administrators the absolute ones.
+func (a *App) checkGroupLimits(c Caller, cluster string, nodes int, ttl time.Duration) error {
+	if ttl < MinTTL || ttl > a.limits.AbsMaxTTL {
+		return provisioner.Errorf(provisioner.EINVALID, "ttl must be between %s and %s", MinTTL, a.limits.AbsMaxTTL)
+	}
+	maxNodes, maxTTL, bounded := a.userLimits(c.User, cluster)
+	holder := limitHolder(c.User, cluster)
+	if !bounded && c.User.Level < provisioner.LevelAdmin {
+		maxNodes, maxTTL, bounded, holder = a.limits.MaxNodes, a.limits.MaxTTL, true, "members"
+	}
+	switch {
+	case bounded && ttl > maxTTL:
+		return provisioner.Errorf(provisioner.ELIMIT, "%s may keep a node group at most %s", holder, maxTTL)
+	case bounded && nodes > maxNodes:
+		return provisioner.Errorf(provisioner.ELIMIT, "%s may deploy at most %d nodes", holder, maxNodes)
+	}
+	return nil
 }
 
 // DeployGroup is DEPLOY of a user node group: running → success; being
@@ -118,14 +141,11 @@ func (a *App) deployGroup(ctx context.Context, c Caller, req *GroupRequest) (Gro
 	if req.TTL == 0 {
 		req.TTL = a.limits.DefaultTTL
 	}
-	if err := a.checkTTL(c, req.TTL); err != nil {
-		return GroupResult{}, err
-	}
 	if req.NodeCapacity < 1 || req.NodeCapacity > a.limits.AbsMaxNodes {
 		return GroupResult{}, provisioner.Errorf(provisioner.EINVALID, "node_capacity must be between 1 and %d", a.limits.AbsMaxNodes)
 	}
-	if c.User.Level < provisioner.LevelAdmin && req.NodeCapacity > a.limits.MaxNodes {
-		return GroupResult{}, provisioner.Errorf(provisioner.ELIMIT, "%s may deploy at most %d nodes", c.User.Level, a.limits.MaxNodes)
+	if err := a.checkGroupLimits(c, req.Cluster, req.NodeCapacity, req.TTL); err != nil {
+		return GroupResult{}, err
 	}
 	res, started, version, err := a.markGroupDeploying(ctx, c, *req, what)
 	if err != nil || res.Done {
@@ -294,7 +314,7 @@ func (a *App) extendGroup(ctx context.Context, c Caller, cluster, user string, t
 	if err != nil {
 		return provisioner.NodeGroup{Cluster: cluster}, err
 	}
-	if err := a.checkTTL(c, ttl); err != nil {
+	if err := a.checkGroupLimits(c, cluster, 0, ttl); err != nil {
 		return provisioner.NodeGroup{Cluster: cluster}, err
 	}
 	key := provisioner.GroupKey(cluster, user)

@@ -2,6 +2,7 @@ package app
 
 import (
 	"context"
+	"slices"
 	"strings"
 
 	"provisioner"
@@ -99,9 +100,11 @@ func (a *App) LoginActions(ctx context.Context, src, idToken string) (Login, err
 
 // issue makes u's jwt_user. A user the signature policy requires to sign
 // gets the "developer" org role, which is what makes the released Python
-// client sign its provisioner requests.
+// client sign its provisioner requests; a user in the affiliates list the
+// "affiliate" role, and its clusters in the audience.
 func (a *App) issue(ctx context.Context, u provisioner.User) (Login, error) {
 	u.Signs = a.signing.Requires(u)
+	u.Affiliation = a.affiliation(ctx, u.Login)
 	aud, err := a.userAudience(ctx, u)
 	if err != nil {
 		return Login{}, err
@@ -138,7 +141,14 @@ func (a *App) Authenticate(ctx context.Context, bearer string) (provisioner.User
 	if err != nil {
 		return provisioner.User{}, err
 	}
-	return claims.User(), nil
+	u := claims.User()
+	// As production, an affiliate's rights need both the role in its token
+	// and the operator's list; the grant is read from the list now, so a
+	// change there takes effect at once.
+	if slices.Contains(claims.OrgRoles, provisioner.RoleAffiliate) {
+		u.Affiliation = a.affiliation(ctx, u.Login)
+	}
+	return u, nil
 }
 
 // Whoami returns the verified claims of a jwt_user.
@@ -153,16 +163,23 @@ func (a *App) Whoami(ctx context.Context, token string) (provisioner.Claims, err
 // after this login (the released client logs in, deploys, then calls the
 // cluster with the same token). Other GitHub users may reach public
 // clusters only: the ones that exist now are named, as the load balancer of
-// a public cluster refuses a token that does not name it.
+// a public cluster refuses a token that does not name it. An affiliate's
+// clusters are appended, as production does; an affiliate outside the
+// organization gets the runner and monitor only if its allowed scopes keep
+// them (affiliateAudience).
 func (a *App) userAudience(ctx context.Context, u provisioner.User) ([]string, error) {
 	if u.Level >= provisioner.LevelOrgMember {
-		return []string{provisioner.AudienceRunner, provisioner.AudienceMonitor, provisioner.AudienceAll}, nil
+		aud := []string{provisioner.AudienceRunner, provisioner.AudienceMonitor}
+		if u.Affiliation != nil {
+			aud = append(aud, u.Affiliation.Clusters...)
+		}
+		return append(aud, provisioner.AudienceAll), nil
 	}
 	all, err := a.store.ListClusters(ctx)
 	if err != nil {
 		return nil, err
 	}
-	var aud []string
+	aud := affiliateAudience(u.Affiliation)
 	for _, cl := range all {
 		if cl.IsPublic {
 			aud = append(aud, cl.Name)

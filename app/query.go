@@ -46,7 +46,8 @@ func (a *App) Events(ctx context.Context, c Caller, name string, limit int) ([]p
 	return evs, nil
 }
 
-// canSee lets members see public and absent clusters, org members all.
+// canSee lets members see public and absent clusters, affiliates theirs
+// too, org members all.
 func (a *App) canSee(ctx context.Context, c Caller, name string) error {
 	if err := provisioner.ValidateClusterName(name); err != nil {
 		return err
@@ -54,7 +55,7 @@ func (a *App) canSee(ctx context.Context, c Caller, name string) error {
 	if err := requireLevel(c.User, provisioner.LevelMember, "cluster status"); err != nil {
 		return err
 	}
-	if c.User.Level >= provisioner.LevelOrgMember {
+	if c.User.Level >= provisioner.LevelOrgMember || c.User.Affiliation.Names(name) {
 		return nil
 	}
 	cl, err := a.store.GetCluster(ctx, name)

@@ -18,6 +18,7 @@ import (
 
 	"provisioner"
 	"provisioner/api"
+	"provisioner/signature"
 )
 
 // Client talks to one provisioner.
@@ -25,6 +26,9 @@ type Client struct {
 	BaseURL string // e.g. http://127.0.0.1:8080
 	Token   string // jwt_user, sent as a bearer token when set
 	HTTP    *http.Client
+	// Signer, when set, signs the state-changing calls (those
+	// signature.Covers names), as a signature policy requires.
+	Signer *Signer
 }
 
 // New returns a client with a bounded HTTP timeout.
@@ -37,16 +41,23 @@ func New(baseURL, token string) *Client {
 // so callers can tell 200 from 202.
 func (c *Client) do(ctx context.Context, method, path string, in, out any) (int, error) {
 	var body io.Reader
+	var sent []byte
 	if in != nil {
 		b, err := json.Marshal(in)
 		if err != nil {
 			return 0, err
 		}
-		body = bytes.NewReader(b)
+		body, sent = bytes.NewReader(b), b
 	}
 	req, err := http.NewRequestWithContext(ctx, method, c.BaseURL+path, body)
 	if err != nil {
 		return 0, provisioner.Wrap(provisioner.EINVALID, err, "invalid server URL %q", c.BaseURL)
+	}
+	if c.Signer != nil {
+		p, _, _ := strings.Cut(path, "?")
+		if signature.Covers(method, p) {
+			c.Signer.Sign(req, sent)
+		}
 	}
 	if in != nil {
 		req.Header.Set("Content-Type", "application/json")

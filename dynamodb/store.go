@@ -20,6 +20,7 @@
 //	audit id guard        AUDITID#<id>        ID
 //	audit day index       AUDITDAYS           <yyyy-mm-dd>
 //	job                   JOB#<id>            JOB                       gsi1pk JOBS, gsi1sk <created>#<id>
+//	signature guard       SIG#<signature>     SIG                       ttl (ClaimSignature)
 //
 // <time> is fixed-width UTC with nanoseconds (2006-01-02T15:04:05.000000000Z),
 // so string order is time order and a Query on sk reads in time order.
@@ -73,6 +74,9 @@
 // and cluster tombstones carry "ttl": the record's own time plus the
 // retention (WithRetention; 90 days by default), after which DynamoDB
 // deletes them in the background. Clusters and jobs never expire.
+// Signature guards (the replay record of signed requests, shared by every
+// Lambda instance) expire a minute after their signature's timestamp left
+// the ±60 s window.
 package dynamodb
 
 import (

@@ -258,3 +258,30 @@ func TestNewRefusesBadConfig(t *testing.T) {
 		}
 	}
 }
+
+// TestPrivateForwardsAffiliate: a GitHub user outside the organization
+// with the "affiliate" org role passes a private cluster its token names
+// (a jwt_cluster from ACCESS, or its login token's aud), as production's
+// ILB does by audience; the same user's token for another cluster, or
+// without the role, does not.
+func TestPrivateForwardsAffiliate(t *testing.T) {
+	s, up := newSigner(t), newUpstream(t)
+	g := newGateway(t, Config{}, up.URL, s.keys)
+	lab := mia
+	lab.Affiliation = &provisioner.Affiliation{Clusters: []string{"demo"}, MaxNodes: 1, MaxTTL: time.Hour, AllowedScopes: []string{provisioner.ScopeSlideRule}}
+	login, _, err := s.tokens.IssueUser(context.Background(), lab, []string{"demo"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, tok := range map[string]string{"jwt_cluster": s.cluster(t, lab, "demo"), "login token": login} {
+		a := call(g, "GET", "/source/version", peer, bearerOf(tok)...)
+		if a.status != 200 {
+			t.Fatalf("%s: %d %s", name, a.status, a.raw)
+		}
+		if _, h := up.seen(); h.Get(HeaderOrgRoles) != `["affiliate"]` || h.Get(HeaderAccount) != "mia" {
+			t.Errorf("%s: identity upstream: %v", name, h)
+		}
+	}
+	wantRefusal(t, call(g, "GET", "/source/version", peer, bearerOf(s.cluster(t, lab, "other"))...), 403, provisioner.EFORBIDDEN)
+	wantRefusal(t, call(g, "GET", "/source/version", peer, bearerOf(s.cluster(t, mia, "demo"))...), 403, provisioner.EFORBIDDEN)
+}

@@ -4,30 +4,10 @@ import (
 	"bytes"
 	"io"
 	"net/http"
-	"strings"
 
 	"provisioner"
 	"provisioner/signature"
 )
-
-// signedPaths are the state-changing provisioner calls, each also with a
-// per-user suffix (production's /deploy/{username} and the like): the
-// calls a signature policy covers. Production's verify_signature covers
-// every call of an owner; reading calls (status, events, reports) stay
-// token-only here so that dashboards and curl keep working.
-var signedPaths = []string{"/deploy", "/extend", "/destroy", "/schedule_destroy", "/test", "/release"}
-
-func needsSignature(r *http.Request) bool {
-	if r.Method != http.MethodPost {
-		return false
-	}
-	for _, p := range signedPaths {
-		if r.URL.Path == p || strings.HasPrefix(r.URL.Path, p+"/") {
-			return true
-		}
-	}
-	return false
-}
 
 // signed checks request signatures before next under the configured
 // policy: a caller the policy covers must sign a state-changing call. The
@@ -41,7 +21,7 @@ func (s *Server) signed(next http.Handler) http.Handler {
 		return next
 	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if !needsSignature(r) {
+		if !signature.Covers(r.Method, r.URL.Path) {
 			next.ServeHTTP(w, r)
 			return
 		}

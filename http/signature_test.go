@@ -111,4 +111,12 @@ func TestSignaturesOwners(t *testing.T) {
 	if r := e.do("POST", "/extend", admin, `{"cluster":"own","ttl":40}`, e.signed(priv["ada"], "/extend", `{"cluster":"own","ttl":40}`, time.Now())...); r.status != 200 {
 		t.Fatalf("admin's signed extend: %d %s", r.status, r.raw)
 	}
+	// Cancelling a job changes state: it is signed like TEST and RELEASE
+	// (an unknown job is 404 only once the signature passed).
+	noJob := strings.Repeat("0f", 16)
+	wantError(t, e.do("POST", "/jobs/"+noJob+"/cancel", admin, nil), 401, provisioner.ESIGREQUIRED)
+	wantError(t, e.do("POST", "/jobs/"+noJob+"/cancel", admin, nil, e.signed(priv["ada"], "/jobs/"+noJob+"/cancel", "", time.Now())...),
+		404, provisioner.ENOTFOUND)
+	// Reading a job's log stays token-only.
+	wantError(t, e.do("GET", "/jobs/"+noJob+"/log", admin, nil), 404, provisioner.ENOTFOUND)
 }

@@ -35,7 +35,10 @@ func newReuseCache(max int) *reuseCache {
 // the user), its cluster and the signing key.
 func reuseKey(u provisioner.User, cluster, kid string) string {
 	var b strings.Builder
-	for _, s := range []string{u.Login, strconv.FormatInt(u.ID, 10), u.Level.String(), u.Org, cluster, kid} {
+	// The org roles are part of the key: an affiliation granted or taken
+	// away changes the token's org_roles, which the gateway checks.
+	roles := strings.Join(provisioner.OrgRoles(u), ",")
+	for _, s := range []string{u.Login, strconv.FormatInt(u.ID, 10), u.Level.String(), u.Org, roles, cluster, kid} {
 		b.WriteString(strconv.Quote(s))
 	}
 	return b.String()

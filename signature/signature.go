@@ -15,6 +15,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/base64"
+	"net/http"
 	"strconv"
 	"strings"
 	"sync"
@@ -45,6 +46,33 @@ type Keys interface {
 	SigningKeys(ctx context.Context, login string) ([]ssh.PublicKey, error)
 }
 
+// signedPaths are the state-changing provisioner calls, each also with a
+// per-user suffix (production's /deploy/{username} and the like).
+var signedPaths = []string{"/deploy", "/extend", "/destroy", "/schedule_destroy", "/test", "/release"}
+
+// Covers reports whether a request is one a signature policy covers: the
+// state-changing calls (DEPLOY, EXTEND, DESTROY, SCHEDULE_DESTROY, TEST,
+// RELEASE, their /deploy/{login}-style variants, and cancelling a job,
+// POST /jobs/{id}/cancel). Production's verify_signature covers every call
+// of an owner; reading calls (status, events, reports, jobs) stay
+// token-only here so that dashboards and curl keep working. The server
+// checks, and the Go client signs, exactly these.
+func Covers(method, path string) bool {
+	if method != http.MethodPost {
+		return false
+	}
+	for _, p := range signedPaths {
+		if path == p || strings.HasPrefix(path, p+"/") {
+			return true
+		}
+	}
+	if id, ok := strings.CutPrefix(path, "/jobs/"); ok {
+		id, ok = strings.CutSuffix(id, "/cancel")
+		return ok && id != "" && !strings.Contains(id, "/")
+	}
+	return false
+}
+
 // Canonical is the message production signs.
 func Canonical(hostPath, timestamp string, body []byte) []byte {
 	var b bytes.Buffer
@@ -62,15 +90,32 @@ type Verifier struct {
 	Keys   Keys
 	Now    func() time.Time // default time.Now
 
-	// Replays: the signatures accepted within the window, by their bytes,
-	// with the time after which their timestamp is out of the window.
-	// This is per process, which is enough for serve (one process). A
-	// deployment of several processes (the AWS Lambda) needs the cache in
-	// shared storage: a conditional put of the signature into the table
-	// with an expiry (attribute_not_exists, TTL after the window), refusing
-	// when the item exists.
+	// Replays records accepted signatures where every process of a
+	// deployment sees them (the AWS Lambda: a conditional put into its
+	// table). Nil: the in-memory record below, which is per process and
+	// enough for serve (one process).
+	Replays Replays
+
+	// The signatures accepted within the window, by their bytes, with the
+	// time after which their timestamp is out of the window.
 	mu   sync.Mutex
 	seen map[string]time.Time
+}
+
+// Replays is a shared record of accepted signatures.
+type Replays interface {
+	// Claim records sig until the time its timestamp leaves the window,
+	// reporting false (and no error) when sig was already recorded, by
+	// this process or another. A record may outlive until.
+	Claim(ctx context.Context, sig []byte, until time.Time) (bool, error)
+}
+
+// ReplaysFunc adapts a function (e.g. a store's method) to Replays.
+type ReplaysFunc func(ctx context.Context, sig []byte, until time.Time) (bool, error)
+
+// Claim implements Replays.
+func (f ReplaysFunc) Claim(ctx context.Context, sig []byte, until time.Time) (bool, error) {
+	return f(ctx, sig, until)
 }
 
 // Request is what a signature covers, as the server received it.
@@ -132,7 +177,21 @@ func (v *Verifier) Verify(ctx context.Context, r Request) error {
 		return provisioner.Errorf(provisioner.EBADSIGNATURE,
 			"the signature does not verify with any key registered for %s (it covers the host, path, timestamp and body)", r.Login)
 	}
+	if v.Replays != nil {
+		fresh, err := v.Replays.Claim(ctx, sig, at.Add(Window))
+		if err != nil {
+			return err
+		}
+		if !fresh {
+			return replayed()
+		}
+		return nil
+	}
 	return v.remember(string(sig), at.Add(Window), now)
+}
+
+func replayed() error {
+	return provisioner.Errorf(provisioner.EBADSIGNATURE, "this signature was already used: sign each request anew")
 }
 
 func (v *Verifier) now() time.Time {
@@ -151,7 +210,7 @@ func (v *Verifier) remember(sig string, until, now time.Time) error {
 		v.seen = map[string]time.Time{}
 	}
 	if exp, ok := v.seen[sig]; ok && now.Before(exp) {
-		return provisioner.Errorf(provisioner.EBADSIGNATURE, "this signature was already used: sign each request anew")
+		return replayed()
 	}
 	if len(v.seen) >= maxSeen {
 		for s, exp := range v.seen {

@@ -170,3 +170,22 @@ func TestGitHubKeys(t *testing.T) {
 		t.Errorf("unknown user: %v %v", k, err)
 	}
 }
+
+func TestCovers(t *testing.T) {
+	for _, tc := range []struct {
+		method, path string
+		want         bool
+	}{
+		{"POST", "/deploy", true}, {"POST", "/deploy/ada", true}, {"POST", "/extend", true},
+		{"POST", "/destroy", true}, {"POST", "/schedule_destroy", true}, {"POST", "/test", true},
+		{"POST", "/release/ada", true}, {"POST", "/jobs/j-1/cancel", true},
+		{"GET", "/deploy", false}, {"POST", "/deployx", false}, {"POST", "/status", false},
+		{"POST", "/events", false}, {"POST", "/access", false}, {"GET", "/jobs/j-1", false},
+		{"POST", "/jobs//cancel", false}, {"POST", "/jobs/a/b/cancel", false}, {"GET", "/jobs/j-1/cancel", false},
+		{"POST", "/auth/github/pat", false},
+	} {
+		if got := Covers(tc.method, tc.path); got != tc.want {
+			t.Errorf("Covers(%s %s) = %v, want %v", tc.method, tc.path, got, tc.want)
+		}
+	}
+}

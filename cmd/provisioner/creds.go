@@ -108,13 +108,20 @@ func token(server string) (string, error) {
 	return c.Token, nil
 }
 
-// client returns an API client carrying the cached token, if any.
+// client returns an API client carrying the cached token, if any, and the
+// signing key, if any.
 func (g *globals) client() (*client.Client, error) {
 	tok, err := token(g.Server)
 	if err != nil {
 		return nil, err
 	}
-	return client.New(g.Server, tok), nil
+	s, path, err := g.signer()
+	if err != nil {
+		return nil, err
+	}
+	c := client.New(g.Server, tok)
+	c.Signer, g.signedWith = s, path
+	return c, nil
 }
 
 // authedClient is client() for commands that make no sense anonymously.

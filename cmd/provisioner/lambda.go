@@ -16,6 +16,7 @@ import (
 	ssmsdk "github.com/aws/aws-sdk-go-v2/service/ssm"
 
 	"provisioner"
+	"provisioner/affiliates"
 	"provisioner/app"
 	"provisioner/aws/awsenv"
 	"provisioner/aws/cloudformation"
@@ -144,16 +145,49 @@ func newLambdaHandler(cfg aws.Config, getenv func(string) string, log *slog.Logg
 	if err := lambdaJobs(cfg, getenv, prefix, domain, store, &appCfg); err != nil {
 		return nil, err
 	}
+	if appCfg.Affiliates, err = lambdaAffiliates(cfg, getenv, log); err != nil {
+		return nil, err
+	}
 	if getenv("PROVISIONER_GITHUB_CLIENT_ID") != "" {
 		appCfg.Device = gh
 	}
 	if getenv("PROVISIONER_ACTIONS_AUDIENCE") != "" {
 		appCfg.Actions = gh
 	}
+	verifier, err := lambdaSignatures(cfg, getenv, store, bucket, emulated)
+	if err != nil {
+		return nil, err
+	}
+	appCfg.Signatures = verifier.Policy
 	a := app.New(appCfg)
 	// TrustedProxies stays 0: the Lambda adapter puts API Gateway's sourceIp in RemoteAddr.
-	srv := phttp.NewServer(phttp.Config{App: a, Keys: signer, Issuer: issuer, Logger: log})
+	srv := phttp.NewServer(phttp.Config{App: a, Keys: signer, Issuer: issuer, Logger: log, Signatures: verifier})
 	return &lambda.Handler{HTTP: srv, Destroy: a.FireDestroy, Reconcile: a.Reconcile, Logger: log}, nil
+}
+
+// lambdaAffiliates reads production's affiliates file from S3:
+// PROVISIONER_AFFILIATES is s3://BUCKET/KEY, or a KEY in
+// PROVISIONER_PROJECT_BUCKET (production's PROJECT_FOLDER/affiliates.json).
+// It is read at first use, not at a cold start, and again when its ETag
+// changes (looked at every 30 s); a bad object keeps the last good list and
+// is logged, and with none yet nobody is an affiliate.
+func lambdaAffiliates(cfg aws.Config, getenv func(string) string, log *slog.Logger) (provisioner.Affiliates, error) {
+	v := getenv("PROVISIONER_AFFILIATES")
+	if v == "" {
+		return nil, nil
+	}
+	bucket, key := getenv("PROVISIONER_PROJECT_BUCKET"), v
+	if strings.HasPrefix(v, "s3://") {
+		var err error
+		if bucket, key, err = s3.ParseObjectURL(v); err != nil {
+			return nil, fmt.Errorf("PROVISIONER_AFFILIATES: %w", err)
+		}
+	} else if bucket == "" {
+		return nil, fmt.Errorf("PROVISIONER_AFFILIATES names a key (%s) but PROVISIONER_PROJECT_BUCKET is not set", v)
+	}
+	client := s3sdk.NewFromConfig(cfg, func(o *s3sdk.Options) { o.UsePathStyle = getenv("PROVISIONER_AWS_ENDPOINT") != "" })
+	return affiliates.NewLazy("s3://"+bucket+"/"+key, s3.ObjectLoader(client, bucket, key),
+		affiliates.Options{Every: 30 * time.Second, Logger: log}), nil
 }
 
 func lambdaGitHub(getenv func(string) string) (*github.Provider, error) {

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -63,15 +64,25 @@ type awsBackend struct {
 	clock  *lambdaClock
 	gh     *githubtest.Server
 	token  string
+	env    map[string]string
+	table  string
+	domain string
+	tpl    string
 }
 
 func newAWSBackend(t *testing.T) *awsBackend {
+	t.Helper()
+	return newAWSBackendWith(t, nil)
+}
+
+// newAWSBackendWith is newAWSBackend with more (or other) variables.
+func newAWSBackendWith(t *testing.T, extra map[string]string) *awsBackend {
 	t.Helper()
 	ctx := context.Background()
 	cfg := awstest.Config(t)
 	b := &awsBackend{t: t, cfg: cfg, prefix: awstest.Name("p"), clock: &lambdaClock{}}
 	table, bucket, group := awstest.Name("tbl"), awstest.Name("logs"), awstest.Name("grp")
-	b.group, b.bucket = group, bucket
+	b.group, b.bucket, b.table = group, bucket, table
 	if err := dynamodb.CreateTable(ctx, ddbsdk.NewFromConfig(cfg), table); err != nil {
 		t.Fatal(err)
 	}
@@ -87,6 +98,7 @@ func newAWSBackend(t *testing.T) *awsBackend {
 		t.Fatal(err)
 	}
 	domain := awstest.Name("lt") + ".example.org"
+	b.domain = domain
 	net, err := awstest.CreateNetwork(ctx, cfnsdk.NewFromConfig(cfg), awstest.Name("net"), domain)
 	if err != nil {
 		t.Fatal(err)
@@ -106,18 +118,21 @@ func newAWSBackend(t *testing.T) *awsBackend {
 		"PROVISIONER_CLUSTER_RELEASE_SHA256": strings.Repeat("5e", 32), "PROVISIONER_PROJECT_BUCKET": "sliderule-test-project",
 		"PROVISIONER_CLUSTER_VPC_ID": net.VPC, "PROVISIONER_CLUSTER_PUBLIC_SUBNET_ID": net.PublicSubnet,
 		"PROVISIONER_CLUSTER_PRIVATE_SUBNET_ID": net.PrivateSubnet,
+		"PROVISIONER_AFFILIATES":                "s3://" + bucket + "/" + affiliatesKey,
 		"PROVISIONER_SLIDERULE_REPO":            "https://git.example.org/sliderule.git", "PROVISIONER_JOB_SUBNET_ID": net.PrivateSubnet,
 		"PROVISIONER_JOB_INSTANCE_PROFILE_ARN": net.JobProfileARN,
 		"PROVISIONER_GITHUB_API_URL":           b.gh.APIURL(), "PROVISIONER_GITHUB_URL": b.gh.WebURL(), "PROVISIONER_GITHUB_ORG": "sliderule",
+	}
+	for k, v := range extra {
+		env[k] = v
 	}
 	tpl, err := os.ReadFile("../../deploy/cluster.yaml")
 	if err != nil {
 		t.Fatal(err)
 	}
+	b.env, b.tpl = env, string(tpl)
 	b.calls = awsenv.Count(&b.cfg)
-	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	b.h, err = newLambdaHandler(b.cfg, func(k string) string { return env[k] }, log,
-		lambdaOverrides{Probe: nodesProbe{}, Now: b.clock.Now, TemplateBody: string(tpl)})
+	b.h, err = b.handler()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -127,8 +142,21 @@ func newAWSBackend(t *testing.T) *awsBackend {
 	return b
 }
 
+// handler wires one more Lambda instance on the backend's resources.
+func (b *awsBackend) handler() (*lambda.Handler, error) {
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	return newLambdaHandler(b.cfg, func(k string) string { return b.env[k] }, log,
+		lambdaOverrides{Probe: nodesProbe{}, Now: b.clock.Now, TemplateBody: b.tpl})
+}
+
 // api sends one API Gateway HTTP API (payload 2.0) event through the handler.
 func (b *awsBackend) api(method, path, body string) (int, map[string]any) {
+	b.t.Helper()
+	return b.apiTo(b.h, method, path, body, nil)
+}
+
+// apiTo is api through handler h with more headers.
+func (b *awsBackend) apiTo(h *lambda.Handler, method, path, body string, hdr map[string]string) (int, map[string]any) {
 	b.t.Helper()
 	rawPath, query, _ := strings.Cut(path, "?")
 	ev := events.APIGatewayV2HTTPRequest{Version: "2.0", RouteKey: "$default", RawPath: rawPath, RawQueryString: query,
@@ -138,8 +166,11 @@ func (b *awsBackend) api(method, path, body string) (int, map[string]any) {
 	if b.token != "" {
 		ev.Headers["authorization"] = "Bearer " + b.token
 	}
+	for k, v := range hdr {
+		ev.Headers[strings.ToLower(k)] = v
+	}
 	payload, _ := json.Marshal(ev)
-	out, err := b.h.Invoke(context.Background(), payload)
+	out, err := h.Invoke(context.Background(), payload)
 	if err != nil {
 		b.t.Fatalf("%s %s: %v", method, path, err)
 	}
@@ -413,5 +444,32 @@ func ilbChecksKMSTokens(t *testing.T, toIssuer *http.Client, issuer, clusterToke
 		if tc.status == 200 && !strings.Contains(string(body), `"account":"ada"`) {
 			t.Errorf("ILB, %s: the node did not learn who called: %s", tc.name, body)
 		}
+	}
+}
+
+// affiliatesKey is where the AWS test puts the affiliates file.
+const affiliatesKey = "config/affiliates.json"
+
+// TestAWSAffiliates: the Lambda reads the affiliates file from S3 (at
+// first use, not at a cold start); an affiliate's login token and /info
+// show its cluster and limits. (A missing or bad object keeps the last good
+// list, or none: the affiliates package's tests.)
+func TestAWSAffiliates(t *testing.T) {
+	b := newAWSBackend(t)
+	b.gh.AddUser("tok-lab", "lab", 9)
+	if _, err := s3sdk.NewFromConfig(b.cfg, func(o *s3sdk.Options) { o.UsePathStyle = true }).PutObject(context.Background(), &s3sdk.PutObjectInput{
+		Bucket: aws.String(b.bucket), Key: aws.String(affiliatesKey),
+		Body: strings.NewReader(`{"lab": {"active": true, "clusters": ["lab-a"], "max_nodes": 2, "max_ttl": 60, "allowed_scopes": ["sliderule:access", "provisioner:access"]}}`)}); err != nil {
+		t.Fatal(err)
+	}
+	s, r := b.api("POST", "/auth/github/pat", `{"pat":"tok-lab"}`)
+	if s != 200 {
+		t.Fatalf("login: %d %v", s, r)
+	}
+	b.token = r["token"].(string)
+	s, info := b.api("POST", "/info", "")
+	if s != 200 || fmt.Sprint(info["orgRoles"]) != "[affiliate]" || fmt.Sprint(info["deployableClusters"]) != "[lab-a]" ||
+		info["maxNodes"] != float64(2) || info["maxTTL"] != float64(60) {
+		t.Errorf("/info: %d %v", s, info)
 	}
 }

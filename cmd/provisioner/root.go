@@ -41,7 +41,7 @@ func usagef(format string, args ...any) error { return usageError{fmt.Errorf(for
 func Main(args []string, io Streams) int {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	root := newRootCmd(io)
+	root, g := newRoot(io)
 	root.SetArgs(args)
 	root.SetIn(io.In)
 	root.SetOut(io.Out)
@@ -60,6 +60,7 @@ func Main(args []string, io Streams) int {
 		}
 	}
 	fmt.Fprintln(io.Err, "error:", msg)
+	g.signatureHint(err)
 	if code == exitUsage {
 		fmt.Fprintf(io.Err, "Run '%s --help' for usage.\n", cmd.CommandPath())
 	}
@@ -75,7 +76,8 @@ func exitCode(err error) int {
 		return exitCancelled
 	}
 	switch provisioner.ErrorCode(err) {
-	case provisioner.EUNAUTHORIZED, provisioner.EFORBIDDEN, provisioner.EDENIED:
+	case provisioner.EUNAUTHORIZED, provisioner.EFORBIDDEN, provisioner.EDENIED,
+		provisioner.ESIGREQUIRED, provisioner.EBADSIGNATURE:
 		return exitAuth
 	case provisioner.EINTERNAL:
 		// Cobra's own flag and argument errors are plain errors.
@@ -100,12 +102,15 @@ func isCobraUsage(err error) bool {
 
 // globals are the flags every client command shares.
 type globals struct {
-	Server string
-	JSON   bool
-	io     Streams
+	Server     string
+	JSON       bool
+	SigningKey string
+	io         Streams
+
+	signedWith string // the key file the last client signs with, if any
 }
 
-func newRootCmd(io Streams) *cobra.Command {
+func newRoot(io Streams) (*cobra.Command, *globals) {
 	g := &globals{io: io}
 	root := &cobra.Command{
 		Use:   "provisioner",
@@ -127,6 +132,8 @@ and any other --some-flag is PROVISIONER_SOME_FLAG.`,
 	root.Version = buildVersion()
 	root.PersistentFlags().StringVar(&g.Server, "server", "http://127.0.0.1:8080", "provisioner URL (env PROVISIONER_URL)")
 	root.PersistentFlags().BoolVar(&g.JSON, "json", false, "print JSON instead of text")
+	root.PersistentFlags().StringVar(&g.SigningKey, "signing-key", "",
+		"ssh-ed25519 private key (OpenSSH format, no passphrase) that signs deploy, extend, destroy, schedule-destroy, test, release and job cancels; default ~/.sliderule_key if it exists, the SlideRule Python client's key")
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
 
 	root.AddCommand(
@@ -138,7 +145,7 @@ and any other --some-flag is PROVISIONER_SOME_FLAG.`,
 		newKeysCmd(g), newNodeCmd(io),
 		newExitCodesTopic(),
 	)
-	return root
+	return root, g
 }
 
 // envName is the environment variable that sets a flag.
@@ -178,7 +185,8 @@ func newExitCodesTopic() *cobra.Command {
   0    success
   1    failure (the request was refused for a state reason, or something failed)
   2    usage error (bad flags or arguments)
-  3    not authenticated, or not allowed at your level (log in, or ask an admin)
+  3    not authenticated, or not allowed at your level (log in, or ask an admin),
+       or a request signature is missing or refused (see --signing-key)
   130  interrupted`,
 	}
 }

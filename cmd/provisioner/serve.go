@@ -19,6 +19,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"provisioner"
+	"provisioner/affiliates"
 	"provisioner/app"
 	"provisioner/github"
 	phttp "provisioner/http"
@@ -73,6 +74,7 @@ type serveOptions struct {
 	SignaturePolicy string
 	SigningKeys     string
 	SigningGitHub   bool
+	Affiliates      string
 	// ready, when set, receives the bound address once the server listens (tests).
 	ready func(addr string)
 }
@@ -135,9 +137,10 @@ Identity (--identity):
 	f.DurationVar(&o.DevicePace, "device-pace", 5*time.Second, "how long a device-flow poll's final error (expired, denied) is held back, so clients that re-poll at once on an error poll at this pace")
 	f.StringVar(&o.TestCluster, "test-cluster", "", "the cluster a TEST runs against when it names none (production's POST /test {branch})")
 	f.StringSliceVar(&o.JobEnv, "job-env", nil, "KEY=VALUE passed to the job steps (e.g. REGISTRY=..., AWS_REGION=...)")
-	f.StringVar(&o.SignaturePolicy, "signature-policy", "off", "who must sign DEPLOY, EXTEND, DESTROY, SCHEDULE_DESTROY, TEST and RELEASE: off, owners (admins) or everyone")
+	f.StringVar(&o.SignaturePolicy, "signature-policy", "off", "who must sign DEPLOY, EXTEND, DESTROY, SCHEDULE_DESTROY, TEST, RELEASE and job cancels: off, owners (admins) or everyone")
 	f.StringVar(&o.SigningKeys, "signing-keys", "", "file (or directory of files) of \"login ssh-ed25519 AAAA... comment\" lines, the keys signed requests are checked with; reread on change")
 	f.BoolVar(&o.SigningGitHub, "signing-keys-github", false, "also accept the ssh-ed25519 keys users publish on GitHub (GET /users/{login}/keys at --github-api-url)")
+	f.StringVar(&o.Affiliates, "affiliates", "", "production's affiliates file (JSON: login -> {active, clusters, max_nodes, max_ttl in minutes, allowed_scopes}), users outside the organization granted clusters and limits; reread on change, a bad change keeps the last good list")
 	f.StringVar(&o.LogFormat, "log-format", "text", "log format: text or json")
 	f.StringVar(&o.LogLevel, "log-level", "info", "log level: debug, info, warn, error")
 	return cmd
@@ -240,6 +243,14 @@ func (o *serveOptions) run(ctx context.Context) error {
 		Tokens: jwt.New(jwt.Config{Issuer: issuer, Signer: keys, UserTTL: o.UserTokenTTL, ClusterTTL: o.ClusterTokenTTL})}
 	if err := o.identity(&cfg, log); err != nil {
 		return err
+	}
+	if o.Affiliates != "" {
+		src, err := affiliates.NewFile(o.Affiliates, log)
+		if err != nil {
+			return usagef("--affiliates: %v", err)
+		}
+		cfg.Affiliates = src
+		log.Info("affiliates", "file", o.Affiliates)
 	}
 	driver, alive, err := o.driver(ctx, issuer, keys, log)
 	if err != nil {
