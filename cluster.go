@@ -27,9 +27,13 @@ type Cluster struct {
 	NodeCapacity int          `json:"node_capacity"`
 	Version      string       `json:"version,omitempty"`
 	Endpoint     string       `json:"endpoint,omitempty"`
-	CreatedBy    string       `json:"created_by,omitempty"`
-	CreatedAt    time.Time    `json:"created_at"`
-	UpdatedAt    time.Time    `json:"updated_at"`
+	// CreatedBy is the login that deployed the cluster: its owner.
+	CreatedBy string `json:"created_by,omitempty"`
+	// Team is the organization team (a slug) the cluster is shared with:
+	// its members manage it as the owner does. Empty for none.
+	Team      string    `json:"team,omitempty"`
+	CreatedAt time.Time `json:"created_at"`
+	UpdatedAt time.Time `json:"updated_at"`
 	// ExpiresAt is the end of the TTL that DEPLOY and EXTEND set; zero for a
 	// cluster registered by hand, which the provisioner does not destroy.
 	ExpiresAt time.Time `json:"expires_at"`

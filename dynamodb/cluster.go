@@ -38,6 +38,7 @@ const (
 	attrDestroyAt = "destroy_at"
 	attrOperation = "operation"
 	attrReason    = "reason"
+	attrTeam      = "team"
 )
 
 // GetCluster returns the named cluster with its revision, or ENOTFOUND. The
@@ -227,6 +228,7 @@ func clusterItem(c provisioner.Cluster) (item, error) {
 	it.setStr(attrCreatedBy, c.CreatedBy)
 	it.setStr(attrOperation, c.Operation)
 	it.setStr(attrReason, c.Reason)
+	it.setStr(attrTeam, c.Team)
 	for _, t := range []struct {
 		name string
 		v    time.Time
@@ -254,6 +256,7 @@ func decodeCluster(it item) (provisioner.Cluster, error) {
 		DestroyAt:    d.time(attrDestroyAt),
 		Operation:    d.str(attrOperation),
 		Reason:       d.str(attrReason),
+		Team:         d.str(attrTeam),
 		Revision:     d.num(attrRevision),
 	}
 	if d.err != nil {

@@ -10,7 +10,7 @@ import (
 
 // clusterColumns are the columns scanCluster reads, in its order.
 const clusterColumns = `name, is_public, state, node_capacity, version, endpoint, created_by,
-	created_at, updated_at, expires_at, destroy_at, operation, reason, revision`
+	created_at, updated_at, expires_at, destroy_at, operation, reason, team, revision`
 
 // GetCluster returns the named cluster with its revision, or ENOTFOUND.
 func (db *DB) GetCluster(ctx context.Context, name string) (provisioner.Cluster, error) {
@@ -64,20 +64,20 @@ func (db *DB) PutCluster(ctx context.Context, c provisioner.Cluster) (int64, err
 			return err
 		}
 		args := []any{c.IsPublic, string(c.State), c.NodeCapacity, c.Version, c.Endpoint, c.CreatedBy,
-			created, updated, expires, destroy, c.Operation, c.Reason, rev, c.Name}
+			created, updated, expires, destroy, c.Operation, c.Reason, c.Team, rev, c.Name}
 		var res sql.Result
 		var err error
 		if c.Revision == 0 {
 			res, err = tx.ExecContext(ctx, `
 				INSERT INTO clusters (is_public, state, node_capacity, version, endpoint, created_by,
-					created_at, updated_at, expires_at, destroy_at, operation, reason, revision, name)
-				VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+					created_at, updated_at, expires_at, destroy_at, operation, reason, team, revision, name)
+				VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 				ON CONFLICT (name) DO NOTHING`, args...)
 		} else {
 			res, err = tx.ExecContext(ctx, `
 				UPDATE clusters SET is_public = ?, state = ?, node_capacity = ?, version = ?, endpoint = ?,
 					created_by = ?, created_at = ?, updated_at = ?, expires_at = ?, destroy_at = ?,
-					operation = ?, reason = ?, revision = ?
+					operation = ?, reason = ?, team = ?, revision = ?
 				WHERE name = ? AND revision = ?`, append(args, c.Revision)...)
 		}
 		if err != nil {
@@ -172,7 +172,7 @@ func scanCluster(s scanner) (provisioner.Cluster, error) {
 	var state, created, updated string
 	var expires, destroy sql.NullString
 	if err := s.Scan(&c.Name, &c.IsPublic, &state, &c.NodeCapacity, &c.Version, &c.Endpoint, &c.CreatedBy,
-		&created, &updated, &expires, &destroy, &c.Operation, &c.Reason, &c.Revision); err != nil {
+		&created, &updated, &expires, &destroy, &c.Operation, &c.Reason, &c.Team, &c.Revision); err != nil {
 		return c, err
 	}
 	c.State = provisioner.ClusterState(state)

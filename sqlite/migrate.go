@@ -137,6 +137,11 @@ var migrations = []string{
 		revision      INTEGER NOT NULL CHECK (revision > 0),
 		PRIMARY KEY (cluster, user)
 	) STRICT;`,
+
+	// 5: ownership. A cluster's owner stays created_by (the login that
+	// deployed it); team is the organization team it is shared with, ''
+	// for none.
+	`ALTER TABLE clusters ADD COLUMN team TEXT NOT NULL DEFAULT '';`,
 }
 
 // migrate applies the steps the database has not run yet, all in one

@@ -22,6 +22,33 @@ func testClusters(t *testing.T, open func(t *testing.T) provisioner.Store) {
 		wantCluster(t, got, want)
 		wantRevision(t, got, rev)
 	})
+	t.Run("OwnerAndTeam", func(t *testing.T) {
+		// The owner (created_by) and the team a cluster is shared with
+		// survive a round trip, and clearing the team clears it.
+		s, ctx := fresh(t, open), t.Context()
+		want := cluster("alpha", false, 0)
+		want.CreatedBy, want.Team = "carol", "data-team"
+		want.Revision = create(t, s, want)
+		got, err := s.GetCluster(ctx, "alpha")
+		ok(t, err)
+		wantCluster(t, got, want)
+		if got.CreatedBy != "carol" || got.Team != "data-team" {
+			t.Fatalf("owner %q team %q, want carol and data-team", got.CreatedBy, got.Team)
+		}
+		got.Team = ""
+		_, err = s.PutCluster(ctx, got)
+		ok(t, err)
+		again, err := s.GetCluster(ctx, "alpha")
+		ok(t, err)
+		if again.Team != "" || again.CreatedBy != "carol" {
+			t.Fatalf("after clearing the team: owner %q team %q, want carol and none", again.CreatedBy, again.Team)
+		}
+		all, err := s.ListClusters(ctx)
+		ok(t, err)
+		if len(all) != 1 || all[0].CreatedBy != "carol" || all[0].Team != "" {
+			t.Fatalf("ListClusters = %+v, want alpha owned by carol, no team", all)
+		}
+	})
 	t.Run("GetMissing", func(t *testing.T) {
 		s := fresh(t, open)
 		_, err := s.GetCluster(t.Context(), "nope")
@@ -252,6 +279,7 @@ func fullCluster(name string) provisioner.Cluster {
 		Version:      "v4.5.1",
 		Endpoint:     "http://127.0.0.1:40123",
 		CreatedBy:    "bob",
+		Team:         "developers",
 		CreatedAt:    base,
 		UpdatedAt:    base.Add(time.Minute),
 		ExpiresAt:    base.Add(2 * time.Hour),
