@@ -76,11 +76,13 @@ type Claims struct {
 	NotBefore time.Time `json:"nbf"`
 	ExpiresAt time.Time `json:"exp"`
 	ID        string    `json:"jti"`
+	// Teams are the user's organization teams as of login (login tokens).
+	Teams []string `json:"teams,omitempty"`
 }
 
 // User returns the user the claims describe.
 func (c Claims) User() User {
-	return User{Login: c.Subject, ID: c.UID, Level: c.Level, Org: c.Org}
+	return User{Login: c.Subject, ID: c.UID, Level: c.Level, Org: c.Org, Teams: append([]string(nil), c.Teams...)}
 }
 
 // Reaches tells whether the token's audience names cluster exactly, or is

@@ -143,6 +143,8 @@ type DeployRequest struct {
 	NodeCapacity int    `json:"node_capacity"`
 	TTL          int    `json:"ttl"`
 	Version      string `json:"version"`
+	// Team (ours) shares the cluster with a team of the organization.
+	Team string `json:"team,omitempty"`
 }
 
 // ExtendRequest keeps a cluster ttl more minutes from now.
@@ -169,6 +171,7 @@ type Status struct {
 	Version      string    `json:"version,omitempty"`
 	Endpoint     string    `json:"endpoint,omitempty"`
 	CreatedBy    string    `json:"created_by,omitempty"`
+	Team         string    `json:"team,omitempty"`
 	CreatedAt    time.Time `json:"created_at,omitzero"`
 	ExpiresAt    time.Time `json:"expires_at,omitzero"`
 	DestroyAt    time.Time `json:"destroy_at,omitzero"`
@@ -208,7 +211,7 @@ func isoTime(t time.Time) string { return t.UTC().Truncate(time.Second).Format(t
 // fires. current_nodes is the capacity of a running cluster, else 0.
 func StatusOf(c provisioner.Cluster) Status {
 	s := Status{Status: "success", Cluster: c.Name, State: string(c.State), IsPublic: Flag(c.IsPublic),
-		NodeCapacity: Count(c.NodeCapacity), Version: c.Version, Endpoint: c.Endpoint, CreatedBy: c.CreatedBy,
+		NodeCapacity: Count(c.NodeCapacity), Version: c.Version, Endpoint: c.Endpoint, CreatedBy: c.CreatedBy, Team: c.Team,
 		CreatedAt: c.CreatedAt.UTC(), ExpiresAt: c.ExpiresAt.UTC(), DestroyAt: c.DestroyTime().UTC(),
 		Operation: c.Operation, Reason: c.Reason}
 	if st, ok := stackStatus[c.State]; ok {

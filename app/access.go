@@ -29,11 +29,16 @@ func (a *App) access(ctx context.Context, c Caller, name string) (Access, error)
 	if err := provisioner.ValidateClusterName(name); err != nil {
 		return Access{}, err
 	}
+	notFound := provisioner.Errorf(provisioner.ENOTFOUND, "cluster %q does not exist", name)
 	cl, err := a.store.GetCluster(ctx, name)
 	if provisioner.ErrorCode(err) == provisioner.ENOTFOUND {
-		return Access{}, provisioner.Errorf(provisioner.ENOTFOUND, "cluster %q does not exist", name)
+		return Access{}, notFound
 	} else if err != nil {
 		return Access{}, err
+	}
+	if !cl.IsPublic && !seesPrivate(c.User, name) {
+		// Answered as a missing one: no telling it exists.
+		return Access{}, notFound
 	}
 	if !cl.IsPublic && !mayReach(c.User, name) {
 		if err := requireLevel(c.User, provisioner.LevelOrgMember, "access to private cluster "+name); err != nil {

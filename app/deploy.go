@@ -3,6 +3,7 @@ package app
 import (
 	"context"
 	"fmt"
+	"strings"
 	"time"
 
 	"provisioner"
@@ -15,6 +16,9 @@ type DeployRequest struct {
 	NodeCapacity int
 	TTL          time.Duration // zero: the default TTL
 	Version      string        // empty: "latest"
+	// Team is the organization team to share the cluster with (a slug);
+	// its members then manage it as its owner, the deployer, does.
+	Team string
 }
 
 // Result is the answer of a long request: Done with the final operation, or
@@ -34,7 +38,7 @@ var system = Caller{User: provisioner.User{Login: "provisioner", Level: provisio
 // the returned operation ends when the cluster runs or the deadline passes.
 func (a *App) Deploy(ctx context.Context, c Caller, req DeployRequest) (Result, error) {
 	r, err := a.deploy(ctx, c, req)
-	a.audit(ctx, c, "deploy", req.Cluster, err, fmt.Sprintf("nodes=%d ttl=%s version=%s public=%t", req.NodeCapacity, req.TTL, req.Version, req.IsPublic))
+	a.audit(ctx, c, "deploy", req.Cluster, err, fmt.Sprintf("nodes=%d ttl=%s version=%s public=%t team=%s", req.NodeCapacity, req.TTL, req.Version, req.IsPublic, req.Team))
 	return r, err
 }
 
@@ -80,6 +84,15 @@ func (a *App) deploy(ctx context.Context, c Caller, req DeployRequest) (Result, 
 					return false, err
 				}
 			}
+			// A failed cluster is still its owner's: redeploying it is
+			// for those who may manage it, and keeps its owner and team
+			// (a new team only from its owner or an administrator).
+			if err := requireManager(c.User, *cl, "DEPLOY of "+req.Cluster+" (redeploying it)"); err != nil {
+				return false, err
+			}
+			if req.Team != "" && !strings.EqualFold(req.Team, cl.Team) && !isOwner(c.User, *cl) && c.User.Level < provisioner.LevelAdmin {
+				return false, provisioner.Errorf(provisioner.EFORBIDDEN, "DEPLOY of %s: only its owner (%s) or an administrator may share it with another team", req.Cluster, cl.CreatedBy)
+			}
 		}
 		if err := a.checkQuota(ctx, c, req); err != nil {
 			return false, err
@@ -88,12 +101,18 @@ func (a *App) deploy(ctx context.Context, c Caller, req DeployRequest) (Result, 
 		if err := a.store.PutOperation(ctx, op); err != nil {
 			return false, err
 		}
-		created := cl.CreatedAt
+		created, owner, team := cl.CreatedAt, cl.CreatedBy, cl.Team
 		if !exists {
 			created = now
 		}
+		if owner == "" {
+			owner = c.User.Login
+		}
+		if req.Team != "" {
+			team = req.Team
+		}
 		*cl = provisioner.Cluster{Name: req.Cluster, IsPublic: req.IsPublic, State: provisioner.StateDeploying,
-			NodeCapacity: req.NodeCapacity, Version: req.Version, CreatedBy: c.User.Login, CreatedAt: created,
+			NodeCapacity: req.NodeCapacity, Version: req.Version, CreatedBy: owner, Team: team, CreatedAt: created,
 			UpdatedAt: now, ExpiresAt: now.Add(req.TTL), Operation: op.ID, Revision: cl.Revision}
 		res, started = Result{Operation: op, Cluster: *cl}, true
 		return true, nil
@@ -146,6 +165,9 @@ func (a *App) checkDeploy(c Caller, req *DeployRequest) error {
 		return provisioner.Errorf(provisioner.EINVALID, "node_capacity must be between 1 and %d", a.limits.AbsMaxNodes)
 	}
 	if err := authorizeCluster(c.User, req.Cluster, req.IsPublic, "DEPLOY of "+req.Cluster); err != nil {
+		return err
+	}
+	if err := checkTeam(c.User, req.Team); err != nil {
 		return err
 	}
 	if maxNodes, _, bounded := a.userLimits(c.User, req.Cluster); bounded && req.NodeCapacity > maxNodes {

@@ -94,6 +94,9 @@ func (a *App) markDestroying(ctx context.Context, c Caller, name string) (res Re
 		if err := authorizeCluster(c.User, name, cl.IsPublic, "DESTROY of "+name); err != nil {
 			return false, err
 		}
+		if err := requireManager(c.User, *cl, "DESTROY of "+name); err != nil {
+			return false, err
+		}
 		if cl.State == provisioner.StateDestroying {
 			op, err := a.store.GetOperation(ctx, cl.Operation)
 			res = Result{Operation: op, Cluster: *cl}
@@ -143,7 +146,7 @@ func (a *App) scheduleDestroy(ctx context.Context, c Caller, name string, at tim
 	case bounded && at.Sub(now) > maxTTL:
 		return provisioner.Cluster{}, provisioner.Errorf(provisioner.ELIMIT, "%s may schedule a destroy at most %s ahead", limitHolder(c.User, name), maxTTL)
 	}
-	return a.reschedule(ctx, c, name, "SCHEDULE_DESTROY", func(cl *provisioner.Cluster) { cl.DestroyAt = at })
+	return a.reschedule(ctx, c, name, "SCHEDULE_DESTROY", true, func(cl *provisioner.Cluster) { cl.DestroyAt = at })
 }
 
 // Extend keeps a cluster for ttl from now, replacing any destroy schedule,
@@ -165,13 +168,16 @@ func (a *App) extend(ctx context.Context, c Caller, name string, ttl time.Durati
 		return provisioner.Cluster{}, err
 	}
 	now := a.now().UTC()
-	return a.reschedule(ctx, c, name, "EXTEND", func(cl *provisioner.Cluster) {
+	return a.reschedule(ctx, c, name, "EXTEND", false, func(cl *provisioner.Cluster) {
 		cl.ExpiresAt, cl.DestroyAt = now.Add(ttl), time.Time{}
 	})
 }
 
 // reschedule changes a live cluster's destroy time under the guard window.
-func (a *App) reschedule(ctx context.Context, c Caller, name, what string, change func(*provisioner.Cluster)) (provisioner.Cluster, error) {
+// A change that brings the destroy earlier, and any change when manage is
+// set, needs someone who may manage the cluster (mayManage); lengthening
+// is open to whoever passes authorizeCluster.
+func (a *App) reschedule(ctx context.Context, c Caller, name, what string, manage bool, change func(*provisioner.Cluster)) (provisioner.Cluster, error) {
 	unlock := a.locks.lock(name)
 	defer unlock()
 	var out provisioner.Cluster
@@ -191,7 +197,18 @@ func (a *App) reschedule(ctx context.Context, c Caller, name, what string, chang
 		case !t.IsZero() && !now.Before(t.Add(-GuardWindow)):
 			return false, provisioner.Errorf(provisioner.ETOOLATE, "cluster %s is destroyed at %s, less than %s from now", name, t.Format(time.RFC3339), GuardWindow)
 		}
+		before := cl.DestroyTime()
+		if manage {
+			if err := requireManager(c.User, *cl, what+" of "+name); err != nil {
+				return false, err
+			}
+		}
 		change(cl)
+		if after := cl.DestroyTime(); !manage && shortens(before, after) {
+			if err := requireManager(c.User, *cl, what+" of "+name+" bringing its destroy forward (from "+formatTime(before)+" to "+formatTime(after)+")"); err != nil {
+				return false, err
+			}
+		}
 		cl.UpdatedAt = now
 		out = *cl
 		return true, nil

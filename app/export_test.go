@@ -21,7 +21,7 @@ func TestExportAudit(t *testing.T) {
 	since := f.clock.Now().Add(-time.Minute)
 	f.deployed(t, orgMem, "c1", false)
 	_, err = f.app.Access(bg, member, "c1")
-	wantCode(t, err, provisioner.EFORBIDDEN)
+	wantCode(t, err, provisioner.ENOTFOUND)
 
 	_, _, err = f.app.ExportAudit(bg, orgMem, since)
 	wantCode(t, err, provisioner.EFORBIDDEN)
@@ -56,7 +56,7 @@ func TestExportAudit(t *testing.T) {
 	}
 	found := false
 	for _, e := range lines {
-		found = found || (e.Action == "access" && e.Actor == "mia" && e.Result == provisioner.EFORBIDDEN)
+		found = found || (e.Action == "access" && e.Actor == "mia" && e.Result == provisioner.ENOTFOUND)
 	}
 	if !found {
 		t.Error("the refused access is not in the export")

@@ -184,6 +184,9 @@ func (a *App) markGroupDeploying(ctx context.Context, c Caller, req GroupRequest
 	} else if err != nil {
 		return res, false, "", err
 	}
+	if !parent.IsPublic && !seesPrivate(c.User, parent.Name) {
+		return res, false, "", provisioner.Errorf(provisioner.ENOTFOUND, "cluster %q does not exist", req.Cluster)
+	}
 	if err := authorizeParent(c, parent, what); err != nil {
 		return res, false, "", err
 	}
@@ -254,13 +257,17 @@ func (a *App) updateGroup(ctx context.Context, cluster, user string, fn func(g *
 // GroupStatus is STATUS of a node group (production's /status/{username});
 // an absent group has state "absent".
 func (a *App) GroupStatus(ctx context.Context, c Caller, cluster, user string) (provisioner.NodeGroup, error) {
-	cluster, err := a.checkGroupRead(ctx, c, cluster, user, "STATUS")
+	cluster, hidden, err := a.checkGroupRead(ctx, c, cluster, user, "STATUS")
 	if err != nil {
 		return provisioner.NodeGroup{}, err
 	}
+	absent := provisioner.NodeGroup{Cluster: cluster, User: user, State: provisioner.StateAbsent}
+	if hidden {
+		return absent, nil
+	}
 	g, err := a.store.GetNodeGroup(ctx, cluster, user)
 	if provisioner.ErrorCode(err) == provisioner.ENOTFOUND {
-		return provisioner.NodeGroup{Cluster: cluster, User: user, State: provisioner.StateAbsent}, nil
+		return absent, nil
 	}
 	return g, err
 }
@@ -268,8 +275,8 @@ func (a *App) GroupStatus(ctx context.Context, c Caller, cluster, user string) (
 // GroupEvents is EVENTS of a node group, oldest first, with the driver's
 // own (a stack's) when it keeps any.
 func (a *App) GroupEvents(ctx context.Context, c Caller, cluster, user string) (string, []provisioner.Event, error) {
-	cluster, err := a.checkGroupRead(ctx, c, cluster, user, "EVENTS")
-	if err != nil {
+	cluster, hidden, err := a.checkGroupRead(ctx, c, cluster, user, "EVENTS")
+	if err != nil || hidden {
 		return cluster, nil, err
 	}
 	evs, err := a.store.ListEvents(ctx, provisioner.GroupKey(cluster, user), 0)
@@ -287,19 +294,26 @@ func (a *App) GroupEvents(ctx context.Context, c Caller, cluster, user string) (
 	return cluster, evs, nil
 }
 
-func (a *App) checkGroupRead(ctx context.Context, c Caller, cluster, user, what string) (string, error) {
+// checkGroupRead authorizes a request on the node group of user on
+// cluster and resolves the cluster's alias. hidden says the cluster is a
+// private one the caller may not see: the group is then answered as
+// absent, as on a cluster that does not exist.
+func (a *App) checkGroupRead(ctx context.Context, c Caller, cluster, user, what string) (string, bool, error) {
 	what += " of the node group of " + user
 	if err := authorizeGroup(c, user, what); err != nil {
-		return cluster, err
+		return cluster, false, err
 	}
 	cluster, err := a.resolveParent(ctx, cluster)
 	if err != nil {
-		return cluster, err
+		return cluster, false, err
 	}
 	if parent, err := a.store.GetCluster(ctx, cluster); err == nil {
-		return cluster, authorizeParent(c, parent, what)
+		if !parent.IsPublic && !seesPrivate(c.User, cluster) {
+			return cluster, true, nil
+		}
+		return cluster, false, authorizeParent(c, parent, what)
 	}
-	return cluster, nil
+	return cluster, false, nil
 }
 
 // ExtendGroup keeps a node group for ttl from now, under EXTEND's rules.
@@ -310,9 +324,12 @@ func (a *App) ExtendGroup(ctx context.Context, c Caller, cluster, user string, t
 }
 
 func (a *App) extendGroup(ctx context.Context, c Caller, cluster, user string, ttl time.Duration) (provisioner.NodeGroup, error) {
-	cluster, err := a.checkGroupRead(ctx, c, cluster, user, "EXTEND")
+	cluster, hidden, err := a.checkGroupRead(ctx, c, cluster, user, "EXTEND")
 	if err != nil {
 		return provisioner.NodeGroup{Cluster: cluster}, err
+	}
+	if hidden {
+		return provisioner.NodeGroup{Cluster: cluster}, provisioner.Errorf(provisioner.ENOTFOUND, "%s has no node group on cluster %s", user, cluster)
 	}
 	if err := a.checkGroupLimits(c, cluster, 0, ttl); err != nil {
 		return provisioner.NodeGroup{Cluster: cluster}, err
@@ -355,9 +372,12 @@ func (a *App) destroyGroup(ctx context.Context, c Caller, cluster, user string) 
 	if _, err := a.groupDriver(); err != nil {
 		return GroupResult{}, err
 	}
-	cluster, err := a.checkGroupRead(ctx, c, cluster, user, "DESTROY")
+	cluster, hidden, err := a.checkGroupRead(ctx, c, cluster, user, "DESTROY")
 	if err != nil {
 		return GroupResult{Group: provisioner.NodeGroup{Cluster: cluster}}, err
+	}
+	if hidden {
+		return GroupResult{Group: provisioner.NodeGroup{Cluster: cluster, User: user, State: provisioner.StateAbsent}, Done: true}, nil
 	}
 	return a.startGroupDestroy(ctx, c, cluster, user)
 }

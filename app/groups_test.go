@@ -103,7 +103,8 @@ func TestGroupAuthorizationAndLimits(t *testing.T) {
 	_, err = f.app.ExtendGroup(ctx, member, "pub", "otto", time.Hour)
 	wantCode(t, err, provisioner.EFORBIDDEN)
 	// A member (not of the organization): public clusters only.
-	wantCode(t, deploy(member, "priv", "mia", 1, time.Hour), provisioner.EFORBIDDEN)
+	// A private cluster it may not see is answered as a missing one.
+	wantCode(t, deploy(member, "priv", "mia", 1, time.Hour), provisioner.ENOTFOUND)
 	// DEPLOY's limits of the level.
 	wantCode(t, deploy(orgMem, "priv", "otto", 5, time.Hour), provisioner.ELIMIT)
 	wantCode(t, deploy(orgMem, "priv", "otto", 1, 9*time.Hour), provisioner.ELIMIT)

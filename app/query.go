@@ -9,25 +9,34 @@ import (
 )
 
 // Status is the seed's view of a cluster; an absent cluster has state
-// "absent". Private clusters are shown to org members only.
+// "absent". A cluster the caller may not see (visible) is absent too, so
+// a member outside the organization cannot tell a private cluster from a
+// destroyed or never deployed one.
 func (a *App) Status(ctx context.Context, c Caller, name string) (provisioner.Cluster, error) {
-	if err := a.canSee(ctx, c, name); err != nil {
+	ok, err := a.canSee(ctx, c, name)
+	if err != nil {
 		return provisioner.Cluster{}, err
+	}
+	absent := provisioner.Cluster{Name: name, State: provisioner.StateAbsent}
+	if !ok {
+		return absent, nil
 	}
 	cl, err := a.store.GetCluster(ctx, name)
 	if provisioner.ErrorCode(err) == provisioner.ENOTFOUND {
-		return provisioner.Cluster{Name: name, State: provisioner.StateAbsent}, nil
+		return absent, nil
 	}
 	return cl, err
 }
 
-// Events returns a cluster's recent events, oldest first.
+// Events returns a cluster's recent events, oldest first; none for a
+// cluster the caller may not see, as for one that never existed.
 func (a *App) Events(ctx context.Context, c Caller, name string, limit int) ([]provisioner.Event, error) {
-	if err := a.canSee(ctx, c, name); err != nil {
-		return nil, err
-	}
 	if limit < 0 || limit > 1000 {
 		return nil, provisioner.Errorf(provisioner.EINVALID, "limit must be between 1 and 1000")
+	}
+	ok, err := a.canSee(ctx, c, name)
+	if err != nil || !ok {
+		return nil, err
 	}
 	evs, err := a.store.ListEvents(ctx, name, limit)
 	if err != nil {
@@ -46,23 +55,17 @@ func (a *App) Events(ctx context.Context, c Caller, name string, limit int) ([]p
 	return evs, nil
 }
 
-// canSee lets members see public and absent clusters, affiliates theirs
-// too, org members all.
-func (a *App) canSee(ctx context.Context, c Caller, name string) error {
+// canSee checks the name and the caller's login, and tells whether the
+// caller may see the cluster: members public ones that exist, affiliates
+// theirs too, org members all.
+func (a *App) canSee(ctx context.Context, c Caller, name string) (bool, error) {
 	if err := provisioner.ValidateClusterName(name); err != nil {
-		return err
+		return false, err
 	}
 	if err := requireLevel(c.User, provisioner.LevelMember, "cluster status"); err != nil {
-		return err
+		return false, err
 	}
-	if c.User.Level >= provisioner.LevelOrgMember || c.User.Affiliation.Names(name) {
-		return nil
-	}
-	cl, err := a.store.GetCluster(ctx, name)
-	if err == nil && !cl.IsPublic {
-		return requireLevel(c.User, provisioner.LevelOrgMember, "status of private cluster "+name)
-	}
-	return nil
+	return a.visible(ctx, c, name)
 }
 
 // MaxWait bounds a long poll, so API Gateway (30 s) and proxies never cut it.
@@ -82,10 +85,20 @@ func (a *App) Operation(ctx context.Context, c Caller, id string, wait time.Dura
 		return provisioner.Operation{}, err
 	}
 	deadline := time.Now().Add(wait)
-	for {
+	notFound := provisioner.Errorf(provisioner.ENOTFOUND, "operation %q does not exist", id)
+	for first := true; ; first = false {
 		op, err := a.store.GetOperation(ctx, id)
 		if provisioner.ErrorCode(err) == provisioner.ENOTFOUND {
-			return op, provisioner.Errorf(provisioner.ENOTFOUND, "operation %q does not exist", id)
+			return provisioner.Operation{}, notFound
+		}
+		if err == nil && first {
+			// An operation of a cluster the caller may not see is
+			// answered as one that does not exist.
+			if ok, verr := a.opVisible(ctx, c, op); verr != nil {
+				return provisioner.Operation{}, verr
+			} else if !ok {
+				return provisioner.Operation{}, notFound
+			}
 		}
 		if err != nil || op.Done() || !time.Now().Before(deadline) {
 			return op, err

@@ -70,7 +70,7 @@ func TestAffiliateInfo(t *testing.T) {
 	if r := e.do("POST", "/deploy", tok, map[string]any{"cluster": "lab-a", "node_capacity": 3, "ttl": 120}); r.status != 200 && r.status != 202 {
 		t.Fatalf("deploy: %d %s", r.status, r.raw)
 	}
-	wantError(t, e.do("POST", "/access", tok, map[string]any{"cluster": "other"}), 403, provisioner.EFORBIDDEN)
+	wantError(t, e.do("POST", "/access", tok, map[string]any{"cluster": "other"}), 404, provisioner.ENOTFOUND)
 	// A user not listed gets nothing of it.
 	org := e.login("tok-org")
 	wantError(t, e.do("POST", "/deploy", e.login("tok-pending"), map[string]any{"cluster": "lab-b", "node_capacity": 1, "ttl": 60}), 403, provisioner.EFORBIDDEN)

@@ -32,7 +32,7 @@ func TestAuditTrail(t *testing.T) {
 			t.Errorf("entry %v", m)
 		}
 	}
-	if got["ada"] != "success" || got["mia"] != provisioner.EFORBIDDEN {
+	if got["ada"] != "success" || got["mia"] != provisioner.ENOTFOUND {
 		t.Errorf("access results %v", got)
 	}
 	r = e.do("GET", "/audit?action=login.pat", admin, nil)

@@ -33,7 +33,7 @@ func (s *Server) deploy() http.HandlerFunc {
 			return nil, provisioner.Errorf(provisioner.EINVALID, "ttl must be a positive number of minutes")
 		}
 		return longResult(s.app.Deploy(r.Context(), c, app.DeployRequest{Cluster: req.Cluster, IsPublic: req.IsPublic,
-			NodeCapacity: req.NodeCapacity, TTL: minutes(req.TTL), Version: req.Version}))
+			NodeCapacity: req.NodeCapacity, TTL: minutes(req.TTL), Version: req.Version, Team: req.Team}))
 	})
 }
 

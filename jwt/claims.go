@@ -26,6 +26,10 @@ type wireClaims struct {
 	UID       int64            `json:"uid"`
 	Level     string           `json:"level"`
 	ID        string           `json:"jti,omitempty"`
+	// Teams are the organization teams the identity provider found the
+	// user in at login (login tokens only): who may manage clusters
+	// shared with a team.
+	Teams []string `json:"teams,omitempty"`
 }
 
 func (c *wireClaims) GetExpirationTime() (*jwt.NumericDate, error) { return c.ExpiresAt, nil }
@@ -52,6 +56,7 @@ func (c *wireClaims) claims(typ string, level provisioner.Level) provisioner.Cla
 		NotBefore: timeOf(c.NotBefore),
 		ExpiresAt: timeOf(c.ExpiresAt),
 		ID:        c.ID,
+		Teams:     append([]string(nil), c.Teams...),
 	}
 }
 
