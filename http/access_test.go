@@ -22,7 +22,7 @@ func TestAccessDecisions(t *testing.T) {
 		"admin":      e.login("tok-admin"),
 	}
 	want := map[string]map[string]int{
-		"anonymous":  {"pub": 401, "priv": 401, "nowhere": 401},
+		"anonymous": {"pub": 401, "priv": 401, "nowhere": 401},
 		// A private cluster a member may not see is answered as a missing one.
 		"member":     {"pub": 200, "priv": 404, "nowhere": 404},
 		"org_member": {"pub": 200, "priv": 200, "nowhere": 404},
