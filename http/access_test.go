@@ -98,6 +98,13 @@ func TestClusterRegistration(t *testing.T) {
 	if r = e.do("POST", "/report/clusters/nothing", member, nil); r.status != 200 || len(r.body) != 0 {
 		t.Fatalf("report of an absent cluster: %d %s", r.status, r.raw)
 	}
+	// A member outside the organization: a private cluster's report is a
+	// missing one's.
+	for _, name := range []string{"c1", "nothing"} {
+		if r = e.do("POST", "/report/clusters/"+name, guest, nil); r.status != 200 || len(r.body) != 0 {
+			t.Fatalf("member's report of %s: %d %s", name, r.status, r.raw)
+		}
+	}
 	r = e.do("POST", "/info", member, nil)
 	if roles, _ := r.body["orgRoles"].([]any); r.status != 200 || r.str("username") == "" || len(roles) != 1 || roles[0] != "member" ||
 		fmt.Sprint(r.body["deployableClusters"]) != "[*]" || fmt.Sprint(r.body["knownClusters"]) == "[]" {
