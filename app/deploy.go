@@ -34,7 +34,7 @@ var system = Caller{User: provisioner.User{Login: "provisioner", Level: provisio
 // the returned operation ends when the cluster runs or the deadline passes.
 func (a *App) Deploy(ctx context.Context, c Caller, req DeployRequest) (Result, error) {
 	r, err := a.deploy(ctx, c, req)
-	a.audit(ctx, c, "deploy", req.Cluster, err, fmt.Sprintf("nodes=%d ttl=%s version=%s public=%t", req.NodeCapacity, req.TTL, req.Version, req.IsPublic))
+	err = a.audit(ctx, c, "deploy", req.Cluster, err, fmt.Sprintf("nodes=%d ttl=%s version=%s public=%t", req.NodeCapacity, req.TTL, req.Version, req.IsPublic))
 	return r, err
 }
 
