@@ -3,6 +3,7 @@ package app
 import (
 	"context"
 	"fmt"
+	"slices"
 	"time"
 
 	"provisioner"
@@ -38,12 +39,21 @@ func (a *App) Deploy(ctx context.Context, c Caller, req DeployRequest) (Result, 
 	return r, err
 }
 
+// quarantiner is a driver that keeps clusters it found running without a
+// record (the local driver after a lost database): their names are not
+// deployed over.
+type quarantiner interface{ Quarantined() []string }
+
 func (a *App) deploy(ctx context.Context, c Caller, req DeployRequest) (Result, error) {
 	if a.driver == nil {
 		return Result{}, provisioner.Errorf(provisioner.ENOTFOUND, "cluster deployment is not enabled on this provisioner")
 	}
 	if err := a.checkDeploy(c, &req); err != nil {
 		return Result{}, err
+	}
+	if q, ok := a.driver.(quarantiner); ok && slices.Contains(q.Quarantined(), req.Cluster) {
+		return Result{}, provisioner.Errorf(provisioner.ECONFLICT,
+			"a cluster named %s is running without a record (quarantined after the database was lost); the operator must destroy it before the name can be deployed", req.Cluster)
 	}
 	unlock := a.locks.lock(req.Cluster)
 	defer unlock()
