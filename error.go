@@ -32,6 +32,11 @@ const (
 	ETOOLATE   = "too_late_to_reschedule" // SCHEDULE_DESTROY within 5 minutes of the destroy
 	ELIMIT     = "limit_exceeded"         // an org member's node, TTL or cluster limit
 	EFAILED    = "operation_failed"       // a DEPLOY or DESTROY that did not reach its state
+
+	// The store could not do its part; the cause stays in the wrapped error,
+	// for the log.
+	ESTORAGEFULL    = "storage_full"    // 507: the disk or the database's size limit is full
+	ESTORAGECORRUPT = "storage_corrupt" // 500: the database is damaged; restore it from a backup
 )
 
 // Error is the one error type the domain speaks. Message is safe to show to

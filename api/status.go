@@ -30,6 +30,8 @@ func StatusFor(code string) int {
 		return http.StatusTooManyRequests
 	case provisioner.EUNAVAILABLE:
 		return http.StatusServiceUnavailable
+	case provisioner.ESTORAGEFULL:
+		return http.StatusInsufficientStorage
 	case provisioner.EPENDING, provisioner.ESLOWDOWN:
 		return http.StatusAccepted
 	default:

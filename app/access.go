@@ -18,8 +18,10 @@ type Access struct {
 // level), an administrator, or an affiliate it is granted to.
 func (a *App) Access(ctx context.Context, c Caller, cluster string) (Access, error) {
 	acc, err := a.access(ctx, c, cluster)
-	a.audit(ctx, c, "access", cluster, err, "")
-	return acc, err
+	if err = a.audit(ctx, c, "access", cluster, err, ""); err != nil {
+		return Access{}, err // no token the audit log does not show
+	}
+	return acc, nil
 }
 
 func (a *App) access(ctx context.Context, c Caller, name string) (Access, error) {

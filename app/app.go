@@ -106,9 +106,12 @@ type Caller struct {
 	Source string // client address
 }
 
-// audit records an attempt; a failing audit write is logged, never hidden,
-// but does not turn a decision already taken into a different answer.
-func (a *App) audit(ctx context.Context, c Caller, action, target string, err error, detail string) {
+// audit records an attempt and returns the request's answer: err, or, when
+// the request succeeded but its record cannot be written, the write's error
+// (storage_full, storage_corrupt, ...). A request the audit trail cannot
+// record fails: no token, login or change goes unrecorded. The failure is
+// also logged with its cause.
+func (a *App) audit(ctx context.Context, c Caller, action, target string, err error, detail string) error {
 	result := "success"
 	if err != nil {
 		result = provisioner.ErrorCode(err)
@@ -123,9 +126,19 @@ func (a *App) audit(ctx context.Context, c Caller, action, target string, err er
 	// The request's context may already be cancelled; the record must still land.
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
 	defer cancel()
-	if werr := a.store.AppendAudit(ctx, e); werr != nil {
-		a.log.Error("audit write failed", "action", action, "actor", c.User.Login, "err", werr)
+	werr := a.store.AppendAudit(ctx, e)
+	if werr == nil {
+		return err
 	}
+	a.log.Error("audit write failed", "action", action, "actor", c.User.Login, "err", werr)
+	if err != nil {
+		return err
+	}
+	code := provisioner.ErrorCode(werr)
+	if code != provisioner.ESTORAGEFULL && code != provisioner.ESTORAGECORRUPT {
+		code = provisioner.EUNAVAILABLE
+	}
+	return provisioner.Wrap(code, werr, "%s: cannot record it in the audit log: %s", action, provisioner.ErrorMessage(werr))
 }
 
 func newID() string {

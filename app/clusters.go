@@ -12,7 +12,7 @@ import (
 // in for DEPLOY until clusters are deployed by the provisioner itself.
 func (a *App) RegisterCluster(ctx context.Context, c Caller, name string, public bool) (provisioner.Cluster, error) {
 	cl, err := a.registerCluster(ctx, c, name, public)
-	a.audit(ctx, c, "cluster.register", name, err, visibility(public))
+	err = a.audit(ctx, c, "cluster.register", name, err, visibility(public))
 	return cl, err
 }
 
@@ -63,7 +63,7 @@ func (a *App) UnregisterCluster(ctx context.Context, c Caller, name string) erro
 			err = a.store.DeleteCluster(ctx, name, cl.Revision)
 		}
 	}
-	a.audit(ctx, c, "cluster.unregister", name, err, "")
+	err = a.audit(ctx, c, "cluster.unregister", name, err, "")
 	return err
 }
 

@@ -3,6 +3,7 @@ package app
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -38,9 +39,14 @@ var system = Caller{User: provisioner.User{Login: "provisioner", Level: provisio
 // the returned operation ends when the cluster runs or the deadline passes.
 func (a *App) Deploy(ctx context.Context, c Caller, req DeployRequest) (Result, error) {
 	r, err := a.deploy(ctx, c, req)
-	a.audit(ctx, c, "deploy", req.Cluster, err, fmt.Sprintf("nodes=%d ttl=%s version=%s public=%t team=%s", req.NodeCapacity, req.TTL, req.Version, req.IsPublic, req.Team))
+	err = a.audit(ctx, c, "deploy", req.Cluster, err, fmt.Sprintf("nodes=%d ttl=%s version=%s public=%t team=%s", req.NodeCapacity, req.TTL, req.Version, req.IsPublic, req.Team))
 	return r, err
 }
+
+// quarantiner is a driver that keeps clusters it found running without a
+// record (the local driver after a lost database): their names are not
+// deployed over.
+type quarantiner interface{ Quarantined() []string }
 
 func (a *App) deploy(ctx context.Context, c Caller, req DeployRequest) (Result, error) {
 	if a.driver == nil {
@@ -48,6 +54,10 @@ func (a *App) deploy(ctx context.Context, c Caller, req DeployRequest) (Result, 
 	}
 	if err := a.checkDeploy(c, &req); err != nil {
 		return Result{}, err
+	}
+	if q, ok := a.driver.(quarantiner); ok && slices.Contains(q.Quarantined(), req.Cluster) {
+		return Result{}, provisioner.Errorf(provisioner.ECONFLICT,
+			"a cluster named %s is running without a record (quarantined after the database was lost); the operator must destroy it before the name can be deployed", req.Cluster)
 	}
 	unlock := a.locks.lock(req.Cluster)
 	defer unlock()

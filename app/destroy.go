@@ -13,7 +13,7 @@ import (
 // failed first, so a deploy racing a destroy ends in one clear state.
 func (a *App) Destroy(ctx context.Context, c Caller, name string) (Result, error) {
 	r, err := a.destroy(ctx, c, name)
-	a.audit(ctx, c, "destroy", name, err, "")
+	err = a.audit(ctx, c, "destroy", name, err, "")
 	return r, err
 }
 
@@ -122,7 +122,7 @@ func (a *App) markDestroying(ctx context.Context, c Caller, name string) (res Re
 // schedule is replaced by at.
 func (a *App) ScheduleDestroy(ctx context.Context, c Caller, name string, at time.Time) (provisioner.Cluster, error) {
 	cl, err := a.scheduleDestroy(ctx, c, name, at)
-	a.audit(ctx, c, "schedule_destroy", name, err, at.UTC().Format(time.RFC3339))
+	err = a.audit(ctx, c, "schedule_destroy", name, err, at.UTC().Format(time.RFC3339))
 	return cl, err
 }
 
@@ -153,7 +153,7 @@ func (a *App) scheduleDestroy(ctx context.Context, c Caller, name string, at tim
 // under the same 5-minute rule as SCHEDULE_DESTROY.
 func (a *App) Extend(ctx context.Context, c Caller, name string, ttl time.Duration) (provisioner.Cluster, error) {
 	cl, err := a.extend(ctx, c, name, ttl)
-	a.audit(ctx, c, "extend", name, err, ttl.String())
+	err = a.audit(ctx, c, "extend", name, err, ttl.String())
 	return cl, err
 }
 

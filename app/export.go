@@ -19,7 +19,7 @@ const MaxAuditExport = 100_000
 // Administrators only.
 func (a *App) ExportAudit(ctx context.Context, c Caller, since time.Time) (string, int, error) {
 	key, n, err := a.exportAudit(ctx, c, since)
-	a.audit(ctx, c, "audit.export", key, err, since.UTC().Format(time.RFC3339))
+	err = a.audit(ctx, c, "audit.export", key, err, since.UTC().Format(time.RFC3339))
 	return key, n, err
 }
 

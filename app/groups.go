@@ -122,7 +122,7 @@ func (a *App) checkGroupLimits(c Caller, cluster string, nodes int, ttl time.Dur
 // schedule of its own from its TTL.
 func (a *App) DeployGroup(ctx context.Context, c Caller, req GroupRequest) (GroupResult, error) {
 	r, err := a.deployGroup(ctx, c, &req)
-	a.audit(ctx, c, "deploy_group", provisioner.GroupKey(req.Cluster, req.User), err, fmt.Sprintf("nodes=%d ttl=%s", req.NodeCapacity, req.TTL))
+	err = a.audit(ctx, c, "deploy_group", provisioner.GroupKey(req.Cluster, req.User), err, fmt.Sprintf("nodes=%d ttl=%s", req.NodeCapacity, req.TTL))
 	return r, err
 }
 
@@ -319,7 +319,7 @@ func (a *App) checkGroupRead(ctx context.Context, c Caller, cluster, user, what 
 // ExtendGroup keeps a node group for ttl from now, under EXTEND's rules.
 func (a *App) ExtendGroup(ctx context.Context, c Caller, cluster, user string, ttl time.Duration) (provisioner.NodeGroup, error) {
 	g, err := a.extendGroup(ctx, c, cluster, user, ttl)
-	a.audit(ctx, c, "extend_group", provisioner.GroupKey(g.Cluster, user), err, ttl.String())
+	err = a.audit(ctx, c, "extend_group", provisioner.GroupKey(g.Cluster, user), err, ttl.String())
 	return g, err
 }
 
@@ -364,7 +364,7 @@ func (a *App) extendGroup(ctx context.Context, c Caller, cluster, user string, t
 // /destroy/{username}); destroying an absent group succeeds.
 func (a *App) DestroyGroup(ctx context.Context, c Caller, cluster, user string) (GroupResult, error) {
 	r, err := a.destroyGroup(ctx, c, cluster, user)
-	a.audit(ctx, c, "destroy_group", provisioner.GroupKey(r.Group.Cluster, user), err, "")
+	err = a.audit(ctx, c, "destroy_group", provisioner.GroupKey(r.Group.Cluster, user), err, "")
 	return r, err
 }
 

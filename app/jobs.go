@@ -96,7 +96,7 @@ func (a *App) LatestTest(ctx context.Context, c Caller, branch string) (TestRepo
 // on a machine of its own and ends passed only if every step passed.
 func (a *App) StartJob(ctx context.Context, c Caller, kind provisioner.JobKind, cluster, version string) (provisioner.Job, error) {
 	j, err := a.startJob(ctx, c, kind, cluster, version)
-	a.audit(ctx, c, string(kind), cluster, err, "version="+version+" job="+j.ID)
+	err = a.audit(ctx, c, string(kind), cluster, err, "version="+version+" job="+j.ID)
 	return j, err
 }
 
@@ -221,7 +221,7 @@ func (a *App) finishJob(ctx context.Context, id string, st provisioner.JobStatus
 		}
 	})
 	if err == nil {
-		a.audit(ctx, system, "job."+string(j.State), j.Cluster, nil, fmt.Sprintf("job=%s kind=%s version=%s %s", j.ID, j.Kind, j.Version, j.Reason))
+		_ = a.audit(ctx, system, "job."+string(j.State), j.Cluster, nil, fmt.Sprintf("job=%s kind=%s version=%s %s", j.ID, j.Kind, j.Version, j.Reason))
 	}
 	return j, err
 }
@@ -253,7 +253,7 @@ func (a *App) Job(ctx context.Context, c Caller, id string, wait time.Duration) 
 // CancelJob stops a job's machine; the job ends cancelled.
 func (a *App) CancelJob(ctx context.Context, c Caller, id string) (provisioner.Job, error) {
 	j, err := a.cancelJob(ctx, c, id)
-	a.audit(ctx, c, "job.cancel", j.Cluster, err, "job="+id)
+	err = a.audit(ctx, c, "job.cancel", j.Cluster, err, "job="+id)
 	return j, err
 }
 

@@ -22,8 +22,10 @@ const maxCredential = 4096
 func (a *App) LoginToken(ctx context.Context, src, token string) (Login, error) {
 	c := Caller{Source: src}
 	l, err := a.loginToken(ctx, &c, token)
-	a.audit(ctx, c, "login.pat", "", err, "")
-	return l, err
+	if err = a.audit(ctx, c, "login.pat", "", err, ""); err != nil {
+		return Login{}, err // no login the audit log does not show
+	}
+	return l, nil
 }
 
 func (a *App) loginToken(ctx context.Context, c *Caller, token string) (Login, error) {
@@ -49,7 +51,7 @@ func (a *App) StartDevice(ctx context.Context, src string) (provisioner.DeviceCo
 	}
 	d, err := a.device.StartDevice(ctx)
 	if err != nil {
-		a.audit(ctx, Caller{Source: src}, "login.device.start", "", err, "")
+		_ = a.audit(ctx, Caller{Source: src}, "login.device.start", "", err, "")
 	}
 	return d, err
 }
@@ -73,8 +75,10 @@ func (a *App) PollDevice(ctx context.Context, src, deviceCode string) (Login, er
 		c.User = u
 		l, err = a.issue(ctx, u)
 	}
-	a.audit(ctx, c, "login.device", "", err, "")
-	return l, err
+	if err = a.audit(ctx, c, "login.device", "", err, ""); err != nil {
+		return Login{}, err // no login the audit log does not show
+	}
+	return l, nil
 }
 
 // LoginActions is LOGIN with a GitHub Actions OIDC ID token: the nightly use case.
@@ -94,8 +98,10 @@ func (a *App) LoginActions(ctx context.Context, src, idToken string) (Login, err
 			}
 		}
 	}
-	a.audit(ctx, c, "login.actions", "", err, "")
-	return l, err
+	if err = a.audit(ctx, c, "login.actions", "", err, ""); err != nil {
+		return Login{}, err // no login the audit log does not show
+	}
+	return l, nil
 }
 
 // issue makes u's jwt_user. A user the signature policy requires to sign

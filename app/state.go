@@ -255,7 +255,7 @@ func (a *App) event(ctx context.Context, cluster, typ string, actor Caller, msg 
 	if err := a.store.AppendEvent(wctx, e); err != nil {
 		a.log.Error("event write failed", "cluster", cluster, "type", typ, "err", err)
 	}
-	a.audit(ctx, actor, "event."+typ, cluster, nil, msg)
+	_ = a.audit(ctx, actor, "event."+typ, cluster, nil, msg)
 }
 
 // refresh re-reads a result's operation and cluster, so an answer given

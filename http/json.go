@@ -16,10 +16,14 @@ import (
 func (s *Server) fail(w http.ResponseWriter, r *http.Request, err error) {
 	code := provisioner.ErrorCode(err)
 	status := api.StatusFor(code)
-	if status == http.StatusInternalServerError {
+	switch {
+	case code == provisioner.ESTORAGEFULL || code == provisioner.ESTORAGECORRUPT:
+		// The code tells the caller; the cause (disk full, which page) is for the operator.
+		s.log.Error("storage failure", "method", r.Method, "path", r.URL.Path, "code", code, "err", err)
+	case status == http.StatusInternalServerError:
 		s.log.Error("internal error", "method", r.Method, "path", r.URL.Path, "err", err)
 		code = provisioner.EINTERNAL
-	} else if status == http.StatusServiceUnavailable {
+	case status == http.StatusServiceUnavailable:
 		s.log.Warn("upstream unavailable", "path", r.URL.Path, "err", err)
 	}
 	var e *provisioner.Error

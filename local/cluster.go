@@ -87,6 +87,8 @@ type Driver struct {
 	mu       sync.Mutex
 	names    map[string]*nameLock // per-cluster locks, dropped when unused
 	children map[int]*child       // processes this Driver started, by pid
+	// quarantined are alive clusters without a record (see StartAdopt).
+	quarantined map[string]bool
 
 	haproxy ilb.Version // with cfg.ILB
 }
@@ -142,8 +144,8 @@ func NewDriver(cfg DriverConfig) (*Driver, error) {
 		log:      cfg.Logger,
 		health:   newHealthClient(cfg.HealthTimeout),
 		names:    map[string]*nameLock{},
-		children: map[int]*child{},
-		haproxy:  version,
+		children: map[int]*child{}, quarantined: map[string]bool{},
+		haproxy: version,
 	}, nil
 }
 

@@ -27,6 +27,9 @@ func (d *Driver) Deploy(ctx context.Context, spec provisioner.ClusterSpec) error
 	d.adopting.RLock()
 	defer d.adopting.RUnlock()
 	defer d.lock(spec.Name, "deploy")()
+	if d.isQuarantined(spec.Name) {
+		return errQuarantined(spec.Name)
+	}
 
 	old, err := d.readState(spec.Name)
 	switch {

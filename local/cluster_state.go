@@ -167,8 +167,15 @@ func (d *Driver) removeState(name string) error {
 
 // stateNames lists the clusters with a state file, sorted. Files that do
 // not carry a valid cluster name are not ours and are left alone.
-func (d *Driver) stateNames() ([]string, error) {
-	ents, err := os.ReadDir(d.cfg.Dir)
+func (d *Driver) stateNames() ([]string, error) { return ClusterNames(d.cfg.Dir) }
+
+// ClusterNames lists the clusters with a state file in a Driver's
+// directory (DriverConfig.Dir), alive or not; a missing directory has none.
+func ClusterNames(dir string) ([]string, error) {
+	ents, err := os.ReadDir(dir)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil
+	}
 	if err != nil {
 		return nil, err
 	}

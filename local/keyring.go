@@ -5,6 +5,8 @@ import (
 	"crypto"
 	"crypto/rsa"
 	"crypto/sha256"
+	"os"
+	"path/filepath"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -58,6 +60,13 @@ func OpenKeyring(dir string, opts ...Option) (*Keyring, error) {
 		return nil, err
 	}
 	return k, nil
+}
+
+// HasKeys reports whether dir holds a keyring's manifest: keys from an
+// earlier start.
+func HasKeys(dir string) bool {
+	_, err := os.Stat(filepath.Join(dir, manifestName))
+	return err == nil
 }
 
 // Dir returns the key directory.

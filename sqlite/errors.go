@@ -4,6 +4,8 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"strings"
+	"syscall"
 
 	"provisioner"
 
@@ -36,5 +38,35 @@ func storeError(ctx context.Context, err error, op string) error {
 			return provisioner.Wrap(provisioner.EUNAVAILABLE, err, "%s: database busy", op)
 		}
 	}
+	if code := storageCode(err); code != "" {
+		return provisioner.Wrap(code, err, "%s: %s", op, storageMessage[code])
+	}
 	return provisioner.Wrap(provisioner.EINTERNAL, err, "%s: store failure", op)
+}
+
+// storageMessage is what the caller learns of a storage fault.
+var storageMessage = map[string]string{
+	provisioner.ESTORAGEFULL:    "storage full",
+	provisioner.ESTORAGECORRUPT: "database corrupt",
+}
+
+// storageCode classifies a fault of the storage under the database:
+// ESTORAGEFULL for a full disk or size limit (SQLITE_FULL, or ENOSPC from
+// the file system, which SQLite may report as an I/O error),
+// ESTORAGECORRUPT for damaged pages or a file that is no
+// database (SQLITE_CORRUPT, SQLITE_NOTADB); "" for anything else.
+func storageCode(err error) string {
+	var se *sqlite.Error
+	if errors.As(err, &se) {
+		switch se.Code() & 0xff {
+		case sqlite3.SQLITE_FULL:
+			return provisioner.ESTORAGEFULL
+		case sqlite3.SQLITE_CORRUPT, sqlite3.SQLITE_NOTADB:
+			return provisioner.ESTORAGECORRUPT
+		}
+	}
+	if errors.Is(err, syscall.ENOSPC) || strings.Contains(err.Error(), "no space left on device") {
+		return provisioner.ESTORAGEFULL
+	}
+	return ""
 }

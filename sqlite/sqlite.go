@@ -33,9 +33,13 @@ type DB struct {
 	r *sql.DB // readers; the same pool as w for an in-memory database
 }
 
-// Open opens, creating it with mode 0600 if absent, the database at path and
-// brings its schema up to date. The path ":memory:" opens a private
-// in-memory database that lives until Close.
+// Open opens, creating it with mode 0600 if absent, the database at path,
+// checks it (PRAGMA quick_check) and brings its schema up to date. The path
+// ":memory:" opens a private in-memory database that lives until Close.
+//
+// A damaged database is refused with ESTORAGECORRUPT, a full disk with
+// ESTORAGEFULL; the message of an open error names its cause, since it is
+// read by the operator starting the service.
 func Open(path string) (*DB, error) {
 	if path == "" || strings.ContainsRune(path, '?') {
 		return nil, provisioner.Errorf(provisioner.EINVALID, "invalid database path %q", path)
@@ -44,11 +48,72 @@ func Open(path string) (*DB, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := migrate(context.Background(), db.w, migrations); err != nil {
+	ctx := context.Background()
+	if err := db.check(ctx, path); err != nil {
 		db.Close()
 		return nil, err
 	}
+	if err := migrate(ctx, db.w, migrations); err != nil {
+		db.Close()
+		return nil, openError(err, "cannot migrate database %s", path)
+	}
 	return db, nil
+}
+
+// check runs PRAGMA quick_check: a database with damaged pages would open,
+// then fail writes one by one.
+func (db *DB) check(ctx context.Context, path string) error {
+	rows, err := db.w.QueryContext(ctx, "PRAGMA quick_check")
+	if err != nil {
+		return openError(err, "cannot check database %s", path)
+	}
+	defer rows.Close()
+	var problems []string
+	for rows.Next() {
+		var line string
+		if err := rows.Scan(&line); err != nil {
+			return openError(err, "cannot check database %s", path)
+		}
+		if line != "ok" && len(problems) < 5 {
+			problems = append(problems, strings.Join(strings.Fields(line), " "))
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return openError(err, "cannot check database %s", path)
+	}
+	if len(problems) > 0 {
+		return provisioner.Errorf(provisioner.ESTORAGECORRUPT,
+			"database %s is corrupt (quick_check: %s); restore it from a backup, or move it aside and start with --recreate-db",
+			path, strings.Join(problems, "; "))
+	}
+	return nil
+}
+
+// openError wraps an error met while opening the database: the code says
+// whether storage is full or corrupt, and the message keeps the cause.
+func openError(err error, format string, args ...any) error {
+	code := storageCode(err)
+	if code == "" {
+		code = provisioner.EINTERNAL
+	}
+	msg := fmt.Sprintf(format, args...)
+	cause := err.Error()
+	var pe *provisioner.Error
+	if errors.As(err, &pe) {
+		if pe.Code != provisioner.EINTERNAL && pe.Code != "" {
+			code = pe.Code
+		}
+		if pe.Err != nil {
+			cause = pe.Message + ": " + pe.Err.Error()
+			if c := storageCode(pe.Err); c != "" {
+				code = c
+			}
+		}
+	}
+	if code == provisioner.ESTORAGECORRUPT {
+		cause += "; restore it from a backup, or move it aside and start with --recreate-db"
+	}
+	return provisioner.Wrap(code, err, "%s: %s", msg, cause)
 }
 
 func open(path string) (*DB, error) {
@@ -57,7 +122,7 @@ func open(path string) (*DB, error) {
 		// store keeps exactly one and never lets the pool replace it.
 		w, err := sql.Open("sqlite", dsn(path, "_pragma=foreign_keys(1)"))
 		if err != nil {
-			return nil, provisioner.Wrap(provisioner.EINTERNAL, err, "cannot open in-memory database")
+			return nil, openError(err, "cannot open in-memory database")
 		}
 		w.SetMaxOpenConns(1)
 		w.SetMaxIdleConns(1)
@@ -73,19 +138,19 @@ func open(path string) (*DB, error) {
 		"_txlock=immediate", // take the write lock at BEGIN, never upgrade into a deadlock
 	))
 	if err != nil {
-		return nil, provisioner.Wrap(provisioner.EINTERNAL, err, "cannot open database %s", path)
+		return nil, openError(err, "cannot open database %s", path)
 	}
 	w.SetMaxOpenConns(1)
 	w.SetMaxIdleConns(1)
 	// The writer must have switched the file to WAL before readers connect.
 	if err := w.Ping(); err != nil {
 		w.Close()
-		return nil, provisioner.Wrap(provisioner.EINTERNAL, err, "cannot open database %s", path)
+		return nil, openError(err, "cannot open database %s", path)
 	}
 	r, err := sql.Open("sqlite", dsn(path, "_pragma=query_only(1)"))
 	if err != nil {
 		w.Close()
-		return nil, provisioner.Wrap(provisioner.EINTERNAL, err, "cannot open database %s", path)
+		return nil, openError(err, "cannot open database %s", path)
 	}
 	n := max(4, runtime.GOMAXPROCS(0))
 	r.SetMaxOpenConns(n)
@@ -107,10 +172,10 @@ func dsn(path string, params ...string) string {
 func create(path string) error {
 	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
 	if err != nil {
-		return provisioner.Wrap(provisioner.EINTERNAL, err, "cannot create database %s", path)
+		return openError(err, "cannot create database %s", path)
 	}
 	if err := f.Close(); err != nil {
-		return provisioner.Wrap(provisioner.EINTERNAL, err, "cannot create database %s", path)
+		return openError(err, "cannot create database %s", path)
 	}
 	return nil
 }

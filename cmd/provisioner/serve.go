@@ -75,6 +75,7 @@ type serveOptions struct {
 	SigningKeys     string
 	SigningGitHub   bool
 	Affiliates      string
+	RecreateDB      bool
 	// ready, when set, receives the bound address once the server listens (tests).
 	ready func(addr string)
 }
@@ -141,6 +142,7 @@ Identity (--identity):
 	f.StringVar(&o.SigningKeys, "signing-keys", "", "file (or directory of files) of \"login ssh-ed25519 AAAA... comment\" lines, the keys signed requests are checked with; reread on change")
 	f.BoolVar(&o.SigningGitHub, "signing-keys-github", false, "also accept the ssh-ed25519 keys users publish on GitHub (GET /users/{login}/keys at --github-api-url)")
 	f.StringVar(&o.Affiliates, "affiliates", "", "production's affiliates file (JSON: login -> {active, clusters, max_nodes, max_ttl in minutes, allowed_scopes}), users outside the organization granted clusters and limits; reread on change, a bad change keeps the last good list")
+	f.BoolVar(&o.RecreateDB, "recreate-db", false, "start with a new, empty database although --data holds clusters or keys of an earlier run (the database was lost); clusters still running are quarantined, never destroyed")
 	f.StringVar(&o.LogFormat, "log-format", "text", "log format: text or json")
 	f.StringVar(&o.LogLevel, "log-level", "info", "log level: debug, info, warn, error")
 	return cmd
@@ -209,7 +211,16 @@ func (o *serveOptions) run(ctx context.Context) error {
 	if err := os.MkdirAll(o.Data, 0o700); err != nil {
 		return fmt.Errorf("data directory: %w", err)
 	}
-	store, err := sqlite.Open(filepath.Join(o.Data, "provisioner.db"))
+	unlock, err := lockData(o.Data)
+	if err != nil {
+		return err
+	}
+	defer unlock()
+	dbPath := filepath.Join(o.Data, "provisioner.db")
+	if err := o.checkDatabase(dbPath, log); err != nil {
+		return err
+	}
+	store, err := sqlite.Open(dbPath)
 	if err != nil {
 		return err
 	}
@@ -252,15 +263,12 @@ func (o *serveOptions) run(ctx context.Context) error {
 		cfg.Affiliates = src
 		log.Info("affiliates", "file", o.Affiliates)
 	}
-	driver, alive, err := o.driver(ctx, issuer, keys, log)
+	driver, err := o.driver(ctx, issuer, keys, log)
 	if err != nil {
 		return err
 	}
 	if driver != nil {
 		cfg.Driver = driver
-		if err := reapOrphans(ctx, driver, store, alive, log); err != nil {
-			return err
-		}
 	}
 	if err := o.jobs(&cfg, log); err != nil {
 		return err
@@ -273,16 +281,23 @@ func (o *serveOptions) run(ctx context.Context) error {
 	a = app.New(cfg)
 	srv := phttp.NewServer(phttp.Config{App: a, Keys: keys, Issuer: issuer, Logger: log, DevicePace: o.DevicePace,
 		TrustedProxies: o.TrustedProxies, Signatures: verifier})
+	// The HTTP server, the scheduler and the sweep stop together.
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var wg sync.WaitGroup
+	if driver != nil {
+		// Serve at once; the driver holds DEPLOY and DESTROY until the
+		// clusters of the last run are adopted or cleaned.
+		adopted := driver.StartAdopt(ctx, knownIn(store))
+		wg.Add(1)
+		go func() { defer wg.Done(); logAdoption(<-adopted, log) }()
+	}
 
 	log.Info("provisioner listening", "addr", l.Addr().String(), "issuer", issuer, "data", o.Data, "identity", o.Identity,
 		"clusters", driver != nil)
 	if o.ready != nil {
 		o.ready(l.Addr().String())
 	}
-	// The HTTP server, the scheduler and the sweep stop together.
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	var wg sync.WaitGroup
 	var schedErr error
 	wg.Add(3)
 	go func() { defer wg.Done(); schedErr = sched.Run(ctx) }()
@@ -299,36 +314,103 @@ func (o *serveOptions) run(ctx context.Context) error {
 }
 
 // driver returns the local cluster driver, or nil when no upstream is set
-// (then DEPLOY answers that deployment is not enabled). Clusters still
-// alive from a previous run are re-adopted; dead ones are cleaned.
-func (o *serveOptions) driver(ctx context.Context, issuer string, keys *local.Keyring, log *slog.Logger) (*local.Driver, []string, error) {
+// (then DEPLOY answers that deployment is not enabled). run then adopts the
+// clusters still alive from a previous run, in the background.
+func (o *serveOptions) driver(ctx context.Context, issuer string, keys *local.Keyring, log *slog.Logger) (*local.Driver, error) {
 	if o.ClusterUpstream == "" && o.ClusterCommand == "" {
 		log.Warn("no --cluster-upstream or --cluster-command: DEPLOY is disabled")
-		return nil, nil, nil
+		return nil, nil
 	}
 	if o.ClusterUpstream != "" {
 		if u, err := url.Parse(o.ClusterUpstream); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-			return nil, nil, usagef("--cluster-upstream must be an http(s) URL")
+			return nil, usagef("--cluster-upstream must be an http(s) URL")
 		}
 	}
 	ilbCfg, err := o.ilb(ctx, keys, log)
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
-	d, err := local.NewDriver(local.DriverConfig{Dir: filepath.Join(o.Data, "clusters"), Issuer: issuer,
+	return local.NewDriver(local.DriverConfig{Dir: filepath.Join(o.Data, "clusters"), Issuer: issuer,
 		Upstream: o.ClusterUpstream, Command: o.ClusterCommand, UpstreamHealth: o.UpstreamHealth, Logger: log,
 		ILB: ilbCfg})
-	if err != nil {
-		return nil, nil, err
+}
+
+// knownIn is local.Known on the store: a cluster is known when it has a
+// record. A failed lookup is an error, so the cluster is adopted, never
+// quarantined for a store hiccup.
+func knownIn(store provisioner.Store) local.Known {
+	return func(ctx context.Context, name string) (bool, error) {
+		_, err := store.GetCluster(ctx, name)
+		switch provisioner.ErrorCode(err) {
+		case "":
+			return true, nil
+		case provisioner.ENOTFOUND:
+			return false, nil
+		}
+		return false, err
 	}
-	alive, err := d.Adopt(ctx)
-	if err != nil {
-		return nil, nil, err
+}
+
+// logAdoption reports what the start-up adoption found.
+func logAdoption(r local.AdoptResult, log *slog.Logger) {
+	if len(r.Adopted) > 0 {
+		log.Info("re-adopted local clusters", "clusters", r.Adopted)
 	}
-	if len(alive) > 0 {
-		log.Info("re-adopted local clusters", "clusters", alive)
+	if len(r.Quarantined) > 0 {
+		log.Warn("quarantined local clusters: running without a record, left running and not managed; "+
+			"list them with `provisioner quarantine --data DIR`, destroy one with `provisioner quarantine destroy NAME --data DIR` once serve is stopped",
+			"clusters", r.Quarantined)
 	}
-	return d, alive, nil
+	if r.Err != nil {
+		log.Error("cleaning up the dead local clusters of the last run", "err", r.Err)
+	}
+	log.Info("local clusters adopted", "adopted", len(r.Adopted), "quarantined", len(r.Quarantined))
+}
+
+// checkDatabase refuses to start on a missing or empty database when the
+// data directory holds clusters or keys of an earlier run: a new database
+// would forget them (their owners, schedules and audit trail), so the
+// operator restores a backup or says --recreate-db.
+func (o *serveOptions) checkDatabase(path string, log *slog.Logger) error {
+	fi, err := os.Stat(path)
+	switch {
+	case err == nil && fi.Size() > 0:
+		return nil
+	case err != nil && !errors.Is(err, os.ErrNotExist):
+		return fmt.Errorf("database %s: %w", path, err)
+	}
+	if wal, err := os.Stat(path + "-wal"); err == nil && wal.Size() > 0 && fi != nil {
+		return nil // an empty file whose pages are all still in the WAL
+	}
+	what := "missing"
+	if err == nil {
+		what = "empty"
+	}
+	clusters, _ := local.ClusterNames(filepath.Join(o.Data, "clusters"))
+	keys := local.HasKeys(filepath.Join(o.Data, "keys"))
+	if len(clusters) == 0 && !keys {
+		return nil // a first start
+	}
+	var held []string
+	if len(clusters) > 0 {
+		held = append(held, fmt.Sprintf("%d local clusters (%s)", len(clusters), strings.Join(clusters, ", ")))
+	}
+	if keys {
+		held = append(held, "signing keys")
+	}
+	if !o.RecreateDB {
+		return provisioner.Errorf(provisioner.ESTORAGECORRUPT,
+			"the database %s is %s, but %s holds %s of an earlier run: restore the database from a backup, "+
+				"or start with --recreate-db to begin with an empty one (its clusters are then quarantined: left running, never destroyed)",
+			path, what, o.Data, strings.Join(held, " and "))
+	}
+	log.Warn("--recreate-db: starting with a new, empty database", "database", path, "was", what, "data_holds", strings.Join(held, " and "))
+	for _, f := range []string{path + "-wal", path + "-shm"} {
+		if err := os.Remove(f); err != nil && !errors.Is(err, os.ErrNotExist) {
+			return fmt.Errorf("--recreate-db: %w", err)
+		}
+	}
+	return nil
 }
 
 // enableILB says how to run local clusters on production's ILB.
@@ -448,23 +530,6 @@ func (o *serveOptions) jobs(cfg *app.Config, log *slog.Logger) error {
 		return usageError{err}
 	}
 	cfg.Runner = runner
-	return nil
-}
-
-// reapOrphans destroys live local clusters the store does not know (e.g.
-// destroyed while their processes could not be reached), so nothing
-// outlives its record.
-func reapOrphans(ctx context.Context, d *local.Driver, store provisioner.Store, alive []string, log *slog.Logger) error {
-	for _, name := range alive {
-		_, err := store.GetCluster(ctx, name)
-		if provisioner.ErrorCode(err) != provisioner.ENOTFOUND {
-			continue
-		}
-		log.Warn("destroying a local cluster with no record", "cluster", name)
-		if err := d.Destroy(ctx, name); err != nil {
-			return err
-		}
-	}
 	return nil
 }
 
