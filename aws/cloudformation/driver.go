@@ -5,6 +5,9 @@
 // tagged cluster=<cluster>; every call names that one stack (never a name
 // prefix or a listing), and a stack without the tag is never changed, so a
 // cluster "foo" can never touch the stack of "foo-bar" or a stranger's.
+// A user node group (group.go) is one more stack of deploy/userasg.yaml,
+// <StackPrefix>-<cluster>-<user>-asg, tagged cluster and user; Destroy
+// deletes a cluster's group stacks before its own.
 //
 // The driver keeps no state of its own: CloudFormation is the record.
 // Deploy and Destroy start the work and return; Status observes it, and
@@ -39,6 +42,7 @@ type API interface {
 	DescribeStacks(ctx context.Context, in *cfn.DescribeStacksInput, optFns ...func(*cfn.Options)) (*cfn.DescribeStacksOutput, error)
 	DeleteStack(ctx context.Context, in *cfn.DeleteStackInput, optFns ...func(*cfn.Options)) (*cfn.DeleteStackOutput, error)
 	DescribeStackEvents(ctx context.Context, in *cfn.DescribeStackEventsInput, optFns ...func(*cfn.Options)) (*cfn.DescribeStackEventsOutput, error)
+	ListStacks(ctx context.Context, in *cfn.ListStacksInput, optFns ...func(*cfn.Options)) (*cfn.ListStacksOutput, error)
 }
 
 var _ API = (*cfn.Client)(nil)
@@ -101,6 +105,12 @@ type Config struct {
 	// CloudFormation; a URL must point to S3.
 	TemplateBody string
 	TemplateURL  string
+	// GroupTemplateBody or GroupTemplateURL (at most one) is the template
+	// of user node groups, deploy/userasg.yaml; without either, DeployGroup
+	// answers EUNAVAILABLE. Its parameters come from each group and from
+	// the cluster's stack, never from Parameters.
+	GroupTemplateBody string
+	GroupTemplateURL  string
 	// Parameters are the template parameters that are the same for every
 	// cluster: Domain (required: the endpoint is https://<cluster>.<Domain>),
 	// HostedZoneId, ProvisionerURL (the token issuer), ImageRegistry,
@@ -110,7 +120,9 @@ type Config struct {
 	Parameters map[string]string
 	// Tags are added to every stack besides the driver's own (Tag*).
 	Tags map[string]string
-	// HealthProbe decides whether a created stack is a running cluster.
+	// HealthProbe decides whether a created stack is a running cluster;
+	// with a group template it must be a ServiceProbe too, which decides
+	// whether a group's stack is a running node group.
 	HealthProbe HealthProbe
 	// RoleARN, if set, is the service role CloudFormation uses for the
 	// stacks, so the caller itself needs no rights on the resources.
@@ -169,10 +181,19 @@ func New(cfg Config) (*Driver, error) {
 	case cfg.CreateTimeout < 0 || cfg.MaxEvents < 0:
 		return nil, errors.New("cloudformation: negative CreateTimeout or MaxEvents")
 	}
-	if cfg.TemplateURL != "" {
-		if u, err := url.Parse(cfg.TemplateURL); err != nil || u.Scheme != "https" || u.Host == "" {
-			return nil, fmt.Errorf("cloudformation: template URL %q is not an https URL", cfg.TemplateURL)
+	for _, tu := range []string{cfg.TemplateURL, cfg.GroupTemplateURL} {
+		if tu == "" {
+			continue
 		}
+		if u, err := url.Parse(tu); err != nil || u.Scheme != "https" || u.Host == "" {
+			return nil, fmt.Errorf("cloudformation: template URL %q is not an https URL", tu)
+		}
+	}
+	if cfg.GroupTemplateBody != "" && cfg.GroupTemplateURL != "" {
+		return nil, errors.New("cloudformation: give at most one of GroupTemplateBody and GroupTemplateURL")
+	}
+	if _, ok := cfg.HealthProbe.(ServiceProbe); !ok && (cfg.GroupTemplateBody != "" || cfg.GroupTemplateURL != "") {
+		return nil, errors.New("cloudformation: a group template needs a health probe that counts a service's nodes (ServiceProbe)")
 	}
 	domain := cfg.Parameters[ParamDomain]
 	if !domainRE.MatchString(domain) {
@@ -188,7 +209,7 @@ func New(cfg Config) (*Driver, error) {
 	}
 	for k, v := range cfg.Tags {
 		switch {
-		case k == TagCluster || k == TagCreatedBy || k == TagExpiresAt:
+		case k == TagCluster || k == TagUser || k == TagCreatedBy || k == TagExpiresAt:
 			return nil, fmt.Errorf("cloudformation: tag %q is set by the driver", k)
 		case strings.HasPrefix(strings.ToLower(k), "aws:"):
 			return nil, fmt.Errorf("cloudformation: tag %q: the aws: prefix is reserved", k)
@@ -472,12 +493,15 @@ func (d *Driver) Status(ctx context.Context, name string) (provisioner.DriverSta
 		return provisioner.DriverStatus{}, err
 	}
 	if st == nil {
-		return provisioner.DriverStatus{State: provisioner.StateAbsent}, nil
+		return d.absent(ctx, name)
 	}
 	if err := d.owned(st, name); err != nil {
 		return provisioner.DriverStatus{State: provisioner.StateFailed, Reason: provisioner.ErrorMessage(err)}, nil
 	}
 	state, reason := stackState(st)
+	if state == provisioner.StateAbsent {
+		return d.absent(ctx, name)
+	}
 	out := provisioner.DriverStatus{State: state, Reason: reason}
 	if state != provisioner.StateAbsent {
 		out.Endpoint = d.Endpoint(name)
@@ -506,6 +530,27 @@ func (d *Driver) Status(ctx context.Context, name string) (provisioner.DriverSta
 		out.State, out.Nodes, out.Reason = provisioner.StateRunning, nodes, ""
 	}
 	return out, nil
+}
+
+// absent is Status of a cluster whose stack is gone: absent, unless stacks
+// of its node groups are still there (Destroy deleted them first, but a
+// group stack may take longer, or fail to delete): destroying then, so
+// the cluster is not taken for gone, and its groups forgotten, before
+// they are; a DELETE_FAILED one waits for the next Destroy.
+func (d *Driver) absent(ctx context.Context, name string) (provisioner.DriverStatus, error) {
+	groups, err := d.groupStacks(ctx, name)
+	if err != nil {
+		return provisioner.DriverStatus{}, err
+	}
+	if len(groups) == 0 {
+		return provisioner.DriverStatus{State: provisioner.StateAbsent}, nil
+	}
+	var left []string
+	for _, g := range groups {
+		left = append(left, aws.ToString(g.StackName)+" "+string(g.StackStatus))
+	}
+	return provisioner.DriverStatus{State: provisioner.StateDestroying,
+		Reason: "the stacks of its node groups are still there: " + strings.Join(left, ", ")}, nil
 }
 
 // stateCreated is stackState's answer for a stack whose resources exist:
@@ -572,18 +617,38 @@ func deletable(s types.StackStatus) bool {
 // or updating is EUNAVAILABLE until that ends. A DELETE_FAILED stack is
 // deleted again, DeleteRetries times, then with FORCE_DELETE_STACK, which
 // removes the stack and leaves behind (tagged cluster=<name>) the
-// resources that would not go.
+// resources that would not go. The cluster's node group stacks are
+// deleted first, with the same rules, whether or not its stack exists;
+// Status reports destroying while any of them is left.
 func (d *Driver) Destroy(ctx context.Context, name string) error {
 	if err := provisioner.ValidateClusterName(name); err != nil {
 		return err
 	}
 	st, err := d.describe(ctx, d.StackName(name))
-	if err != nil || st == nil {
+	if err != nil {
 		return err
 	}
-	if err := d.owned(st, name); err != nil {
+	if st != nil {
+		if err := d.owned(st, name); err != nil {
+			return err
+		}
+	}
+	// Its node groups' stacks first, as production deletes them before
+	// the cluster's: they use its subnet, security group and instance
+	// profile. The cluster's stack is deleted even when one of them could
+	// not be (the application's sweep calls Destroy again).
+	groupErr := d.destroyGroups(ctx, name)
+	if st == nil {
+		return groupErr
+	}
+	if err := d.destroyCluster(ctx, st, name); err != nil {
 		return err
 	}
+	return groupErr
+}
+
+// destroyCluster deletes the cluster's own stack st.
+func (d *Driver) destroyCluster(ctx context.Context, st *types.Stack, name string) error {
 	switch status := st.StackStatus; {
 	case status == types.StackStatusDeleteComplete || status == types.StackStatusDeleteInProgress:
 		return nil
@@ -731,10 +796,9 @@ func (d *Driver) describe(ctx context.Context, name string) (*types.Stack, error
 // owned refuses a stack that does not carry this cluster's tag: a stack
 // the driver did not create is never deleted or passed off as a cluster.
 func (d *Driver) owned(st *types.Stack, cluster string) error {
-	for _, t := range st.Tags {
-		if aws.ToString(t.Key) == TagCluster && aws.ToString(t.Value) == cluster {
-			return nil
-		}
+	t := stackTags(st)
+	if t[TagCluster] == cluster && t[TagUser] == "" {
+		return nil
 	}
 	return provisioner.Errorf(provisioner.ECONFLICT, "stack %s exists but is not cluster %s's (no tag %s=%s); the provisioner leaves it alone",
 		aws.ToString(st.StackName), cluster, TagCluster, cluster)

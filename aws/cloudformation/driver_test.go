@@ -492,10 +492,24 @@ func TestCallCounts(t *testing.T) {
 	measure("Deploy (again, no-op)", 2, func() error { return e.d.Deploy(bg, spec) })
 	measure("Status (running)", 1, func() error { _, err := e.d.Status(bg, name); return err })
 	measure("Events", 2, func() error { _, err := e.d.Events(bg, name); return err })
-	measure("Destroy", 2, func() error { return e.d.Destroy(bg, name) })
-	measure("Destroy (again, absent)", 1, func() error { return e.d.Destroy(bg, name) })
-	measure("Status (absent)", 1, func() error { _, err := e.d.Status(bg, name); return err })
+	// The group calls; ListStacks is one page here, more in a busy account.
+	gspec := e.groupSpec(name, "alice", 1)
+	e.probe.set(name+"/alice", 1, nil)
+	measure("DeployGroup (new)", 2, func() error { return e.d.DeployGroup(bg, gspec) })
+	measure("DeployGroup (again, no-op)", 3, func() error { return e.d.DeployGroup(bg, gspec) })
+	measure("GroupStatus (running)", 1, func() error { _, err := e.d.GroupStatus(bg, name, "alice"); return err })
+	measure("DestroyGroup", 2, func() error { return e.d.DestroyGroup(bg, name, "alice") })
+	if err := e.d.DeployGroup(bg, gspec); err != nil {
+		t.Fatal(err)
+	}
+	// Destroy: the cluster stack, the listing, each group stack's
+	// describe and delete, the cluster's delete.
+	measure("Destroy (with a group)", 5, func() error { return e.d.Destroy(bg, name) })
+	measure("Destroy (again, absent)", 2, func() error { return e.d.Destroy(bg, name) })
+	measure("Status (absent)", 2, func() error { _, err := e.d.Status(bg, name); return err })
+	e.deploy(spec)
+	measure("Destroy (no group)", 3, func() error { return e.d.Destroy(bg, name) })
 	e.deploy(spec)
 	e.inject.set(e.d.StackName(name), types.StackStatusDeleteFailed, 1, 3)
-	measure("Destroy (DELETE_FAILED)", 3, func() error { return e.d.Destroy(bg, name) })
+	measure("Destroy (DELETE_FAILED)", 4, func() error { return e.d.Destroy(bg, name) })
 }

@@ -44,6 +44,21 @@ func readTemplate(t testing.TB) string {
 	return string(b)
 }
 
+// groupTemplatePath is deploy/userasg.yaml.
+func groupTemplatePath(t testing.TB) string {
+	t.Helper()
+	return filepath.Join(filepath.Dir(templatePath(t)), "userasg.yaml")
+}
+
+func readGroupTemplate(t testing.TB) string {
+	t.Helper()
+	b, err := os.ReadFile(groupTemplatePath(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}
+
 // network is what the cluster stacks of the tests share: an existing VPC
 // with two subnets (so the stacks delete cleanly in the emulator; see
 // TestRealTemplateNewVPC) and a hosted zone, made by one stack per run.
@@ -104,12 +119,24 @@ func staticParams(n *network) map[string]string {
 	}
 }
 
-// probe is a HealthProbe whose answers the test sets per cluster.
+// probe is a HealthProbe (and ServiceProbe) whose answers the test sets
+// per cluster, and per "cluster/service" for node groups.
 type probe struct {
 	mu     sync.Mutex
 	nodes  map[string]int
 	err    error
-	checks []string // "cluster endpoint"
+	checks []string // "cluster endpoint", or "cluster/service endpoint"
+}
+
+func (p *probe) CheckService(_ context.Context, cluster, service, endpoint string) (int, error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	key := cluster + "/" + service
+	p.checks = append(p.checks, key+" "+endpoint)
+	if p.err != nil {
+		return 0, p.err
+	}
+	return p.nodes[key], nil
 }
 
 func (p *probe) Check(_ context.Context, cluster, endpoint string) (int, error) {
@@ -157,13 +184,14 @@ func newEnv(t *testing.T, opts ...envOption) *env {
 	e.inject.install(&counted)
 	e.count = awsenv.Count(&counted)
 	e.cfg = cloudformation.Config{
-		Client:       cfn.NewFromConfig(counted),
-		StackPrefix:  e.prefix,
-		TemplateBody: readTemplate(t),
-		Parameters:   staticParams(n),
-		Tags:         map[string]string{"project": "sliderule", "managed-by": "provisioner-test"},
-		HealthProbe:  e.probe,
-		Now:          func() time.Time { return e.now },
+		Client:            cfn.NewFromConfig(counted),
+		StackPrefix:       e.prefix,
+		TemplateBody:      readTemplate(t),
+		GroupTemplateBody: readGroupTemplate(t),
+		Parameters:        staticParams(n),
+		Tags:              map[string]string{"project": "sliderule", "managed-by": "provisioner-test"},
+		HealthProbe:       e.probe,
+		Now:               func() time.Time { return e.now },
 	}
 	for _, o := range opts {
 		o(&e.cfg)

@@ -36,14 +36,23 @@ var _ HealthProbe = (*HTTPProbe)(nil)
 // maxProbeBody bounds what a probe reads of an answer.
 const maxProbeBody = 64 << 10
 
+var _ ServiceProbe = (*HTTPProbe)(nil)
+
 // Check asks the cluster how many nodes are registered.
 func (p *HTTPProbe) Check(ctx context.Context, cluster, endpoint string) (int, error) {
+	return p.CheckService(ctx, cluster, cluster, endpoint)
+}
+
+// CheckService asks the cluster's load balancer how many nodes are
+// registered under service: {"service": "<user>"} counts a user node
+// group's nodes, as production's client does in user-service mode.
+func (p *HTTPProbe) CheckService(ctx context.Context, cluster, service, endpoint string) (int, error) {
 	u, err := url.Parse(endpoint)
 	if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
 		return 0, fmt.Errorf("endpoint %q is not an http(s) URL", endpoint)
 	}
 	u = u.JoinPath("/discovery/status")
-	body, _ := json.Marshal(map[string]string{"service": cluster})
+	body, _ := json.Marshal(map[string]string{"service": service})
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, u.String(), bytes.NewReader(body))
 	if err != nil {
 		return 0, err

@@ -19,8 +19,9 @@ import (
 	"provisioner/aws/cloudformation"
 )
 
-// TestCfnLint runs cfn-lint on deploy/cluster.yaml: no error, warning or
-// informational finding (ignores are justified in the template's Metadata).
+// TestCfnLint runs cfn-lint on deploy/cluster.yaml and deploy/userasg.yaml:
+// no error, warning or informational finding (ignores are justified in the
+// templates' Metadata).
 func TestCfnLint(t *testing.T) {
 	t.Parallel()
 	bin := os.Getenv("PROVISIONER_TEST_CFN_LINT")
@@ -35,7 +36,7 @@ func TestCfnLint(t *testing.T) {
 	}
 	for _, regions := range [][]string{{"us-west-2"}, {"us-east-1", "eu-west-1"}} {
 		args := append([]string{"--include-checks", "I", "--regions"}, regions...)
-		args = append(args, "--", templatePath(t))
+		args = append(args, "--", templatePath(t), groupTemplatePath(t))
 		out, err := exec.Command(bin, args...).CombinedOutput()
 		if err != nil {
 			t.Fatalf("cfn-lint %s: %v\n%s", strings.Join(args, " "), err, out)

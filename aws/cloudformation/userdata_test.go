@@ -29,6 +29,7 @@ const (
 	tRegistry     = "123456789012.dkr.ecr.us-west-2.amazonaws.com"
 	tVersion      = "v4.5.1"
 	tNodeIP       = "10.0.7.9" // what a node finds in its instance metadata
+	tUser         = "Alice-1"  // a node group's user
 )
 
 func renderParams(t *testing.T, tpl *yaml.Node) map[string]string {
@@ -47,6 +48,9 @@ func renderParams(t *testing.T, tpl *yaml.Node) map[string]string {
 		"ProjectBucket": "sliderule-test-project",
 		"AWS::Region":   "us-west-2", "AWS::Partition": "aws", "AWS::AccountId": "123456789012",
 		"LoadBalancerInstance.PrivateIp": tIlbPrivateIP, "LoadBalancerInstance.PublicIp": "203.0.113.7",
+		// userasg.yaml's own: the group's user, the cluster's outputs.
+		"Username": tUser, "OrchestratorIp": tIlbPrivateIP, "SubnetId": "subnet-0123456789abcdef1",
+		"NodeSecurityGroupId": "sg-0123456789abcdef0", "NodeInstanceProfileArn": "arn:aws:iam::123456789012:instance-profile/p-demo-NodeInstanceProfile-X",
 	} {
 		p[k] = v
 	}

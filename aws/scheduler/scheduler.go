@@ -1,5 +1,6 @@
 // Package scheduler keeps the provisioner's destroy schedules in Amazon
-// EventBridge Scheduler: one one-time at() schedule per cluster, named
+// EventBridge Scheduler: one one-time at() schedule per cluster (and per
+// user node group), named
 // deterministically so that replacing or removing it is exact, plus one
 // rate() schedule for the reconcile sweep. Every schedule invokes the
 // provisioner Lambda with a small JSON input (see Event) and deletes itself
@@ -15,6 +16,8 @@ package scheduler
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -36,14 +39,19 @@ const (
 
 // Event is the input every schedule passes to the provisioner Lambda.
 type Event struct {
-	Action  string `json:"action"`            // ActionDestroy or ActionReconcile
-	Cluster string `json:"cluster,omitempty"` // destroy: the cluster
-	At      string `json:"at,omitempty"`      // destroy: the destroy time asked for, RFC 3339 UTC
+	Action string `json:"action"` // ActionDestroy or ActionReconcile
+	// Cluster is, for a destroy, the schedule's key: a cluster's name, or
+	// a node group's provisioner.GroupKey ("cluster/user"), which
+	// App.FireDestroy takes for the group alone. A function that predates
+	// groups finds no cluster of that name and does nothing.
+	Cluster string `json:"cluster,omitempty"`
+	At      string `json:"at,omitempty"` // destroy: the destroy time asked for, RFC 3339 UTC
 }
 
-// DestroyInput is the JSON input of a cluster's destroy schedule.
-func DestroyInput(cluster string, at time.Time) string {
-	return mustJSON(Event{Action: ActionDestroy, Cluster: cluster, At: at.UTC().Format(time.RFC3339)})
+// DestroyInput is the JSON input of a destroy schedule: key is a
+// cluster's name or a node group's GroupKey.
+func DestroyInput(key string, at time.Time) string {
+	return mustJSON(Event{Action: ActionDestroy, Cluster: key, At: at.UTC().Format(time.RFC3339)})
 }
 
 // ReconcileInput is the JSON input of the reconcile schedule.
@@ -172,8 +180,38 @@ func (s *Scheduler) Client() *scheduler.Client { return s.c }
 // Group is the schedule group.
 func (s *Scheduler) Group() string { return s.cfg.Group }
 
-// DestroyName is the name of cluster's destroy schedule.
-func (s *Scheduler) DestroyName(cluster string) string { return s.cfg.Prefix + "-destroy-" + cluster }
+// DestroyName is the name of a destroy schedule: <Prefix>-destroy-<cluster>
+// for a cluster; for a node group's key (cluster/user), which may be
+// longer than EventBridge's 64 characters allow,
+// <Prefix>-destroy-<cluster.user, cut to fit>_<12 hex of its SHA-256>:
+// the "_", which no cluster name has, keeps it apart from every cluster's,
+// and the hash apart from every other group's. Both start with
+// <Prefix>-destroy-, the names the provisioner's role may manage.
+func (s *Scheduler) DestroyName(key string) string {
+	cluster, user, group := provisioner.ParseScheduleKey(key)
+	base := s.cfg.Prefix + "-destroy-"
+	if !group {
+		return base + cluster
+	}
+	sum := sha256.Sum256([]byte(key))
+	suffix := "_" + hex.EncodeToString(sum[:])[:12]
+	readable := cluster + "." + user
+	if room := 64 - len(base) - len(suffix); len(readable) > room {
+		readable = readable[:room]
+	}
+	return base + readable + suffix
+}
+
+// checkKey accepts a cluster's name (as provisioner.ValidateClusterName
+// shapes it, reserved words allowed: whatever the store holds must be
+// removable) or a node group's GroupKey.
+func checkKey(key string) error {
+	cluster, user, group := provisioner.ParseScheduleKey(key)
+	if !clusterRE.MatchString(cluster) || (group && provisioner.ValidateUsername(user) != nil) {
+		return provisioner.Errorf(provisioner.EINVALID, "invalid schedule key %q: a cluster name or cluster/user", key)
+	}
+	return nil
+}
 
 // ReconcileName is the name of the reconcile schedule.
 func (s *Scheduler) ReconcileName() string { return s.cfg.Prefix + "-reconcile" }
@@ -221,30 +259,36 @@ type schedule struct {
 	after                         types.ActionAfterCompletion
 }
 
-// SetDestroy creates or replaces cluster's destroy schedule.
-func (s *Scheduler) SetDestroy(ctx context.Context, cluster string, at time.Time) error {
-	if !clusterRE.MatchString(cluster) {
-		return provisioner.Errorf(provisioner.EINVALID, "invalid cluster name %q", cluster)
+// SetDestroy creates or replaces the destroy schedule of key, a
+// cluster's name or a node group's GroupKey; the schedule's input carries
+// the key, so a group's schedule destroys the group alone.
+func (s *Scheduler) SetDestroy(ctx context.Context, key string, at time.Time) error {
+	if err := checkKey(key); err != nil {
+		return err
 	}
 	if at.IsZero() {
-		return provisioner.Errorf(provisioner.EINVALID, "destroy schedule of %s: no time", cluster)
+		return provisioner.Errorf(provisioner.EINVALID, "destroy schedule of %s: no time", key)
+	}
+	what := "cluster " + key
+	if cluster, user, group := provisioner.ParseScheduleKey(key); group {
+		what = "the node group of " + user + " on cluster " + cluster
 	}
 	fire := s.FireTime(at)
 	return s.put(ctx, schedule{
-		name:        s.DestroyName(cluster),
-		description: "Destroy SlideRule cluster " + cluster + " at " + at.UTC().Format(time.RFC3339),
+		name:        s.DestroyName(key),
+		description: "Destroy SlideRule " + what + " at " + at.UTC().Format(time.RFC3339),
 		expression:  AtExpression(fire),
-		target:      s.target(DestroyInput(cluster, at)),
+		target:      s.target(DestroyInput(key, at)),
 		after:       types.ActionAfterCompletionDelete,
 	})
 }
 
-// RemoveDestroy deletes cluster's destroy schedule; an absent one is fine.
-func (s *Scheduler) RemoveDestroy(ctx context.Context, cluster string) error {
-	if !clusterRE.MatchString(cluster) {
-		return provisioner.Errorf(provisioner.EINVALID, "invalid cluster name %q", cluster)
+// RemoveDestroy deletes the destroy schedule of key; an absent one is fine.
+func (s *Scheduler) RemoveDestroy(ctx context.Context, key string) error {
+	if err := checkKey(key); err != nil {
+		return err
 	}
-	return s.delete(ctx, s.DestroyName(cluster))
+	return s.delete(ctx, s.DestroyName(key))
 }
 
 // EnsureReconcile creates or updates the recurring reconcile schedule.

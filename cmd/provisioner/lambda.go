@@ -57,9 +57,10 @@ func runLambda(stderr *os.File) int {
 // lambdaOverrides replace parts of the AWS wiring in tests: the emulator
 // cannot reach a cluster's endpoint, nor wait for a TTL.
 type lambdaOverrides struct {
-	Probe        cloudformation.HealthProbe
-	Now          func() time.Time
-	TemplateBody string
+	Probe             cloudformation.HealthProbe
+	Now               func() time.Time
+	TemplateBody      string
+	GroupTemplateBody string
 }
 
 // newLambdaHandler wires the AWS backend from the environment the
@@ -132,6 +133,12 @@ func newLambdaHandler(cfg aws.Config, getenv func(string) string, log *slog.Logg
 	if over.TemplateBody != "" {
 		cfnCfg.TemplateURL, cfnCfg.TemplateBody = "", over.TemplateBody
 	}
+	// User node groups (deploy/userasg.yaml) when its URL is set; without
+	// it, group paths answer 503.
+	cfnCfg.GroupTemplateURL = getenv("PROVISIONER_GROUP_TEMPLATE_URL")
+	if over.GroupTemplateBody != "" {
+		cfnCfg.GroupTemplateURL, cfnCfg.GroupTemplateBody = "", over.GroupTemplateBody
+	}
 	driver, err := cloudformation.New(cfnCfg)
 	if err != nil {
 		return nil, err
@@ -140,8 +147,16 @@ func newLambdaHandler(cfg aws.Config, getenv func(string) string, log *slog.Logg
 	if err != nil {
 		return nil, err
 	}
+	// The cluster production's alias "sliderule" names on the group
+	// paths; empty: the only public cluster running.
+	public := getenv("PROVISIONER_PUBLIC_CLUSTER")
+	if public != "" {
+		if err := provisioner.ValidateClusterName(public); err != nil {
+			return nil, fmt.Errorf("PROVISIONER_PUBLIC_CLUSTER: %w", err)
+		}
+	}
 	appCfg := app.Config{Store: store, Tokens: tokens, Identity: gh, Logger: log, Driver: driver, Scheduler: sched, Logs: logs,
-		Now: over.Now, Poll: 2 * time.Second}
+		Now: over.Now, Poll: 2 * time.Second, PublicCluster: public}
 	if err := lambdaJobs(cfg, getenv, prefix, domain, store, &appCfg); err != nil {
 		return nil, err
 	}

@@ -43,6 +43,9 @@ type nodesProbe struct{}
 
 func (nodesProbe) Check(context.Context, string, string) (int, error) { return 100, nil }
 
+// CheckService answers for a node group's service (the user) the same.
+func (nodesProbe) CheckService(context.Context, string, string, string) (int, error) { return 100, nil }
+
 // lambdaClock is the app's clock in the AWS test, so a TTL can pass.
 type lambdaClock struct {
 	mu  sync.Mutex
@@ -68,6 +71,7 @@ type awsBackend struct {
 	table  string
 	domain string
 	tpl    string
+	gtpl   string // deploy/userasg.yaml
 }
 
 func newAWSBackend(t *testing.T) *awsBackend {
@@ -130,7 +134,11 @@ func newAWSBackendWith(t *testing.T, extra map[string]string) *awsBackend {
 	if err != nil {
 		t.Fatal(err)
 	}
-	b.env, b.tpl = env, string(tpl)
+	gtpl, err := os.ReadFile("../../deploy/userasg.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b.env, b.tpl, b.gtpl = env, string(tpl), string(gtpl)
 	b.calls = awsenv.Count(&b.cfg)
 	b.h, err = b.handler()
 	if err != nil {
@@ -146,7 +154,7 @@ func newAWSBackendWith(t *testing.T, extra map[string]string) *awsBackend {
 func (b *awsBackend) handler() (*lambda.Handler, error) {
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	return newLambdaHandler(b.cfg, func(k string) string { return b.env[k] }, log,
-		lambdaOverrides{Probe: nodesProbe{}, Now: b.clock.Now, TemplateBody: b.tpl})
+		lambdaOverrides{Probe: nodesProbe{}, Now: b.clock.Now, TemplateBody: b.tpl, GroupTemplateBody: b.gtpl})
 }
 
 // api sends one API Gateway HTTP API (payload 2.0) event through the handler.
