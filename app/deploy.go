@@ -45,6 +45,9 @@ func (a *App) deploy(ctx context.Context, c Caller, req DeployRequest) (Result, 
 	if err := a.checkDeploy(c, &req); err != nil {
 		return Result{}, err
 	}
+	// "running" from the record is not an answer if the cluster died
+	// since it was last checked.
+	a.freshen(ctx, req.Cluster)
 	unlock := a.locks.lock(req.Cluster)
 	defer unlock()
 

@@ -14,6 +14,7 @@ func (a *App) Status(ctx context.Context, c Caller, name string) (provisioner.Cl
 	if err := a.canSee(ctx, c, name); err != nil {
 		return provisioner.Cluster{}, err
 	}
+	a.freshen(ctx, name)
 	cl, err := a.store.GetCluster(ctx, name)
 	if provisioner.ErrorCode(err) == provisioner.ENOTFOUND {
 		return provisioner.Cluster{Name: name, State: provisioner.StateAbsent}, nil
