@@ -39,6 +39,9 @@ type Config struct {
 	PublicCluster string
 	// DeployTimeout and DestroyTimeout are the seed's 10 minutes.
 	DeployTimeout, DestroyTimeout time.Duration
+	// HealthMaxAge is how old a running cluster's last health check may be
+	// before DEPLOY and STATUS ask the driver again (default HealthMaxAge).
+	HealthMaxAge time.Duration
 	// Poll is how often a pending operation looks at the driver (default 1s).
 	Poll time.Duration
 
@@ -68,6 +71,7 @@ type App struct {
 	jobs     jobsConfig
 	locks    keyedMutex
 	watchers watchers
+	rt       runtimeState
 }
 
 // New returns an App; it panics on a missing required dependency, which is a
@@ -91,13 +95,17 @@ func New(c Config) *App {
 	if c.Poll <= 0 {
 		c.Poll = time.Second
 	}
+	if c.HealthMaxAge <= 0 {
+		c.HealthMaxAge = HealthMaxAge
+	}
 	if c.JobTimeout <= 0 {
 		c.JobTimeout = 3 * time.Hour
 	}
 	return &App{store: c.Store, jobs: jobsConfig{runner: c.Runner, logs: c.Logs, timeout: c.JobTimeout, reap: c.Reap, testCluster: c.TestCluster}, tokens: c.Tokens, identity: c.Identity, device: c.Device,
 		actions: c.Actions, signing: c.Signatures, affil: c.Affiliates, log: c.Logger, now: c.Now,
 		lifecycle: lifecycle{driver: c.Driver, scheduler: c.Scheduler, limits: c.Limits.withDefaults(), publicCluster: c.PublicCluster,
-			deployTimeout: c.DeployTimeout, destroyTimeout: c.DestroyTimeout, poll: c.Poll}}
+			deployTimeout: c.DeployTimeout, destroyTimeout: c.DestroyTimeout, poll: c.Poll},
+		rt: runtimeState{maxAge: c.HealthMaxAge}}
 }
 
 // Caller is who makes a request and from where, for authorization and audit.

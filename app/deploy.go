@@ -59,6 +59,9 @@ func (a *App) deploy(ctx context.Context, c Caller, req DeployRequest) (Result, 
 		return Result{}, provisioner.Errorf(provisioner.ECONFLICT,
 			"a cluster named %s is running without a record (quarantined after the database was lost); the operator must destroy it before the name can be deployed", req.Cluster)
 	}
+	// "running" from the record is not an answer if the cluster died
+	// since it was last checked.
+	a.freshen(ctx, req.Cluster)
 	unlock := a.locks.lock(req.Cluster)
 	defer unlock()
 

@@ -42,6 +42,10 @@ func (a *App) destroy(ctx context.Context, c Caller, name string) (Result, error
 		return res, nil
 	}
 	if started {
+		// From here the destroy is the service's, not the request's: a
+		// client that disconnects does not abandon it.
+		ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), a.destroyTimeout)
+		defer cancel()
 		if cancelled != "" {
 			a.finishOp(ctx, cancelled, provisioner.EFAILED, "deploy of "+name+" was cancelled by a destroy")
 		}
@@ -49,9 +53,7 @@ func (a *App) destroy(ctx context.Context, c Caller, name string) (Result, error
 		// Its node groups first, as production deletes the group stacks
 		// before the cluster's.
 		a.destroyGroupsOf(ctx, name)
-		if err := a.driver.Destroy(ctx, name); err != nil {
-			a.log.Error("driver destroy failed; waiting for the deadline or a retry", "cluster", name, "err", err)
-		}
+		a.driveDestroy(ctx, name)
 		// Local teardown is often immediate: look once before answering.
 		if err := a.advance(ctx, name); err != nil {
 			a.log.Warn("advancing destroy", "cluster", name, "err", err)

@@ -52,12 +52,16 @@ type watchers struct {
 
 // start runs fn for cluster unless a watcher for it already runs or the
 // App is not running in the background (Run not called: e.g. in Lambda,
-// where polls and the sweep advance operations instead).
-func (w *watchers) start(cluster string, fn func(ctx context.Context)) {
+// where polls and the sweep advance operations instead). It reports
+// whether fn runs, or already ran, in the background.
+func (w *watchers) start(cluster string, fn func(ctx context.Context)) bool {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	if w.ctx == nil || w.ctx.Err() != nil || w.busy[cluster] {
-		return
+	if w.ctx == nil || w.ctx.Err() != nil {
+		return false
+	}
+	if w.busy[cluster] {
+		return true
 	}
 	if w.busy == nil {
 		w.busy = map[string]bool{}
@@ -73,4 +77,5 @@ func (w *watchers) start(cluster string, fn func(ctx context.Context)) {
 		}()
 		fn(w.ctx)
 	}()
+	return true
 }

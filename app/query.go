@@ -21,6 +21,7 @@ func (a *App) Status(ctx context.Context, c Caller, name string) (provisioner.Cl
 	if !ok {
 		return absent, nil
 	}
+	a.freshen(ctx, name)
 	cl, err := a.store.GetCluster(ctx, name)
 	if provisioner.ErrorCode(err) == provisioner.ENOTFOUND {
 		return absent, nil

@@ -2,6 +2,8 @@ package app
 
 import (
 	"context"
+	"fmt"
+	"strings"
 	"time"
 
 	"provisioner"
@@ -69,14 +71,21 @@ func (a *App) Reconcile(ctx context.Context) error {
 	return nil
 }
 
-// checkAlive marks a running cluster failed when its driver lost it.
+// checkAlive marks a running cluster failed when its driver lost it, and
+// records on a running one what its driver says of its health (fewer
+// nodes answering), with an event when that changes.
 func (a *App) checkAlive(ctx context.Context, cl provisioner.Cluster) {
+	a.rt.healthDue(cl.Name, a.now()) // the sweep's look counts as a check
 	st, err := a.driver.Status(ctx, cl.Name)
-	if err != nil || st.State == provisioner.StateRunning || st.State == provisioner.StateDeploying {
+	if err != nil || st.State == provisioner.StateDeploying {
 		return
 	}
 	unlock := a.locks.lock(cl.Name)
 	defer unlock()
+	if st.State == provisioner.StateRunning {
+		a.recordHealth(ctx, cl.Name, st)
+		return
+	}
 	reason := "lost: the driver reports " + string(st.State)
 	if st.Reason != "" {
 		reason += ": " + st.Reason
@@ -90,7 +99,47 @@ func (a *App) checkAlive(ctx context.Context, cl provisioner.Cluster) {
 	})
 	if err == nil {
 		a.event(ctx, cl.Name, "state.failed", system, reason)
-		_ = a.driver.Destroy(ctx, cl.Name)
+		// What is left of it is stopped on the service's time, not the caller's.
+		dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), a.destroyTimeout)
+		defer cancel()
+		if err := a.driver.Destroy(dctx, cl.Name); err != nil {
+			a.log.Error("cannot clean up a lost cluster", "cluster", cl.Name, "err", err)
+		}
 		a.removeSchedule(ctx, cl.Name, system)
+	}
+}
+
+// healthPrefix starts the reason of a running cluster whose driver reports
+// failing health checks.
+const healthPrefix = "unhealthy: "
+
+// recordHealth keeps a running cluster's reason in step with its driver's
+// (empty when healthy), with a health.degraded or health.ok event when it
+// changes. Called under the cluster's lock.
+func (a *App) recordHealth(ctx context.Context, name string, st provisioner.DriverStatus) {
+	var before string
+	changed := false
+	reason := ""
+	if st.Reason != "" {
+		reason = healthPrefix + st.Reason
+	}
+	err := a.update(ctx, name, func(c *provisioner.Cluster, exists bool) (bool, error) {
+		changed = false
+		// A reason of another kind (a failed destroy) stays until a
+		// health reason replaces it.
+		if !exists || c.State != provisioner.StateRunning || c.Reason == reason ||
+			(reason == "" && !strings.HasPrefix(c.Reason, healthPrefix)) {
+			return false, nil
+		}
+		before, changed = c.Reason, true
+		c.Reason, c.UpdatedAt = reason, a.now().UTC()
+		return true, nil
+	})
+	switch {
+	case err != nil || !changed:
+	case st.Reason == "":
+		a.event(ctx, name, "health.ok", system, "every check answers again (was: "+before+")")
+	default:
+		a.event(ctx, name, "health.degraded", system, fmt.Sprintf("%d of the nodes answer: %s", st.Nodes, st.Reason))
 	}
 }

@@ -96,10 +96,13 @@ func (a *App) advance(ctx context.Context, name string) error {
 	}
 	switch {
 	case st.State == provisioner.StateAbsent:
-		return a.finishDestroyLocked(ctx, cl, "")
+		return a.finishDestroyLocked(ctx, cl, st, "")
 	case overdue:
-		return a.finishDestroyLocked(ctx, cl, fmt.Sprintf("still %s after %s", st.State, a.destroyTimeout))
+		return a.finishDestroyLocked(ctx, cl, st, fmt.Sprintf("still %s after %s", st.State, a.destroyTimeout))
 	}
+	// Not gone yet: the driver's Destroy may have been cut short (an
+	// error, a restart); ask again until it is done.
+	a.resumeDestroy(ctx, name)
 	return nil
 }
 
@@ -152,13 +155,18 @@ func (a *App) finishDeployLocked(ctx context.Context, cl provisioner.Cluster, st
 // finishDestroyLocked ends a destruction: the record and every schedule
 // gone on success; on failure the cluster keeps its schedule, so the
 // scheduler and the sweep try again.
-func (a *App) finishDestroyLocked(ctx context.Context, cl provisioner.Cluster, failure string) error {
+func (a *App) finishDestroyLocked(ctx context.Context, cl provisioner.Cluster, st provisioner.DriverStatus, failure string) error {
 	if failure != "" {
+		// Running again only if the driver says it runs, never by default.
+		state := provisioner.StateFailed
+		if st.State == provisioner.StateRunning {
+			state = provisioner.StateRunning
+		}
 		err := a.update(ctx, cl.Name, func(c *provisioner.Cluster, exists bool) (bool, error) {
 			if !exists || c.Operation != cl.Operation || c.State != provisioner.StateDestroying {
 				return false, nil
 			}
-			c.State, c.Reason, c.UpdatedAt = provisioner.StateRunning, "destroy failed: "+failure, a.now().UTC()
+			c.State, c.Reason, c.UpdatedAt = state, "destroy failed: "+failure, a.now().UTC()
 			return true, nil
 		})
 		a.finishOp(ctx, cl.Operation, provisioner.EFAILED, "destroy of "+cl.Name+" failed: "+failure)
@@ -212,12 +220,14 @@ func checkWait(wait time.Duration) error {
 }
 
 // pause sleeps one poll interval, or until deadline if sooner, and reports
-// false when ctx ended first.
+// false when ctx ended or the service began to drain first.
 func (a *App) pause(ctx context.Context, deadline time.Time) bool {
 	t := time.NewTimer(min(a.poll, time.Until(deadline)))
 	defer t.Stop()
 	select {
 	case <-ctx.Done():
+		return false
+	case <-Draining(ctx):
 		return false
 	case <-t.C:
 		return true

@@ -71,6 +71,7 @@ func (s *Server) devicePoll() http.HandlerFunc {
 			select {
 			case <-time.After(s.devicePace):
 			case <-r.Context().Done():
+			case <-app.Draining(r.Context()):
 			}
 			return reply{status, api.Error{Status: "error", Error: code, Description: provisioner.ErrorMessage(err)}}, nil
 		}

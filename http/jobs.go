@@ -153,6 +153,8 @@ func (s *Server) jobLog(w http.ResponseWriter, r *http.Request) {
 		select {
 		case <-r.Context().Done():
 			return
+		case <-app.Draining(r.Context()):
+			return // the client follows on with ?offset=
 		case <-time.After(time.Second):
 		}
 	}

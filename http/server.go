@@ -270,6 +270,11 @@ func Serve(ctx context.Context, l net.Listener, h http.Handler, grace time.Durat
 		IdleTimeout:    120 * time.Second,
 		MaxHeaderBytes: 64 << 10,
 	}
+	// Long polls watch drain: at shutdown they answer at once with what
+	// is true now (a pending operation stays pending, and its client
+	// polls again), so no poll is cut and Shutdown needs no grace.
+	drain := make(chan struct{})
+	srv.BaseContext = func(net.Listener) context.Context { return app.WithDrain(context.Background(), drain) }
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(l) }()
 	select {
@@ -277,6 +282,7 @@ func Serve(ctx context.Context, l net.Listener, h http.Handler, grace time.Durat
 		return err
 	case <-ctx.Done():
 	}
+	close(drain)
 	sctx, cancel := context.WithTimeout(context.Background(), grace)
 	defer cancel()
 	if err := srv.Shutdown(sctx); err != nil {

@@ -49,6 +49,13 @@ type DriverConfig struct {
 	UpstreamHealth string
 	// HealthTimeout bounds each health probe; zero means DefaultHealthTimeout.
 	HealthTimeout time.Duration
+	// UnhealthyGrace is how long a running cluster's health checks may fail
+	// (time out) before they count: then a node that does not answer is no
+	// longer counted, and a cluster none of whose nodes (or whose ILB or
+	// gateway) answers is failed. Zero means DefaultUnhealthyGrace.
+	UnhealthyGrace time.Duration
+	// Now is the clock of the grace period; nil means time.Now.
+	Now func() time.Time
 	// StopTimeout is how long Destroy waits after SIGTERM before SIGKILL;
 	// zero means DefaultStopTimeout.
 	StopTimeout time.Duration
@@ -85,8 +92,9 @@ type Driver struct {
 	adopting sync.RWMutex
 
 	mu       sync.Mutex
-	names    map[string]*nameLock // per-cluster locks, dropped when unused
-	children map[int]*child       // processes this Driver started, by pid
+	names    map[string]*nameLock    // per-cluster locks, dropped when unused
+	children map[int]*child          // processes this Driver started, by pid
+	seen     map[string]*healthTrack // deployments seen running, by instance
 	// quarantined are alive clusters without a record (see StartAdopt).
 	quarantined map[string]bool
 
@@ -119,6 +127,12 @@ func NewDriver(cfg DriverConfig) (*Driver, error) {
 	if cfg.HealthTimeout <= 0 {
 		cfg.HealthTimeout = DefaultHealthTimeout
 	}
+	if cfg.UnhealthyGrace <= 0 {
+		cfg.UnhealthyGrace = DefaultUnhealthyGrace
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
 	if cfg.StopTimeout <= 0 {
 		cfg.StopTimeout = DefaultStopTimeout
 	}
@@ -140,12 +154,14 @@ func NewDriver(cfg DriverConfig) (*Driver, error) {
 		return nil, fmt.Errorf("local clusters: %w", err)
 	}
 	return &Driver{
-		cfg:      cfg,
-		log:      cfg.Logger,
-		health:   newHealthClient(cfg.HealthTimeout),
-		names:    map[string]*nameLock{},
-		children: map[int]*child{}, quarantined: map[string]bool{},
-		haproxy: version,
+		cfg:         cfg,
+		log:         cfg.Logger,
+		health:      newHealthClient(cfg.HealthTimeout),
+		names:       map[string]*nameLock{},
+		children:    map[int]*child{},
+		seen:        map[string]*healthTrack{},
+		quarantined: map[string]bool{},
+		haproxy:     version,
 	}, nil
 }
 

@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"sync"
 	"time"
 
 	"provisioner"
@@ -128,22 +129,53 @@ func (d *Driver) startILB(ctx context.Context, s *clusterState, marker string) e
 
 // observeILB is Status's health check of a real-ILB cluster whose
 // processes are alive: the orchestrator answers, the user port is this
-// cluster's, the nodes answer, and the ILB counts them all.
+// cluster's, the nodes answer, and the ILB counts them all. Once the
+// cluster has run, a node that stops answering (a frozen process stays
+// registered with the ILB until its lifetime ends) is no longer counted
+// after the grace period, and the cluster is failed when the ILB or every
+// node has not answered for that long.
 func (d *Driver) observeILB(ctx context.Context, s *clusterState) provisioner.DriverStatus {
 	st := provisioner.DriverStatus{Endpoint: s.Endpoint, State: provisioner.StateDeploying}
-	if _, err := d.probe(ctx, s.DiscoveryPort, "/discovery/health", true); err != nil {
-		st.Reason = "waiting for the ILB's orchestrator: " + err.Error()
-		return st
-	}
 	pctx, cancel := context.WithTimeout(ctx, d.cfg.HealthTimeout)
 	defer cancel()
-	if name, err := ilb.Whoami(pctx, s.Endpoint); err != nil || name != s.Name {
-		st.Reason = fmt.Sprintf("the ILB's user port does not answer for cluster %s: %q %v", s.Name, name, err)
+	var ilbErr error
+	if _, err := d.probe(ctx, s.DiscoveryPort, "/discovery/health", true); err != nil {
+		ilbErr = fmt.Errorf("its orchestrator: %w", err)
+	} else if name, err := ilb.Whoami(pctx, s.Endpoint); err != nil || name != s.Name {
+		ilbErr = fmt.Errorf("its user port does not answer for cluster %s: %q %v", s.Name, name, err)
+	}
+	nodeErrs := make([]error, len(s.Nodes))
+	if ilbErr == nil || d.wasRunning(s.Instance) {
+		var wg sync.WaitGroup
+		for i, n := range s.Nodes {
+			wg.Go(func() { _, nodeErrs[i] = d.probe(ctx, n.Port, d.cfg.UpstreamHealth, false) })
+		}
+		wg.Wait()
+	}
+	if d.wasRunning(s.Instance) {
+		results := map[string]error{"the ILB": ilbErr}
+		for i, n := range s.Nodes {
+			results[n.Role] = nodeErrs[i]
+		}
+		expired, failing := d.checks(s.Instance, results)
+		st.State, st.Reason = provisioner.StateRunning, joinReasons(failing)
+		for _, n := range s.Nodes {
+			if !expired[n.Role] {
+				st.Nodes++
+			}
+		}
+		if expired["the ILB"] || st.Nodes == 0 {
+			st.State, st.Nodes = provisioner.StateFailed, 0
+		}
 		return st
 	}
-	for _, n := range s.Nodes {
-		if _, err := d.probe(ctx, n.Port, d.cfg.UpstreamHealth, false); err != nil {
-			st.Reason = "waiting for " + n.Role + ": " + err.Error()
+	if ilbErr != nil {
+		st.Reason = "waiting for the ILB: " + ilbErr.Error()
+		return st
+	}
+	for i, n := range s.Nodes {
+		if nodeErrs[i] != nil {
+			st.Reason = "waiting for " + n.Role + ": " + nodeErrs[i].Error()
 			return st
 		}
 	}
@@ -154,6 +186,7 @@ func (d *Driver) observeILB(ctx context.Context, s *clusterState) provisioner.Dr
 	case got < s.Spec.Nodes:
 		st.Reason = fmt.Sprintf("waiting for the nodes to register: %d of %d", got, s.Spec.Nodes)
 	default:
+		d.markRunning(s.Instance)
 		st.State, st.Nodes = provisioner.StateRunning, got
 	}
 	return st

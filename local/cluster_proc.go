@@ -155,6 +155,7 @@ func (w *sweeper) sweep() int {
 func (d *Driver) forget(s *clusterState) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
+	delete(d.seen, s.Instance)
 	for _, p := range s.procs() {
 		if c := d.children[p.PID]; c != nil && c.ident == p.Ident {
 			delete(d.children, p.PID)

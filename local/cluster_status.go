@@ -56,19 +56,35 @@ func (d *Driver) observe(ctx context.Context, s *clusterState) provisioner.Drive
 	if s.ILB != nil {
 		return d.observeILB(ctx, s)
 	}
-	st.State = provisioner.StateDeploying
-	if err := d.probeGateway(ctx, s.Name, s.Gateway.Port); err != nil {
-		st.Reason = "waiting for the gateway's health check: " + err.Error()
-		return st
-	}
+	gwErr := d.probeGateway(ctx, s.Name, s.Gateway.Port)
+	results := map[string]error{"the gateway": gwErr}
+	var upErr error
 	if u := s.Upstream; u != nil {
-		if _, err := d.probe(ctx, u.Port, d.cfg.UpstreamHealth, false); err != nil {
-			st.Reason = "waiting for the upstream command's health check: " + err.Error()
-			return st
-		}
+		_, upErr = d.probe(ctx, u.Port, d.cfg.UpstreamHealth, false)
+		results["the upstream command"] = upErr
 	}
 	// A local cluster has no orchestrator: its capacity is what was asked.
-	st.State, st.Nodes = provisioner.StateRunning, s.Spec.Nodes
+	if gwErr == nil && upErr == nil {
+		d.markRunning(s.Instance)
+		st.State, st.Nodes = provisioner.StateRunning, s.Spec.Nodes
+		return st
+	}
+	if d.wasRunning(s.Instance) {
+		// Running, and a check fails now: within the grace period the
+		// cluster still counts as running; past it, as failed.
+		expired, failing := d.checks(s.Instance, results)
+		st.State, st.Nodes, st.Reason = provisioner.StateRunning, s.Spec.Nodes, joinReasons(failing)
+		if len(expired) > 0 {
+			st.State, st.Nodes = provisioner.StateFailed, 0
+		}
+		return st
+	}
+	st.State = provisioner.StateDeploying
+	if gwErr != nil {
+		st.Reason = "waiting for the gateway's health check: " + gwErr.Error()
+	} else {
+		st.Reason = "waiting for the upstream command's health check: " + upErr.Error()
+	}
 	return st
 }
 

@@ -59,6 +59,7 @@ type serveOptions struct {
 	DeployTimeout   time.Duration
 	DestroyTimeout  time.Duration
 	Reconcile       time.Duration
+	HealthMaxAge    time.Duration
 	Limits          app.Limits
 	PublicCluster   string
 	SlideruleRepo   string
@@ -124,6 +125,7 @@ Identity (--identity):
 	f.DurationVar(&o.KeyRefresh, "ilb-key-refresh", local.DefaultKeyRefresh, "how often the local ILBs get the issuer's current key (also at once when it changes)")
 	f.DurationVar(&o.DeployTimeout, "deploy-timeout", 10*time.Minute, "how long DEPLOY waits for a cluster to run")
 	f.DurationVar(&o.DestroyTimeout, "destroy-timeout", 10*time.Minute, "how long DESTROY waits for a cluster to go")
+	f.DurationVar(&o.HealthMaxAge, "health-max-age", app.HealthMaxAge, "how old a running cluster's last health check may be before DEPLOY and STATUS ask its driver again")
 	f.DurationVar(&o.Reconcile, "reconcile-interval", 30*time.Second, "how often the sweep looks for clusters past their time")
 	f.IntVar(&o.Limits.MaxNodes, "max-nodes", 10, "most nodes an org member may deploy per cluster")
 	f.DurationVar(&o.Limits.MaxTTL, "max-ttl", 24*time.Hour, "longest TTL an org member may ask for")
@@ -179,6 +181,8 @@ func (o *serveOptions) validate() error {
 		return usagef("give --cluster-upstream or --cluster-command, not both")
 	case o.DeployTimeout < 10*time.Second || o.DeployTimeout > 2*time.Hour:
 		return usagef("--deploy-timeout must be between 10s and 2h")
+	case o.HealthMaxAge < time.Millisecond || o.HealthMaxAge > time.Minute:
+		return usagef("--health-max-age must be between 1ms and 1m")
 	case o.DestroyTimeout < 10*time.Second || o.DestroyTimeout > 2*time.Hour:
 		return usagef("--destroy-timeout must be between 10s and 2h")
 	case o.KeyRefresh < 10*time.Second || o.KeyRefresh > 24*time.Hour:
@@ -250,7 +254,7 @@ func (o *serveOptions) run(ctx context.Context) error {
 	// Local clusters are cheap to probe: look often, so DEPLOY --wait
 	// returns soon after the cluster answers.
 	cfg := app.Config{Store: store, Logger: log, Scheduler: sched, Limits: o.Limits, PublicCluster: o.PublicCluster, Poll: 200 * time.Millisecond,
-		DeployTimeout: o.DeployTimeout, DestroyTimeout: o.DestroyTimeout,
+		DeployTimeout: o.DeployTimeout, DestroyTimeout: o.DestroyTimeout, HealthMaxAge: o.HealthMaxAge,
 		Tokens: jwt.New(jwt.Config{Issuer: issuer, Signer: keys, UserTTL: o.UserTokenTTL, ClusterTTL: o.ClusterTokenTTL})}
 	if err := o.identity(&cfg, log); err != nil {
 		return err
