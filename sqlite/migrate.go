@@ -118,6 +118,13 @@ var migrations = []string{
 	CREATE INDEX jobs_created ON jobs (created_at);
 	CREATE INDEX jobs_cluster ON jobs (cluster, created_at);
 	CREATE INDEX jobs_state ON jobs (state, created_at);`,
+
+	// 4: aggregated audit entries (CountAudit): how many attempts an entry
+	// stands for (0 for entries appended one by one) and when the latest
+	// was (NULL when unset); events by time alone, for the retention prune.
+	`ALTER TABLE audit ADD COLUMN count INTEGER NOT NULL DEFAULT 0 CHECK (count >= 0);
+	ALTER TABLE audit ADD COLUMN last TEXT;
+	CREATE INDEX events_time ON events (time);`,
 }
 
 // migrate applies the steps the database has not run yet, all in one
