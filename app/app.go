@@ -8,6 +8,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"log/slog"
+	"sync/atomic"
 	"time"
 
 	"provisioner"
@@ -71,7 +72,7 @@ type App struct {
 	// retention: see Config.AuditRetention; lastPrune is when the sweep
 	// last pruned (it prunes at most hourly).
 	auditRetention, eventRetention time.Duration
-	lastPrune                      time.Time
+	lastPrune                      atomic.Int64 // unix nanoseconds
 	lifecycle
 	jobs     jobsConfig
 	locks    keyedMutex
