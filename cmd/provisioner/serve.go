@@ -80,6 +80,7 @@ type serveOptions struct {
 	EventRetention  retention
 	LoginRates      [3]string // source, failures, identity: ratelimit.ParseRate
 	LoginBursts     [3]int
+	NoDevicePacing  bool
 	// ready, when set, receives the bound address once the server listens (tests).
 	ready func(addr string)
 }
@@ -160,6 +161,8 @@ Identity (--identity):
 		f.StringVar(&o.LoginRates[i], "login-rate-"+l.name, ratelimit.FormatRate(l.lim.Rate), "rate limit of "+l.help+" (N/s, N/m, N/h, unlimited)")
 		f.IntVar(&o.LoginBursts[i], "login-burst-"+l.name, l.lim.Burst, "burst of --login-rate-"+l.name)
 	}
+	f.BoolVar(&o.NoDevicePacing, "no-device-pacing", false, "do not enforce device codes' poll interval locally (tests)")
+	_ = f.MarkHidden("no-device-pacing")
 	f.StringVar(&o.LogFormat, "log-format", "text", "log format: text or json")
 	f.StringVar(&o.LogLevel, "log-level", "info", "log level: debug, info, warn, error")
 	return cmd
@@ -330,7 +333,7 @@ func (o *serveOptions) loginLimits() (app.LoginLimits, error) {
 		}
 		lims[i] = ratelimit.Limit{Rate: r, Burst: o.LoginBursts[i]}
 	}
-	l, err := app.LoginLimits{Source: lims[0], Failures: lims[1], Identity: lims[2]}.Check()
+	l, err := app.LoginLimits{Source: lims[0], Failures: lims[1], Identity: lims[2], NoDevicePacing: o.NoDevicePacing}.Check()
 	if err != nil {
 		return l, usagef("%v", err)
 	}
