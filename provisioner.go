@@ -48,6 +48,12 @@ type Store interface {
 
 	// AppendAudit records one audit entry; ID and Time are set by the caller.
 	AppendAudit(ctx context.Context, e AuditEntry) error
+	// CountAudit records an aggregated entry: the first call with an ID
+	// appends e (Count 0 counts as 1), later calls with the same ID add
+	// their Count to the stored one and move its Last to their Time if
+	// later; the other fields stay the first call's. It bounds the trail of
+	// repeated attempts (failed logins) to one entry per window.
+	CountAudit(ctx context.Context, e AuditEntry) error
 	// ListAudit returns entries newest first, filtered by f.
 	ListAudit(ctx context.Context, f AuditFilter) ([]AuditEntry, error)
 
@@ -66,6 +72,21 @@ type AuditEntry struct {
 	Result string    `json:"result"`           // "success" or an error code
 	Source string    `json:"source,omitempty"` // client address
 	Detail string    `json:"detail,omitempty"`
+	// Count and Last are set on aggregated entries (CountAudit): how many
+	// attempts the entry stands for, and when the latest was. Time is
+	// the first's. Entries appended one by one have neither.
+	Count int       `json:"count,omitempty"`
+	Last  time.Time `json:"last,omitzero"`
+}
+
+// HistoryPruner is a Store that deletes old history itself (SQLite); a
+// store whose records expire on their own (DynamoDB's TTL) does not
+// implement it.
+type HistoryPruner interface {
+	// PruneHistory deletes audit entries older than auditBefore and cluster
+	// events older than eventsBefore (a zero time keeps them all) and
+	// returns how many records went.
+	PruneHistory(ctx context.Context, auditBefore, eventsBefore time.Time) (int64, error)
 }
 
 // AuditFilter narrows ListAudit. Zero fields do not filter.

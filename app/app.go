@@ -8,6 +8,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"log/slog"
+	"sync/atomic"
 	"time"
 
 	"provisioner"
@@ -26,6 +27,12 @@ type Config struct {
 	// layer checks them); LOGIN gives those users the "developer" org role
 	// so the released Python client signs. "" is off.
 	Signatures provisioner.SignaturePolicy
+	// Login bounds LOGIN attempts (throttle.go); zero fields: defaults.
+	Login LoginLimits
+	// AuditRetention and EventRetention are how long the reconcile sweep
+	// keeps audit entries and cluster events in a store that prunes itself
+	// (provisioner.HistoryPruner); 0 keeps them forever.
+	AuditRetention, EventRetention time.Duration
 	// Affiliates is the operator's list of affiliates (production's
 	// affiliates file); nil: nobody is an affiliate.
 	Affiliates provisioner.Affiliates
@@ -67,6 +74,11 @@ type App struct {
 	affil    provisioner.Affiliates
 	log      *slog.Logger
 	now      func() time.Time
+	login    *loginGuard
+	// retention: see Config.AuditRetention; lastPrune is when the sweep
+	// last pruned (it prunes at most hourly).
+	auditRetention, eventRetention time.Duration
+	lastPrune                      atomic.Int64 // unix nanoseconds
 	lifecycle
 	jobs     jobsConfig
 	locks    keyedMutex
@@ -103,6 +115,7 @@ func New(c Config) *App {
 	}
 	return &App{store: c.Store, jobs: jobsConfig{runner: c.Runner, logs: c.Logs, timeout: c.JobTimeout, reap: c.Reap, testCluster: c.TestCluster}, tokens: c.Tokens, identity: c.Identity, device: c.Device,
 		actions: c.Actions, signing: c.Signatures, affil: c.Affiliates, log: c.Logger, now: c.Now,
+		login: newLoginGuard(c.Login), auditRetention: c.AuditRetention, eventRetention: c.EventRetention,
 		lifecycle: lifecycle{driver: c.Driver, scheduler: c.Scheduler, limits: c.Limits.withDefaults(), publicCluster: c.PublicCluster,
 			deployTimeout: c.DeployTimeout, destroyTimeout: c.DestroyTimeout, poll: c.Poll},
 		rt: runtimeState{maxAge: c.HealthMaxAge}}

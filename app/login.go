@@ -18,25 +18,40 @@ type Login struct {
 const maxCredential = 4096
 
 // LoginToken is LOGIN with a GitHub personal access token (or a static
-// identity's token).
+// identity's token). The login limits apply first; a token GitHub refused
+// lately is refused again from memory.
 func (a *App) LoginToken(ctx context.Context, src, token string) (Login, error) {
 	c := Caller{Source: src}
-	l, err := a.loginToken(ctx, &c, token)
-	if err = a.audit(ctx, c, "login.pat", "", err, ""); err != nil {
+	if a.identity == nil {
+		err := provisioner.Errorf(provisioner.ENOTFOUND, "token login is not enabled on this provisioner")
+		a.auditLogin(ctx, c, "login.pat", err)
+		return Login{}, err
+	}
+	token = strings.TrimSpace(token)
+	id := hashOf("pat", token)
+	now := a.now()
+	if err := a.login.admit(src, id, now); err != nil {
+		return Login{}, err
+	}
+	l, err := a.loginToken(ctx, &c, id, token)
+	a.login.charge(src, err, now)
+	if err = a.auditLogin(ctx, c, "login.pat", err); err != nil {
 		return Login{}, err // no login the audit log does not show
 	}
 	return l, nil
 }
 
-func (a *App) loginToken(ctx context.Context, c *Caller, token string) (Login, error) {
-	if a.identity == nil {
-		return Login{}, provisioner.Errorf(provisioner.ENOTFOUND, "token login is not enabled on this provisioner")
-	}
-	token = strings.TrimSpace(token)
+func (a *App) loginToken(ctx context.Context, c *Caller, id, token string) (Login, error) {
 	if err := checkCredential("pat", token); err != nil {
 		return Login{}, err
 	}
+	if err := a.login.refusedBefore(id, a.now()); err != nil {
+		return Login{}, err
+	}
 	u, err := a.identity.LoginToken(ctx, token)
+	if provisioner.ErrorCode(err) == provisioner.EUNAUTHORIZED {
+		a.login.remember(id, err, a.now())
+	}
 	if err != nil {
 		return Login{}, err
 	}
@@ -44,20 +59,32 @@ func (a *App) loginToken(ctx context.Context, c *Caller, token string) (Login, e
 	return a.issue(ctx, u)
 }
 
-// StartDevice begins a GitHub device flow login.
+// StartDevice begins a GitHub device flow login, within the login limits
+// of the source; the device code's interval is then enforced on its polls.
 func (a *App) StartDevice(ctx context.Context, src string) (provisioner.DeviceCode, error) {
 	if a.device == nil {
 		return provisioner.DeviceCode{}, provisioner.Errorf(provisioner.ENOTFOUND, "device flow login is not enabled on this provisioner")
 	}
+	now := a.now()
+	if err := a.login.admit(src, "", now); err != nil {
+		return provisioner.DeviceCode{}, err
+	}
 	d, err := a.device.StartDevice(ctx)
 	if err != nil {
-		_ = a.audit(ctx, Caller{Source: src}, "login.device.start", "", err, "")
+		a.login.charge(src, err, now)
+		a.auditLogin(ctx, Caller{Source: src}, "login.device.start", err)
+		return d, err
 	}
-	return d, err
+	a.login.started(d, now)
+	return d, nil
 }
 
 // PollDevice completes a device flow login once the user has approved it.
-// Pending polls are not audited: they are noise, not decisions.
+// A poll sooner than the code's interval after the previous one is
+// ESLOWDOWN with a longer interval, answered without asking GitHub; the
+// source's login limits are ERATELIMITED (the HTTP layer answers both as
+// "pending" with the interval to wait). Pending polls are not audited:
+// they are noise, not decisions.
 func (a *App) PollDevice(ctx context.Context, src, deviceCode string) (Login, error) {
 	if a.device == nil {
 		return Login{}, provisioner.Errorf(provisioner.ENOTFOUND, "device flow login is not enabled on this provisioner")
@@ -65,8 +92,17 @@ func (a *App) PollDevice(ctx context.Context, src, deviceCode string) (Login, er
 	if err := checkCredential("device_code", deviceCode); err != nil {
 		return Login{}, err
 	}
+	now := a.now()
+	id := hashOf("device", deviceCode)
+	if err := a.login.admit(src, "", now); err != nil {
+		return Login{}, err
+	}
+	if err := a.login.pace(id, now); err != nil {
+		return Login{}, err
+	}
 	c := Caller{Source: src}
 	u, err := a.device.PollDevice(ctx, deviceCode)
+	a.login.polled(id, err)
 	if code := provisioner.ErrorCode(err); code == provisioner.EPENDING || code == provisioner.ESLOWDOWN {
 		return Login{}, err
 	}
@@ -75,30 +111,46 @@ func (a *App) PollDevice(ctx context.Context, src, deviceCode string) (Login, er
 		c.User = u
 		l, err = a.issue(ctx, u)
 	}
-	if err = a.audit(ctx, c, "login.device", "", err, ""); err != nil {
+	a.login.charge(src, err, now)
+	if err = a.auditLogin(ctx, c, "login.device", err); err != nil {
 		return Login{}, err // no login the audit log does not show
 	}
 	return l, nil
 }
 
-// LoginActions is LOGIN with a GitHub Actions OIDC ID token: the nightly use case.
+// LoginActions is LOGIN with a GitHub Actions OIDC ID token: the nightly
+// use case. The login limits apply, per source and per token; a token
+// refused lately is refused again from memory.
 func (a *App) LoginActions(ctx context.Context, src, idToken string) (Login, error) {
 	c := Caller{Source: src}
+	if a.actions == nil {
+		err := provisioner.Errorf(provisioner.ENOTFOUND, "GitHub Actions login is not enabled on this provisioner")
+		a.auditLogin(ctx, c, "login.actions", err)
+		return Login{}, err
+	}
+	id := hashOf("actions", idToken)
+	now := a.now()
+	if err := a.login.admit(src, id, now); err != nil {
+		return Login{}, err
+	}
 	var l Login
-	var err error
-	switch {
-	case a.actions == nil:
-		err = provisioner.Errorf(provisioner.ENOTFOUND, "GitHub Actions login is not enabled on this provisioner")
-	default:
-		if err = checkCredential("token", idToken); err == nil {
-			var u provisioner.User
-			if u, err = a.actions.LoginActions(ctx, idToken); err == nil {
-				c.User = u
-				l, err = a.issue(ctx, u)
-			}
+	err := checkCredential("token", idToken)
+	if err == nil {
+		err = a.login.refusedBefore(id, now)
+	}
+	if err == nil {
+		var u provisioner.User
+		u, err = a.actions.LoginActions(ctx, idToken)
+		if code := provisioner.ErrorCode(err); code == provisioner.EUNAUTHORIZED || code == provisioner.EFORBIDDEN {
+			a.login.remember(id, err, now)
+		}
+		if err == nil {
+			c.User = u
+			l, err = a.issue(ctx, u)
 		}
 	}
-	if err = a.audit(ctx, c, "login.actions", "", err, ""); err != nil {
+	a.login.charge(src, err, now)
+	if err = a.auditLogin(ctx, c, "login.actions", err); err != nil {
 		return Login{}, err // no login the audit log does not show
 	}
 	return l, nil

@@ -37,6 +37,11 @@ func (a *App) Run(ctx context.Context, interval time.Duration) error {
 // their deadline), clusters past their destroy time are destroyed, and
 // running clusters whose processes died are marked failed.
 func (a *App) Reconcile(ctx context.Context) error {
+	if now, last := a.now(), a.lastPrune.Load(); now.UnixNano()-last >= int64(pruneEvery) && a.lastPrune.CompareAndSwap(last, now.UnixNano()) {
+		if _, err := a.PruneHistory(ctx); err != nil {
+			a.log.Error("pruning history", "err", err)
+		}
+	}
 	if err := a.reconcileJobs(ctx); err != nil {
 		a.log.Error("reconcile jobs", "err", err)
 	}
@@ -142,4 +147,30 @@ func (a *App) recordHealth(ctx context.Context, name string, st provisioner.Driv
 	default:
 		a.event(ctx, name, "health.degraded", system, fmt.Sprintf("%d of the nodes answer: %s", st.Nodes, st.Reason))
 	}
+}
+
+// pruneEvery is how often the sweep prunes old history.
+const pruneEvery = time.Hour
+
+// PruneHistory deletes audit entries and cluster events older than their
+// retention from a store that prunes itself (SQLite; DynamoDB expires them
+// by TTL) and returns how many went. The sweep calls it hourly.
+func (a *App) PruneHistory(ctx context.Context) (int64, error) {
+	p, ok := a.store.(provisioner.HistoryPruner)
+	if !ok || (a.auditRetention <= 0 && a.eventRetention <= 0) {
+		return 0, nil
+	}
+	var auditBefore, eventsBefore time.Time
+	now := a.now()
+	if a.auditRetention > 0 {
+		auditBefore = now.Add(-a.auditRetention)
+	}
+	if a.eventRetention > 0 {
+		eventsBefore = now.Add(-a.eventRetention)
+	}
+	n, err := p.PruneHistory(ctx, auditBefore, eventsBefore)
+	if n > 0 {
+		a.log.Info("pruned history", "records", n, "audit_before", auditBefore, "events_before", eventsBefore)
+	}
+	return n, err
 }

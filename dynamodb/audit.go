@@ -9,6 +9,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	ddb "github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
 	"provisioner"
 )
@@ -24,6 +25,8 @@ const (
 	attrResult    = "result"
 	attrSource    = "source"
 	attrDetail    = "detail"
+	attrCount     = "count"
+	attrLast      = "last"
 
 	// maxKnownDays bounds the memory of audit days already indexed.
 	maxKnownDays = 64
@@ -37,29 +40,105 @@ const (
 // The entry goes to the partition of its UTC day, after that day is in the
 // day index.
 func (s *Store) AppendAudit(ctx context.Context, e provisioner.AuditEntry) error {
+	it, ttl, err := s.auditItem(ctx, e)
+	if err != nil {
+		return err
+	}
+	return s.putUnique(ctx, it, auditIDPrefix+e.ID, ttl, fmt.Sprintf("audit entry %q", e.ID))
+}
+
+// CountAudit records e, or adds its Count (0 counts as 1) to the entry with
+// its ID. The ID guard is written first, as for AppendAudit; when it exists
+// its ref names the entry's key (the first call's time, maybe another day),
+// and one UpdateItem there sets the fields the entry does not have yet,
+// adds the count (ADD is atomic, so concurrent calls lose nothing) and sets
+// Last. Last is the time of the call that wrote last, which among calls at
+// about the same time need not be the latest.
+func (s *Store) CountAudit(ctx context.Context, e provisioner.AuditEntry) error {
+	if e.Count < 0 {
+		return provisioner.Errorf(provisioner.EINVALID, "audit entry count must not be negative")
+	}
+	it, ttl, err := s.auditItem(ctx, e)
+	if err != nil {
+		return err
+	}
+	ref := it[attrPK].(*types.AttributeValueMemberS).Value + "|" + it[attrSK].(*types.AttributeValueMemberS).Value
+	guard := key(auditIDPrefix+e.ID, guardSK)
+	guard.setStr(attrRef, ref)
+	guard.setTTL(ttl)
+	_, err = s.db.PutItem(ctx, &ddb.PutItemInput{
+		TableName:                           aws.String(s.table),
+		Item:                                guard,
+		ConditionExpression:                 aws.String("attribute_not_exists(#pk)"),
+		ExpressionAttributeNames:            map[string]string{"#pk": attrPK},
+		ReturnValuesOnConditionCheckFailure: types.ReturnValuesOnConditionCheckFailureAllOld,
+	})
+	if err != nil {
+		old, failed := conditionFailed(err)
+		if !failed {
+			return storeError(ctx, err, "count audit entry")
+		}
+		r, _ := old.str(attrRef)
+		pk, sk, found := strings.Cut(r, "|")
+		if !found {
+			return provisioner.Errorf(provisioner.EINTERNAL, "audit entry %q has a malformed guard", e.ID)
+		}
+		it[attrPK], it[attrSK] = strAV(pk), strAV(sk)
+	}
+	names := map[string]string{"#count": attrCount, "#last": attrLast}
+	values := item{":n": numAV(int64(max(e.Count, 1)))}
+	last, err := formatTime(e.Time)
+	if err != nil {
+		return err
+	}
+	values[":last"] = strAV(last)
+	set := []string{"#last = :last"}
+	i := 0
+	for name, v := range it {
+		if name == attrPK || name == attrSK {
+			continue
+		}
+		i++
+		n, p := fmt.Sprintf("#a%d", i), fmt.Sprintf(":a%d", i)
+		names[n], values[p] = name, v
+		set = append(set, fmt.Sprintf("%s = if_not_exists(%s, %s)", n, n, p))
+	}
+	_, err = s.db.UpdateItem(ctx, &ddb.UpdateItemInput{
+		TableName:                 aws.String(s.table),
+		Key:                       key(it[attrPK].(*types.AttributeValueMemberS).Value, it[attrSK].(*types.AttributeValueMemberS).Value),
+		UpdateExpression:          aws.String("SET " + strings.Join(set, ", ") + " ADD #count :n"),
+		ExpressionAttributeNames:  names,
+		ExpressionAttributeValues: values,
+	})
+	return storeError(ctx, err, "count audit entry")
+}
+
+// auditItem checks e and returns its item and TTL, after its day is in
+// the day index.
+func (s *Store) auditItem(ctx context.Context, e provisioner.AuditEntry) (item, int64, error) {
 	switch {
 	case e.ID == "":
-		return provisioner.Errorf(provisioner.EINVALID, "audit entry id is required")
+		return nil, 0, provisioner.Errorf(provisioner.EINVALID, "audit entry id is required")
 	case e.Time.IsZero():
-		return provisioner.Errorf(provisioner.EINVALID, "audit entry time is required")
+		return nil, 0, provisioner.Errorf(provisioner.EINVALID, "audit entry time is required")
 	case len(e.ID) > maxKeyPart/2:
-		return provisioner.Errorf(provisioner.EINVALID, "audit entry id is too long")
+		return nil, 0, provisioner.Errorf(provisioner.EINVALID, "audit entry id is too long")
 	}
 	level, err := e.Level.MarshalText()
 	if err != nil {
-		return provisioner.Wrap(provisioner.EINVALID, err, "audit entry has an invalid level")
+		return nil, 0, provisioner.Wrap(provisioner.EINVALID, err, "audit entry has an invalid level")
 	}
 	sk, err := timeKey(e.Time, e.ID)
 	if err != nil {
-		return err
+		return nil, 0, err
 	}
 	t := e.Time.UTC()
 	day := t.Format(dayLayout)
-	ttl := s.expiry(t)
+	ttl := s.auditExpiry(t)
 	it := key(auditPrefix+day, sk)
 	it.setStr(attrID, e.ID)
 	if err := it.setTime(attrTime, t); err != nil {
-		return err
+		return nil, 0, err
 	}
 	it.setStr(attrActor, e.Actor)
 	it.setStr(attrLevel, string(level))
@@ -70,12 +149,12 @@ func (s *Store) AppendAudit(ctx context.Context, e provisioner.AuditEntry) error
 	it.setStr(attrDetail, e.Detail)
 	it.setTTL(ttl)
 	if err := checkContext(ctx, "append audit entry"); err != nil {
-		return err
+		return nil, 0, err
 	}
 	if err := s.indexDay(ctx, t); err != nil {
-		return storeError(ctx, err, "append audit entry")
+		return nil, 0, storeError(ctx, err, "append audit entry")
 	}
-	return s.putUnique(ctx, it, auditIDPrefix+e.ID, ttl, fmt.Sprintf("audit entry %q", e.ID))
+	return it, ttl, nil
 }
 
 // indexDay makes sure the day of t is in the day index. The item is the
@@ -94,7 +173,7 @@ func (s *Store) indexDay(ctx context.Context, t time.Time) error {
 	}
 	start, _ := time.Parse(dayLayout, day)
 	it := key(auditDaysPK, day)
-	it.setTTL(s.expiry(start.Add(24 * time.Hour)))
+	it.setTTL(s.auditExpiry(start.Add(24 * time.Hour)))
 	if _, err := s.db.PutItem(ctx, &ddb.PutItemInput{TableName: aws.String(s.table), Item: it}); err != nil {
 		return err
 	}
@@ -216,6 +295,8 @@ func decodeAudit(it item) (provisioner.AuditEntry, error) {
 		Result: d.str(attrResult),
 		Source: d.str(attrSource),
 		Detail: d.str(attrDetail),
+		Count:  int(d.num(attrCount)),
+		Last:   d.time(attrLast),
 	}
 	level := d.str(attrLevel)
 	if d.err != nil {

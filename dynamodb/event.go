@@ -41,7 +41,7 @@ func (s *Store) AppendEvent(ctx context.Context, e provisioner.Event) error {
 	if err != nil {
 		return err
 	}
-	ttl := s.expiry(e.Time)
+	ttl := s.eventExpiry(e.Time)
 	it := key(eventPrefix+e.Cluster, sk)
 	it.setStr(attrID, e.ID)
 	it.setStr(attrCluster, e.Cluster)

@@ -65,15 +65,18 @@
 // lost, the token recognises the write as our own instead of reporting a
 // conflict. Event and audit appends recognise their own guard and record.
 //
-// The store uses GetItem, PutItem (tombstones replace deletes) and Query
-// (on the table and on gsi1) only: those are the IAM actions it needs.
+// The store uses GetItem, PutItem (tombstones replace deletes), UpdateItem
+// (CountAudit's atomic count) and Query (on the table and on gsi1) only:
+// those are the IAM actions it needs.
 //
 // # Retention
 //
 // Operations, events, audit entries and their guards, audit day indexes
 // and cluster tombstones carry "ttl": the record's own time plus the
-// retention (WithRetention; 90 days by default), after which DynamoDB
-// deletes them in the background. Clusters and jobs never expire.
+// retention (WithRetention; 90 days by default; WithAuditRetention and
+// WithEventRetention replace it for audit entries and events), after which
+// DynamoDB deletes them in the background. Clusters and jobs never expire.
+// Aggregated audit entries (CountAudit) expire with their first time.
 // Signature guards (the replay record of signed requests, shared by every
 // Lambda instance) expire a minute after their signature's timestamp left
 // the ±60 s window.
@@ -104,7 +107,10 @@ type Store struct {
 	db        *ddb.Client
 	table     string
 	retention time.Duration
-	now       func() time.Time
+	// auditRetention and eventRetention, when set, replace retention for
+	// audit entries and events.
+	auditRetention, eventRetention *time.Duration
+	now                            func() time.Time
 
 	mu        sync.Mutex
 	auditDays map[string]time.Time // day index items this Store wrote, and when
@@ -118,6 +124,18 @@ type Option func(*Store)
 // (no TTL attribute is written).
 func WithRetention(d time.Duration) Option {
 	return func(s *Store) { s.retention = d }
+}
+
+// WithAuditRetention sets how long audit entries (and their guards and
+// day index) are kept, instead of WithRetention's; d <= 0: forever.
+func WithAuditRetention(d time.Duration) Option {
+	return func(s *Store) { s.auditRetention = &d }
+}
+
+// WithEventRetention sets how long cluster events are kept, instead of
+// WithRetention's; d <= 0: forever.
+func WithEventRetention(d time.Duration) Option {
+	return func(s *Store) { s.eventRetention = &d }
 }
 
 // WithClock replaces time.Now as the source of revisions and tombstone
@@ -153,6 +171,24 @@ func (s *Store) expiry(t time.Time) int64 {
 		t = s.now()
 	}
 	return t.Add(s.retention).Unix()
+}
+
+func (s *Store) auditExpiry(t time.Time) int64 { return s.expiryWith(s.auditRetention, t) }
+
+func (s *Store) eventExpiry(t time.Time) int64 { return s.expiryWith(s.eventRetention, t) }
+
+// expiryWith is expiry with retention *d when d is set.
+func (s *Store) expiryWith(d *time.Duration, t time.Time) int64 {
+	if d == nil {
+		return s.expiry(t)
+	}
+	if *d <= 0 {
+		return 0
+	}
+	if t.IsZero() {
+		t = s.now()
+	}
+	return t.Add(*d).Unix()
 }
 
 // nextRevision returns a revision above prev: the clock in nanoseconds,

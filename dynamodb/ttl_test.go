@@ -132,3 +132,41 @@ func TestNoRetention(t *testing.T) {
 		}
 	}
 }
+
+// TestSeparateRetention checks that the audit and event retentions replace
+// the general one for their records (entry, guard, day index) only, and
+// that an aggregated audit entry (CountAudit) carries the audit TTL too.
+func TestSeparateRetention(t *testing.T) {
+	const general, audit, events = 48 * time.Hour, 24 * time.Hour, 12 * time.Hour
+	c := newClient(t)
+	table := newTable(t, c)
+	s := New(c, table, WithRetention(general), WithAuditRetention(audit), WithEventRetention(events))
+	ctx := t.Context()
+	at := base.Add(time.Hour)
+	ok(t, s.AppendEvent(ctx, provisioner.Event{ID: "ev1", Cluster: "live", Time: at}))
+	ok(t, s.AppendAudit(ctx, provisioner.AuditEntry{ID: "au1", Time: at}))
+	ok(t, s.CountAudit(ctx, provisioner.AuditEntry{ID: "au2", Time: at}))
+	ok(t, s.CountAudit(ctx, provisioner.AuditEntry{ID: "au2", Time: at.Add(time.Minute)}))
+	ok(t, s.PutOperation(ctx, provisioner.Operation{ID: "op1", CreatedAt: at, UpdatedAt: at}))
+	evKey, _ := timeKey(at, "ev1")
+	au1, _ := timeKey(at, "au1")
+	au2, _ := timeKey(at, "au2")
+	day := at.UTC().Format(dayLayout)
+	start, _ := time.Parse(dayLayout, day)
+	want := map[string]int64{
+		eventPrefix + "live|" + evKey:    at.Add(events).Unix(),
+		eventIDPrefix + "ev1|" + guardSK: at.Add(events).Unix(),
+		auditPrefix + day + "|" + au1:    at.Add(audit).Unix(),
+		auditPrefix + day + "|" + au2:    at.Add(audit).Unix(),
+		auditIDPrefix + "au2|" + guardSK: at.Add(audit).Unix(),
+		auditDaysPK + "|" + day:          start.Add(24*time.Hour + audit).Unix(),
+		opPrefix + "op1|" + opSK:         at.Add(general).Unix(),
+	}
+	items := rawItems(t, c, table)
+	for k, w := range want {
+		got, err := items[k].num(TTLAttribute)
+		if err != nil || got != w {
+			t.Errorf("%s: ttl %d (%v), want %d", k, got, err, w)
+		}
+	}
+}

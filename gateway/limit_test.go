@@ -125,18 +125,14 @@ func TestLimiterMemoryBounded(t *testing.T) {
 		a := netip.AddrFrom4([4]byte{byte(i >> 16), byte(i >> 8), byte(i), 1})
 		_ = l.allow(provisioner.LevelAnonymous, network(a), now)
 	}
-	if n := l.buckets(); n > 500 {
+	if n := l.buckets.Len(); n > 500 {
 		t.Fatalf("%d buckets held, want at most 500", n)
 	}
 	// Refilled buckets are the first to go.
 	later := now.Add(time.Minute)
 	_ = l.allow(provisioner.LevelMember, "uid:1", later)
-	for i := range l.shards {
-		l.shards[i].mu.Lock()
-		l.shards[i].sweep(later, l.max)
-		l.shards[i].mu.Unlock()
-	}
-	if n := l.buckets(); n != 1 {
+	l.buckets.Sweep(later)
+	if n := l.buckets.Len(); n != 1 {
 		t.Fatalf("%d buckets after everyone went idle, want 1", n)
 	}
 }

@@ -49,7 +49,7 @@ func newMetrics() *metrics {
 // watch adds gauges read at scrape time.
 func (m *metrics) watch(l *limiter, c *tokenCache) {
 	m.reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Namespace: "sliderule_gateway", Name: "rate_limit_buckets",
-		Help: "Token buckets held (bounded; idle ones are evicted)."}, func() float64 { return float64(l.buckets()) }))
+		Help: "Token buckets held (bounded; idle ones are evicted)."}, func() float64 { return float64(l.buckets.Len()) }))
 	if c != nil {
 		m.reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Namespace: "sliderule_gateway", Name: "token_cache_entries",
 			Help: "Verified tokens cached."}, func() float64 { return float64(c.len()) }))

@@ -4,6 +4,8 @@ import (
 	"net/http"
 	"net/netip"
 	"strings"
+
+	"provisioner/ratelimit"
 )
 
 // clientAddr returns the client's address: the peer's, or with trusted
@@ -58,16 +60,5 @@ func parseAddr(s string) netip.Addr {
 	return a.WithZone("").Unmap()
 }
 
-// network is the anonymous rate-limit key: the IPv4 /24 or IPv6 /48 of a,
-// the unit one site or customer usually holds. Unknown peers share one key.
-func network(a netip.Addr) string {
-	bits := 48
-	if a.Is4() {
-		bits = 24
-	}
-	p, err := a.Prefix(bits)
-	if err != nil || !a.IsValid() {
-		return "unknown"
-	}
-	return p.String()
-}
+// network is the anonymous rate-limit key: the IPv4 /24 or IPv6 /48 of a.
+func network(a netip.Addr) string { return ratelimit.Network(a) }

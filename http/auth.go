@@ -43,8 +43,10 @@ func (s *Server) deviceStart() http.HandlerFunc {
 // devicePoll answers a device-flow poll. The released Python client
 // (5.7.0) stops polling only on "success", its own timeout or an exception;
 // on status "error" it logs the error and polls again at once, on anything
-// else it sleeps the interval silently. So: throttling and "not yet" are
-// "pending" with the error and the interval to wait (202), and a terminal
+// else it sleeps the interval silently. So: throttling (ours: the login
+// limits and the device code's interval; GitHub's) is "pending" slow_down
+// with the interval to wait, "not yet" is "pending" authorization_pending
+// (202), never a 429 or an "error", and a terminal
 // error (expired, denied, ...) is status "error" with its code and text, so
 // the client logs why, held back by the device pace before it is sent, so
 // the client's immediate re-poll cannot spin.
@@ -60,7 +62,11 @@ func (s *Server) devicePoll() http.HandlerFunc {
 			if interval < 1 {
 				interval = 5
 			}
-			return reply{http.StatusAccepted, api.Pending{Status: "pending", Error: e.Code, Interval: interval}}, nil
+			code := e.Code
+			if code == provisioner.ERATELIMITED {
+				code = provisioner.ESLOWDOWN // the spec's and GitHub's word for "wait longer"
+			}
+			return reply{http.StatusAccepted, api.Pending{Status: "pending", Error: code, Interval: interval}}, nil
 		}
 		if err != nil && provisioner.ErrorCode(err) != provisioner.EINVALID {
 			code := provisioner.ErrorCode(err)

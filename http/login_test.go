@@ -8,7 +8,9 @@ import (
 	"time"
 
 	"provisioner"
+	"provisioner/app"
 	"provisioner/github/githubtest"
+	phttp "provisioner/http"
 )
 
 func TestLoginPATLevels(t *testing.T) {
@@ -118,7 +120,8 @@ func TestLoginGitHubUnreachable(t *testing.T) {
 }
 
 func TestDeviceFlow(t *testing.T) {
-	e := newEnv(t)
+	clk := newClock()
+	e := newEnv(t, func(c *app.Config, _ *phttp.Config) { c.Now = clk.Now })
 	e.gh.AddDevice("dev-1", "ABCD-1234")
 	r := e.do("POST", "/auth/github/device", "", nil)
 	if r.status != 200 || r.str("device_code") != "dev-1" || r.str("user_code") != "ABCD-1234" || r.str("verification_uri") == "" {
@@ -133,11 +136,13 @@ func TestDeviceFlow(t *testing.T) {
 	}
 	first := r.body["interval"].(float64)
 	e.gh.SlowDownDevice("dev-1")
+	clk.Add(time.Duration(first) * time.Second) // as the client waits
 	r = poll()
 	if r.status != 202 || r.str("error") != provisioner.ESLOWDOWN || r.body["interval"].(float64) <= first {
 		t.Fatalf("slow_down must raise the interval above %v: %d %s", first, r.status, r.raw)
 	}
 	e.gh.ApproveDevice("dev-1", "tok-admin")
+	clk.Add(time.Duration(r.body["interval"].(float64)) * time.Second)
 	r = poll()
 	if r.status != 200 || r.str("token") == "" {
 		t.Fatalf("approved: %d %s", r.status, r.raw)

@@ -2,7 +2,9 @@ package sqlite
 
 import (
 	"context"
+	"database/sql"
 	"strings"
+	"time"
 
 	"provisioner"
 )
@@ -34,6 +36,70 @@ func (db *DB) AppendAudit(ctx context.Context, e provisioner.AuditEntry) error {
 	return storeError(ctx, err, "append audit entry")
 }
 
+// CountAudit records e, or adds its Count (0 counts as 1) to the entry with
+// its ID and moves that entry's Last to e.Time if later.
+func (db *DB) CountAudit(ctx context.Context, e provisioner.AuditEntry) error {
+	if e.ID == "" {
+		return provisioner.Errorf(provisioner.EINVALID, "audit entry id is required")
+	}
+	if e.Time.IsZero() {
+		return provisioner.Errorf(provisioner.EINVALID, "audit entry time is required")
+	}
+	if e.Count < 0 {
+		return provisioner.Errorf(provisioner.EINVALID, "audit entry count must not be negative")
+	}
+	level, err := e.Level.MarshalText()
+	if err != nil {
+		return provisioner.Wrap(provisioner.EINVALID, err, "audit entry has an invalid level")
+	}
+	t, err := formatTime(e.Time)
+	if err != nil {
+		return err
+	}
+	_, err = db.w.ExecContext(ctx, `
+		INSERT INTO audit (id, time, actor, level, action, target, result, source, detail, count, last)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+		ON CONFLICT (id) DO UPDATE SET count = count + excluded.count, last = max(coalesce(last, ''), excluded.last)`,
+		e.ID, t, e.Actor, string(level), e.Action, e.Target, e.Result, e.Source, e.Detail, max(e.Count, 1), t)
+	return storeError(ctx, err, "count audit entry")
+}
+
+// PruneHistory deletes audit entries older than auditBefore and events
+// older than eventsBefore (zero: none), in batches so that no single
+// write holds the database long.
+func (db *DB) PruneHistory(ctx context.Context, auditBefore, eventsBefore time.Time) (int64, error) {
+	var total int64
+	for _, p := range []struct {
+		table  string
+		before time.Time
+	}{{"audit", auditBefore}, {"events", eventsBefore}} {
+		if p.before.IsZero() {
+			continue
+		}
+		before, err := formatTime(p.before)
+		if err != nil {
+			return total, err
+		}
+		for {
+			// The table name is one of two constants, not input.
+			res, err := db.w.ExecContext(ctx, `DELETE FROM `+p.table+` WHERE seq IN (
+				SELECT seq FROM `+p.table+` WHERE time < ? LIMIT ?)`, before, pruneBatch)
+			if err != nil {
+				return total, storeError(ctx, err, "prune "+p.table)
+			}
+			n, _ := res.RowsAffected()
+			total += n
+			if n < pruneBatch {
+				break
+			}
+		}
+	}
+	return total, nil
+}
+
+// pruneBatch is how many rows one prune statement deletes at most.
+const pruneBatch = 5000
+
 // ListAudit returns the entries matching every set field of f, newest first
 // (entries with the same time: last appended first), at most f.Limit of
 // them (100 when unset). Since is inclusive.
@@ -59,7 +125,7 @@ func (db *DB) ListAudit(ctx context.Context, f provisioner.AuditFilter) ([]provi
 		}
 		where, args = append(where, "time >= ?"), append(args, since)
 	}
-	q := `SELECT id, time, actor, level, action, target, result, source, detail FROM audit`
+	q := `SELECT id, time, actor, level, action, target, result, source, detail, count, last FROM audit`
 	if len(where) > 0 {
 		q += " WHERE " + strings.Join(where, " AND ")
 	}
@@ -75,11 +141,17 @@ func (db *DB) ListAudit(ctx context.Context, f provisioner.AuditFilter) ([]provi
 	for rows.Next() {
 		var e provisioner.AuditEntry
 		var t, level string
-		if err := rows.Scan(&e.ID, &t, &e.Actor, &level, &e.Action, &e.Target, &e.Result, &e.Source, &e.Detail); err != nil {
+		var last sql.NullString
+		if err := rows.Scan(&e.ID, &t, &e.Actor, &level, &e.Action, &e.Target, &e.Result, &e.Source, &e.Detail, &e.Count, &last); err != nil {
 			return nil, storeError(ctx, err, "list audit entries")
 		}
 		if e.Time, err = parseTime(t); err != nil {
 			return nil, err
+		}
+		if last.Valid {
+			if e.Last, err = parseTime(last.String); err != nil {
+				return nil, err
+			}
 		}
 		if err := e.Level.UnmarshalText([]byte(level)); err != nil {
 			return nil, provisioner.Wrap(provisioner.EINTERNAL, err, "stored audit level is malformed")

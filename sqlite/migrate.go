@@ -142,6 +142,13 @@ var migrations = []string{
 	// deployed it); team is the organization team it is shared with, ''
 	// for none.
 	`ALTER TABLE clusters ADD COLUMN team TEXT NOT NULL DEFAULT '';`,
+
+	// 6: aggregated audit entries (CountAudit): how many attempts an entry
+	// stands for (0 for entries appended one by one) and when the latest
+	// was (NULL when unset); events by time alone, for the retention prune.
+	`ALTER TABLE audit ADD COLUMN count INTEGER NOT NULL DEFAULT 0 CHECK (count >= 0);
+	ALTER TABLE audit ADD COLUMN last TEXT;
+	CREATE INDEX events_time ON events (time);`,
 }
 
 // migrate applies the steps the database has not run yet, all in one

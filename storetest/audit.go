@@ -49,6 +49,7 @@ func testAudit(t *testing.T, open func(t *testing.T) provisioner.Store) {
 		wantEntries(t, got, []provisioner.AuditEntry{first})
 	})
 	t.Run("Filter", func(t *testing.T) { testAuditFilter(t, open) })
+	t.Run("Count", func(t *testing.T) { testAuditCount(t, open) })
 	t.Run("DefaultLimit", func(t *testing.T) {
 		s, ctx := fresh(t, open), t.Context()
 		for i := range 120 {
@@ -115,6 +116,64 @@ func testAuditFilter(t *testing.T, open func(t *testing.T) provisioner.Store) {
 	}
 }
 
+// testAuditCount checks CountAudit: the first call appends, later ones
+// with the same ID add their count and move Last, keeping the first's
+// fields, concurrent ones lose nothing, and other IDs stay apart.
+func testAuditCount(t *testing.T, open func(t *testing.T) provisioner.Store) {
+	s, ctx := fresh(t, open), t.Context()
+	first := entry(1, base)
+	first.Action, first.Result, first.Actor, first.Level = "login.pat", "unauthorized", "", provisioner.LevelAnonymous
+	ok(t, s.CountAudit(ctx, first))
+	got, err := s.ListAudit(ctx, provisioner.AuditFilter{})
+	ok(t, err)
+	want := first
+	want.Count, want.Last = 1, base
+	wantEntries(t, got, []provisioner.AuditEntry{want})
+
+	again := first
+	again.Time, again.Detail, again.Count = base.Add(time.Minute), "another detail", 3
+	ok(t, s.CountAudit(ctx, again))
+	const workers, each = 8, 5
+	errs := make(chan error, workers)
+	for w := range workers {
+		go func() {
+			var err error
+			for i := range each {
+				e := first
+				e.Time = base.Add(time.Duration(w*each+i) * time.Second)
+				if err == nil {
+					err = s.CountAudit(ctx, e)
+				}
+			}
+			errs <- err
+		}()
+	}
+	for range workers {
+		ok(t, <-errs)
+	}
+	other := entry(2, base.Add(time.Second))
+	ok(t, s.CountAudit(ctx, other))
+	got, err = s.ListAudit(ctx, provisioner.AuditFilter{})
+	ok(t, err)
+	want.Count = 1 + 3 + workers*each
+	want.Last = base.Add(time.Minute)
+	wantOther := other
+	wantOther.Count, wantOther.Last = 1, other.Time
+	if len(got) != 2 {
+		t.Fatalf("got %d entries %v, want 2", len(got), ids(got))
+	}
+	if !got[1].Last.After(base) {
+		t.Fatalf("last = %v, want a time of one of the later calls", got[1].Last)
+	}
+	got[1].Last = want.Last // stores may keep the latest write's time, not the latest time
+	wantEntries(t, got, []provisioner.AuditEntry{wantOther, want})
+
+	neg := entry(3, base)
+	neg.Count = -1
+	wantCode(t, s.CountAudit(ctx, neg), provisioner.EINVALID)
+	wantCode(t, s.CountAudit(ctx, provisioner.AuditEntry{Time: base}), provisioner.EINVALID)
+}
+
 func entry(i int, at time.Time) provisioner.AuditEntry {
 	return provisioner.AuditEntry{
 		ID:     fmt.Sprintf("e%d", i),
@@ -137,8 +196,8 @@ func wantEntries(t testing.TB, got, want []provisioner.AuditEntry) {
 	for i := range want {
 		g, w := got[i], want[i]
 		wantUTC(t, g.Time)
-		g.Time, w.Time = time.Time{}, time.Time{}
-		if g != w || !got[i].Time.Equal(want[i].Time) {
+		g.Time, w.Time, g.Last, w.Last = time.Time{}, time.Time{}, time.Time{}, time.Time{}
+		if g != w || !got[i].Time.Equal(want[i].Time) || !got[i].Last.Equal(want[i].Last) {
 			t.Fatalf("entry %d = %+v, want %+v", i, got[i], want[i])
 		}
 	}

@@ -85,7 +85,20 @@ func newLambdaHandler(cfg aws.Config, getenv func(string) string, log *slog.Logg
 		return nil, fmt.Errorf("not set: %s", strings.Join(missing, ", "))
 	}
 	emulated := getenv("PROVISIONER_AWS_ENDPOINT") != ""
-	store := dynamodb.New(ddbsdk.NewFromConfig(cfg), table)
+	var storeOpts []dynamodb.Option
+	for _, r := range []struct {
+		env string
+		opt func(time.Duration) dynamodb.Option
+	}{{"PROVISIONER_AUDIT_RETENTION", dynamodb.WithAuditRetention}, {"PROVISIONER_EVENT_RETENTION", dynamodb.WithEventRetention}} {
+		if v := getenv(r.env); v != "" {
+			d, err := parseRetention(v)
+			if err != nil {
+				return nil, fmt.Errorf("%s: %w", r.env, err)
+			}
+			storeOpts = append(storeOpts, r.opt(d))
+		}
+	}
+	store := dynamodb.New(ddbsdk.NewFromConfig(cfg), table, storeOpts...)
 	signer, err := kms.NewFromConfig(cfg, kms.ParseKeyIDs(keyIDs))
 	if err != nil {
 		return nil, err

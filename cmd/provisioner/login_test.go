@@ -11,7 +11,8 @@ import (
 	"provisioner/github/githubtest"
 )
 
-// githubServe runs serve against a fake GitHub.
+// githubServe runs serve against a fake GitHub. Its clients' sleeps are
+// fake, so serve does not pace device polls (the http tests prove pacing).
 func githubServe(t *testing.T) (*server, *githubtest.Server) {
 	t.Helper()
 	gh := githubtest.New(t)
@@ -20,7 +21,7 @@ func githubServe(t *testing.T) (*server, *githubtest.Server) {
 	srv := startServe(t, nil, "--identity", "github", "--github-api-url", gh.APIURL(), "--github-url", gh.WebURL(),
 		"--github-org", "sliderule", "--github-client-id", "client-1",
 		"--actions-issuer", gh.IssuerURL(), "--actions-audience", "sliderule-provisioner",
-		"--actions-rules", `[{"repository":"sliderule/sliderule","ref":"refs/heads/main","level":"admin"}]`)
+		"--actions-rules", `[{"repository":"sliderule/sliderule","ref":"refs/heads/main","level":"admin"}]`, "--no-device-pacing")
 	t.Setenv("PROVISIONER_CONFIG_DIR", t.TempDir())
 	t.Setenv("PROVISIONER_TOKEN", "")
 	return srv, gh

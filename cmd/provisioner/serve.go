@@ -17,6 +17,7 @@ import (
 
 	"github.com/adrg/xdg"
 	"github.com/spf13/cobra"
+	"golang.org/x/time/rate"
 
 	"provisioner"
 	"provisioner/affiliates"
@@ -27,6 +28,7 @@ import (
 	"provisioner/local"
 	"provisioner/local/ilb"
 	"provisioner/plan"
+	"provisioner/ratelimit"
 	"provisioner/signature"
 	"provisioner/sqlite"
 	"provisioner/static"
@@ -77,6 +79,11 @@ type serveOptions struct {
 	SigningGitHub   bool
 	Affiliates      string
 	RecreateDB      bool
+	AuditRetention  retention
+	EventRetention  retention
+	LoginRates      [3]string // source, failures, identity: ratelimit.ParseRate
+	LoginBursts     [3]int
+	NoDevicePacing  bool
 	// ready, when set, receives the bound address once the server listens (tests).
 	ready func(addr string)
 }
@@ -145,6 +152,23 @@ Identity (--identity):
 	f.BoolVar(&o.SigningGitHub, "signing-keys-github", false, "also accept the ssh-ed25519 keys users publish on GitHub (GET /users/{login}/keys at --github-api-url)")
 	f.StringVar(&o.Affiliates, "affiliates", "", "production's affiliates file (JSON: login -> {active, clusters, max_nodes, max_ttl in minutes, allowed_scopes}), users outside the organization granted clusters and limits; reread on change, a bad change keeps the last good list")
 	f.BoolVar(&o.RecreateDB, "recreate-db", false, "start with a new, empty database although --data holds clusters or keys of an earlier run (the database was lost); clusters still running are quarantined, never destroyed")
+	o.AuditRetention, o.EventRetention = retention(defaultAuditRetention), retention(defaultEventRetention)
+	f.Var(&o.AuditRetention, "audit-retention", "how long audit entries are kept (90d, 36h, forever); the sweep prunes older ones")
+	f.Var(&o.EventRetention, "event-retention", "how long cluster events are kept (30d, 36h, forever); the sweep prunes older ones")
+	def := app.DefaultLoginLimits()
+	for i, l := range []struct {
+		name, help string
+		lim        ratelimit.Limit
+	}{
+		{"source", "every login request per source network (IPv4 /24, IPv6 /48)", def.Source},
+		{"failure", "failed logins per source network; once spent, the network's logins get 429", def.Failures},
+		{"identity", "login requests per credential (PAT, Actions token)", def.Identity},
+	} {
+		f.StringVar(&o.LoginRates[i], "login-rate-"+l.name, ratelimit.FormatRate(l.lim.Rate), "rate limit of "+l.help+" (N/s, N/m, N/h, unlimited)")
+		f.IntVar(&o.LoginBursts[i], "login-burst-"+l.name, l.lim.Burst, "burst of --login-rate-"+l.name)
+	}
+	f.BoolVar(&o.NoDevicePacing, "no-device-pacing", false, "do not enforce device codes' poll interval locally (tests)")
+	_ = f.MarkHidden("no-device-pacing")
 	f.StringVar(&o.LogFormat, "log-format", "text", "log format: text or json")
 	f.StringVar(&o.LogLevel, "log-level", "info", "log level: debug, info, warn, error")
 	return cmd
@@ -253,7 +277,12 @@ func (o *serveOptions) run(ctx context.Context) error {
 	}, sqlite.WithLogger(log))
 	// Local clusters are cheap to probe: look often, so DEPLOY --wait
 	// returns soon after the cluster answers.
+	login, err := o.loginLimits()
+	if err != nil {
+		return err
+	}
 	cfg := app.Config{Store: store, Logger: log, Scheduler: sched, Limits: o.Limits, PublicCluster: o.PublicCluster, Poll: 200 * time.Millisecond,
+		Login: login, AuditRetention: time.Duration(o.AuditRetention), EventRetention: time.Duration(o.EventRetention),
 		DeployTimeout: o.DeployTimeout, DestroyTimeout: o.DestroyTimeout, HealthMaxAge: o.HealthMaxAge,
 		Tokens: jwt.New(jwt.Config{Issuer: issuer, Signer: keys, UserTTL: o.UserTokenTTL, ClusterTTL: o.ClusterTokenTTL})}
 	if err := o.identity(&cfg, log); err != nil {
@@ -315,6 +344,26 @@ func (o *serveOptions) run(ctx context.Context) error {
 		err = schedErr
 	}
 	return err
+}
+
+// loginLimits reads the --login-rate-* and --login-burst-* flags.
+func (o *serveOptions) loginLimits() (app.LoginLimits, error) {
+	var lims [3]ratelimit.Limit
+	for i, name := range []string{"source", "failure", "identity"} {
+		r, err := ratelimit.ParseRate(o.LoginRates[i])
+		if err != nil {
+			return app.LoginLimits{}, usagef("--login-rate-%s: %v", name, err)
+		}
+		if o.LoginBursts[i] < 1 && r != rate.Inf {
+			return app.LoginLimits{}, usagef("--login-burst-%s must be at least 1", name)
+		}
+		lims[i] = ratelimit.Limit{Rate: r, Burst: o.LoginBursts[i]}
+	}
+	l, err := app.LoginLimits{Source: lims[0], Failures: lims[1], Identity: lims[2], NoDevicePacing: o.NoDevicePacing}.Check()
+	if err != nil {
+		return l, usagef("%v", err)
+	}
+	return l, nil
 }
 
 // driver returns the local cluster driver, or nil when no upstream is set
