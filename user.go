@@ -60,3 +60,11 @@ type DeviceCode struct {
 type ActionsVerifier interface {
 	LoginActions(ctx context.Context, idToken string) (User, error)
 }
+
+// MembershipChecker looks up, with the operator's credential, what a
+// logged-in user's level is now: the re-check of organization and team
+// membership that ends the sessions of users removed or demoted since
+// their login. EUNAVAILABLE when GitHub cannot answer.
+type MembershipChecker interface {
+	CheckMembership(ctx context.Context, u User) (User, error)
+}
