@@ -76,6 +76,18 @@ type Claims struct {
 	NotBefore time.Time `json:"nbf"`
 	ExpiresAt time.Time `json:"exp"`
 	ID        string    `json:"jti"`
+	// Session is a jwt_cluster's "sid": the jti of the login token whose
+	// session asked for it; empty in a jwt_user (its session is its jti).
+	Session string `json:"sid,omitempty"`
+}
+
+// SessionID is the session a token belongs to: a jwt_user's own jti, a
+// jwt_cluster's sid.
+func (c Claims) SessionID() string {
+	if c.Type == TypeClusterToken {
+		return c.Session
+	}
+	return c.ID
 }
 
 // User returns the user the claims describe.

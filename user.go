@@ -21,6 +21,10 @@ type User struct {
 	// affiliation's clusters. Set from the current list at login and on
 	// every request whose token lists the "affiliate" org role.
 	Affiliation *Affiliation `json:"affiliation,omitempty"`
+	// Session is the ID of the session (the login token's "jti") the
+	// caller authenticated with; a jwt_cluster issued for the caller
+	// carries it as "sid", so revoking the session stops it at gateways.
+	Session string `json:"-"`
 }
 
 // Anonymous is the caller without a token.

@@ -26,6 +26,7 @@ type wireClaims struct {
 	UID       int64            `json:"uid"`
 	Level     string           `json:"level"`
 	ID        string           `json:"jti,omitempty"`
+	SID       string           `json:"sid,omitempty"`
 }
 
 func (c *wireClaims) GetExpirationTime() (*jwt.NumericDate, error) { return c.ExpiresAt, nil }
@@ -52,6 +53,7 @@ func (c *wireClaims) claims(typ string, level provisioner.Level) provisioner.Cla
 		NotBefore: timeOf(c.NotBefore),
 		ExpiresAt: timeOf(c.ExpiresAt),
 		ID:        c.ID,
+		Session:   c.SID,
 	}
 }
 

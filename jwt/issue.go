@@ -96,6 +96,9 @@ func (t *Tokens) issue(ctx context.Context, typ string, aud audience, u provisio
 		Level:     string(level),
 		ID:        jti,
 	}
+	if typ == provisioner.TypeClusterToken {
+		c.SID = u.Session
+	}
 	for range signAttempts {
 		kid, alg, err := t.cfg.Signer.Current(ctx)
 		if err != nil {
