@@ -29,6 +29,17 @@ type Config struct {
 	// Affiliates is the operator's list of affiliates (production's
 	// affiliates file); nil: nobody is an affiliate.
 	Affiliates provisioner.Affiliates
+	// Membership re-checks the level of logged-in people every
+	// MembershipRecheck (default 10 minutes) and revokes the sessions of
+	// those removed or demoted; nil: no re-check.
+	Membership        provisioner.MembershipChecker
+	MembershipRecheck time.Duration
+	// SessionCacheTTL is how long a session read from the store is trusted
+	// (default 5 s): how late another process sees a revocation.
+	SessionCacheTTL time.Duration
+	// Keys lists the keys that verify tokens, for the revocation feed; nil
+	// leaves the feed's key list empty.
+	Keys KeyLister
 
 	// The cluster functions; nil Driver disables DEPLOY and DESTROY.
 	Driver    provisioner.ClusterDriver
@@ -64,6 +75,13 @@ type App struct {
 	affil    provisioner.Affiliates
 	log      *slog.Logger
 	now      func() time.Time
+
+	sessions        sessionCache
+	sessionTTL      time.Duration
+	membership      provisioner.MembershipChecker
+	membershipEvery time.Duration
+	keys            KeyLister
+
 	lifecycle
 	jobs     jobsConfig
 	locks    keyedMutex
@@ -91,11 +109,18 @@ func New(c Config) *App {
 	if c.Poll <= 0 {
 		c.Poll = time.Second
 	}
+	if c.SessionCacheTTL <= 0 {
+		c.SessionCacheTTL = DefaultSessionCacheTTL
+	}
+	if c.MembershipRecheck <= 0 {
+		c.MembershipRecheck = DefaultMembershipRecheck
+	}
 	if c.JobTimeout <= 0 {
 		c.JobTimeout = 3 * time.Hour
 	}
 	return &App{store: c.Store, jobs: jobsConfig{runner: c.Runner, logs: c.Logs, timeout: c.JobTimeout, reap: c.Reap, testCluster: c.TestCluster}, tokens: c.Tokens, identity: c.Identity, device: c.Device,
 		actions: c.Actions, signing: c.Signatures, affil: c.Affiliates, log: c.Logger, now: c.Now,
+		sessionTTL: c.SessionCacheTTL, membership: c.Membership, membershipEvery: c.MembershipRecheck, keys: c.Keys,
 		lifecycle: lifecycle{driver: c.Driver, scheduler: c.Scheduler, limits: c.Limits.withDefaults(), publicCluster: c.PublicCluster,
 			deployTimeout: c.DeployTimeout, destroyTimeout: c.DestroyTimeout, poll: c.Poll}}
 }

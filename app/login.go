@@ -113,6 +113,9 @@ func (a *App) issue(ctx context.Context, u provisioner.User) (Login, error) {
 	if err != nil {
 		return Login{}, err
 	}
+	if err := a.startSession(ctx, u, claims); err != nil {
+		return Login{}, err
+	}
 	return Login{Token: tok, Claims: claims}, nil
 }
 
@@ -141,7 +144,11 @@ func (a *App) Authenticate(ctx context.Context, bearer string) (provisioner.User
 	if err != nil {
 		return provisioner.User{}, err
 	}
+	if err := a.checkSession(ctx, claims); err != nil {
+		return provisioner.User{}, err
+	}
 	u := claims.User()
+	u.Session = claims.ID
 	// As production, an affiliate's rights need both the role in its token
 	// and the operator's list; the grant is read from the list now, so a
 	// change there takes effect at once.
