@@ -160,7 +160,14 @@ func (a *App) Authenticate(ctx context.Context, bearer string) (provisioner.User
 
 // Whoami returns the verified claims of a jwt_user.
 func (a *App) Whoami(ctx context.Context, token string) (provisioner.Claims, error) {
-	return a.tokens.VerifyUser(ctx, token)
+	c, err := a.tokens.VerifyUser(ctx, token)
+	if err != nil {
+		return provisioner.Claims{}, err
+	}
+	if err := a.checkSession(ctx, c); err != nil {
+		return provisioner.Claims{}, err
+	}
+	return c, nil
 }
 
 // userAudience is the "aud" of u's jwt_user beside "provisioner", as
