@@ -141,7 +141,10 @@ func newLambdaHandler(cfg aws.Config, getenv func(string) string, log *slog.Logg
 		return nil, err
 	}
 	appCfg := app.Config{Store: store, Tokens: tokens, Identity: gh, Logger: log, Driver: driver, Scheduler: sched, Logs: logs,
-		Now: over.Now, Poll: 2 * time.Second}
+		Now: over.Now, Poll: 2 * time.Second, Keys: signer}
+	if getenv("PROVISIONER_GITHUB_TOKEN") != "" && getenv("PROVISIONER_GITHUB_ORG") != "" {
+		appCfg.Membership = gh
+	}
 	if err := lambdaJobs(cfg, getenv, prefix, domain, store, &appCfg); err != nil {
 		return nil, err
 	}
@@ -215,6 +218,7 @@ func lambdaGitHub(getenv func(string) string) (*github.Provider, error) {
 		Org: getenv("PROVISIONER_GITHUB_ORG"), AdminTeam: getenv("PROVISIONER_ADMIN_TEAM"), AllowedTeams: teams,
 		ClientID: getenv("PROVISIONER_GITHUB_CLIENT_ID"), ActionsIssuer: or("PROVISIONER_ACTIONS_ISSUER", github.DefaultActionsIssuer),
 		ActionsAudience: getenv("PROVISIONER_ACTIONS_AUDIENCE"), ActionsRules: rules,
+		MemberToken: getenv("PROVISIONER_GITHUB_TOKEN"),
 	})
 }
 
