@@ -134,7 +134,7 @@ type Gateway struct {
 	// revocations: what the provisioner's revocation feed said.
 	revocations *revocations
 	log         *slog.Logger
-	now     func() time.Time
+	now         func() time.Time
 }
 
 var _ http.Handler = (*Gateway)(nil)

@@ -32,8 +32,8 @@ type revocations struct {
 	sessions map[string]time.Time
 	// withdrawn are keys the gateway knew that the feed no longer lists.
 	withdrawn map[string]bool
-	cursor   time.Time
-	client   *http.Client
+	cursor    time.Time
+	client    *http.Client
 }
 
 type feedAnswer struct {
