@@ -48,39 +48,40 @@ type serveOptions struct {
 	ActionsAudience string
 	ActionsRules    string
 	UserTokenTTL    time.Duration
+	ClusterTokenTTL time.Duration
+	TrustedProxies  int
+	ClusterUpstream string
+	ClusterCommand  string
+	UpstreamHealth  string
+	ILBDir          string
+	HAProxy         string
+	KeyRefresh      time.Duration
+	DeployTimeout   time.Duration
+	DestroyTimeout  time.Duration
+	Reconcile       time.Duration
+	Limits          app.Limits
+	PublicCluster   string
+	SlideruleRepo   string
+	Plans           string
+	ContainerWrap   string
+	ClusterDomain   string
+	JobTimeout      time.Duration
+	TestCluster     string
+	DevicePace      time.Duration
+	JobEnv          []string
+	LogFormat       string
+	LogLevel        string
+	SignaturePolicy string
+	SigningKeys     string
+	SigningGitHub   bool
+	Affiliates      string
+	// ready, when set, receives the bound address once the server listens (tests).
+	ready func(addr string)
+
 	// GitHubToken re-checks logged-in users' memberships every
 	// MembershipRecheck; empty: no re-check.
 	GitHubToken       string
 	MembershipRecheck time.Duration
-	ClusterTokenTTL   time.Duration
-	TrustedProxies    int
-	ClusterUpstream   string
-	ClusterCommand    string
-	UpstreamHealth    string
-	ILBDir            string
-	HAProxy           string
-	KeyRefresh        time.Duration
-	DeployTimeout     time.Duration
-	DestroyTimeout    time.Duration
-	Reconcile         time.Duration
-	Limits            app.Limits
-	PublicCluster     string
-	SlideruleRepo     string
-	Plans             string
-	ContainerWrap     string
-	ClusterDomain     string
-	JobTimeout        time.Duration
-	TestCluster       string
-	DevicePace        time.Duration
-	JobEnv            []string
-	LogFormat         string
-	LogLevel          string
-	SignaturePolicy   string
-	SigningKeys       string
-	SigningGitHub     bool
-	Affiliates        string
-	// ready, when set, receives the bound address once the server listens (tests).
-	ready func(addr string)
 }
 
 func defaultDataDir() string { return filepath.Join(xdg.DataHome, "sliderule-provisioner") }
