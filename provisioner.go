@@ -41,6 +41,9 @@ type Store interface {
 
 	JobStore
 
+	// SessionStore keeps LOGIN's sessions, for revocation.
+	SessionStore
+
 	// AppendEvent records one cluster event; ID and Time are set by the caller.
 	AppendEvent(ctx context.Context, e Event) error
 	// ListEvents returns the newest limit events of a cluster (0: 100), oldest first.

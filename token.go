@@ -78,6 +78,18 @@ type Claims struct {
 	ID        string    `json:"jti"`
 	// Teams are the user's organization teams as of login (login tokens).
 	Teams []string `json:"teams,omitempty"`
+	// Session is a jwt_cluster's "sid": the jti of the login token whose
+	// session asked for it; empty in a jwt_user (its session is its jti).
+	Session string `json:"sid,omitempty"`
+}
+
+// SessionID is the session a token belongs to: a jwt_user's own jti, a
+// jwt_cluster's sid.
+func (c Claims) SessionID() string {
+	if c.Type == TypeClusterToken {
+		return c.Session
+	}
+	return c.ID
 }
 
 // User returns the user the claims describe.

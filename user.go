@@ -21,6 +21,10 @@ type User struct {
 	// affiliation's clusters. Set from the current list at login and on
 	// every request whose token lists the "affiliate" org role.
 	Affiliation *Affiliation `json:"affiliation,omitempty"`
+	// Session is the ID of the session (the login token's "jti") the
+	// caller authenticated with; a jwt_cluster issued for the caller
+	// carries it as "sid", so revoking the session stops it at gateways.
+	Session string `json:"-"`
 }
 
 // Anonymous is the caller without a token.
@@ -59,4 +63,12 @@ type DeviceCode struct {
 // another organization EFORBIDDEN.
 type ActionsVerifier interface {
 	LoginActions(ctx context.Context, idToken string) (User, error)
+}
+
+// MembershipChecker looks up, with the operator's credential, what a
+// logged-in user's level is now: the re-check of organization and team
+// membership that ends the sessions of users removed or demoted since
+// their login. EUNAVAILABLE when GitHub cannot answer.
+type MembershipChecker interface {
+	CheckMembership(ctx context.Context, u User) (User, error)
 }

@@ -102,12 +102,12 @@ func TestAffiliateLogin(t *testing.T) {
 		t.Fatal(err)
 	}
 	delete(list, "mia")
-	tok, _, err := f.app.tokens.IssueUser(ctx, member.User, nil)
+	nl, err := f.app.issue(ctx, member.User)
 	if err != nil {
 		t.Fatal(err)
 	}
 	list["mia"] = saved
-	if u, err := f.app.Authenticate(ctx, tok); err != nil || u.Affiliation != nil {
+	if u, err := f.app.Authenticate(ctx, nl.Token); err != nil || u.Affiliation != nil {
 		t.Fatalf("token without the role: %+v, %v", u, err)
 	}
 	if u, err := f.app.Authenticate(ctx, ml.Token); err != nil || u.Affiliation == nil {

@@ -36,6 +36,17 @@ type Config struct {
 	// Affiliates is the operator's list of affiliates (production's
 	// affiliates file); nil: nobody is an affiliate.
 	Affiliates provisioner.Affiliates
+	// Membership re-checks the level of logged-in people every
+	// MembershipRecheck (default 10 minutes) and revokes the sessions of
+	// those removed or demoted; nil: no re-check.
+	Membership        provisioner.MembershipChecker
+	MembershipRecheck time.Duration
+	// SessionCacheTTL is how long a session read from the store is trusted
+	// (default 5 s): how late another process sees a revocation.
+	SessionCacheTTL time.Duration
+	// Keys lists the keys that verify tokens, for the revocation feed; nil
+	// leaves the feed's key list empty.
+	Keys KeyLister
 
 	// The cluster functions; nil Driver disables DEPLOY and DESTROY.
 	Driver    provisioner.ClusterDriver
@@ -79,6 +90,13 @@ type App struct {
 	// last pruned (it prunes at most hourly).
 	auditRetention, eventRetention time.Duration
 	lastPrune                      atomic.Int64 // unix nanoseconds
+
+	sessions        sessionCache
+	sessionTTL      time.Duration
+	membership      provisioner.MembershipChecker
+	membershipEvery time.Duration
+	keys            KeyLister
+
 	lifecycle
 	jobs     jobsConfig
 	locks    keyedMutex
@@ -110,12 +128,19 @@ func New(c Config) *App {
 	if c.HealthMaxAge <= 0 {
 		c.HealthMaxAge = HealthMaxAge
 	}
+	if c.SessionCacheTTL <= 0 {
+		c.SessionCacheTTL = DefaultSessionCacheTTL
+	}
+	if c.MembershipRecheck <= 0 {
+		c.MembershipRecheck = DefaultMembershipRecheck
+	}
 	if c.JobTimeout <= 0 {
 		c.JobTimeout = 3 * time.Hour
 	}
 	return &App{store: c.Store, jobs: jobsConfig{runner: c.Runner, logs: c.Logs, timeout: c.JobTimeout, reap: c.Reap, testCluster: c.TestCluster}, tokens: c.Tokens, identity: c.Identity, device: c.Device,
 		actions: c.Actions, signing: c.Signatures, affil: c.Affiliates, log: c.Logger, now: c.Now,
 		login: newLoginGuard(c.Login), auditRetention: c.AuditRetention, eventRetention: c.EventRetention,
+		sessionTTL: c.SessionCacheTTL, membership: c.Membership, membershipEvery: c.MembershipRecheck, keys: c.Keys,
 		lifecycle: lifecycle{driver: c.Driver, scheduler: c.Scheduler, limits: c.Limits.withDefaults(), publicCluster: c.PublicCluster,
 			deployTimeout: c.DeployTimeout, destroyTimeout: c.DestroyTimeout, poll: c.Poll},
 		rt: runtimeState{maxAge: c.HealthMaxAge}}

@@ -171,6 +171,9 @@ func (a *App) issue(ctx context.Context, u provisioner.User) (Login, error) {
 	if err != nil {
 		return Login{}, err
 	}
+	if err := a.startSession(ctx, u, claims); err != nil {
+		return Login{}, err
+	}
 	return Login{Token: tok, Claims: claims}, nil
 }
 
@@ -199,7 +202,11 @@ func (a *App) Authenticate(ctx context.Context, bearer string) (provisioner.User
 	if err != nil {
 		return provisioner.User{}, err
 	}
+	if err := a.checkSession(ctx, claims); err != nil {
+		return provisioner.User{}, err
+	}
 	u := claims.User()
+	u.Session = claims.ID
 	// As production, an affiliate's rights need both the role in its token
 	// and the operator's list; the grant is read from the list now, so a
 	// change there takes effect at once.
@@ -211,7 +218,14 @@ func (a *App) Authenticate(ctx context.Context, bearer string) (provisioner.User
 
 // Whoami returns the verified claims of a jwt_user.
 func (a *App) Whoami(ctx context.Context, token string) (provisioner.Claims, error) {
-	return a.tokens.VerifyUser(ctx, token)
+	c, err := a.tokens.VerifyUser(ctx, token)
+	if err != nil {
+		return provisioner.Claims{}, err
+	}
+	if err := a.checkSession(ctx, c); err != nil {
+		return provisioner.Claims{}, err
+	}
+	return c, nil
 }
 
 // userAudience is the "aud" of u's jwt_user beside "provisioner", as

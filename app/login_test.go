@@ -68,6 +68,10 @@ func TestUserAudience(t *testing.T) {
 				t.Fatalf("Whoami: %+v, %v", c, err)
 			}
 			u, err := f.app.Authenticate(ctx, l.Token)
+			if u.Session != l.Claims.ID {
+				t.Errorf("Authenticate: session %q, want the token's jti %q", u.Session, l.Claims.ID)
+			}
+			u.Session = ""
 			if err != nil || !reflect.DeepEqual(u, tc.who.User) {
 				t.Errorf("Authenticate = %+v, %v; want %+v", u, err, tc.who.User)
 			}

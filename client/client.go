@@ -192,6 +192,22 @@ func (c *Client) Whoami(ctx context.Context) (api.Metadata, error) {
 	return out.Metadata, err
 }
 
+// Logout revokes the session of the client's token at the server.
+func (c *Client) Logout(ctx context.Context) error {
+	_, err := c.do(ctx, http.MethodPost, "/auth/logout", nil, nil)
+	return err
+}
+
+// RevokeUser revokes every session of login (admin) and returns how many
+// were live.
+func (c *Client) RevokeUser(ctx context.Context, login string) (int, error) {
+	var out struct {
+		Revoked int `json:"revoked"`
+	}
+	_, err := c.do(ctx, http.MethodPost, "/users/"+url.PathEscape(login)+"/revoke", nil, &out)
+	return out.Revoked, err
+}
+
 // Access asks for a jwt_cluster for one cluster.
 func (c *Client) Access(ctx context.Context, cluster string) (api.Access, error) {
 	var out api.Access

@@ -73,6 +73,9 @@ func (g *Gateway) verify(ctx context.Context, tok string) (provisioner.Claims, e
 		key = sha256.Sum256([]byte(tok))
 		if c, ok := g.cache.get(key, now); ok {
 			g.metrics.cacheHit.Inc()
+			if g.revocations.revoked(c) {
+				return provisioner.Claims{}, unauthorized("the token's session was revoked")
+			}
 			return c, nil
 		}
 		g.metrics.cacheMiss.Inc()
@@ -80,6 +83,9 @@ func (g *Gateway) verify(ctx context.Context, tok string) (provisioner.Claims, e
 	start := time.Now()
 	c, err := g.tokens.VerifyCluster(ctx, tok, g.cfg.Cluster)
 	g.metrics.verify.Observe(time.Since(start).Seconds())
+	if err == nil && g.revocations.revoked(c) {
+		return provisioner.Claims{}, unauthorized("the token's session was revoked")
+	}
 	if err == nil && g.cache != nil {
 		g.cache.put(key, c, now)
 	}

@@ -71,6 +71,17 @@ func (c *tokenCache) evict(now time.Time) {
 	}
 }
 
+// dropIf removes the entries whose claims match.
+func (c *tokenCache) dropIf(match func(provisioner.Claims) bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for k, e := range c.m {
+		if match(e.claims) {
+			delete(c.m, k)
+		}
+	}
+}
+
 func (c *tokenCache) len() int {
 	c.mu.RLock()
 	defer c.mu.RUnlock()

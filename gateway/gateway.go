@@ -105,6 +105,10 @@ type Config struct {
 	// token's exp); 0 means DefaultCacheTTL.
 	CacheTTL time.Duration
 
+	// RevocationPoll is how often the provisioner's revocation feed is
+	// read (Run does it): 0 means DefaultRevocationPoll, negative never.
+	RevocationPoll time.Duration
+
 	// Nodes, when positive, makes the gateway answer /discovery/status with
 	// this node count itself, as a local cluster has no orchestrator.
 	Nodes int
@@ -127,8 +131,10 @@ type Gateway struct {
 	proxy   *httputil.ReverseProxy
 	health  *http.Client
 	metrics *metrics
-	log     *slog.Logger
-	now     func() time.Time
+	// revocations: what the provisioner's revocation feed said.
+	revocations *revocations
+	log         *slog.Logger
+	now         func() time.Time
 }
 
 var _ http.Handler = (*Gateway)(nil)
@@ -153,7 +159,9 @@ func New(cfg Config) (*Gateway, error) {
 		}
 		g.keys = g.jwks
 	}
-	g.tokens = jwt.New(jwt.Config{Issuer: cfg.Issuer, Keys: g.keys, Now: cfg.Now})
+	g.revocations = &revocations{sessions: map[string]time.Time{}, withdrawn: map[string]bool{},
+		client: &http.Client{Timeout: DefaultJWKSTimeout}}
+	g.tokens = jwt.New(jwt.Config{Issuer: cfg.Issuer, Keys: liveKeys{g.keys, g.revocations}, Now: cfg.Now})
 	if cfg.CacheSize > 0 {
 		g.cache = newTokenCache(cfg.CacheSize, cfg.CacheTTL)
 	}
@@ -209,6 +217,9 @@ func (c *Config) defaults() {
 	}
 	if c.MaxBuckets == 0 {
 		c.MaxBuckets = DefaultMaxBuckets
+	}
+	if c.RevocationPoll == 0 {
+		c.RevocationPoll = DefaultRevocationPoll
 	}
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)

@@ -75,7 +75,11 @@ func (g *Gateway) MetricsHandler() http.Handler {
 
 // Run keeps the JWKS fresh in the background until ctx ends (a no-op wait
 // when Config.Keys overrides the JWKS client).
+// It also polls the provisioner's revocation feed every RevocationPoll.
 func (g *Gateway) Run(ctx context.Context) {
+	if g.cfg.RevocationPoll > 0 {
+		go g.runRevocations(ctx)
+	}
 	if g.jwks == nil {
 		<-ctx.Done()
 		return

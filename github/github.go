@@ -71,6 +71,10 @@ type Config struct {
 	// ActionsRules map workflows to levels; the first match wins, no match
 	// gives member.
 	ActionsRules []ActionsRule
+	// MemberToken is the operator's GitHub token (read:org) that re-checks
+	// the organization and team memberships of logged-in users
+	// (CheckMembership); empty disables the re-check.
+	MemberToken string
 	// HTTPClient makes every request; nil means a client of its own.
 	HTTPClient *http.Client
 	// Timeout bounds each login, whatever the caller's context allows.

@@ -81,11 +81,19 @@ func (p *Provider) resolve(ctx context.Context, token, via string) (provisioner.
 		return provisioner.User{}, provisioner.Errorf(provisioner.EUNAVAILABLE, "GitHub answered with an invalid user")
 	}
 	u := provisioner.User{Login: ghu.GetLogin(), ID: ghu.GetID(), Level: provisioner.LevelMember, Via: via}
+	return p.levelOf(ctx, c, u, "")
+}
+
+// levelOf sets u's level, org and teams from its memberships, as c's
+// token sees them; who is "" when c's token is u's own (it reads
+// /user/memberships), else u's login (an operator's token reading
+// /orgs/ORG/memberships/LOGIN).
+func (p *Provider) levelOf(ctx context.Context, c *gh.Client, u provisioner.User, who string) (provisioner.User, error) {
+	u.Level, u.Org, u.Teams = provisioner.LevelMember, "", nil
 	if p.cfg.Org == "" {
 		return u, nil
 	}
-
-	m, err := member(c.Organizations.GetOrgMembership(ctx, "", p.cfg.Org))
+	m, err := member(c.Organizations.GetOrgMembership(ctx, who, p.cfg.Org))
 	if err != nil {
 		return provisioner.User{}, err
 	}

@@ -87,6 +87,10 @@ func (s *Server) routes() {
 	s.handle("POST /auth/github/device/poll", s.devicePoll())
 	s.handle("POST /auth/github/actions", s.loginActions())
 	s.handle("GET /auth/whoami", s.whoami())
+	s.handle("POST /auth/logout", s.logout())
+	s.handle("GET /auth/revocations", s.revocations())
+	s.handle("POST /users/{login}/revoke", s.revokeUser())
+	s.handle("GET /users/{login}/sessions", s.userSessions())
 
 	s.handle("POST /access", s.access())
 	s.handle("GET /clusters", s.listClusters())

@@ -30,6 +30,7 @@ type wireClaims struct {
 	// user in at login (login tokens only): who may manage clusters
 	// shared with a team.
 	Teams []string `json:"teams,omitempty"`
+	SID   string   `json:"sid,omitempty"`
 }
 
 func (c *wireClaims) GetExpirationTime() (*jwt.NumericDate, error) { return c.ExpiresAt, nil }
@@ -57,6 +58,7 @@ func (c *wireClaims) claims(typ string, level provisioner.Level) provisioner.Cla
 		ExpiresAt: timeOf(c.ExpiresAt),
 		ID:        c.ID,
 		Teams:     append([]string(nil), c.Teams...),
+		Session:   c.SID,
 	}
 }
 

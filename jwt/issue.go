@@ -99,6 +99,9 @@ func (t *Tokens) issue(ctx context.Context, typ string, aud audience, u provisio
 	if typ == provisioner.TypeUserToken {
 		c.Teams = append([]string(nil), u.Teams...)
 	}
+	if typ == provisioner.TypeClusterToken {
+		c.SID = u.Session
+	}
 	for range signAttempts {
 		kid, alg, err := t.cfg.Signer.Current(ctx)
 		if err != nil {

@@ -38,7 +38,7 @@ func reuseKey(u provisioner.User, cluster, kid string) string {
 	// The org roles are part of the key: an affiliation granted or taken
 	// away changes the token's org_roles, which the gateway checks.
 	roles := strings.Join(provisioner.OrgRoles(u), ",")
-	for _, s := range []string{u.Login, strconv.FormatInt(u.ID, 10), u.Level.String(), u.Org, roles, cluster, kid} {
+	for _, s := range []string{u.Login, strconv.FormatInt(u.ID, 10), u.Level.String(), u.Org, roles, cluster, kid, u.Session} {
 		b.WriteString(strconv.Quote(s))
 	}
 	return b.String()

@@ -149,6 +149,24 @@ var migrations = []string{
 	`ALTER TABLE audit ADD COLUMN count INTEGER NOT NULL DEFAULT 0 CHECK (count >= 0);
 	ALTER TABLE audit ADD COLUMN last TEXT;
 	CREATE INDEX events_time ON events (time);`,
+
+	// 7: LOGIN's sessions, one per jwt_user (id is its jti), for
+	// revocation. revoked_at is NULL while the session is live; the
+	// revocation feed reads sessions by revoked_at.
+	`CREATE TABLE sessions (
+		login      TEXT NOT NULL,
+		id         TEXT NOT NULL,
+		uid        INTEGER NOT NULL,
+		level      TEXT NOT NULL,
+		via        TEXT NOT NULL,
+		created_at TEXT NOT NULL,
+		expires_at TEXT NOT NULL,
+		revoked_at TEXT,
+		reason     TEXT NOT NULL,
+		checked_at TEXT,
+		PRIMARY KEY (login, id)
+	) STRICT;
+	CREATE INDEX sessions_revoked ON sessions (revoked_at) WHERE revoked_at IS NOT NULL;`,
 }
 
 // migrate applies the steps the database has not run yet, all in one

@@ -169,7 +169,10 @@ func newLambdaHandler(cfg aws.Config, getenv func(string) string, log *slog.Logg
 		}
 	}
 	appCfg := app.Config{Store: store, Tokens: tokens, Identity: gh, Logger: log, Driver: driver, Scheduler: sched, Logs: logs,
-		Now: over.Now, Poll: 2 * time.Second, PublicCluster: public}
+		Now: over.Now, Poll: 2 * time.Second, PublicCluster: public, Keys: signer}
+	if getenv("PROVISIONER_GITHUB_TOKEN") != "" && getenv("PROVISIONER_GITHUB_ORG") != "" {
+		appCfg.Membership = gh
+	}
 	if err := lambdaJobs(cfg, getenv, prefix, domain, store, &appCfg); err != nil {
 		return nil, err
 	}
@@ -243,6 +246,7 @@ func lambdaGitHub(getenv func(string) string) (*github.Provider, error) {
 		Org: getenv("PROVISIONER_GITHUB_ORG"), AdminTeam: getenv("PROVISIONER_ADMIN_TEAM"), AllowedTeams: teams,
 		ClientID: getenv("PROVISIONER_GITHUB_CLIENT_ID"), ActionsIssuer: or("PROVISIONER_ACTIONS_ISSUER", github.DefaultActionsIssuer),
 		ActionsAudience: getenv("PROVISIONER_ACTIONS_AUDIENCE"), ActionsRules: rules,
+		MemberToken: getenv("PROVISIONER_GITHUB_TOKEN"),
 	})
 }
 

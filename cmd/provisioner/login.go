@@ -218,12 +218,23 @@ func sleep(ctx context.Context, d time.Duration) error {
 func newLogoutCmd(g *globals) *cobra.Command {
 	return &cobra.Command{
 		Use:   "logout",
-		Short: "Forget the cached token for the server",
-		Args:  cobra.NoArgs,
+		Short: "End the session at the server and forget the cached token",
+		Long: `logout revokes the cached token's session at the server, so the token
+stops working there (and at gateways within seconds) even if a copy leaked,
+then deletes it here. A token the server no longer accepts is deleted all
+the same; a server that cannot be reached leaves the token in place, so
+logout can be retried.`,
+		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			m, err := loadCreds()
 			if err != nil {
 				return err
+			}
+			if c, cerr := g.authedClient(); cerr == nil {
+				err := c.Logout(cmd.Context())
+				if err != nil && provisioner.ErrorCode(err) != provisioner.EUNAUTHORIZED {
+					return err
+				}
 			}
 			delete(m, g.Server)
 			return saveCreds(m)

@@ -86,6 +86,11 @@ type serveOptions struct {
 	NoDevicePacing  bool
 	// ready, when set, receives the bound address once the server listens (tests).
 	ready func(addr string)
+
+	// GitHubToken re-checks logged-in users' memberships every
+	// MembershipRecheck; empty: no re-check.
+	GitHubToken       string
+	MembershipRecheck time.Duration
 }
 
 func defaultDataDir() string { return filepath.Join(xdg.DataHome, "sliderule-provisioner") }
@@ -116,6 +121,8 @@ Identity (--identity):
 	f.StringVar(&o.GitHubURL, "github-url", "https://github.com", "GitHub web URL, for the device flow")
 	f.StringVar(&o.GitHubOrg, "github-org", "", "GitHub organization whose members are org members")
 	f.StringVar(&o.AdminTeam, "admin-team", "", "team (slug) of the organization whose members are admins")
+	f.StringVar(&o.GitHubToken, "github-token", "", "operator's GitHub token (read:org) that re-checks logged-in users' organization and team memberships; removed or demoted users lose their sessions (env PROVISIONER_GITHUB_TOKEN)")
+	f.DurationVar(&o.MembershipRecheck, "membership-recheck", app.DefaultMembershipRecheck, "how often a session's membership is re-checked with --github-token")
 	f.StringSliceVar(&o.AllowedTeams, "allowed-teams", nil, "if set, only members of these teams are org members")
 	f.StringVar(&o.GitHubClientID, "github-client-id", "", "OAuth app client id for the device flow")
 	f.StringVar(&o.ActionsIssuer, "actions-issuer", "https://token.actions.githubusercontent.com", "GitHub Actions OIDC issuer")
@@ -195,6 +202,8 @@ func (o *serveOptions) validate() error {
 		return usagef("--user-token-ttl must be between 1m and 168h")
 	case o.ClusterTokenTTL < time.Minute || o.ClusterTokenTTL > 24*time.Hour:
 		return usagef("--cluster-token-ttl must be between 1m and 24h")
+	case o.MembershipRecheck < time.Minute:
+		return usagef("--membership-recheck must be at least 1m")
 	case o.TrustedProxies < 0 || o.TrustedProxies > 10:
 		return usagef("--trusted-proxies must be between 0 and 10")
 	case o.Identity != "github" && !strings.HasPrefix(o.Identity, "static:"):
@@ -284,7 +293,7 @@ func (o *serveOptions) run(ctx context.Context) error {
 	cfg := app.Config{Store: store, Logger: log, Scheduler: sched, Limits: o.Limits, PublicCluster: o.PublicCluster, Poll: 200 * time.Millisecond,
 		Login: login, AuditRetention: time.Duration(o.AuditRetention), EventRetention: time.Duration(o.EventRetention),
 		DeployTimeout: o.DeployTimeout, DestroyTimeout: o.DestroyTimeout, HealthMaxAge: o.HealthMaxAge,
-		Tokens: jwt.New(jwt.Config{Issuer: issuer, Signer: keys, UserTTL: o.UserTokenTTL, ClusterTTL: o.ClusterTokenTTL})}
+		Tokens: jwt.New(jwt.Config{Issuer: issuer, Signer: keys, UserTTL: o.UserTokenTTL, ClusterTTL: o.ClusterTokenTTL}), Keys: keys}
 	if err := o.identity(&cfg, log); err != nil {
 		return err
 	}
@@ -623,10 +632,13 @@ func (o *serveOptions) identity(cfg *app.Config, log *slog.Logger) error {
 	gh, err := github.New(github.Config{
 		APIURL: o.GitHubAPIURL, WebURL: o.GitHubURL, Org: o.GitHubOrg, AdminTeam: o.AdminTeam,
 		AllowedTeams: o.AllowedTeams, ClientID: o.GitHubClientID, ActionsIssuer: o.ActionsIssuer,
-		ActionsAudience: o.ActionsAudience, ActionsRules: rules,
+		ActionsAudience: o.ActionsAudience, ActionsRules: rules, MemberToken: o.GitHubToken,
 	})
 	if err != nil {
 		return usageError{err}
+	}
+	if o.GitHubToken != "" && o.GitHubOrg != "" && !strings.HasPrefix(o.Identity, "static:") {
+		cfg.Membership, cfg.MembershipRecheck = gh, o.MembershipRecheck
 	}
 	if path, ok := strings.CutPrefix(o.Identity, "static:"); ok {
 		p, err := static.Load(path)

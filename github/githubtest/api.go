@@ -133,6 +133,22 @@ func (s *Server) serveAPI(w http.ResponseWriter, r *http.Request, path string) {
 			"organization": map[string]any{"login": seg[3]},
 			"user":         map[string]any{"login": u.login, "id": u.id},
 		})
+	case len(seg) == 4 && seg[0] == "orgs" && seg[2] == "memberships":
+		// Another user's membership, as an organization member's token sees it.
+		if m, ok := s.orgs[strings.ToLower(seg[1])][strings.ToLower(u.login)]; !ok || m.state != "active" {
+			notFound(w)
+			return
+		}
+		m, ok := s.orgs[strings.ToLower(seg[1])][strings.ToLower(seg[3])]
+		if !ok {
+			notFound(w)
+			return
+		}
+		writeJSON(w, http.StatusOK, map[string]any{
+			"state": m.state, "role": m.role,
+			"organization": map[string]any{"login": seg[1]},
+			"user":         map[string]any{"login": seg[3]},
+		})
 	case len(seg) == 6 && seg[0] == "orgs" && seg[2] == "teams" && seg[4] == "memberships":
 		state, ok := s.teams[strings.ToLower(seg[1]+"/"+seg[3])][strings.ToLower(seg[5])]
 		if !ok {
