@@ -4,7 +4,7 @@ BIN := bin/provisioner
 DATA ?= .data
 ADDR ?= 127.0.0.1:8080
 
-.PHONY: all build run test bench fuzz clean package deploy
+.PHONY: all build run test bench fuzz soak clean package deploy
 
 all: build
 
@@ -31,6 +31,13 @@ test:
 
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem ./...
+
+# Ten minutes of mixed traffic at a fresh `serve`: RSS and open file
+# descriptors sampled, bounded or exit 1 (figures in RELIABILITY.md). Not
+# part of `make test`. SOAK=2m for a shorter run.
+SOAK ?= 10m
+soak: build
+	$(GO) run ./scripts/soak -bin $(BIN) -d $(SOAK)
 
 # Short fuzz runs of every fuzz target; new corpus entries land in testdata/fuzz.
 fuzz:
