@@ -464,20 +464,10 @@ func (a *App) advanceGroup(ctx context.Context, cluster, user string) error {
 	}
 	overdue := !op.Deadline.IsZero() && a.now().After(op.Deadline)
 	if g.State == provisioner.StateDeploying {
-		switch {
-		case st.State == provisioner.StateRunning:
-		case st.State == provisioner.StateFailed || st.State == provisioner.StateAbsent:
-			if st.Reason == "" {
-				st.Reason = "the node group went away while deploying"
-			}
-			st.State = provisioner.StateFailed
-		case overdue:
-			st = provisioner.DriverStatus{State: provisioner.StateFailed,
-				Reason: fmt.Sprintf("not running after %s: %s", a.deployTimeout, orNone(st.Reason))}
-		default:
-			return nil
+		if st, done := a.deployOutcome(st, overdue, "the node group"); done {
+			return a.finishGroupDeployLocked(ctx, g, st)
 		}
-		return a.finishGroupDeployLocked(ctx, g, st)
+		return nil
 	}
 	switch {
 	case st.State == provisioner.StateAbsent:

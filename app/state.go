@@ -79,20 +79,10 @@ func (a *App) advance(ctx context.Context, name string) error {
 	}
 	overdue := !op.Deadline.IsZero() && a.now().After(op.Deadline)
 	if cl.State == provisioner.StateDeploying {
-		switch {
-		case st.State == provisioner.StateRunning:
-		case st.State == provisioner.StateFailed || st.State == provisioner.StateAbsent:
-			if st.Reason == "" {
-				st.Reason = "the cluster went away while deploying"
-			}
-			st.State = provisioner.StateFailed
-		case overdue:
-			st = provisioner.DriverStatus{State: provisioner.StateFailed,
-				Reason: fmt.Sprintf("not running after %s: %s", a.deployTimeout, orNone(st.Reason))}
-		default:
-			return nil
+		if st, done := a.deployOutcome(st, overdue, "the cluster"); done {
+			return a.finishDeployLocked(ctx, cl, st)
 		}
-		return a.finishDeployLocked(ctx, cl, st)
+		return nil
 	}
 	switch {
 	case st.State == provisioner.StateAbsent:
@@ -282,4 +272,24 @@ func (a *App) refresh(ctx context.Context, r Result) Result {
 		r.Cluster = provisioner.Cluster{Name: r.Cluster.Name, State: provisioner.StateAbsent}
 	}
 	return r
+}
+
+// deployOutcome is how a deployment (of a cluster or a node group) ends,
+// given what its driver reports: running, failed (also when it went away),
+// failed when overdue; done is false while it may still come up.
+func (a *App) deployOutcome(st provisioner.DriverStatus, overdue bool, what string) (_ provisioner.DriverStatus, done bool) {
+	switch {
+	case st.State == provisioner.StateRunning:
+	case st.State == provisioner.StateFailed || st.State == provisioner.StateAbsent:
+		if st.Reason == "" {
+			st.Reason = what + " went away while deploying"
+		}
+		st.State = provisioner.StateFailed
+	case overdue:
+		st = provisioner.DriverStatus{State: provisioner.StateFailed,
+			Reason: fmt.Sprintf("not running after %s: %s", a.deployTimeout, orNone(st.Reason))}
+	default:
+		return st, false
+	}
+	return st, true
 }
