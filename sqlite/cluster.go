@@ -41,22 +41,11 @@ func (db *DB) PutCluster(ctx context.Context, c provisioner.Cluster) (int64, err
 	if c.Revision < 0 {
 		return 0, provisioner.Errorf(provisioner.EINVALID, "cluster revision must not be negative")
 	}
-	created, err := formatTime(c.CreatedAt)
+	lt, err := formatLifeTimes(c.CreatedAt, c.UpdatedAt, c.ExpiresAt, c.DestroyAt)
 	if err != nil {
 		return 0, err
 	}
-	updated, err := formatTime(c.UpdatedAt)
-	if err != nil {
-		return 0, err
-	}
-	expires, err := formatOptionalTime(c.ExpiresAt)
-	if err != nil {
-		return 0, err
-	}
-	destroy, err := formatOptionalTime(c.DestroyAt)
-	if err != nil {
-		return 0, err
-	}
+	created, updated, expires, destroy := lt.created, lt.updated, lt.expires, lt.destroy
 	var rev int64
 	err = db.writeTx(ctx, func(tx *sql.Tx) error {
 		if err := tx.QueryRowContext(ctx,

@@ -32,22 +32,11 @@ func (db *DB) PutNodeGroup(ctx context.Context, g provisioner.NodeGroup) (int64,
 	case g.Revision < 0:
 		return 0, provisioner.Errorf(provisioner.EINVALID, "node group revision must not be negative")
 	}
-	created, err := formatTime(g.CreatedAt)
+	lt, err := formatLifeTimes(g.CreatedAt, g.UpdatedAt, g.ExpiresAt, g.DestroyAt)
 	if err != nil {
 		return 0, err
 	}
-	updated, err := formatTime(g.UpdatedAt)
-	if err != nil {
-		return 0, err
-	}
-	expires, err := formatOptionalTime(g.ExpiresAt)
-	if err != nil {
-		return 0, err
-	}
-	destroy, err := formatOptionalTime(g.DestroyAt)
-	if err != nil {
-		return 0, err
-	}
+	created, updated, expires, destroy := lt.created, lt.updated, lt.expires, lt.destroy
 	var rev int64
 	err = db.writeTx(ctx, func(tx *sql.Tx) error {
 		if err := tx.QueryRowContext(ctx,

@@ -45,3 +45,26 @@ func parseOptionalTime(s sql.NullString) (time.Time, error) {
 	}
 	return parseTime(s.String)
 }
+
+// lifeTimes are the four times of a cluster's or node group's record, as
+// stored: created and updated always, expires and destroy when set.
+type lifeTimes struct {
+	created, updated string
+	expires, destroy any
+}
+
+func formatLifeTimes(created, updated, expires, destroy time.Time) (lifeTimes, error) {
+	var lt lifeTimes
+	var err error
+	if lt.created, err = formatTime(created); err != nil {
+		return lt, err
+	}
+	if lt.updated, err = formatTime(updated); err != nil {
+		return lt, err
+	}
+	if lt.expires, err = formatOptionalTime(expires); err != nil {
+		return lt, err
+	}
+	lt.destroy, err = formatOptionalTime(destroy)
+	return lt, err
+}
