@@ -244,14 +244,27 @@ func TestDefaultPlans(t *testing.T) {
 	}
 	seed := []string{"conda-env", "python-client-pytest", "nodejs-client-jest", "debug-build", "lua-selftest", "ams-pytest"}
 	inContainer := map[string]bool{"debug-build": true, "lua-selftest": true, "ams-pytest": true, "manager-pytest": true}
-	for v, manager := range map[string]bool{"v5.5.0": false, "latest": false, "main": false, "v5.1.0": false, "v5.0.2": true, "v4.8.1": true} {
+	// AMS exists from v4.20.0 (applications/ams until v5.4.4, apps/ams
+	// since), the Manager only in v4.20.0-v5.0.1 (the tag files say so).
+	type layout struct{ ams, manager, target string }
+	for v, l := range map[string]layout{
+		"v5.5.0": {"apps/ams", "", "targets/slideruleearth"}, "latest": {"apps/ams", "", "targets/slideruleearth"},
+		"main": {"apps/ams", "", "targets/slideruleearth"}, "v5.4.5": {"apps/ams", "", "targets/slideruleearth"},
+		"v5.4.4": {"applications/ams", "", "targets/slideruleearth"}, "v5.1.0": {"applications/ams", "", "targets/slideruleearth"},
+		"v5.0.2": {"applications/ams", "", "targets/slideruleearth"}, "v5.0.1": {"applications/ams", "applications/manager", "targets/slideruleearth"},
+		"v4.20.0": {"applications/ams", "applications/manager", "targets/slideruleearth"},
+		"v4.19.2": {"", "", "targets/slideruleearth-aws"}, "v4.8.1": {"", "", "targets/slideruleearth-aws"},
+	} {
 		p, err := s.For(provisioner.JobTest, v)
 		if err != nil {
 			t.Fatal(err)
 		}
-		want := seed
-		if manager {
-			want = append(slices.Clone(seed), "manager-pytest")
+		want := slices.Clone(seed)
+		if l.ams == "" {
+			want = slices.DeleteFunc(want, func(n string) bool { return n == "ams-pytest" })
+		}
+		if l.manager != "" {
+			want = append(want, "manager-pytest")
 		}
 		if got := p.StepNames(); !slices.Equal(got, want) {
 			t.Errorf("test plan for %s: steps %v, want %v", v, got, want)
@@ -283,18 +296,16 @@ func TestDefaultPlans(t *testing.T) {
 		if b := steps["lua-selftest"]; !strings.Contains(b.Run, "make selftest") {
 			t.Errorf("selftest step: %+v", b)
 		}
-		wantDir := "targets/slideruleearth\n"
-		if strings.HasPrefix(v, "v4") {
-			wantDir = "targets/slideruleearth-aws\n"
-		}
-		if b := steps["debug-build"]; !strings.Contains(b.Run, wantDir) {
-			t.Errorf("%s: debug build in the wrong target: %q", v, b.Run)
+		for _, c := range []struct{ step, dir string }{{"debug-build", l.target}, {"lua-selftest", l.target}, {"ams-pytest", l.ams}, {"manager-pytest", l.manager}} {
+			if c.dir != "" && !strings.Contains(steps[c.step].Run, "cd "+c.dir+"\n") {
+				t.Errorf("%s: %s not in %s: %q", v, c.step, c.dir, steps[c.step].Run)
+			}
 		}
 		if _, err := Script(p); err != nil {
 			t.Errorf("%s: Script: %v", v, err)
 		}
 	}
-	for _, v := range []string{"v5.5.0", "v4.8.1", "latest"} {
+	for _, v := range []string{"v5.5.0", "v4.20.0", "v4.8.1", "latest"} {
 		p, err := s.For(provisioner.JobRelease, v)
 		if err != nil {
 			t.Fatal(err)
@@ -307,11 +318,13 @@ func TestDefaultPlans(t *testing.T) {
 				t.Errorf("release step %s: continue=%v container=%v", st.Name, st.ContinueOnFailure, st.Container)
 			}
 		}
-		if r := p.Steps[1].Run; !strings.Contains(r, `make cluster-docker VERSION="$VERSION"`) {
-			t.Errorf("build step %q", r)
-		}
-		if r := p.Steps[2].Run; !strings.Contains(r, `make cluster-docker-push VERSION="$VERSION"`) {
-			t.Errorf("push step %q", r)
+		for i, target := range []string{"cluster-docker", "cluster-docker-push"} {
+			r := p.Steps[i+1].Run
+			for _, want := range []string{`make ` + target + ` VERSION="$VERSION" CLUSTER="$CLUSTER"`, `CONTAINER_REGISTRY="$REGISTRY"`, `AWS_REGION="$AWS_REGION"`} {
+				if !strings.Contains(r, want) {
+					t.Errorf("%s: step %s lacks %s: %q", v, p.Steps[i+1].Name, want, r)
+				}
+			}
 		}
 	}
 	// Inputs only as data: every use of a job value is double-quoted.
