@@ -142,7 +142,7 @@ and any other --some-flag is PROVISIONER_SOME_FLAG.`,
 		newAccessCmd(g), newListCmd(g), newClusterCmd(g), newAuditCmd(g),
 		newDeployCmd(g), newDestroyCmd(g), newExtendCmd(g), newScheduleDestroyCmd(g), newStatusCmd(g), newEventsCmd(g),
 		newJobCmd(g, provisioner.JobTest), newJobCmd(g, provisioner.JobRelease), newJobsCmd(g), newLogsCmd(g),
-		newKeysCmd(g), newQuarantineCmd(g), newUsersCmd(g), newNodeCmd(io),
+		newKeysCmd(g), newQuarantineCmd(g), newUsersCmd(g), newNodeCmd(io), newPlansCmd(io),
 		newExitCodesTopic(),
 	)
 	return root, g
