@@ -116,7 +116,15 @@ func (a *App) startJob(ctx context.Context, c Caller, kind provisioner.JobKind, 
 	if err := provisioner.ValidateVersion(version); err != nil {
 		return provisioner.Job{}, err
 	}
-	if _, err := a.store.GetCluster(ctx, cluster); provisioner.ErrorCode(err) == provisioner.ENOTFOUND {
+	if kind == provisioner.JobRelease {
+		// RELEASE builds and pushes images tagged with the version, and
+		// passes the cluster to the build target as its cluster value only
+		// (the seed's RELEASE(cluster, version)): the cluster need not be
+		// deployed, but the version must be a valid image tag.
+		if err := provisioner.ValidateClusterVersion(version); err != nil {
+			return provisioner.Job{}, err
+		}
+	} else if _, err := a.store.GetCluster(ctx, cluster); provisioner.ErrorCode(err) == provisioner.ENOTFOUND {
 		return provisioner.Job{}, provisioner.Errorf(provisioner.ENOTFOUND, "cluster %q does not exist: deploy or register it first", cluster)
 	} else if err != nil {
 		return provisioner.Job{}, err

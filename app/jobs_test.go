@@ -112,13 +112,29 @@ func TestJobAuthorizationAndInput(t *testing.T) {
 		"bad cluster": {admin, "C1", "v1", provisioner.EINVALID},
 	} {
 		for _, kind := range []provisioner.JobKind{provisioner.JobTest, provisioner.JobRelease} {
+			if kind == provisioner.JobRelease && name == "unknown" {
+				continue // below: RELEASE needs no deployed cluster
+			}
 			if _, err := f.app.StartJob(bg, tc.c, kind, tc.cluster, tc.version); provisioner.ErrorCode(err) != tc.code {
 				t.Errorf("%s %s: want %s, got %v", kind, name, tc.code, err)
 			}
 		}
 	}
+	// A branch with '/' is a fine TEST version but no image tag.
+	if _, err := f.app.StartJob(bg, admin, provisioner.JobRelease, "c1", "feature/x"); provisioner.ErrorCode(err) != provisioner.EINVALID {
+		t.Errorf("release of feature/x: %v", err)
+	}
 	if len(r.starts) != 0 {
 		t.Fatalf("refused requests started %d machines", len(r.starts))
+	}
+	// RELEASE takes the seed's cluster as the build's cluster value: it
+	// need not be a deployed (or registered) cluster.
+	j, err := f.app.StartJob(bg, admin, provisioner.JobRelease, "nosuch", "v5.4.5")
+	if err != nil || j.Cluster != "nosuch" || len(r.starts) != 1 {
+		t.Fatalf("release for an undeployed cluster: %+v %v", j, err)
+	}
+	if _, err := f.app.StartJob(bg, admin, provisioner.JobTest, "c1", "feature/x"); err != nil {
+		t.Errorf("test of feature/x: %v", err)
 	}
 }
 
