@@ -16,7 +16,10 @@ func sliderefDir(t *testing.T) string {
 	t.Helper()
 	dir := os.Getenv("SLIDERULE_REF")
 	if dir == "" {
-		dir = filepath.Join("..", "..", "shared", "sliderule-ref") // from plan/
+		dir = filepath.Join("..", "shared", "sliderule-ref")
+	}
+	if !filepath.IsAbs(dir) {
+		dir = filepath.Join("..", dir) // relative to the repository root; tests run in plan/
 	}
 	if _, err := os.Stat(filepath.Join(dir, "tags")); err != nil {
 		if os.Getenv("CI") == "true" {
