@@ -80,7 +80,7 @@ func (a *App) LatestTest(ctx context.Context, c Caller, branch string) (TestRepo
 	if err := provisioner.ValidateVersion(branch); err != nil {
 		return TestReport{}, err
 	}
-	jobs, err := a.store.ListJobs(ctx, provisioner.JobFilter{Limit: 1000})
+	jobs, err := a.store.ListJobs(ctx, provisioner.JobFilter{Kind: provisioner.JobTest, Version: branch, Limit: 1000})
 	if err != nil {
 		return TestReport{}, err
 	}
