@@ -343,3 +343,36 @@ func TestScriptJSONStrings(t *testing.T) {
 		}
 	}
 }
+
+// TestJobScriptShellcheck: job.sh and a rendered script have no shellcheck
+// warnings (its info-level notes are style).
+func TestJobScriptShellcheck(t *testing.T) {
+	sc, err := exec.LookPath("shellcheck")
+	if err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatal("no shellcheck (scripts/test.sh installs it)")
+		}
+		t.Skip("no shellcheck")
+	}
+	s, err := Default()
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := s.For(provisioner.JobTest, "latest")
+	if err != nil {
+		t.Fatal(err)
+	}
+	script, err := Script(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rendered := filepath.Join(t.TempDir(), "job.sh")
+	if err := os.WriteFile(rendered, script, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range []string{"job.sh", rendered} {
+		if out, err := exec.Command(sc, "-s", "bash", "-S", "warning", f).CombinedOutput(); err != nil {
+			t.Errorf("shellcheck %s: %v\n%s", f, err, out)
+		}
+	}
+}
