@@ -169,6 +169,9 @@ func bashSyntax(t *testing.T, script []byte) {
 func TestShellcheck(t *testing.T) {
 	sc, err := exec.LookPath("shellcheck")
 	if err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatal("no shellcheck (scripts/test.sh installs it)")
+		}
 		t.Skip("no shellcheck")
 	}
 	r, _ := offline(t, nil)
@@ -178,7 +181,7 @@ func TestShellcheck(t *testing.T) {
 	}
 	dir := t.TempDir()
 	files := map[string][]byte{"user-data.sh": s.userData, "on-exit.sh": []byte("#!/bin/bash\n" + onExitScript),
-		"host-setup.sh": []byte("#!/bin/bash\nset -eo pipefail\n" + DefaultHostSetup)}
+		"host-setup.sh": []byte("#!/bin/bash\nset -eo pipefail\n" + DefaultHostSetup), "host.sh": []byte(hostScript)}
 	for name, b := range files {
 		p := filepath.Join(dir, name)
 		if err := os.WriteFile(p, b, 0o600); err != nil {
@@ -411,5 +414,80 @@ func must(t *testing.T, err error) {
 	t.Helper()
 	if err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestHostSetupLikeProduction runs the default host setup, as the user data
+// carries it, against stand-ins for the system's commands: it installs what
+// production's nightly runner installs (rsync among them), fills the data
+// directory from the configured bucket and prefix (server/, ams/), logs in
+// to the registry; and the job checks out into WORK_DIR/sliderule.
+func TestHostSetupLikeProduction(t *testing.T) {
+	r, _ := offline(t, func(c *Config) {
+		c.Env = map[string]string{"REGISTRY": "123456789012.dkr.ecr.us-west-2.amazonaws.com", "AWS_REGION": "us-west-2",
+			"DATA_BUCKET": "project-bucket", "DATA_PREFIX": "cf"}
+	})
+	j := newJob(provisioner.JobTest, time.Now())
+	s, err := r.launch(j)
+	if err != nil {
+		t.Fatal(err)
+	}
+	env, _, _ := sections(t, s.userData)
+	got := sourceEnv(t, env, "HOST_SETUP", "CHECKOUT_DIR", "WORK_DIR")
+	if got["HOST_SETUP"] != DefaultHostSetup || strings.Contains(DefaultHostSetup, "\n#") {
+		t.Fatalf("HOST_SETUP is not the compacted host.sh:\n%s", got["HOST_SETUP"])
+	}
+	if got["CHECKOUT_DIR"] != got["WORK_DIR"]+"/sliderule" {
+		t.Errorf("checkout into %q, want WORK_DIR/sliderule", got["CHECKOUT_DIR"])
+	}
+
+	dir := t.TempDir()
+	bin, calls, data := filepath.Join(dir, "bin"), filepath.Join(dir, "calls"), filepath.Join(dir, "data")
+	if err := os.Mkdir(bin, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []string{"dnf", "systemctl", "wget", "aws", "docker", "node", "ln", "rm", "bash"} {
+		stub := "#!/bin/sh\necho \"" + c + " $*\" >> " + plan.ShellQuote(calls) + "\n"
+		if err := os.WriteFile(filepath.Join(bin, c), []byte(stub), 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	cmd := exec.Command("/bin/bash", "--noprofile", "--norc", "-eo", "pipefail", "-c", got["HOST_SETUP"])
+	cmd.Env = []string{"PATH=" + bin + ":/usr/bin:/bin", "AWS_REGION=us-west-2", "REGISTRY=123456789012.dkr.ecr.us-west-2.amazonaws.com",
+		"DATA_BUCKET=project-bucket", "DATA_PREFIX=cf", "DATA_DIR=" + data}
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("host setup: %v\n%s", err, out)
+	}
+	b, err := os.ReadFile(calls)
+	if err != nil {
+		t.Fatal(err)
+	}
+	log := string(b)
+	for _, want := range []string{
+		"dnf install -y -q git make rsync wget docker ",
+		"systemctl enable --now docker",
+		"dnf install -y -q --setopt=strict=0 nss ",
+		"bash /tmp/miniforge.sh -b -p /opt/miniforge",
+		"aws s3 sync --only-show-errors s3://project-bucket/cf/server/ " + data + "/\n",
+		"aws s3 sync --only-show-errors s3://project-bucket/cf/ams/ " + data + "/\n",
+		"aws ecr get-login-password --region us-west-2\n",
+		"docker login --username AWS --password-stdin 123456789012.dkr.ecr.us-west-2.amazonaws.com\n",
+	} {
+		if !strings.Contains(log, want) {
+			t.Errorf("the host setup did not run %q; it ran:\n%s", want, log)
+		}
+	}
+	if fi, err := os.Stat(data); err != nil || !fi.IsDir() {
+		t.Errorf("no data directory: %v", err)
+	}
+	// Without a bucket: no sync, the directory all the same.
+	cmd = exec.Command("/bin/bash", "--noprofile", "--norc", "-eo", "pipefail", "-c", got["HOST_SETUP"])
+	cmd.Env = []string{"PATH=" + bin + ":/usr/bin:/bin", "DATA_DIR=" + data + "2"}
+	os.Remove(calls)
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("host setup: %v\n%s", err, out)
+	}
+	if b, _ := os.ReadFile(calls); strings.Contains(string(b), "s3 sync") || strings.Contains(string(b), "docker login") {
+		t.Errorf("no bucket, no registry, yet:\n%s", b)
 	}
 }
