@@ -43,10 +43,13 @@ func (s JobState) Final() bool {
 
 // Job is one TEST or RELEASE run.
 type Job struct {
-	ID          string       `json:"id"`
-	Kind        JobKind      `json:"kind"`
-	Cluster     string       `json:"cluster"`
-	Version     string       `json:"version"`
+	ID      string  `json:"id"`
+	Kind    JobKind `json:"kind"`
+	Cluster string  `json:"cluster"`
+	Version string  `json:"version"`
+	// Commit is the commit the job's checkout resolved Version to, when
+	// the runner reported it; empty before the checkout or if unknown.
+	Commit      string       `json:"commit,omitempty"`
 	RequestedBy string       `json:"requested_by"`
 	State       JobState     `json:"state"`
 	Reason      string       `json:"reason,omitempty"` // why it failed, errored or timed out
@@ -72,12 +75,19 @@ type StepResult struct {
 	Failures int           `json:"failures,omitempty"`
 	Errors   int           `json:"errors,omitempty"`
 	Skipped  int           `json:"skipped,omitempty"`
+	// FailedTests names the step's failed or erroneous tests from its
+	// JUnit reports, at most junit.MaxFailedNames of them, each cut to
+	// junit.MaxNameLength bytes; FailedTruncated says more failed.
+	FailedTests     []string `json:"failed_tests,omitempty"`
+	FailedTruncated bool     `json:"failed_truncated,omitempty"`
 }
 
 // JobFilter narrows ListJobs; zero fields do not filter.
 type JobFilter struct {
 	Cluster string
 	State   JobState
+	Kind    JobKind
+	Version string
 	Limit   int // 0 means 100
 }
 
@@ -104,6 +114,7 @@ type JobStatus struct {
 	State  JobState
 	Reason string
 	Steps  []StepResult
+	Commit string // the commit checked out, once known
 }
 
 // LogStore keeps job logs and audit exports: files on disk, or S3.

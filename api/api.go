@@ -282,6 +282,36 @@ type TestReport struct {
 	Log     string                   `json:"log"` // the job's log, GET with an admin token
 }
 
+// TestHistory is the answer of GET /report/tests?branch=&limit=: the
+// branch's last finished TESTs, newest first, and the tests they flag.
+type TestHistory struct {
+	Status  string     `json:"status"` // "success"
+	Branch  string     `json:"branch"`
+	Runs    []TestRun  `json:"runs"`
+	Flaky   []TestFlag `json:"flaky"`
+	Failing []TestFlag `json:"failing"`
+}
+
+// TestRun is one TEST in a history. Commit is the commit its checkout
+// resolved the branch to, empty when the runner did not report it.
+type TestRun struct {
+	Job     string                   `json:"job"`
+	Date    time.Time                `json:"date"` // when the TEST finished
+	Version string                   `json:"version"`
+	Commit  string                   `json:"commit,omitempty"`
+	Result  provisioner.JobState     `json:"result"`
+	Reason  string                   `json:"reason,omitempty"`
+	Steps   []provisioner.StepResult `json:"steps"`
+}
+
+// TestFlag is a flaky or failing test: Test is empty when the step itself
+// failed with no failed test named.
+type TestFlag struct {
+	Test     string `json:"test"`
+	Step     string `json:"step"`
+	Evidence string `json:"evidence"`
+}
+
 // JobStarted is the 202 answer to TEST and RELEASE: the job is the
 // operation to wait for, at GET /jobs/{id}.
 type JobStarted struct {

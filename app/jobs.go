@@ -80,7 +80,7 @@ func (a *App) LatestTest(ctx context.Context, c Caller, branch string) (TestRepo
 	if err := provisioner.ValidateVersion(branch); err != nil {
 		return TestReport{}, err
 	}
-	jobs, err := a.store.ListJobs(ctx, provisioner.JobFilter{Limit: 1000})
+	jobs, err := a.store.ListJobs(ctx, provisioner.JobFilter{Kind: provisioner.JobTest, Version: branch, Limit: 1000})
 	if err != nil {
 		return TestReport{}, err
 	}
@@ -205,7 +205,7 @@ func (a *App) advanceJob(ctx context.Context, id string) (provisioner.Job, error
 	if st.State.Final() {
 		return a.finishJob(ctx, id, st)
 	}
-	if st.State == j.State && slices.Equal(st.Steps, j.Steps) {
+	if st.State == j.State && (st.Commit == "" || st.Commit == j.Commit) && slices.EqualFunc(st.Steps, j.Steps, sameStep) {
 		return j, nil
 	}
 	return a.updateJob(ctx, id, func(j *provisioner.Job) {
@@ -214,8 +214,18 @@ func (a *App) advanceJob(ctx context.Context, id string) (provisioner.Job, error
 			if st.Steps != nil {
 				j.Steps = st.Steps
 			}
+			if st.Commit != "" {
+				j.Commit = st.Commit
+			}
 		}
 	})
+}
+
+// sameStep reports whether two step results say the same.
+func sameStep(x, y provisioner.StepResult) bool {
+	return x.Name == y.Name && x.Status == y.Status && x.ExitCode == y.ExitCode && x.Duration == y.Duration &&
+		x.Tests == y.Tests && x.Failures == y.Failures && x.Errors == y.Errors && x.Skipped == y.Skipped &&
+		slices.Equal(x.FailedTests, y.FailedTests) && x.FailedTruncated == y.FailedTruncated
 }
 
 func (a *App) finishJob(ctx context.Context, id string, st provisioner.JobStatus) (provisioner.Job, error) {
@@ -226,6 +236,9 @@ func (a *App) finishJob(ctx context.Context, id string, st provisioner.JobStatus
 		j.State, j.Reason, j.FinishedAt = st.State, st.Reason, a.now().UTC()
 		if st.Steps != nil {
 			j.Steps = st.Steps
+		}
+		if st.Commit != "" {
+			j.Commit = st.Commit
 		}
 	})
 	if err == nil {

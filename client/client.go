@@ -438,3 +438,22 @@ func (c *Client) ExportAudit(ctx context.Context, since time.Time) (api.AuditExp
 	_, err := c.do(ctx, http.MethodPost, "/audit/export", api.AuditExportRequest{Since: since.UTC().Format(time.RFC3339)}, &out)
 	return out, err
 }
+
+// TestHistory is GET /report/tests: branch's last limit finished TESTs
+// (0: the server's default), newest first, with the tests they flag.
+func (c *Client) TestHistory(ctx context.Context, branch string, limit int) (api.TestHistory, error) {
+	q := url.Values{}
+	if branch != "" {
+		q.Set("branch", branch)
+	}
+	if limit > 0 {
+		q.Set("limit", strconv.Itoa(limit))
+	}
+	path := "/report/tests"
+	if len(q) > 0 {
+		path += "?" + q.Encode()
+	}
+	var out api.TestHistory
+	_, err := c.do(ctx, http.MethodGet, path, nil, &out)
+	return out, err
+}

@@ -24,6 +24,7 @@ const (
 	attrInstance    = "instance"
 	attrStartedAt   = "started_at"
 	attrFinishedAt  = "finished_at"
+	attrCommit      = "commit"
 )
 
 // PutJob writes j if the stored revision is j.Revision (0: the job must not
@@ -132,6 +133,16 @@ func (s *Store) ListJobs(ctx context.Context, f provisioner.JobFilter) ([]provis
 		in.ExpressionAttributeNames["#state"] = attrState
 		in.ExpressionAttributeValues[":state"] = strAV(string(f.State))
 	}
+	if f.Kind != "" {
+		filter = append(filter, "#kind = :kind")
+		in.ExpressionAttributeNames["#kind"] = attrKind
+		in.ExpressionAttributeValues[":kind"] = strAV(string(f.Kind))
+	}
+	if f.Version != "" {
+		filter = append(filter, "#version = :version")
+		in.ExpressionAttributeNames["#version"] = attrVersion
+		in.ExpressionAttributeValues[":version"] = strAV(f.Version)
+	}
 	if len(filter) > 0 {
 		in.FilterExpression = aws.String(strings.Join(filter, " AND "))
 	}
@@ -173,6 +184,9 @@ func jobItem(j provisioner.Job) (item, error) {
 	it.setStr(attrSteps, string(stepsJSON))
 	it.setStr(attrLogKey, j.LogKey)
 	it.setStr(attrInstance, j.Instance)
+	if j.Commit != "" {
+		it.setStr(attrCommit, j.Commit)
+	}
 	for _, t := range []struct {
 		name string
 		v    time.Time
@@ -196,6 +210,7 @@ func decodeJob(it item) (provisioner.Job, error) {
 		Reason:      d.str(attrReason),
 		LogKey:      d.str(attrLogKey),
 		Instance:    d.str(attrInstance),
+		Commit:      d.str(attrCommit),
 		CreatedAt:   d.time(attrCreatedAt),
 		StartedAt:   d.time(attrStartedAt),
 		FinishedAt:  d.time(attrFinishedAt),

@@ -182,3 +182,37 @@ func (s *Server) testReport() http.HandlerFunc {
 			Log: s.issuer + "/jobs/" + j.ID + "/log"}, nil
 	})
 }
+
+// testHistory is GET /report/tests?branch=main&limit=20: the branch's last
+// finished TESTs, newest first, with flaky and failing tests flagged.
+func (s *Server) testHistory() http.HandlerFunc {
+	return endpoint(s, true, false, func(r *http.Request, c app.Caller, _ none) (any, error) {
+		limit, err := limitParam(r)
+		if err != nil {
+			return nil, err
+		}
+		h, err := s.app.TestHistory(r.Context(), c, r.URL.Query().Get("branch"), limit)
+		if err != nil {
+			return nil, err
+		}
+		out := api.TestHistory{Status: "success", Branch: h.Branch, Runs: make([]api.TestRun, 0, len(h.Runs)),
+			Flaky: flags(h.Flaky), Failing: flags(h.Failing)}
+		for _, j := range h.Runs {
+			steps := j.Steps
+			if steps == nil {
+				steps = []provisioner.StepResult{}
+			}
+			out.Runs = append(out.Runs, api.TestRun{Job: j.ID, Date: app.RunDate(j).UTC(), Version: j.Version, Commit: j.Commit,
+				Result: j.State, Reason: j.Reason, Steps: steps})
+		}
+		return out, nil
+	})
+}
+
+func flags(fs []app.TestFlag) []api.TestFlag {
+	out := make([]api.TestFlag, len(fs))
+	for i, f := range fs {
+		out[i] = api.TestFlag(f)
+	}
+	return out
+}

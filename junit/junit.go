@@ -24,6 +24,7 @@ import (
 	"math"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 )
 
 // MaxSize is the largest report Parse reads (64 MiB).
@@ -61,17 +62,39 @@ var ErrNotJUnit = errors.New("not a JUnit report")
 // ParseBytes is Parse of a byte slice.
 func ParseBytes(b []byte) (Counts, error) { return Parse(bytes.NewReader(b)) }
 
+// Bounds on the failed test names a Report keeps.
+const (
+	MaxFailedNames = 50  // names kept per report (and per step, by callers that merge)
+	MaxNameLength  = 200 // bytes of a name kept; longer names end in "..."
+)
+
+// Report is a report's counts and the names of its failed or erroneous
+// tests, in document order: "classname.name" (the name alone when it has
+// no classname or already starts with it, as jest-junit's do), at most MaxFailedNames of them, each cut to
+// MaxNameLength bytes. FailedTruncated says names were left out.
+type Report struct {
+	Counts
+	FailedNames     []string
+	FailedTruncated bool
+}
+
 // Parse reads one JUnit XML report.
 func Parse(r io.Reader) (Counts, error) {
+	rep, err := ParseReport(r)
+	return rep.Counts, err
+}
+
+// ParseReport is Parse that also keeps the names of the failed tests.
+func ParseReport(r io.Reader) (Report, error) {
 	data, err := io.ReadAll(io.LimitReader(r, MaxSize+1))
 	if err != nil {
-		return Counts{}, err
+		return Report{}, err
 	}
 	if len(data) > MaxSize {
-		return Counts{}, fmt.Errorf("JUnit report larger than %d bytes", MaxSize)
+		return Report{}, fmt.Errorf("JUnit report larger than %d bytes", MaxSize)
 	}
 	if len(bytes.TrimSpace(data)) == 0 {
-		return Counts{}, fmt.Errorf("%w: the file is empty", ErrNotJUnit)
+		return Report{}, fmt.Errorf("%w: the file is empty", ErrNotJUnit)
 	}
 	d := xml.NewDecoder(bytes.NewReader(data))
 	d.Strict = true
@@ -89,6 +112,9 @@ func Parse(r io.Reader) (Counts, error) {
 		// seen* say what that test case holds so far.
 		inCase                           int
 		seenFailure, seenError, seenSkip bool
+		caseName                         string
+		failed                           []string
+		failedCut                        bool
 	)
 	for {
 		tok, err := d.Token()
@@ -96,7 +122,7 @@ func Parse(r io.Reader) (Counts, error) {
 			break
 		}
 		if err != nil {
-			return Counts{}, fmt.Errorf("malformed JUnit XML: %w", err)
+			return Report{}, fmt.Errorf("malformed JUnit XML: %w", err)
 		}
 		switch t := tok.(type) {
 		case xml.StartElement:
@@ -104,12 +130,12 @@ func Parse(r io.Reader) (Counts, error) {
 			name := t.Name.Local
 			if depth == 1 {
 				if name != "testsuites" && name != "testsuite" {
-					return Counts{}, fmt.Errorf("%w: the root element is <%s>", ErrNotJUnit, truncate(name, 40))
+					return Report{}, fmt.Errorf("%w: the root element is <%s>", ErrNotJUnit, truncate(name, 40))
 				}
 				root = name
 				c, found, err := attrCounts(t.Attr)
 				if err != nil {
-					return Counts{}, err
+					return Report{}, err
 				}
 				stated, rootStated = c, found
 				continue
@@ -118,18 +144,19 @@ func Parse(r io.Reader) (Counts, error) {
 			case name == "testsuite" && depth == 2 && root == "testsuites" && !rootStated:
 				c, _, err := attrCounts(t.Attr)
 				if err != nil {
-					return Counts{}, err
+					return Report{}, err
 				}
 				stated = stated.Add(c)
 			case name == "testsuite":
 				// Nested deeper: its totals are part of its parent's;
 				// still check them.
 				if _, _, err := attrCounts(t.Attr); err != nil {
-					return Counts{}, err
+					return Report{}, err
 				}
 			case name == "testcase" && inCase == 0:
 				inCase = depth
 				seenFailure, seenError, seenSkip = false, false, false
+				caseName = testName(t.Attr)
 			case inCase > 0 && depth == inCase+1:
 				switch name {
 				case "failure":
@@ -150,6 +177,13 @@ func Parse(r io.Reader) (Counts, error) {
 				if seenError {
 					counted.Errors = satAdd(counted.Errors, 1)
 				}
+				if seenFailure || seenError {
+					if len(failed) < MaxFailedNames {
+						failed = append(failed, caseName)
+					} else {
+						failedCut = true
+					}
+				}
 				if seenSkip && !seenFailure && !seenError {
 					counted.Skipped = satAdd(counted.Skipped, 1)
 				}
@@ -158,14 +192,53 @@ func Parse(r io.Reader) (Counts, error) {
 		}
 	}
 	if root == "" {
-		return Counts{}, fmt.Errorf("%w: no root element", ErrNotJUnit)
+		return Report{}, fmt.Errorf("%w: no root element", ErrNotJUnit)
 	}
-	return Counts{
+	return Report{Counts: Counts{
 		Tests:    max(counted.Tests, stated.Tests),
 		Failures: max(counted.Failures, stated.Failures),
 		Errors:   max(counted.Errors, stated.Errors),
 		Skipped:  max(counted.Skipped, stated.Skipped),
-	}, nil
+	}, FailedNames: failed, FailedTruncated: failedCut}, nil
+}
+
+// testName is a test case's "classname.name", or the one of them it has.
+func testName(attrs []xml.Attr) string {
+	var class, name string
+	for _, a := range attrs {
+		if a.Name.Space != "" {
+			continue
+		}
+		switch a.Name.Local {
+		case "classname":
+			class = strings.TrimSpace(a.Value)
+		case "name":
+			name = strings.TrimSpace(a.Value)
+		}
+	}
+	switch {
+	case class != "" && name != "" && !strings.HasPrefix(name, class):
+		// jest-junit repeats the class in the name; pytest does not.
+		name = class + "." + name
+	case name == "":
+		name = class
+	}
+	if name == "" {
+		name = "(unnamed test)"
+	}
+	return CutName(name)
+}
+
+// CutName cuts a test name to MaxNameLength bytes, on a rune boundary.
+func CutName(s string) string {
+	if len(s) <= MaxNameLength {
+		return s
+	}
+	n := MaxNameLength - 3
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
+	}
+	return s[:n] + "..."
 }
 
 // attrCounts reads the tests, failures, errors and skipped (or skips, as

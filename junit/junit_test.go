@@ -2,10 +2,13 @@ package junit
 
 import (
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
+	"unicode/utf8"
 )
 
 // pytestReport is what pytest 8 writes with --junitxml (xunit2).
@@ -155,4 +158,51 @@ func FuzzParse(f *testing.F) {
 			t.Fatalf("second parse %+v, %v; first %+v", c2, err, c)
 		}
 	})
+}
+
+func TestParseReportFailedNames(t *testing.T) {
+	doc := `<testsuites><testsuite name="s">
+	<testcase classname="tests.test_a" name="test_ok"/>
+	<testcase classname="tests.test_a" name="test_fails"><failure message="x"/></testcase>
+	<testcase name="bare_error"><error/></testcase>
+	<testcase classname="only.class"><failure/></testcase>
+	<testcase classname="tests.test_a" name="test_skip"><skipped/></testcase>
+	</testsuite></testsuites>`
+	rep, err := ParseReport(strings.NewReader(doc))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []string{"tests.test_a.test_fails", "bare_error", "only.class"}
+	if !slices.Equal(rep.FailedNames, want) || rep.FailedTruncated {
+		t.Errorf("failed names %q (truncated %v), want %q", rep.FailedNames, rep.FailedTruncated, want)
+	}
+	if rep.Counts != (Counts{Tests: 5, Failures: 2, Errors: 1, Skipped: 1}) {
+		t.Errorf("counts %v", rep.Counts)
+	}
+	rep, err = ParseReport(strings.NewReader(jestReport))
+	if err != nil || !slices.Equal(rep.FailedNames, []string{"sliderule api time"}) {
+		t.Errorf("jest: %q, %v", rep.FailedNames, err)
+	}
+}
+
+func TestParseReportBoundsNames(t *testing.T) {
+	var b strings.Builder
+	b.WriteString("<testsuite>")
+	long := strings.Repeat("é", MaxNameLength)
+	for i := range MaxFailedNames + 5 {
+		fmt.Fprintf(&b, `<testcase classname="c" name="%s%d"><failure/></testcase>`, long, i)
+	}
+	b.WriteString("</testsuite>")
+	rep, err := ParseReport(strings.NewReader(b.String()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rep.FailedNames) != MaxFailedNames || !rep.FailedTruncated || rep.Failures != MaxFailedNames+5 {
+		t.Fatalf("%d names, truncated %v, %d failures", len(rep.FailedNames), rep.FailedTruncated, rep.Failures)
+	}
+	for _, n := range rep.FailedNames {
+		if len(n) > MaxNameLength || !utf8.ValidString(n) || !strings.HasSuffix(n, "...") {
+			t.Fatalf("name %q: %d bytes", n, len(n))
+		}
+	}
 }

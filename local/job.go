@@ -40,6 +40,11 @@ type LocalRunnerConfig struct {
 	OnExit string
 	// Env holds extra variables for the steps (REGISTRY, AWS_REGION, ...).
 	Env map[string]string
+	// Secrets are the operator's secrets (serve --job-secrets): each step
+	// gets the ones its plan declares, and the job log masks them all. A
+	// job's copy (its directory's secrets.env, mode 0600) is removed once
+	// the job is final.
+	Secrets map[string]string
 	// Plans are the plans (plan.Load); nil means the embedded ones.
 	Plans *plan.Set
 	// Logs receives each job's log, written in place under the job's
@@ -101,12 +106,13 @@ type jobState struct {
 const (
 	jobStateFile  = "runner.json"
 	jobResultFile = "result.json"
-	jobCancelled  = "cancelled" // Cancel was called
-	jobOverdue    = "overdue"   // Poll killed the job past its deadline
-	jobScriptFile = "job.sh"    // the script
-	jobEnvFile    = "job.env"   // its inputs
-	jobLogFile    = "job.log"   // the log, when there is no Logs
-	maxJobStateSz = 1 << 20     // runner.json
+	jobCancelled  = "cancelled"   // Cancel was called
+	jobOverdue    = "overdue"     // Poll killed the job past its deadline
+	jobScriptFile = "job.sh"      // the script
+	jobEnvFile    = "job.env"     // its inputs
+	jobLogFile    = "job.log"     // the log, when there is no Logs
+	jobSecrets    = "secrets.env" // the operator's secrets, while the job runs
+	maxJobStateSz = 1 << 20       // runner.json
 	defaultJobTTL = 2 * time.Hour
 )
 
@@ -136,6 +142,9 @@ func NewJobRunner(cfg LocalRunnerConfig) (*JobRunner, error) {
 		if cfg.Plans, err = plan.Default(); err != nil {
 			return nil, err
 		}
+	}
+	if _, err := plan.SecretsEnv(cfg.Secrets); err != nil {
+		return nil, fmt.Errorf("local job runner: %w", err)
 	}
 	if cfg.Timeout <= 0 {
 		cfg.Timeout = defaultJobTTL
@@ -236,7 +245,15 @@ func (r *JobRunner) Start(ctx context.Context, j provisioner.Job) (string, error
 			return "", err
 		}
 	}
-	env, err := plan.Env(r.inputs(j, dir, logPath, deadline))
+	in := r.inputs(j, dir, logPath, deadline)
+	files := map[string][]byte{}
+	if len(r.cfg.Secrets) > 0 {
+		if files[jobSecrets], err = plan.SecretsEnv(r.cfg.Secrets); err != nil {
+			return "", err
+		}
+		in.SecretsFile = filepath.Join(dir, jobSecrets)
+	}
+	env, err := plan.Env(in)
 	if err != nil {
 		return "", err
 	}
@@ -253,7 +270,8 @@ func (r *JobRunner) Start(ctx context.Context, j provisioner.Job) (string, error
 			os.RemoveAll(dir)
 		}
 	}()
-	for name, data := range map[string][]byte{jobScriptFile: script, jobEnvFile: env} {
+	files[jobScriptFile], files[jobEnvFile] = script, env
+	for name, data := range files {
 		if err := os.WriteFile(filepath.Join(dir, name), data, 0o600); err != nil {
 			return "", err
 		}
@@ -426,8 +444,11 @@ func (r *JobRunner) Poll(ctx context.Context, j provisioner.Job) (provisioner.Jo
 		return r.evaluate(st, res)
 	}
 	final := func(s provisioner.JobStatus) (provisioner.JobStatus, error) {
-		// Nothing of a finished job may outlive it.
+		// Nothing of a finished job may outlive it, its secrets included.
 		if err := r.kill(ctx, st); err != nil {
+			return provisioner.JobStatus{}, err
+		}
+		if err := os.Remove(filepath.Join(r.jobDir(j.ID), jobSecrets)); err != nil && !errors.Is(err, fs.ErrNotExist) {
 			return provisioner.JobStatus{}, err
 		}
 		return s, nil

@@ -3,6 +3,7 @@ package local
 import (
 	"context"
 	"crypto/rand"
+	"encoding/base64"
 	"encoding/hex"
 	"os"
 	"os/exec"
@@ -676,6 +677,89 @@ func TestNewJobRunnerChecksSettings(t *testing.T) {
 	} {
 		if _, err := NewJobRunner(cfg); err == nil {
 			t.Errorf("NewJobRunner(%+v) accepted", cfg)
+		}
+	}
+}
+
+// A step gets the secrets it declares, as environment; the job log shows
+// "***" for their values and their base64; other steps get nothing; the
+// script and environment file never hold the values; the job's copy of
+// the secrets is gone once the job is final.
+func TestJobSecretsMaskedAndScoped(t *testing.T) {
+	t.Parallel()
+	const token = "ghp_s3cr3t-Value/with'quote"
+	const other = "second secret\nline two"
+	e := newJobRunner(t, `
+  - name: uses-token
+    secrets: [SLIDERULE_GITHUB_TOKEN]
+    run: |
+      echo "token is $SLIDERULE_GITHUB_TOKEN"
+      echo "b64 $(printf '%s' "$SLIDERULE_GITHUB_TOKEN" | base64 | tr -d '\n')" >&2
+      printf '%s' "$SLIDERULE_GITHUB_TOKEN" > "$WORK_DIR/seen-token"
+      printf '%s' "${OTHER_SECRET-unset}" > "$WORK_DIR/seen-other-in-token-step"
+      echo "names $STEP_SECRETS"
+  - name: no-secrets
+    run: |
+      printf '%s|%s' "${SLIDERULE_GITHUB_TOKEN-unset}" "${OTHER_SECRET-unset}" > "$WORK_DIR/seen-none"
+      echo "line two"
+  - name: missing
+    secrets: [NOT_CONFIGURED]
+    run: printf '%s' "${NOT_CONFIGURED-unset}" > "$WORK_DIR/seen-missing"
+`, func(c *LocalRunnerConfig) {
+		c.Secrets = map[string]string{"SLIDERULE_GITHUB_TOKEN": token, "OTHER_SECRET": other}
+		// Exported to the job by the runner's environment: must not reach
+		// a step that does not declare the secret of that name either.
+		c.Env = map[string]string{"OTHER_SECRET": "not-the-secret"}
+	})
+	j := testJob("v1.0.0")
+	wantState(t, e, j, e.run(t, j), provisioner.JobPassed)
+	dir := filepath.Join(e.dir, j.ID)
+	read := func(name string) string {
+		t.Helper()
+		b, err := os.ReadFile(filepath.Join(dir, name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return string(b)
+	}
+	if got := read("seen-token"); got != token {
+		t.Errorf("the step saw %q, want the secret", got)
+	}
+	if got := read("seen-other-in-token-step"); got != "unset" {
+		t.Errorf("the token step saw OTHER_SECRET=%q", got)
+	}
+	if got := read("seen-none"); got != "unset|not-the-secret" {
+		t.Errorf("the step without secrets saw %q", got)
+	}
+	if got := read("seen-missing"); got != "unset" {
+		t.Errorf("a missing secret: %q", got)
+	}
+	log := e.logText(t, j)
+	for _, v := range []string{token, "second secret", base64.StdEncoding.EncodeToString([]byte(token))} {
+		if strings.Contains(log, v) {
+			t.Errorf("the log holds a secret %q:\n%s", v, log)
+		}
+	}
+	for _, want := range []string{"token is ***", "b64 ***", "names SLIDERULE_GITHUB_TOKEN", "\n***\n", "secret NOT_CONFIGURED is not configured"} {
+		if !strings.Contains(log, want) {
+			t.Errorf("the log lacks %q:\n%s", want, log)
+		}
+	}
+	for _, f := range []string{jobScriptFile, jobEnvFile} {
+		if s := read(f); strings.Contains(s, "s3cr3t") || strings.Contains(s, "second secret") {
+			t.Errorf("%s holds a secret", f)
+		}
+	}
+	if _, err := os.Stat(filepath.Join(dir, jobSecrets)); !os.IsNotExist(err) {
+		t.Errorf("the job's secrets file outlives the job: %v", err)
+	}
+}
+
+func TestNewJobRunnerRefusesBadSecrets(t *testing.T) {
+	dir := t.TempDir()
+	for _, s := range []map[string]string{{"PATH": "x"}, {"lower": "x"}, {"JS_X": "x"}, {"A": "nul\x00"}} {
+		if _, err := NewJobRunner(LocalRunnerConfig{Dir: dir, RepoURL: "/repo", Secrets: s}); err == nil {
+			t.Errorf("secrets %v accepted", s)
 		}
 	}
 }

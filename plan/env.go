@@ -2,6 +2,7 @@ package plan
 
 import (
 	"bytes"
+	"fmt"
 	"net/url"
 	"path"
 	"regexp"
@@ -75,6 +76,11 @@ type Inputs struct {
 	// how bash, git or the loader behave (PATH, IFS, BASH_*, GIT_*, LD_*,
 	// ...). Values may hold anything but NUL.
 	Extra map[string]string
+	// SecretsFile is the absolute path of the job's secrets (SecretsEnv),
+	// written by the runner, readable by the job only; "" for none. The
+	// script gives each step the secrets it declares and masks them all in
+	// the job log.
+	SecretsFile string
 }
 
 // Env variables the script reads, in the order Env writes them.
@@ -82,6 +88,7 @@ var envVars = []string{
 	"JOB_ID", "JOB_KIND", "CLUSTER", "ORGANIZATION", "VERSION", "REPO_URL", "DOMAIN",
 	"WORK_DIR", "CHECKOUT_DIR", "RESULT_FILE", "LOG_FILE",
 	"DEADLINE", "KILL_GRACE", "DEADLINE_GRACE", "CONTAINER_WRAPPER", "ON_EXIT", "EXTRA_VARS",
+	"SECRETS_FILE", "STEP_SECRETS",
 }
 
 // reservedVar: names Extra may not set: the script's own, and those that
@@ -141,6 +148,7 @@ func Env(in Inputs) ([]byte, error) {
 		{"DEADLINE_GRACE", strconv.Itoa(int(in.DeadlineGrace / time.Second))},
 		{"CONTAINER_WRAPPER", in.ContainerWrapper},
 		{"ON_EXIT", in.OnExit},
+		{"SECRETS_FILE", in.SecretsFile},
 	}
 	names := make([]string, 0, len(in.Extra))
 	for k := range in.Extra {
@@ -158,6 +166,43 @@ func Env(in Inputs) ([]byte, error) {
 		b.WriteByte('=')
 		b.WriteString(ShellQuote(e[1]))
 		b.WriteByte('\n')
+	}
+	return b.Bytes(), nil
+}
+
+// MaxSecretSize bounds one secret's value.
+const MaxSecretSize = 8192
+
+// checkSecretName: a secret is exported under its name, so it follows the
+// rules of Inputs.Extra's names.
+func checkSecretName(name string) error {
+	if !varNameRE.MatchString(name) || reservedVar(name) {
+		return fmt.Errorf("secret name %q is not allowed: [A-Z_][A-Z0-9_]*, not one the script or bash uses", trunc(name))
+	}
+	return nil
+}
+
+// SecretsEnv validates an operator's secrets (name to value) and renders the
+// job's secrets file (Inputs.SecretsFile): JS_SECRETS, the names, then one
+// NAME='value' assignment per secret, so that sourcing it sets exactly the
+// values and runs nothing. The runner writes it with mode 0600.
+func SecretsEnv(secrets map[string]string) ([]byte, error) {
+	names := make([]string, 0, len(secrets))
+	for k, v := range secrets {
+		if err := checkSecretName(k); err != nil {
+			return nil, provisioner.Errorf(provisioner.EINVALID, "%v", err)
+		}
+		if strings.ContainsRune(v, 0) || len(v) > MaxSecretSize {
+			return nil, provisioner.Errorf(provisioner.EINVALID, "secret %s holds a NUL byte or is longer than %d bytes", k, MaxSecretSize)
+		}
+		names = append(names, k)
+	}
+	sort.Strings(names)
+	var b bytes.Buffer
+	b.WriteString("# SlideRule Provisioner job secrets: data only, read by the job script.\n")
+	b.WriteString("JS_SECRETS=" + ShellQuote(strings.Join(names, " ")) + "\n")
+	for _, k := range names {
+		b.WriteString(k + "=" + ShellQuote(secrets[k]) + "\n")
 	}
 	return b.Bytes(), nil
 }
@@ -240,6 +285,11 @@ func (in *Inputs) fill() error {
 	for _, g := range []time.Duration{in.KillGrace, in.DeadlineGrace} {
 		if g < time.Second || g > time.Hour || g%time.Second != 0 {
 			return bad("grace periods are whole seconds between 1s and 1h, not %s", g)
+		}
+	}
+	if in.SecretsFile != "" {
+		if err := checkDir("secrets file", in.SecretsFile); err != nil {
+			return err
 		}
 	}
 	for _, s := range [][2]string{{"container wrapper", in.ContainerWrapper}, {"on-exit command", in.OnExit}} {

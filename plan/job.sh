@@ -16,6 +16,13 @@
 # the running step and report timed_out; run ON_EXIT last. A watchdog kills
 # everything left 2*KILL_GRACE+DEADLINE_GRACE seconds after DEADLINE.
 #
+# Secrets: SECRETS_FILE (optional) is the runner's file of the operator's
+# secrets (package plan's SecretsEnv). A step gets, as environment, only the
+# secrets its PLAN_SECRETS entry names (and STEP_SECRETS, their names, for a
+# container wrapper's -e options); the values are never in this text. While
+# the job runs, everything written to LOG_FILE passes through a masker that
+# replaces each secret's value, each line of it, and its base64 by ***.
+#
 # RESULT_FILE: {"format":1, "job_id", "kind", "version", "state": running |
 # finished | error | timed_out, "reason", "commit", "started_at",
 # "updated_at", "steps": [{"name", "status": running | passed | failed |
@@ -49,6 +56,7 @@ for js_v in JOB_ID JOB_KIND CLUSTER ORGANIZATION VERSION REPO_URL DOMAIN WORK_DI
 done
 CONTAINER_WRAPPER=${CONTAINER_WRAPPER:-}
 ON_EXIT=${ON_EXIT:-}
+SECRETS_FILE=${SECRETS_FILE:-}
 EXTRA_VARS=${EXTRA_VARS:-}
 KILL_GRACE=${KILL_GRACE:-10}
 DEADLINE_GRACE=${DEADLINE_GRACE:-60}
@@ -60,12 +68,13 @@ DEADLINE_GRACE=${DEADLINE_GRACE:-60}
 [[ $DEADLINE =~ ^[0-9]{1,12}$ ]] && [[ $KILL_GRACE =~ ^[0-9]{1,5}$ ]] && [[ $DEADLINE_GRACE =~ ^[0-9]{1,5}$ ]] ||
 	js_usage "DEADLINE, KILL_GRACE and DEADLINE_GRACE are whole numbers"
 case $REPO_URL in -*) js_usage "REPO_URL starts with -" ;; esac
-for js_v in "$WORK_DIR" "$CHECKOUT_DIR" "$RESULT_FILE" "$LOG_FILE"; do
+for js_v in "$WORK_DIR" "$CHECKOUT_DIR" "$RESULT_FILE" "$LOG_FILE" "${SECRETS_FILE:-/}"; do
 	case $js_v in
 	/*) ;;
-	*) js_usage "WORK_DIR, CHECKOUT_DIR, RESULT_FILE and LOG_FILE are absolute paths" ;;
+	*) js_usage "WORK_DIR, CHECKOUT_DIR, RESULT_FILE, LOG_FILE and SECRETS_FILE are absolute paths" ;;
 	esac
 done
+[ -z "$SECRETS_FILE" ] || [ -r "$SECRETS_FILE" ] || js_usage "cannot read the secrets file $SECRETS_FILE"
 
 # What the steps see.
 export JOB_ID JOB_KIND CLUSTER ORGANIZATION VERSION REPO_URL DOMAIN WORK_DIR CHECKOUT_DIR
@@ -79,7 +88,57 @@ export GIT_TERMINAL_PROMPT=0
 JS_STATE_DIR=$WORK_DIR/state
 mkdir -p -- "$WORK_DIR" "$JS_STATE_DIR" "$(dirname -- "$LOG_FILE")" "$(dirname -- "$RESULT_FILE")" ||
 	js_usage "cannot create the work directories"
-exec >>"$LOG_FILE" 2>&1 </dev/null || js_usage "cannot write $LOG_FILE"
+
+# js_mask: copies stdin to stdout with every secret of SECRETS_FILE (each
+# non-empty line of its value, and of its base64) replaced by ***.
+js_mask() {
+	local js_n js_k=0
+	# shellcheck source=/dev/null
+	. "$SECRETS_FILE" || exit 1
+	for js_n in ${JS_SECRETS:-}; do
+		[[ $js_n =~ ^[A-Z_][A-Z0-9_]*$ ]] || continue
+		[ -n "${!js_n:-}" ] || continue
+		export "JS_MASK_$js_k=${!js_n}"
+		export "JS_MASK_$((js_k + 1))=$(printf '%s' "${!js_n}" | base64 | tr -d '\n')"
+		js_k=$((js_k + 2))
+	done
+	export JS_MASK_N=$js_k
+	# shellcheck disable=SC2016 # awk's own variables
+	LC_ALL=C exec awk '
+	BEGIN {
+		n = 0
+		for (i = 0; i < ENVIRON["JS_MASK_N"] + 0; i++) {
+			k = split(ENVIRON["JS_MASK_" i], parts, "\n")
+			for (j = 1; j <= k; j++) if (length(parts[j]) > 0) pat[n++] = parts[j]
+		}
+		# longest first, so that no part of a longer secret is left over
+		for (i = 1; i < n; i++) for (j = i; j > 0 && length(pat[j]) > length(pat[j - 1]); j--) {
+			t = pat[j]; pat[j] = pat[j - 1]; pat[j - 1] = t
+		}
+	}
+	{
+		line = $0
+		for (i = 0; i < n; i++) {
+			out = ""
+			while ((p = index(line, pat[i])) > 0) {
+				out = out substr(line, 1, p - 1) "***"
+				line = substr(line, p + length(pat[i]))
+			}
+			line = out line
+		}
+		print line
+		fflush()
+	}'
+}
+
+JS_MASKER=""
+if [ -n "$SECRETS_FILE" ]; then
+	: >>"$LOG_FILE" || js_usage "cannot write $LOG_FILE"
+	exec > >(js_mask >>"$LOG_FILE" 2>&1) 2>&1 </dev/null || js_usage "cannot start the log masker"
+	JS_MASKER=$!
+else
+	exec >>"$LOG_FILE" 2>&1 </dev/null || js_usage "cannot write $LOG_FILE"
+fi
 
 # @@PLAN@@
 
@@ -280,6 +339,7 @@ js_finish() {
 		[ "${JS_R_STATUS[i]}" = passed ] || all=0
 	done
 	js_write_result
+	js_end_masker
 	js_log "==> job $JS_STATE${JS_REASON:+: $JS_REASON}"
 	if [ -n "$ON_EXIT" ]; then
 		js_log "==> on-exit command"
@@ -289,6 +349,21 @@ js_finish() {
 	kill -TERM "$JS_WATCHDOG" "$JS_FINAL" ${JS_KILLERS[@]+"${JS_KILLERS[@]}"} 2>/dev/null
 	[ "$JS_STATE" = finished ] && [ "$all" = 1 ] && exit 0
 	exit 1
+}
+
+# js_end_masker: writes to LOG_FILE directly from now on and gives the
+# masker a few seconds to write what it holds, so that ON_EXIT finds the
+# whole log. (A step's process that escaped its group may keep the pipe
+# open; the masker then lives on and masks what it writes.)
+js_end_masker() {
+	local i=0
+	[ -n "$JS_MASKER" ] || return 0
+	exec >>"$LOG_FILE" 2>&1
+	while kill -0 "$JS_MASKER" 2>/dev/null && [ "$i" -lt 50 ]; do
+		sleep 0.1
+		i=$((i + 1))
+	done
+	JS_MASKER=""
 }
 
 js_git() { # git "$@", keeping its messages for the reason
@@ -330,11 +405,38 @@ js_checkout() {
 	printf 'checked out %s at %s\n' "$VERSION" "$sha"
 }
 
+# js_secrets I: exports the secrets step I declares (in the step's own
+# process, before it execs); the others stay unexported shell variables of
+# this process only, which exec drops.
+js_secrets() {
+	local js_n
+	export STEP_SECRETS=${PLAN_SECRETS[$1]}
+	[ -n "$STEP_SECRETS" ] || return 0
+	if [ -n "$SECRETS_FILE" ]; then
+		# shellcheck source=/dev/null
+		. "$SECRETS_FILE" || exit 1
+		# The secrets the step does not declare: gone, even if exported.
+		for js_n in ${JS_SECRETS:-}; do
+			[[ " $STEP_SECRETS " == *" $js_n "* ]] || unset "$js_n"
+		done
+	fi
+	for js_n in $STEP_SECRETS; do
+		[[ $js_n =~ ^[A-Z_][A-Z0-9_]*$ ]] || continue
+		if [ -n "${!js_n+x}" ] && [ -n "$SECRETS_FILE" ]; then
+			export "${js_n?}"
+		else
+			unset "$js_n"
+			js_log "secret $js_n is not configured: the step runs without it"
+		fi
+	done
+}
+
 # js_exec_step I: plan step I, in the checkout, in its own process group.
 js_exec_step() {
 	umask 022
 	cd -- "$CHECKOUT_DIR" || exit 1
 	export STEP_NAME=${PLAN_NAME[$1]}
+	js_secrets "$1"
 	if [ "${PLAN_CONTAINER[$1]}" = 1 ] && [ -n "$CONTAINER_WRAPPER" ]; then
 		# shellcheck disable=SC2016 # "$@" is for the wrapper's shell
 		exec bash --noprofile --norc -c "$CONTAINER_WRAPPER"' "$@"' container-wrapper \
@@ -365,9 +467,9 @@ trap js_on_deadline USR1
 trap 'js_on_signal TERM' TERM
 trap 'js_on_signal INT' INT
 trap 'js_on_signal HUP' HUP
-js_timer "$(js_deadline_in)" kill -USR1 "$$" &
+js_timer "$(js_deadline_in)" kill -USR1 "$$" >>"$LOG_FILE" 2>&1 &
 JS_WATCHDOG=$!
-js_timer "$(($(js_deadline_in) + 2 * KILL_GRACE + DEADLINE_GRACE))" js_final_kill "$$" &
+js_timer "$(($(js_deadline_in) + 2 * KILL_GRACE + DEADLINE_GRACE))" js_final_kill "$$" >>"$LOG_FILE" 2>&1 &
 JS_FINAL=$!
 
 js_log "==> job $JOB_ID: $JOB_KIND of version $VERSION, cluster $CLUSTER, $JS_N steps, deadline $(date -u -d "@$DEADLINE" +%Y-%m-%dT%H:%M:%SZ 2>/dev/null || echo "$DEADLINE")"

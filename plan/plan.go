@@ -21,6 +21,7 @@
 //	    continue_on_failure: true    # later steps run even if this one fails
 //	    timeout: 30m                 # whole seconds, at most 24h
 //	    versions: ">=v5.1"           # only for these versions (optional)
+//	    secrets: [SLIDERULE_GITHUB_TOKEN] # names from the operator's secret store
 //
 // Unknown fields, duplicate keys, empty or duplicate names, and bad values
 // are errors. Cloning the repository and checking out the version is not a
@@ -34,6 +35,14 @@
 // CLUSTER, ORGANIZATION, VERSION, DOMAIN, REPO_URL, CHECKOUT_DIR, WORK_DIR,
 // STEP_NAME, and the operator's extra variables), never as text; a plan
 // should double-quote them ("$VERSION").
+//
+// A step's secrets are names ([A-Z_][A-Z0-9_]*, not one the script or bash
+// uses) of values in the operator's secret store: the runner writes them to
+// a file of their own (SecretsFile, Inputs.SecretsFile), and the script
+// exports to a step only the ones it declares, never as text of the script
+// or the environment file. A declared secret the store lacks is left unset
+// (the step's log says so). The job log masks every secret's value, and its
+// base64, with "***".
 //
 // # Version ranges
 //
@@ -61,6 +70,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"time"
 
@@ -85,6 +95,7 @@ const (
 	maxJUnitLen     = 256
 	maxDescription  = 4096
 	maxSelectorSize = 256
+	maxSecrets      = 16
 )
 
 // Plan is the ordered steps of one job kind.
@@ -115,6 +126,9 @@ type Step struct {
 	Timeout time.Duration
 	// Versions is the step's version selector; "" for every version.
 	Versions string
+	// Secrets are the names of the operator's secrets the step gets as
+	// environment variables.
+	Secrets []string
 
 	sel selector
 }
@@ -128,13 +142,14 @@ type file struct {
 }
 
 type fileStep struct {
-	Name              string `yaml:"name"`
-	Run               string `yaml:"run"`
-	Container         bool   `yaml:"container"`
-	JUnit             string `yaml:"junit"`
-	ContinueOnFailure bool   `yaml:"continue_on_failure"`
-	Timeout           string `yaml:"timeout"`
-	Versions          string `yaml:"versions"`
+	Name              string   `yaml:"name"`
+	Run               string   `yaml:"run"`
+	Container         bool     `yaml:"container"`
+	JUnit             string   `yaml:"junit"`
+	ContinueOnFailure bool     `yaml:"continue_on_failure"`
+	Timeout           string   `yaml:"timeout"`
+	Versions          string   `yaml:"versions"`
+	Secrets           []string `yaml:"secrets"`
 }
 
 var (
@@ -162,7 +177,7 @@ func Parse(data []byte, source string) (Plan, error) {
 	}
 	for _, fs := range f.Steps {
 		s := Step{Name: fs.Name, Run: fs.Run, Container: fs.Container, JUnit: fs.JUnit,
-			ContinueOnFailure: fs.ContinueOnFailure, Versions: fs.Versions}
+			ContinueOnFailure: fs.ContinueOnFailure, Versions: fs.Versions, Secrets: fs.Secrets}
 		if fs.Timeout != "" {
 			d, err := parseTimeout(fs.Timeout)
 			if err != nil {
@@ -233,6 +248,17 @@ func (p *Plan) Validate() error {
 		if s.JUnit != "" {
 			if err := checkJUnitGlob(s.JUnit); err != nil {
 				return bad("%s: junit: %v", where, err)
+			}
+		}
+		if len(s.Secrets) > maxSecrets {
+			return bad("%s: at most %d secrets", where, maxSecrets)
+		}
+		for k, name := range s.Secrets {
+			if err := checkSecretName(name); err != nil {
+				return bad("%s: secrets: %v", where, err)
+			}
+			if slices.Contains(s.Secrets[:k], name) {
+				return bad("%s: secret %s is listed twice", where, name)
 			}
 		}
 		if s.Timeout == 0 {

@@ -120,7 +120,7 @@ type JUnitOpener func(rel string) (io.ReadCloser, error)
 // A running job's status carries the steps so far. open may be nil when no
 // step writes JUnit.
 func Evaluate(p Plan, r *Result, open JUnitOpener) provisioner.JobStatus {
-	st := provisioner.JobStatus{Steps: make([]provisioner.StepResult, 0, len(r.Steps))}
+	st := provisioner.JobStatus{Steps: make([]provisioner.StepResult, 0, len(r.Steps)), Commit: r.Commit}
 	want := map[string]Step{}
 	for _, s := range p.Steps {
 		want[s.Name] = s
@@ -132,14 +132,22 @@ func Evaluate(p Plan, r *Result, open JUnitOpener) provisioner.JobStatus {
 		var counts junit.Counts
 		var problem string
 		for _, path := range rs.JUnit {
-			c, err := readJUnit(open, path)
+			rep, err := readJUnit(open, path)
 			if err != nil {
 				if problem == "" {
 					problem = fmt.Sprintf("JUnit report %s: %v", path, err)
 				}
 				continue
 			}
-			counts = counts.Add(c)
+			counts = counts.Add(rep.Counts)
+			for _, n := range rep.FailedNames {
+				if len(sr.FailedTests) < junit.MaxFailedNames {
+					sr.FailedTests = append(sr.FailedTests, n)
+				} else {
+					sr.FailedTruncated = true
+				}
+			}
+			sr.FailedTruncated = sr.FailedTruncated || rep.FailedTruncated
 		}
 		sr.Tests, sr.Failures, sr.Errors, sr.Skipped = counts.Tests, counts.Failures, counts.Errors, counts.Skipped
 		if problem == "" && want[rs.Name].JUnit != "" && len(rs.JUnit) == 0 && rs.Status == StepPassed {
@@ -227,16 +235,16 @@ func Evaluate(p Plan, r *Result, open JUnitOpener) provisioner.JobStatus {
 	return st
 }
 
-func readJUnit(open JUnitOpener, path string) (junit.Counts, error) {
+func readJUnit(open JUnitOpener, path string) (junit.Report, error) {
 	if open == nil {
-		return junit.Counts{}, errors.New("no way to read JUnit reports")
+		return junit.Report{}, errors.New("no way to read JUnit reports")
 	}
 	f, err := open(path)
 	if err != nil {
-		return junit.Counts{}, err
+		return junit.Report{}, err
 	}
 	defer f.Close()
-	return junit.Parse(f)
+	return junit.ParseReport(f)
 }
 
 func testsText(c junit.Counts) string {

@@ -114,6 +114,25 @@ func TestEvaluate(t *testing.T) {
 	}
 }
 
+// A step keeps the names of its failed tests across its reports, and the
+// job the commit its checkout resolved.
+func TestEvaluateFailedNamesAndCommit(t *testing.T) {
+	p := mustParse(t, resultPlan)
+	files := reports(map[string]string{
+		"junit/pytest/1.xml": `<testsuite><testcase classname="t.a" name="x"><failure/></testcase><testcase classname="t.a" name="ok"/></testsuite>`,
+		"junit/pytest/2.xml": `<testsuite><testcase classname="t.b" name="y"><error/></testcase></testsuite>`,
+	})
+	r := result("finished", "checkout:passed:0", "build:passed:0", "pytest:failed:1:junit/pytest/1.xml,junit/pytest/2.xml", "jest:passed:0")
+	r.Commit = "0123456789abcdef0123456789abcdef01234567"
+	st := Evaluate(p, r, files)
+	if got := strings.Join(st.Steps[2].FailedTests, ","); got != "t.a.x,t.b.y" || st.Steps[2].FailedTruncated {
+		t.Errorf("failed tests %q", got)
+	}
+	if st.Commit != r.Commit || st.Steps[1].FailedTests != nil {
+		t.Errorf("commit %q, build step %+v", st.Commit, st.Steps[1])
+	}
+}
+
 func TestParseResult(t *testing.T) {
 	good := `{"format":1,"job_id":"ab","kind":"test","version":"v1","state":"finished","reason":"","commit":"c","started_at":1,"updated_at":2,
 	"steps":[{"name":"checkout","status":"passed","exit_code":0,"duration_ms":5,"junit":[]},{"name":"py","status":"passed","exit_code":0,"duration_ms":5,"junit":["junit/py/1.xml"]}]}`

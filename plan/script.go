@@ -29,7 +29,7 @@ func Script(p Plan) ([]byte, error) {
 		}
 		seen[s.Name] = true
 	}
-	var names, runs, containers, junits, conts, timeouts []string
+	var names, runs, containers, junits, conts, timeouts, secrets []string
 	for _, s := range p.Steps {
 		names = append(names, ShellQuote(s.Name))
 		runs = append(runs, ShellQuote(s.Run))
@@ -37,6 +37,7 @@ func Script(p Plan) ([]byte, error) {
 		junits = append(junits, ShellQuote(s.JUnit))
 		conts = append(conts, boolDigit(s.ContinueOnFailure))
 		timeouts = append(timeouts, strconv.Itoa(int(s.Timeout/time.Second)))
+		secrets = append(secrets, ShellQuote(strings.Join(s.Secrets, " ")))
 	}
 	var b strings.Builder
 	fmt.Fprintf(&b, "# The %s plan: %d steps.\n", p.Kind, len(p.Steps))
@@ -45,6 +46,7 @@ func Script(p Plan) ([]byte, error) {
 	b.WriteString("PLAN_JUNIT=(" + strings.Join(junits, " ") + ")\n")
 	b.WriteString("PLAN_CONTINUE=(" + strings.Join(conts, " ") + ")\n")
 	b.WriteString("PLAN_TIMEOUT=(" + strings.Join(timeouts, " ") + ")\n")
+	b.WriteString("PLAN_SECRETS=(" + strings.Join(secrets, " ") + ")\n")
 	b.WriteString("PLAN_RUN=(\n")
 	for _, r := range runs {
 		b.WriteString(r + "\n")

@@ -31,7 +31,7 @@ fi
 # The trixie suite of the mirror the machine already uses, source only.
 # (sources.list may be absent: grep's status must not end the script.)
 uri=$({ grep -rhoE '^(URIs:|deb) *[a-z]+://[^ ]+' /etc/apt/sources.list /etc/apt/sources.list.d/*.sources 2>/dev/null || true; } |
-	awk '{print $2}' | { grep -v security || true; } | { grep -i debian || true; } | head -1)
+	awk '{print $2}' | { grep -v security || true; } | { grep -i debian || true; } | sed -n 1p)
 [ -n "${uri}" ] || { echo "no Debian mirror in the apt sources" >&2; exit 1; }
 src=$(mktemp -d)
 trap 'rm -rf "${src}"' EXIT
@@ -42,13 +42,14 @@ aptopts=(-o "Dir::Etc::SourceList=${src}/etc/sources.list" -o "Dir::Etc::SourceP
 log "fetching HAProxy 3.0 source from Debian trixie"
 apt-get "${aptopts[@]}" update -qq >&2 || true
 (cd "${src}" && apt-get "${aptopts[@]}" source --download-only haproxy >&2 || true)
-tarball=$(ls "${src}"/haproxy_3.*.orig.tar.gz 2>/dev/null | head -1)
+tarball=$(ls "${src}"/haproxy_3.*.orig.tar.gz 2>/dev/null | sed -n 1p)
 [ -n "${tarball}" ] || { echo "could not fetch the HAProxy 3.x source tarball" >&2; exit 1; }
 tar -xzf "${tarball}" -C "${src}"
-dir=$(find "${src}" -maxdepth 1 -type d -name 'haproxy-3*' | head -1)
+dir=$(find "${src}" -maxdepth 1 -type d -name 'haproxy-3*' | sed -n 1p)
 log "building $(basename "${dir}") (about a minute)"
 make -C "${dir}" -j"$(nproc)" TARGET=linux-glibc USE_OPENSSL=1 USE_LUA=1 LUA_INC=/usr/include/lua5.3 \
 	LUA_LIB_NAME=lua5.3 USE_PCRE2=1 >"${out}/build.log" 2>&1 || { tail -30 "${out}/build.log" >&2; exit 1; }
 install -m 0755 "${dir}/haproxy" "${bin}"
-"${bin}" -v | head -1 >&2
+version=$("${bin}" -v)
+echo "${version%%$'\n'*}" >&2
 echo "${PWD}/${bin}"

@@ -73,6 +73,18 @@ fi
 # The SlideRule reference files (production's ILB among them).
 export SLIDERULE_REF="${SLIDERULE_REF:-$(cd .. && pwd)/shared/sliderule-ref}"
 
+log "shellcheck (the job script and the EC2 host setup are checked by go test)"
+if ! command -v shellcheck >/dev/null && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+	apt-get install -y -qq shellcheck >/dev/null || true
+fi
+if ! command -v shellcheck >/dev/null; then
+	if [ "${CI:-}" = true ]; then
+		echo "no shellcheck" >&2
+		exit 1
+	fi
+	echo "no shellcheck: the shell script checks will be skipped" >&2
+fi
+
 log "gofmt, go vet, staticcheck"
 unformatted=$(gofmt -l $(git ls-files '*.go' 2>/dev/null || find . -name '*.go' -not -path './.venv/*'))
 if [ -n "${unformatted}" ]; then

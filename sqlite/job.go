@@ -12,7 +12,7 @@ import (
 )
 
 const jobColumns = `id, kind, cluster, version, requested_by, state, reason, steps, log_key, instance,
-	created_at, started_at, finished_at, deadline, revision`
+	created_at, started_at, finished_at, deadline, revision, commit_id`
 
 // PutJob writes j if the stored revision is j.Revision (0: the job must not
 // exist yet) and returns the new revision, else ECONFLICT.
@@ -43,18 +43,18 @@ func (db *DB) PutJob(ctx context.Context, j provisioner.Job) (int64, error) {
 	}
 	rev := j.Revision + 1
 	args := []any{string(j.Kind), j.Cluster, j.Version, j.RequestedBy, string(j.State), j.Reason, string(stepsJSON),
-		j.LogKey, j.Instance, created, opt[0], opt[1], opt[2], rev, j.ID}
+		j.LogKey, j.Instance, created, opt[0], opt[1], opt[2], rev, j.Commit, j.ID}
 	err = db.writeTx(ctx, func(tx *sql.Tx) error {
 		var res sql.Result
 		var err error
 		if j.Revision == 0 {
 			res, err = tx.ExecContext(ctx, `INSERT INTO jobs (kind, cluster, version, requested_by, state, reason, steps,
-				log_key, instance, created_at, started_at, finished_at, deadline, revision, id)
-				VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING`, args...)
+				log_key, instance, created_at, started_at, finished_at, deadline, revision, commit_id, id)
+				VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING`, args...)
 		} else {
 			res, err = tx.ExecContext(ctx, `UPDATE jobs SET kind = ?, cluster = ?, version = ?, requested_by = ?,
 				state = ?, reason = ?, steps = ?, log_key = ?, instance = ?, created_at = ?, started_at = ?,
-				finished_at = ?, deadline = ?, revision = ? WHERE id = ? AND revision = ?`, append(args, j.Revision)...)
+				finished_at = ?, deadline = ?, revision = ?, commit_id = ? WHERE id = ? AND revision = ?`, append(args, j.Revision)...)
 		}
 		if err != nil {
 			return err
@@ -101,6 +101,12 @@ func (db *DB) ListJobs(ctx context.Context, f provisioner.JobFilter) ([]provisio
 	if f.State != "" {
 		where, args = append(where, "state = ?"), append(args, string(f.State))
 	}
+	if f.Kind != "" {
+		where, args = append(where, "kind = ?"), append(args, string(f.Kind))
+	}
+	if f.Version != "" {
+		where, args = append(where, "version = ?"), append(args, f.Version)
+	}
 	q := `SELECT ` + jobColumns + ` FROM jobs`
 	if len(where) > 0 {
 		q += ` WHERE ` + strings.Join(where, " AND ")
@@ -126,7 +132,7 @@ func scanJob(s scanner) (provisioner.Job, error) {
 	var kind, state, steps, created string
 	var started, finished, deadline sql.NullString
 	if err := s.Scan(&j.ID, &kind, &j.Cluster, &j.Version, &j.RequestedBy, &state, &j.Reason, &steps,
-		&j.LogKey, &j.Instance, &created, &started, &finished, &deadline, &j.Revision); err != nil {
+		&j.LogKey, &j.Instance, &created, &started, &finished, &deadline, &j.Revision, &j.Commit); err != nil {
 		return j, err
 	}
 	j.Kind, j.State = provisioner.JobKind(kind), provisioner.JobState(state)

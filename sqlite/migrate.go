@@ -167,6 +167,12 @@ var migrations = []string{
 		PRIMARY KEY (login, id)
 	) STRICT;
 	CREATE INDEX sessions_revoked ON sessions (revoked_at) WHERE revoked_at IS NOT NULL;`,
+
+	// 8: test history. A job keeps the commit its checkout resolved the
+	// version to ('' when unknown); jobs by kind and version, newest
+	// first, for a branch's TEST history.
+	`ALTER TABLE jobs ADD COLUMN commit_id TEXT NOT NULL DEFAULT '';
+	CREATE INDEX jobs_kind_version ON jobs (kind, version, created_at);`,
 }
 
 // migrate applies the steps the database has not run yet, all in one

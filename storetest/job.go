@@ -3,6 +3,7 @@ package storetest
 import (
 	"context"
 	"fmt"
+	"slices"
 	"testing"
 	"time"
 
@@ -26,8 +27,10 @@ func testJobs(t *testing.T, open func(t *testing.T) provisioner.Store) {
 			t.Fatalf("got %+v", got)
 		}
 		got.State, got.StartedAt, got.FinishedAt, got.Instance = provisioner.JobFailed, base.Add(time.Minute), base.Add(2*time.Minute), "i-123"
+		got.Commit = "0123456789abcdef0123456789abcdef01234567"
 		got.Steps = []provisioner.StepResult{{Name: "clone", Status: "passed", Duration: 1500 * time.Millisecond},
-			{Name: "pytest", Status: "failed", ExitCode: 1, Tests: 10, Failures: 2, Errors: 1, Skipped: 3}}
+			{Name: "pytest", Status: "failed", ExitCode: 1, Tests: 10, Failures: 2, Errors: 1, Skipped: 3,
+				FailedTests: []string{"tests.test_a.test_x", "tests.test_b.test_ÿ"}, FailedTruncated: true}}
 		rev2, err := s.PutJob(ctx, got)
 		ok(t, err)
 		if rev2 <= rev {
@@ -38,7 +41,9 @@ func testJobs(t *testing.T, open func(t *testing.T) provisioner.Store) {
 		again, err := s.GetJob(ctx, "j1")
 		ok(t, err)
 		if again.State != provisioner.JobFailed || len(again.Steps) != 2 || again.Steps[1].Failures != 2 ||
-			again.Steps[0].Duration != 1500*time.Millisecond || again.Instance != "i-123" || !again.FinishedAt.Equal(base.Add(2*time.Minute)) {
+			again.Steps[0].Duration != 1500*time.Millisecond || again.Instance != "i-123" || !again.FinishedAt.Equal(base.Add(2*time.Minute)) ||
+			again.Commit != got.Commit || !slices.Equal(again.Steps[1].FailedTests, got.Steps[1].FailedTests) ||
+			!again.Steps[1].FailedTruncated || again.Steps[0].FailedTests != nil {
 			t.Fatalf("got %+v", again)
 		}
 		_, err = s.GetJob(ctx, "nope")
@@ -71,6 +76,34 @@ func testJobs(t *testing.T, open func(t *testing.T) provisioner.Store) {
 		}
 		_, err = s.ListJobs(ctx, provisioner.JobFilter{Limit: -1})
 		wantCode(t, err, provisioner.EINVALID)
+	})
+	t.Run("ListByKindAndVersion", func(t *testing.T) {
+		s := fresh(t, open)
+		// j0..j9: TESTs of main and of v2, and RELEASEs of main, mixed.
+		for i := range 10 {
+			kind, version := provisioner.JobTest, "main"
+			switch i % 3 {
+			case 1:
+				version = "v2"
+			case 2:
+				kind = provisioner.JobRelease
+			}
+			_, err := s.PutJob(ctx, provisioner.Job{ID: fmt.Sprintf("j%d", i), Kind: kind, Cluster: "c",
+				Version: version, State: provisioner.JobPassed, CreatedAt: base.Add(time.Duration(i) * time.Minute)})
+			ok(t, err)
+		}
+		main, err := s.ListJobs(ctx, provisioner.JobFilter{Kind: provisioner.JobTest, Version: "main"})
+		ok(t, err)
+		if got := jobIDs(main); !slices.Equal(got, []string{"j9", "j6", "j3", "j0"}) {
+			t.Fatalf("TESTs of main: %v", got)
+		}
+		two, err := s.ListJobs(ctx, provisioner.JobFilter{Kind: provisioner.JobTest, Version: "main", Limit: 2})
+		ok(t, err)
+		releases, err := s.ListJobs(ctx, provisioner.JobFilter{Kind: provisioner.JobRelease})
+		ok(t, err)
+		if !slices.Equal(jobIDs(two), []string{"j9", "j6"}) || !slices.Equal(jobIDs(releases), []string{"j8", "j5", "j2"}) {
+			t.Fatalf("limit: %v; releases: %v", jobIDs(two), jobIDs(releases))
+		}
 	})
 }
 

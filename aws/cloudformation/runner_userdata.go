@@ -99,28 +99,35 @@ func onExitCommand(dir string) string {
 	return "exec bash --noprofile --norc " + plan.ShellQuote(dir+"/on-exit.sh") + " " + plan.ShellQuote(dir)
 }
 
-// DefaultHostSetup prepares an Amazon Linux 2023 machine for the default
-// plans: git, make and docker; Node.js 20 and Miniforge (mamba) on PATH;
-// and, when REGISTRY is set, a docker login to it (Amazon ECR), so that the
-// container wrapper can pull the build environment. It runs as root, with
-// the job's extra variables exported, before the job script.
-const DefaultHostSetup = `dnf install -y -q git make docker tar gzip bzip2 which findutils
-systemctl enable --now docker
-if ! command -v node >/dev/null; then
-	dnf install -y -q nodejs20 nodejs20-npm
-	for t in node npm npx; do
-		if command -v "$t-20" >/dev/null; then ln -sf "$(command -v "$t-20")" "/usr/local/bin/$t"; fi
-	done
-fi
-if [ ! -x /opt/miniforge/bin/mamba ]; then
-	curl -fsSL -o /tmp/miniforge.sh "https://github.com/conda-forge/miniforge/releases/latest/download/Miniforge3-Linux-$(uname -m).sh"
-	bash /tmp/miniforge.sh -b -p /opt/miniforge
-fi
-ln -sf /opt/miniforge/bin/mamba /opt/miniforge/bin/conda /usr/local/bin/
-if [ -n "${REGISTRY:-}" ]; then
-	aws ecr get-login-password --region "$AWS_REGION" | docker login --username AWS --password-stdin "$REGISTRY"
-fi
-`
+// hostScript is host.sh beside this file: the host setup of the default
+// plans, documented there (what it installs; its inputs AWS_REGION,
+// REGISTRY, DATA_BUCKET, DATA_PREFIX, DATA_DIR from the job's extra
+// variables).
+//
+//go:embed host.sh
+var hostScript string
+
+// DefaultHostSetup is host.sh without its comments and blank lines (the
+// user data holds 16 KiB at most): it prepares an Amazon Linux 2023 machine
+// like the sliderule repository's nightly runner does (git, make, rsync,
+// wget, docker, Miniforge, /data from the project bucket, a registry
+// login) plus Node.js 20 and Playwright's Chromium libraries. It runs as
+// root, with the job's extra variables exported, before the job script.
+var DefaultHostSetup = compactShell(hostScript)
+
+// compactShell drops a script's comment lines (but shellcheck directives)
+// and blank lines.
+func compactShell(s string) string {
+	var b strings.Builder
+	for line := range strings.SplitAfterSeq(s, "\n") {
+		t := strings.TrimSpace(line)
+		if t == "" || strings.HasPrefix(t, "#") && !strings.HasPrefix(t, "# shellcheck") {
+			continue
+		}
+		b.WriteString(line)
+	}
+	return b.String()
+}
 
 // encodeUserData is the form EC2 (the template's UserData parameters) takes.
 func encodeUserData(b []byte) string { return base64.StdEncoding.EncodeToString(b) }
@@ -131,7 +138,8 @@ func encodeUserData(b []byte) string { return base64.StdEncoding.EncodeToString(
 // $REGISTRY/sliderule-buildenv:latest (set REGISTRY in Config.Env; the
 // default host setup logs docker in to it), host network, the checkout
 // mounted at its own path, /data (the AMS test data) when the host setup
-// provides it, and the job's variables.
+// provides it, and the job's variables, the step's secrets (STEP_SECRETS,
+// set by the job script to the names the step declares) among them.
 const BuildEnvWrapper = `docker run --rm --network host -v "$CHECKOUT_DIR:$CHECKOUT_DIR" -v /data:/data -w "$PWD" ` +
 	`-e JOB_ID -e JOB_KIND -e CLUSTER -e ORGANIZATION -e VERSION -e DOMAIN -e CHECKOUT_DIR -e WORK_DIR -e STEP_NAME ` +
-	`-e AWS_REGION -e AWS_DEFAULT_REGION "$REGISTRY/sliderule-buildenv:latest"`
+	`-e AWS_REGION -e AWS_DEFAULT_REGION $(for n in $STEP_SECRETS; do printf -- "-e %s " "$n"; done) "$REGISTRY/sliderule-buildenv:latest"`

@@ -149,6 +149,7 @@ func newJobsCmd(g *globals) *cobra.Command {
 			return nil
 		},
 	}
+	cmd.AddCommand(newHistoryCmd(g))
 	cmd.Flags().StringVar(&f.Cluster, "cluster", "", "only jobs of this cluster")
 	cmd.Flags().StringVar(&state, "state", "", "only jobs in this state")
 	cmd.Flags().IntVar(&f.Limit, "limit", 50, "at most this many")
