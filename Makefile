@@ -64,14 +64,16 @@ deploy: package
 	code_key=provisioner/lambda-$$(sha256sum $(LAMBDA_ZIP) | cut -c1-16).zip; \
 	tpl_key=provisioner/cluster-$$(sha256sum deploy/cluster.yaml | cut -c1-16).yaml; \
 	grp_key=provisioner/userasg-$$(sha256sum deploy/userasg.yaml | cut -c1-16).yaml; \
+	run_key=provisioner/runner-$$(sha256sum deploy/runner.yaml | cut -c1-16).yaml; \
 	aws s3 cp --region $(AWS_REGION) $(LAMBDA_ZIP) s3://$(CODE_BUCKET)/$$code_key; \
 	aws s3 cp --region $(AWS_REGION) deploy/cluster.yaml s3://$(CODE_BUCKET)/$$tpl_key; \
 	aws s3 cp --region $(AWS_REGION) deploy/userasg.yaml s3://$(CODE_BUCKET)/$$grp_key; \
+	aws s3 cp --region $(AWS_REGION) deploy/runner.yaml s3://$(CODE_BUCKET)/$$run_key; \
 	aws cloudformation deploy --region $(AWS_REGION) --stack-name $(STACK) \
 		--template-file deploy/provisioner.yaml \
 		--capabilities CAPABILITY_IAM CAPABILITY_NAMED_IAM --no-fail-on-empty-changeset \
 		--parameter-overrides Prefix=$(PREFIX) CodeBucket=$(CODE_BUCKET) \
-			CodeKey=$$code_key ClusterTemplateKey=$$tpl_key GroupTemplateKey=$$grp_key $(DEPLOY_PARAMS)
+			CodeKey=$$code_key ClusterTemplateKey=$$tpl_key GroupTemplateKey=$$grp_key RunnerTemplateKey=$$run_key $(DEPLOY_PARAMS)
 
 clean:
 	rm -rf bin .cache dist

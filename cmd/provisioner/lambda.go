@@ -11,16 +11,13 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	cfnsdk "github.com/aws/aws-sdk-go-v2/service/cloudformation"
 	ddbsdk "github.com/aws/aws-sdk-go-v2/service/dynamodb"
-	ec2sdk "github.com/aws/aws-sdk-go-v2/service/ec2"
 	s3sdk "github.com/aws/aws-sdk-go-v2/service/s3"
-	ssmsdk "github.com/aws/aws-sdk-go-v2/service/ssm"
 
 	"provisioner"
 	"provisioner/affiliates"
 	"provisioner/app"
 	"provisioner/aws/awsenv"
 	"provisioner/aws/cloudformation"
-	"provisioner/aws/ec2"
 	"provisioner/aws/kms"
 	"provisioner/aws/lambda"
 	"provisioner/aws/s3"
@@ -61,6 +58,8 @@ type lambdaOverrides struct {
 	Now               func() time.Time
 	TemplateBody      string
 	GroupTemplateBody string
+	// RunnerTemplateBody replaces PROVISIONER_RUNNER_TEMPLATE_URL.
+	RunnerTemplateBody string
 }
 
 // newLambdaHandler wires the AWS backend from the environment the
@@ -173,7 +172,7 @@ func newLambdaHandler(cfg aws.Config, getenv func(string) string, log *slog.Logg
 	if getenv("PROVISIONER_GITHUB_TOKEN") != "" && getenv("PROVISIONER_GITHUB_ORG") != "" {
 		appCfg.Membership = gh
 	}
-	if err := lambdaJobs(cfg, getenv, prefix, domain, store, &appCfg); err != nil {
+	if err := lambdaJobs(cfg, getenv, prefix, domain, store, &appCfg, over); err != nil {
 		return nil, err
 	}
 	if appCfg.Affiliates, err = lambdaAffiliates(cfg, getenv, log); err != nil {
@@ -250,9 +249,9 @@ func lambdaGitHub(getenv func(string) string) (*github.Provider, error) {
 	})
 }
 
-// lambdaJobs wires TEST and RELEASE on EC2 when a sliderule repository is
+// lambdaJobs wires TEST and RELEASE on job stacks (deploy/runner.yaml) when a sliderule repository is
 // configured. Machines upload their logs where the log store reads them.
-func lambdaJobs(cfg aws.Config, getenv func(string) string, prefix, domain string, store provisioner.Store, appCfg *app.Config) error {
+func lambdaJobs(cfg aws.Config, getenv func(string) string, prefix, domain string, store provisioner.Store, appCfg *app.Config, over lambdaOverrides) error {
 	repo := getenv("PROVISIONER_SLIDERULE_REPO")
 	if repo == "" {
 		return nil
@@ -272,12 +271,14 @@ func lambdaJobs(cfg aws.Config, getenv func(string) string, prefix, domain strin
 	if r := getenv("PROVISIONER_IMAGE_REGISTRY"); r != "" {
 		env["REGISTRY"] = r
 	}
-	runner, err := ec2.New(ec2.Config{EC2: ec2sdk.NewFromConfig(cfg), SSM: ssmsdk.NewFromConfig(cfg), S3: s3sdk.NewFromConfig(cfg),
-		Bucket: getenv("PROVISIONER_LOG_BUCKET"), Prefix: logPrefix, Region: cfg.Region, Name: prefix,
+	runner, err := cloudformation.NewRunner(cloudformation.RunnerConfig{Client: cfnsdk.NewFromConfig(cfg), S3: s3sdk.NewFromConfig(cfg),
+		TemplateURL: getenv("PROVISIONER_RUNNER_TEMPLATE_URL"), TemplateBody: over.RunnerTemplateBody,
+		RoleARN: getenv("PROVISIONER_RUNNER_STACK_ROLE_ARN"),
+		Bucket:  getenv("PROVISIONER_LOG_BUCKET"), Prefix: logPrefix, Region: cfg.Region, Name: prefix,
 		InstanceProfileARN: getenv("PROVISIONER_JOB_INSTANCE_PROFILE_ARN"), ReleaseInstanceProfileARN: getenv("PROVISIONER_JOB_RELEASE_INSTANCE_PROFILE_ARN"),
 		SubnetID: getenv("PROVISIONER_JOB_SUBNET_ID"), SecurityGroupIDs: groups, InstanceType: getenv("PROVISIONER_JOB_INSTANCE_TYPE"),
-		OnDemandFallback: true, RepoURL: repo, Domain: domain, ContainerWrapper: ec2.BuildEnvWrapper, Env: env, Plans: plans,
-		// The provisioner's role may launch and end only instances with this tag.
+		RepoURL: repo, Domain: domain, ContainerWrapper: cloudformation.BuildEnvWrapper, Env: env, Plans: plans,
+		// The provisioner's role may create and delete only stacks with this tag.
 		Tags: map[string]string{"provisioner": prefix}})
 	if err != nil {
 		return err

@@ -20,7 +20,6 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	cfnsdk "github.com/aws/aws-sdk-go-v2/service/cloudformation"
 	ddbsdk "github.com/aws/aws-sdk-go-v2/service/dynamodb"
-	ec2sdk "github.com/aws/aws-sdk-go-v2/service/ec2"
 	kmssdk "github.com/aws/aws-sdk-go-v2/service/kms"
 	kmstypes "github.com/aws/aws-sdk-go-v2/service/kms/types"
 	s3sdk "github.com/aws/aws-sdk-go-v2/service/s3"
@@ -72,6 +71,7 @@ type awsBackend struct {
 	domain string
 	tpl    string
 	gtpl   string // deploy/userasg.yaml
+	rtpl   string // deploy/runner.yaml
 }
 
 func newAWSBackend(t *testing.T) *awsBackend {
@@ -138,7 +138,11 @@ func newAWSBackendWith(t *testing.T, extra map[string]string) *awsBackend {
 	if err != nil {
 		t.Fatal(err)
 	}
-	b.env, b.tpl, b.gtpl = env, string(tpl), string(gtpl)
+	rtpl, err := os.ReadFile("../../deploy/runner.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b.env, b.tpl, b.gtpl, b.rtpl = env, string(tpl), string(gtpl), string(rtpl)
 	b.calls = awsenv.Count(&b.cfg)
 	b.h, err = b.handler()
 	if err != nil {
@@ -154,7 +158,7 @@ func newAWSBackendWith(t *testing.T, extra map[string]string) *awsBackend {
 func (b *awsBackend) handler() (*lambda.Handler, error) {
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	return newLambdaHandler(b.cfg, func(k string) string { return b.env[k] }, log,
-		lambdaOverrides{Probe: nodesProbe{}, Now: b.clock.Now, TemplateBody: b.tpl, GroupTemplateBody: b.gtpl})
+		lambdaOverrides{Probe: nodesProbe{}, Now: b.clock.Now, TemplateBody: b.tpl, GroupTemplateBody: b.gtpl, RunnerTemplateBody: b.rtpl})
 }
 
 // api sends one API Gateway HTTP API (payload 2.0) event through the handler.
@@ -303,15 +307,19 @@ func TestAWSBackendLifecycle(t *testing.T) {
 	if expr, _ := b.schedule("aws1"); expr != scheduler.AtExpression(at) {
 		t.Fatalf("schedule not replaced: %q, want %q", expr, scheduler.AtExpression(at))
 	}
-	// TEST on an EC2 spot instance: the job gets its machine; a cancel ends both.
+	// TEST on a job stack (deploy/runner.yaml): the job gets its machine;
+	// a cancel deletes the stack.
 	status, body = b.api("POST", "/test", `{"cluster":"aws1","version":"v4.5.1"}`)
 	if status != 202 {
 		t.Fatalf("test: %d %v", status, body)
 	}
 	job := body["job"].(map[string]any)
 	instance, _ := job["instance"].(string)
-	if job["state"] != "provisioning" || !strings.HasPrefix(instance, "i-") {
+	if job["state"] != "provisioning" || instance != b.prefix+"-job-"+job["id"].(string) {
 		t.Fatalf("job %v", job)
+	}
+	if got := b.stackStatus("job-" + job["id"].(string)); got != "CREATE_COMPLETE" {
+		t.Fatalf("job stack: %s", got)
 	}
 	if status, body = b.api("GET", "/jobs/"+job["id"].(string), ""); status != 200 {
 		t.Fatalf("job: %d %v", status, body)
@@ -319,12 +327,8 @@ func TestAWSBackendLifecycle(t *testing.T) {
 	if status, body = b.api("POST", "/jobs/"+job["id"].(string)+"/cancel", ""); status != 200 || body["job"].(map[string]any)["state"] != "cancelled" {
 		t.Fatalf("cancel: %d %v", status, body)
 	}
-	ec2out, err := ec2sdk.NewFromConfig(b.cfg).DescribeInstances(context.Background(), &ec2sdk.DescribeInstancesInput{InstanceIds: []string{instance}})
-	if err != nil || len(ec2out.Reservations) != 1 {
-		t.Fatalf("describe %s: %v", instance, err)
-	}
-	if st := ec2out.Reservations[0].Instances[0].State.Name; st != "terminated" && st != "shutting-down" {
-		t.Fatalf("a cancelled job's instance is %s", st)
+	if got := b.stackStatus("job-" + job["id"].(string)); got != "absent" && got != "DELETE_COMPLETE" && got != "DELETE_IN_PROGRESS" {
+		t.Fatalf("a cancelled job's stack is %s", got)
 	}
 
 	b.calls.Reset()

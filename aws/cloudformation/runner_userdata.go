@@ -1,4 +1,4 @@
-package ec2
+package cloudformation
 
 import (
 	"bytes"
@@ -42,82 +42,12 @@ J=%s
 if ! mkdir -p -- "$J" || ! chmod 700 -- "$J"; then shutdown -h now; exit 1; fi
 `
 
-// onExitScript is written to $J/on-exit.sh: the job's ON_EXIT. It runs once
-// the job script wrote its result (or, if the script never ran, once the
-// bootstrap gave up on it): JUnit reports, log, then the result (last, so
-// that a reader who sees a final result finds the rest), then the machine
-// ends. The lock keeps the periodic upload from replacing the final result
-// with an older one.
-const onExitScript = `# on-exit.sh J: upload the job's reports, log and result; end the machine.
-set -u
-J=$1
-exec 9>>"$J/upload.lock"
-flock -w 150 9 || echo "on-exit: the periodic upload holds the lock; uploading anyway" >&2
-: >"$J/final"
-up() {
-	local i
-	for i in 1 2 3 4 5; do
-		timeout 120 aws s3 cp --only-show-errors "$@" && return 0
-		sleep $((i * 3))
-	done
-	echo "on-exit: could not upload $*" >&2
-	return 1
-}
-if [ -d "$WORK_DIR/junit" ]; then up --recursive "$WORK_DIR/junit" "$S3_JOB_URI/junit"; fi
-up --content-type 'text/plain; charset=utf-8' "$LOG_FILE" "$S3_LOG_URI"
-if [ -f "$RESULT_FILE" ]; then up --content-type application/json "$RESULT_FILE" "$S3_JOB_URI/result.json"; fi
-shutdown -h now
-`
-
-// bootstrapTail follows the two data sections.
-const bootstrapTail = `# The job's values, as data; check what arithmetic will see.
-. "$J/job.env" || { shutdown -h now; exit 1; }
-[[ $DEADLINE =~ ^[0-9]{1,12}$ && $KILL_GRACE =~ ^[0-9]{1,5}$ && $DEADLINE_GRACE =~ ^[0-9]{1,5}$ &&
-	$S3_UPLOAD_INTERVAL =~ ^[1-9][0-9]{0,4}$ && $UPLOAD_GRACE =~ ^[0-9]{1,5}$ ]] || { shutdown -h now; exit 1; }
-# The hard deadline, whatever happens below: the job script's own deadline
-# and grace periods, and time for the upload.
-js_min=$(((DEADLINE + 2 * KILL_GRACE + DEADLINE_GRACE + UPLOAD_GRACE - $(date +%s) + 59) / 60))
-[ "$js_min" -ge 1 ] || js_min=1
-shutdown -h "+$js_min"
-for js_v in $EXTRA_VARS; do
-	[[ $js_v =~ ^[A-Z_][A-Z0-9_]*$ ]] && export "${js_v?}"
-done
-export WORK_DIR RESULT_FILE LOG_FILE
-if ! mkdir -p -- "$WORK_DIR" || ! touch -- "$LOG_FILE"; then shutdown -h now; exit 1; fi
-cat >"$J/on-exit.sh" <<'SLIDERULE_ON_EXIT'
-` + onExitScript + `SLIDERULE_ON_EXIT
-
-# While the job runs, its log and result go to S3 now and then, so that
-# they can be followed.
-js_uploader() {
-	while sleep "$S3_UPLOAD_INTERVAL"; do
-		(
-			flock -n 9 || exit 0
-			[ ! -e "$J/final" ] || exit 0
-			timeout 60 aws s3 cp --only-show-errors --content-type 'text/plain; charset=utf-8' "$LOG_FILE" "$S3_LOG_URI"
-			[ ! -f "$RESULT_FILE" ] || timeout 60 aws s3 cp --only-show-errors --content-type application/json "$RESULT_FILE" "$S3_JOB_URI/result.json"
-		) 9>>"$J/upload.lock"
-		[ ! -e "$J/final" ] || return 0
-	done
-}
-js_uploader </dev/null >>"$J/uploader.log" 2>&1 &
-
-# The operator's host setup (packages, tools, registry login), bounded by
-# the job's deadline; the job runs even if it fails, and says what broke.
-{
-	printf '%s ==> host setup\n' "$(date -u +%Y-%m-%dT%H:%M:%SZ)"
-	js_left=$((DEADLINE - $(date +%s)))
-	[ "$js_left" -gt 0 ] || js_left=1
-	timeout -k 10 "$js_left" bash --noprofile --norc -eo pipefail -c "${HOST_SETUP:-:}" </dev/null
-	js_rc=$?
-	printf '%s <== host setup: exit status %s\n' "$(date -u +%Y-%m-%dT%H:%M:%SZ)" "$js_rc"
-} >>"$LOG_FILE" 2>&1
-
-# The job, leading a session of its own; it runs ON_EXIT when it is done.
-setsid -w bash --noprofile --norc "$J/job.sh" "$J/job.env" </dev/null >>"$LOG_FILE" 2>&1
-[ -e "$J/final" ] || bash --noprofile --norc "$J/on-exit.sh" "$J" </dev/null >>"$LOG_FILE" 2>&1
-shutdown -h now
-`
+// bootstrapTail follows the two data sections: the job's host setup, the
+// job, the periodic and final uploads, and the machine's end. The job's
+// ON_EXIT (on-exit.sh) is written by it.
+//
+//go:embed runner_bootstrap.sh
+var bootstrapTail string
 
 // userData renders the user data of a job: the constant bootstrap around
 // the environment file and the gzip+base64 job script.
@@ -199,7 +129,7 @@ func compactShell(s string) string {
 	return b.String()
 }
 
-// encodeUserData is the form RunInstances takes.
+// encodeUserData is the form EC2 (the template's UserData parameters) takes.
 func encodeUserData(b []byte) string { return base64.StdEncoding.EncodeToString(b) }
 
 // BuildEnvWrapper is the container wrapper (Config.ContainerWrapper) that
