@@ -291,6 +291,10 @@ type injector struct {
 	times    int // how many DescribeStacks answers to rewrite; <0: all
 	failures int
 	inputs   []any
+	// reason replaces the injected status reason; instanceFailure adds a
+	// CREATE_FAILED event of the stack's instance with that reason.
+	reason          string
+	instanceFailure string
 }
 
 func (in *injector) install(cfg *aws.Config) {
@@ -312,10 +316,20 @@ func (in *injector) install(cfg *aws.Config) {
 						if aws.ToString(r.Stacks[i].StackName) == in.stack && in.status != "" && in.times != 0 {
 							r.Stacks[i].StackStatus = in.status
 							r.Stacks[i].StackStatusReason = aws.String("injected by the test")
+							if in.reason != "" {
+								r.Stacks[i].StackStatusReason = aws.String(in.reason)
+							}
 							in.times--
 						}
 					}
 				case *cfn.DescribeStackEventsOutput:
+					if q, ok := mi.Parameters.(*cfn.DescribeStackEventsInput); ok && in.instanceFailure != "" &&
+						(aws.ToString(q.StackName) == in.stack || strings.Contains(aws.ToString(q.StackName), "/"+in.stack+"/")) {
+						r.StackEvents = append([]types.StackEvent{{EventId: aws.String("injected-instance"),
+							ResourceType: aws.String("AWS::EC2::Instance"), LogicalResourceId: aws.String("Instance"),
+							ResourceStatus: types.ResourceStatusCreateFailed, ResourceStatusReason: aws.String(in.instanceFailure),
+							Timestamp: aws.Time(time.Now())}}, r.StackEvents...)
+					}
 					for range in.failures {
 						r.StackEvents = append(r.StackEvents, types.StackEvent{EventId: aws.String("injected"),
 							ResourceType: aws.String("AWS::CloudFormation::Stack"), LogicalResourceId: aws.String(in.stack),

@@ -111,6 +111,8 @@ const (
 	JobTagRequestedBy = "provisioner:requested-by"
 	JobTagDeadline    = "provisioner:deadline"
 	JobTagMarket      = "provisioner:market"
+	// OnDemandSuffix ends the name of a job's on-demand fallback stack.
+	OnDemandSuffix = "-od"
 )
 
 // Defaults of RunnerConfig.
@@ -384,6 +386,10 @@ func NewRunner(cfg RunnerConfig) (*Runner, error) {
 // StackName is the job's stack.
 func (r *Runner) StackName(jobID string) string { return r.cfg.Name + "-job-" + jobID }
 
+// OnDemandStackName is the job's on-demand stack, made once when its spot
+// stack failed for spot capacity or price.
+func (r *Runner) OnDemandStackName(jobID string) string { return r.StackName(jobID) + OnDemandSuffix }
+
 // jobSpec is everything of one launch that needs no AWS call.
 type jobSpec struct {
 	job      provisioner.Job
@@ -394,12 +400,17 @@ type jobSpec struct {
 }
 
 // launch validates a job and renders its user data, before any AWS call.
-func (r *Runner) launch(j provisioner.Job) (*jobSpec, error) {
+func (r *Runner) launch(j provisioner.Job) (*jobSpec, error) { return r.launchPlan(j, nil) }
+
+// launchPlan is launch with the plan given (nil: the plan for the job's
+// kind and version now).
+func (r *Runner) launchPlan(j provisioner.Job, stored *plan.Plan) (*jobSpec, error) {
 	if !jobIDRE.MatchString(j.ID) {
 		return nil, provisioner.Errorf(provisioner.EINVALID, "invalid job id %q", truncate(j.ID, 64))
 	}
 	logKey := r.logKey(j)
-	if err := s3logs.ValidKey(logKey); err != nil {
+	err := s3logs.ValidKey(logKey)
+	if err != nil {
 		return nil, err
 	}
 	if len(j.RequestedBy) > 256 || !tagValueRE.MatchString(j.RequestedBy) {
@@ -408,8 +419,10 @@ func (r *Runner) launch(j provisioner.Job) (*jobSpec, error) {
 	if !tagValueRE.MatchString(j.Version) || !tagValueRE.MatchString(j.Cluster) {
 		return nil, provisioner.Errorf(provisioner.EINVALID, "version or cluster is not a tag value")
 	}
-	p, err := r.cfg.Plans.For(j.Kind, j.Version)
-	if err != nil {
+	var p plan.Plan
+	if stored != nil {
+		p = *stored
+	} else if p, err = r.cfg.Plans.For(j.Kind, j.Version); err != nil {
 		return nil, err
 	}
 	deadline := j.Deadline
@@ -476,6 +489,9 @@ func (r *Runner) objectKey(key string) string { return r.prefix + key }
 func (r *Runner) planKey(id string) string   { return r.objectKey("job-plans/" + id + ".json") }
 func (r *Runner) stackKey(id string) string  { return r.objectKey("job-plans/" + id + ".stack") }
 func (r *Runner) cancelKey(id string) string { return r.objectKey("job-plans/" + id + ".cancelled") }
+func (r *Runner) fallbackKey(id string) string {
+	return r.objectKey("job-plans/" + id + ".ondemand")
+}
 
 // hardDeadline is when a machine must be gone.
 func (r *Runner) hardDeadline(deadline time.Time) time.Time {
@@ -519,11 +535,27 @@ func (r *Runner) Start(ctx context.Context, j provisioner.Job) (string, error) {
 	if r.cfg.OnDemand {
 		market = "on-demand"
 	}
+	stackID, existed, err := r.createStack(ctx, s, name, JobToken(r.cfg.Name, j.ID), market)
+	if err != nil || existed {
+		return name, err
+	}
+	if err := r.put(ctx, r.stackKey(j.ID), "text/plain", []byte(stackID)); err != nil {
+		r.log.Warn("recording a job's stack", "job", j.ID, "err", err)
+	}
+	r.log.Info("job stack created", "job", j.ID, "kind", j.Kind, "version", j.Version, "cluster", j.Cluster,
+		"stack", name, "market", market, "type", r.cfg.InstanceType, "deadline", s.deadline)
+	return name, nil
+}
+
+// createStack creates a job stack: its id, or existed if a concurrent
+// call of this job created it.
+func (r *Runner) createStack(ctx context.Context, s *jobSpec, name, token, market string) (stackID string, existed bool, err error) {
+	j := s.job
 	in := &cfn.CreateStackInput{
 		StackName:          aws.String(name),
 		Parameters:         r.parameters(s, market),
 		Tags:               r.jobTags(s, market),
-		ClientRequestToken: aws.String(JobToken(r.cfg.Name, j.ID)),
+		ClientRequestToken: aws.String(token),
 		// DELETE would lose CloudFormation's reason with the stack; Poll
 		// reports it, then deletes the stack.
 		OnFailure:        types.OnFailureRollback,
@@ -538,29 +570,22 @@ func (r *Runner) Start(ctx context.Context, j provisioner.Job) (string, error) {
 		in.RoleARN = aws.String(r.cfg.RoleARN)
 	}
 	out, err := r.cfg.Client.CreateStack(ctx, in)
-	stackID := ""
 	switch {
 	case err == nil:
-		stackID = aws.ToString(out.StackId)
+		return aws.ToString(out.StackId), false, nil
 	case isAlreadyExists(err):
-		// A concurrent Start of this job (or a stranger's stack: refused).
-		st, derr := r.jobStack(ctx, j.ID)
+		// A concurrent call for this job (or a stranger's stack: refused).
+		st, derr := r.namedJobStack(ctx, j.ID, name)
 		if derr != nil {
-			return "", derr
+			return "", false, derr
 		}
 		if st == nil {
-			return "", provisioner.Errorf(provisioner.ECONFLICT, "stack %s exists but is not job %s's", name, j.ID)
+			return "", false, provisioner.Errorf(provisioner.ECONFLICT, "stack %s exists but is not job %s's", name, j.ID)
 		}
-		return name, nil
+		return aws.ToString(st.StackId), true, nil
 	default:
-		return "", cfnError(ctx, err, "CloudFormation did not create the job's machine", "CreateStack "+name)
+		return "", false, cfnError(ctx, err, "CloudFormation did not create the job's machine", "CreateStack "+name)
 	}
-	if err := r.put(ctx, r.stackKey(j.ID), "text/plain", []byte(stackID)); err != nil {
-		r.log.Warn("recording a job's stack", "job", j.ID, "err", err)
-	}
-	r.log.Info("job stack created", "job", j.ID, "kind", j.Kind, "version", j.Version, "cluster", j.Cluster,
-		"stack", name, "market", market, "type", r.cfg.InstanceType, "deadline", s.deadline)
-	return name, nil
 }
 
 func mustJSON(v any) []byte {
@@ -616,15 +641,39 @@ func (r *Runner) jobTags(s *jobSpec, market string) []types.Tag {
 	return sortedTags(m)
 }
 
-// jobStack is the job's stack if it is there and this deployment's job's.
+// jobStack is the job's current stack (the on-demand one once the job
+// fell back to it) if it is there and this deployment's job's.
 func (r *Runner) jobStack(ctx context.Context, id string) (*types.Stack, error) {
-	st, err := r.stacks.describe(ctx, r.StackName(id))
+	st, _, _, err := r.currentStack(ctx, id)
+	return st, err
+}
+
+// currentStack is the job's current stack, its name and the on-demand
+// fallback record (nil: the job has not fallen back).
+func (r *Runner) currentStack(ctx context.Context, id string) (st *types.Stack, name string, fb *fallbackRecord, err error) {
+	b, err := r.get(ctx, r.fallbackKey(id), 4096)
+	if err != nil {
+		return nil, "", nil, err
+	}
+	name = r.StackName(id)
+	if b != nil {
+		fb = parseFallback(b)
+		name = r.OnDemandStackName(id)
+	}
+	st, err = r.namedJobStack(ctx, id, name)
+	return st, name, fb, err
+}
+
+// namedJobStack is the job stack name if it is there and this
+// deployment's job's.
+func (r *Runner) namedJobStack(ctx context.Context, id, name string) (*types.Stack, error) {
+	st, err := r.stacks.describe(ctx, name)
 	if err != nil || st == nil {
 		return nil, err
 	}
 	t := stackTags(st)
 	if t[JobTagDeployment] != r.cfg.Name || t[JobTagJobID] != id {
-		return nil, provisioner.Errorf(provisioner.ECONFLICT, "stack %s exists but is not job %s's; the provisioner leaves it alone", r.StackName(id), id)
+		return nil, provisioner.Errorf(provisioner.ECONFLICT, "stack %s exists but is not job %s's; the provisioner leaves it alone", name, id)
 	}
 	if st.StackStatus == types.StackStatusDeleteComplete {
 		return nil, nil
@@ -656,11 +705,10 @@ func (r *Runner) Poll(ctx context.Context, j provisioner.Job) (provisioner.JobSt
 	if err != nil {
 		return provisioner.JobStatus{}, err
 	}
-	st, err := r.jobStack(ctx, j.ID)
+	st, name, fb, err := r.currentStack(ctx, j.ID)
 	if err != nil {
 		return provisioner.JobStatus{}, err
 	}
-	name := r.StackName(j.ID)
 	if cancelled != nil {
 		if st != nil {
 			if err := r.deleteStack(ctx, st); err != nil {
@@ -673,6 +721,20 @@ func (r *Runner) Poll(ctx context.Context, j provisioner.Job) (provisioner.JobSt
 	deadline := j.Deadline
 	if deadline.IsZero() && st != nil {
 		deadline, _ = time.Parse(time.RFC3339, stackTags(st)[JobTagDeadline])
+	}
+	if st == nil && fb != nil {
+		if !deadline.IsZero() && now.After(r.hardDeadline(deadline)) {
+			return r.gone(ctx, j, name, "its on-demand stack is gone", deadline, bad, steps)
+		}
+		if fb.stackID == "" {
+			// A fallback interrupted before CloudFormation took the
+			// on-demand stack: finish it (same name and token).
+			return r.fallBack(ctx, j, nil, fb, deadline, "", steps)
+		}
+		if now.Sub(fb.at) < VisibilityGrace {
+			return provisioner.JobStatus{State: provisioner.JobProvisioning, Steps: steps}, nil
+		}
+		return r.gone(ctx, j, name, "its on-demand stack is gone", deadline, bad, steps)
 	}
 	if st == nil {
 		if started := later(j.StartedAt, j.CreatedAt); !started.IsZero() && now.Sub(started) < VisibilityGrace {
@@ -718,6 +780,18 @@ func (r *Runner) Poll(ctx context.Context, j provisioner.Job) (provisioner.JobSt
 		if reason := aws.ToString(st.StackStatusReason); reason != "" {
 			why += ": " + reason
 		}
+		if fb == nil && failedCreate(status) && stackTags(st)[JobTagMarket] == "spot" {
+			reason, err := r.capacityFailure(ctx, st)
+			if err != nil {
+				return provisioner.JobStatus{}, err
+			}
+			if reason != "" {
+				return r.fallBack(ctx, j, st, nil, deadline, reason, steps)
+			}
+		}
+		if fb != nil {
+			why += " (after the spot stack failed for capacity; no further fallback)"
+		}
 		if deletable(status) {
 			if err := r.deleteStack(ctx, st); err != nil {
 				r.log.Warn("deleting a failed job stack", "job", j.ID, "err", err)
@@ -727,6 +801,125 @@ func (r *Runner) Poll(ctx context.Context, j provisioner.Job) (provisioner.JobSt
 		}
 		return jobEnded(provisioner.JobError, why, steps), nil
 	}
+}
+
+// fallbackRecord is job-plans/<id>.ondemand: written ("pending") before
+// the on-demand stack is created, then its stack id. Its existence means
+// the job fell back, once: no later Poll makes another stack.
+type fallbackRecord struct {
+	stackID string // "" while pending
+	at      time.Time
+}
+
+func (f fallbackRecord) bytes() []byte {
+	id := f.stackID
+	if id == "" {
+		id = "pending"
+	}
+	return []byte(id + "\n" + f.at.UTC().Format(time.RFC3339) + "\n")
+}
+
+func parseFallback(b []byte) *fallbackRecord {
+	lines := strings.Split(strings.TrimSpace(string(b)), "\n")
+	f := &fallbackRecord{}
+	if lines[0] != "pending" {
+		f.stackID = lines[0]
+	}
+	if len(lines) > 1 {
+		f.at, _ = time.Parse(time.RFC3339, lines[1])
+	}
+	return f
+}
+
+// failedCreate is a create that ended failed (not one still rolling back).
+func failedCreate(s types.StackStatus) bool {
+	return s == types.StackStatusCreateFailed || s == types.StackStatusRollbackComplete || s == types.StackStatusRollbackFailed
+}
+
+// capacityCodes are EC2's answers (error codes of RunInstances and spot
+// request status codes) that mean no spot capacity at our price now:
+// another market may have it. Matched case-sensitively as written.
+var capacityCodes = []string{
+	"InsufficientInstanceCapacity",
+	"UnfulfillableCapacity",
+	"SpotMaxPriceTooLow",
+	"MaxSpotInstanceCountExceeded",
+	"capacity-not-available",
+	"capacity-oversubscribed",
+	"price-too-low",
+}
+
+// IsSpotCapacityFailure says whether a CloudFormation status reason is a
+// spot capacity or price failure.
+func IsSpotCapacityFailure(reason string) bool {
+	for _, c := range capacityCodes {
+		if strings.Contains(reason, c) {
+			return true
+		}
+	}
+	return false
+}
+
+// capacityFailure is the reason of a failed spot stack when it failed for
+// spot capacity or price: the stack's reason, or its instance's failed
+// create event; "" otherwise.
+func (r *Runner) capacityFailure(ctx context.Context, st *types.Stack) (string, error) {
+	if reason := aws.ToString(st.StackStatusReason); IsSpotCapacityFailure(reason) {
+		return reason, nil
+	}
+	found := ""
+	err := r.stacks.events(ctx, aws.ToString(st.StackId), 200, func(e types.StackEvent) bool {
+		if e.ResourceStatus == types.ResourceStatusCreateFailed && aws.ToString(e.ResourceType) == "AWS::EC2::Instance" &&
+			IsSpotCapacityFailure(aws.ToString(e.ResourceStatusReason)) {
+			found = aws.ToString(e.ResourceStatusReason)
+			return false
+		}
+		return true
+	})
+	return found, err
+}
+
+// fallBack replaces a job's spot stack that failed for capacity with an
+// on-demand stack, <name>-od, once: the record is written first, so no
+// other Poll makes a third stack; a record still pending (an interrupted
+// fallback) is finished with the same stack name and request token. The
+// job keeps its deadline and its stored plan.
+func (r *Runner) fallBack(ctx context.Context, j provisioner.Job, spot *types.Stack, fb *fallbackRecord, deadline time.Time, reason string, steps []provisioner.StepResult) (provisioner.JobStatus, error) {
+	if fb == nil {
+		fb = &fallbackRecord{at: r.cfg.Now()}
+		if err := r.put(ctx, r.fallbackKey(j.ID), "text/plain", fb.bytes()); err != nil {
+			return provisioner.JobStatus{}, err
+		}
+		r.log.Warn("job's spot stack failed for capacity: falling back to on-demand", "job", j.ID,
+			"stack", aws.ToString(spot.StackName), "reason", reason)
+	}
+	if spot != nil {
+		if err := r.deleteStack(ctx, spot); err != nil {
+			r.log.Warn("deleting a job's failed spot stack", "job", j.ID, "err", err)
+		}
+	}
+	if !deadline.IsZero() {
+		j.Deadline = deadline
+	}
+	p, err := r.jobPlan(ctx, j)
+	if err != nil {
+		return provisioner.JobStatus{}, err
+	}
+	s, err := r.launchPlan(j, &p)
+	if err != nil {
+		return provisioner.JobStatus{}, err
+	}
+	name := r.OnDemandStackName(j.ID)
+	stackID, _, err := r.createStack(ctx, s, name, JobToken(r.cfg.Name, j.ID+OnDemandSuffix), "on-demand")
+	if err != nil {
+		return provisioner.JobStatus{}, err
+	}
+	fb.stackID, fb.at = stackID, r.cfg.Now()
+	if err := r.put(ctx, r.fallbackKey(j.ID), "text/plain", fb.bytes()); err != nil {
+		r.log.Warn("recording a job's on-demand stack", "job", j.ID, "err", err)
+	}
+	r.log.Info("job on-demand stack created", "job", j.ID, "stack", name, "deadline", s.deadline)
+	return provisioner.JobStatus{State: provisioner.JobProvisioning, Steps: steps}, nil
 }
 
 // gone reports a job whose machine ended: its result if one arrived
@@ -862,7 +1055,8 @@ func (r *Runner) Reap(ctx context.Context, lookup JobLookup) ([]Reaped, error) {
 		st := &all[i]
 		t := stackTags(st)
 		jobID := t[JobTagJobID]
-		if t[JobTagDeployment] != r.cfg.Name || jobID == "" || aws.ToString(st.StackName) != r.StackName(jobID) {
+		if sn := aws.ToString(st.StackName); t[JobTagDeployment] != r.cfg.Name || jobID == "" ||
+			sn != r.StackName(jobID) && sn != r.OnDemandStackName(jobID) {
 			continue
 		}
 		if st.StackStatus == types.StackStatusDeleteComplete || st.StackStatus == types.StackStatusDeleteInProgress {

@@ -32,6 +32,7 @@ type runnerWorld struct {
 	now   time.Time
 	mu    sync.Mutex
 	name  string
+	inj   *injector
 }
 
 func (w *runnerWorld) Now() time.Time { w.mu.Lock(); defer w.mu.Unlock(); return w.now }
@@ -73,6 +74,8 @@ func newRunnerWorld(t *testing.T, onDemand bool) *runnerWorld {
 	w.s3 = awss3.NewFromConfig(cfg, func(o *awss3.Options) { o.UsePathStyle = true })
 	counted := awstest.Config(t)
 	w.calls = awsenv.Count(&counted)
+	w.inj = &injector{}
+	w.inj.install(&counted)
 	r, err := cloudformation.NewRunner(cloudformation.RunnerConfig{Client: cfn.NewFromConfig(counted),
 		S3: awss3.NewFromConfig(counted, func(o *awss3.Options) { o.UsePathStyle = true }), TemplateBody: string(tpl),
 		Bucket: f.bucket, Prefix: "logs", Region: awstest.Region, Name: w.name, InstanceProfileARN: f.ip,
