@@ -43,7 +43,13 @@ package cloudformation
 // reads the result from S3 and evaluates it; without a final result it
 // looks at the stack: CREATE_IN_PROGRESS is provisioning, CREATE_COMPLETE
 // is running, a failed or rolled-back create is an error (CloudFormation's
-// reason, e.g. no spot capacity, is the job's). An instance that ended
+// reason is the job's), except a spot stack's failed for spot capacity or
+// price (IsSpotCapacityFailure of its reason or its instance's event):
+// Poll then records job-plans/<id>.ondemand, deletes it and creates
+// <Name>-job-<id>-od with Market=on-demand and the same deadline and plan,
+// once per job (the record is checked first; a new name, not the spot
+// one reused, so there is no wait for the delete and its name and request
+// token make the create idempotent). An instance that ended
 // without a final result (spot interruption, crash) leaves its stack
 // CREATE_COMPLETE; the machine's heartbeat tells: it uploads its log every
 // UploadInterval, so a log older than LostAfter (and a stack older than
