@@ -45,6 +45,12 @@ type LocalRunnerConfig struct {
 	// job's copy (its directory's secrets.env, mode 0600) is removed once
 	// the job is final.
 	Secrets map[string]string
+	// Data (serve --job-data), when set, is copied into each job's data
+	// directory (its directory's data/, exported to the steps as DATA_DIR)
+	// before the job runs, the way an AWS job host fills /data from the
+	// project bucket: Data/server/ and Data/ams/ both into data/ (a missing
+	// one is skipped). The copy is removed once the job is final.
+	Data string
 	// Plans are the plans (plan.Load); nil means the embedded ones.
 	Plans *plan.Set
 	// Logs receives each job's log, written in place under the job's
@@ -112,6 +118,7 @@ const (
 	jobEnvFile    = "job.env"     // its inputs
 	jobLogFile    = "job.log"     // the log, when there is no Logs
 	jobSecrets    = "secrets.env" // the operator's secrets, while the job runs
+	jobDataDir    = "data"        // the copy of Data, while the job runs
 	maxJobStateSz = 1 << 20       // runner.json
 	defaultJobTTL = 2 * time.Hour
 )
@@ -146,6 +153,16 @@ func NewJobRunner(cfg LocalRunnerConfig) (*JobRunner, error) {
 	if _, err := plan.SecretsEnv(cfg.Secrets); err != nil {
 		return nil, fmt.Errorf("local job runner: %w", err)
 	}
+	if cfg.Data != "" {
+		if cfg.Data, err = filepath.Abs(cfg.Data); err != nil {
+			return nil, err
+		}
+		if fi, err := os.Stat(cfg.Data); err != nil {
+			return nil, fmt.Errorf("local job runner: job data: %w", err)
+		} else if !fi.IsDir() {
+			return nil, fmt.Errorf("local job runner: job data %s is not a directory", cfg.Data)
+		}
+	}
 	if cfg.Timeout <= 0 {
 		cfg.Timeout = defaultJobTTL
 	}
@@ -179,11 +196,19 @@ func NewJobRunner(cfg LocalRunnerConfig) (*JobRunner, error) {
 }
 
 func (r *JobRunner) inputs(j provisioner.Job, dir, logPath string, deadline time.Time) plan.Inputs {
+	extra := r.cfg.Env
+	if r.cfg.Data != "" {
+		extra = make(map[string]string, len(r.cfg.Env)+1)
+		for k, v := range r.cfg.Env {
+			extra[k] = v
+		}
+		extra["DATA_DIR"] = filepath.Join(dir, jobDataDir)
+	}
 	return plan.Inputs{
 		JobID: j.ID, Kind: j.Kind, Cluster: j.Cluster, Organization: r.cfg.Organization, Version: j.Version,
 		RepoURL: r.cfg.RepoURL, Domain: r.cfg.Domain, WorkDir: dir, LogFile: logPath, ResultFile: filepath.Join(dir, jobResultFile),
 		Deadline: deadline, KillGrace: r.cfg.KillGrace, DeadlineGrace: r.cfg.DeadlineGrace,
-		ContainerWrapper: r.cfg.ContainerWrapper, OnExit: r.cfg.OnExit, Extra: r.cfg.Env,
+		ContainerWrapper: r.cfg.ContainerWrapper, OnExit: r.cfg.OnExit, Extra: extra,
 	}
 }
 
@@ -270,6 +295,11 @@ func (r *JobRunner) Start(ctx context.Context, j provisioner.Job) (string, error
 			os.RemoveAll(dir)
 		}
 	}()
+	if r.cfg.Data != "" {
+		if err := copyJobData(r.cfg.Data, filepath.Join(dir, jobDataDir)); err != nil {
+			return "", fmt.Errorf("copying the job data: %w", err)
+		}
+	}
 	files[jobScriptFile], files[jobEnvFile] = script, env
 	for name, data := range files {
 		if err := os.WriteFile(filepath.Join(dir, name), data, 0o600); err != nil {
@@ -449,6 +479,9 @@ func (r *JobRunner) Poll(ctx context.Context, j provisioner.Job) (provisioner.Jo
 			return provisioner.JobStatus{}, err
 		}
 		if err := os.Remove(filepath.Join(r.jobDir(j.ID), jobSecrets)); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return provisioner.JobStatus{}, err
+		}
+		if err := os.RemoveAll(filepath.Join(r.jobDir(j.ID), jobDataDir)); err != nil {
 			return provisioner.JobStatus{}, err
 		}
 		return s, nil

@@ -160,7 +160,12 @@ const (
 	envUploadInterval = "S3_UPLOAD_INTERVAL"
 	envUploadGrace    = "UPLOAD_GRACE"
 	envHostSetup      = "HOST_SETUP"
+	envSecretsURI     = "SECRETS_URI"
 )
+
+// machineSecrets is the job's secrets file on the machine (SECRETS_FILE),
+// written by the bootstrap from SecretsKey.
+const machineSecrets = "secrets.env"
 
 // RunnerConfig configures a Runner.
 type RunnerConfig struct {
@@ -204,7 +209,14 @@ type RunnerConfig struct {
 	ContainerWrapper string
 	HostSetup        string
 	Env              map[string]string
-	Plans            *plan.Set
+	// SecretsKey, when set, is the key in Bucket of the operator's job
+	// secrets: NAME=VALUE lines (the value is the rest of the line), blank
+	// lines and # comments, as serve --job-secrets; stored server-side
+	// encrypted. Start reads and checks it; the values go nowhere else: the
+	// machine (whose role may read that key) fetches the object itself and
+	// writes the job's SECRETS_FILE (mode 0600) before the job script.
+	SecretsKey string
+	Plans      *plan.Set
 	// Tags are added to every stack.
 	Tags map[string]string
 	// Timeout bounds a job without a deadline; KillGrace and DeadlineGrace
@@ -258,6 +270,11 @@ func NewRunner(cfg RunnerConfig) (*Runner, error) {
 	}
 	if _, err := s3logs.New(nopS3{}, s3logs.Config{Bucket: cfg.Bucket, Prefix: cfg.Prefix}); err != nil {
 		return nil, bad("%s", provisioner.ErrorMessage(err))
+	}
+	if cfg.SecretsKey != "" {
+		if err := s3logs.ValidKey(cfg.SecretsKey); err != nil || strings.ContainsAny(cfg.SecretsKey, " '\"$`\\") {
+			return nil, bad("invalid secrets key %q", truncate(cfg.SecretsKey, 64))
+		}
 	}
 	r := &Runner{cfg: cfg, dir: MachineDir}
 	if p := strings.TrimSuffix(cfg.Prefix, "/"); p != "" {
@@ -480,8 +497,14 @@ func (r *Runner) inputs(j provisioner.Job, logKey string, deadline time.Time) pl
 	extra[envUploadInterval] = strconv.Itoa(int(r.cfg.UploadInterval.Round(time.Second) / time.Second))
 	extra[envUploadGrace] = strconv.Itoa(int(UploadGrace / time.Second))
 	extra[envHostSetup] = r.cfg.HostSetup
+	secretsFile := ""
+	if r.cfg.SecretsKey != "" {
+		extra[envSecretsURI] = "s3://" + r.cfg.Bucket + "/" + r.cfg.SecretsKey
+		secretsFile = r.dir + "/" + machineSecrets
+	}
 	return plan.Inputs{
-		JobID: j.ID, Kind: j.Kind, Cluster: j.Cluster, Organization: r.cfg.Organization, Version: j.Version,
+		SecretsFile: secretsFile,
+		JobID:       j.ID, Kind: j.Kind, Cluster: j.Cluster, Organization: r.cfg.Organization, Version: j.Version,
 		RepoURL: r.cfg.RepoURL, Domain: r.cfg.Domain, WorkDir: r.dir + "/work", Deadline: deadline,
 		KillGrace: r.cfg.KillGrace.Round(time.Second), DeadlineGrace: r.cfg.DeadlineGrace.Round(time.Second),
 		ContainerWrapper: r.cfg.ContainerWrapper, OnExit: onExitCommand(r.dir), Extra: extra,
@@ -533,6 +556,9 @@ func (r *Runner) Start(ctx context.Context, j provisioner.Job) (string, error) {
 		// Its stack ran and is gone: a job never runs twice.
 		r.log.Warn("job was launched before and its stack is gone: not launching again", "job", j.ID, "stack", string(launched))
 		return name, nil
+	}
+	if err := r.checkSecrets(ctx); err != nil {
+		return "", err
 	}
 	if err := r.put(ctx, r.planKey(j.ID), "application/json", mustJSON(s.plan)); err != nil {
 		return "", err

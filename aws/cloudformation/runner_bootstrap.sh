@@ -52,6 +52,37 @@ js_uploader() {
 }
 js_uploader </dev/null >>"$J/uploader.log" 2>&1 &
 
+# The operator's job secrets (SECRETS_URI: an S3 object of NAME=VALUE
+# lines, read with this machine's role) become the job's SECRETS_FILE, mode
+# 0600 (umask 077), in the job script's format: JS_SECRETS and each value
+# single-quoted. Values never reach the user data or the log.
+if [ -n "${SECRETS_URI:-}" ] && [ -n "${SECRETS_FILE:-}" ]; then
+	js_raw=$J/secrets.raw
+	for js_i in 1 2 3 4 5; do
+		timeout 60 aws s3 cp --only-show-errors "$SECRETS_URI" "$js_raw" && break
+		rm -f -- "$js_raw"
+		sleep $((js_i * 3))
+	done
+	if [ -f "$js_raw" ]; then
+		js_names=
+		js_body=
+		while IFS= read -r js_l || [ -n "$js_l" ]; do
+			js_l=${js_l%$'\r'}
+			[[ $js_l =~ ^[[:space:]]*(#|$) ]] && continue
+			js_n=${js_l%%=*}
+			[[ $js_l == *=* && $js_n =~ ^[A-Z_][A-Z0-9_]*$ ]] || continue
+			js_v=${js_l#*=}
+			js_names+="${js_names:+ }$js_n"
+			js_body+="$js_n='${js_v//\'/\'\\\'\'}'"$'\n'
+		done <"$js_raw"
+		printf "JS_SECRETS='%s'\n%s" "$js_names" "$js_body" >"$SECRETS_FILE"
+		rm -f -- "$js_raw"
+		unset js_l js_n js_v js_body
+	else
+		echo "could not read the job secrets from $SECRETS_URI" >>"$LOG_FILE"
+	fi
+fi
+
 # The operator's host setup (packages, tools, registry login), bounded by
 # the job's deadline; the job runs even if it fails, and says what broke.
 {
@@ -65,5 +96,6 @@ js_uploader </dev/null >>"$J/uploader.log" 2>&1 &
 
 # The job, leading a session of its own; it runs ON_EXIT when it is done.
 setsid -w bash --noprofile --norc "$J/job.sh" "$J/job.env" </dev/null >>"$LOG_FILE" 2>&1
+[ -z "${SECRETS_FILE:-}" ] || rm -f -- "$SECRETS_FILE"
 [ -e "$J/final" ] || bash --noprofile --norc "$J/on-exit.sh" "$J" </dev/null >>"$LOG_FILE" 2>&1
 shutdown -h now

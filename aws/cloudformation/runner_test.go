@@ -25,14 +25,15 @@ import (
 )
 
 type runnerWorld struct {
-	r     *cloudformation.Runner
-	c     *cfn.Client
-	s3    *awss3.Client
-	calls *awsenv.Counter
-	now   time.Time
-	mu    sync.Mutex
-	name  string
-	inj   *injector
+	r      *cloudformation.Runner
+	c      *cfn.Client
+	s3     *awss3.Client
+	calls  *awsenv.Counter
+	now    time.Time
+	mu     sync.Mutex
+	name   string
+	bucket string
+	inj    *injector
 }
 
 func (w *runnerWorld) Now() time.Time { w.mu.Lock(); defer w.mu.Unlock(); return w.now }
@@ -48,7 +49,7 @@ var runnerFixture struct {
 	err                    error
 }
 
-func newRunnerWorld(t *testing.T, onDemand bool) *runnerWorld {
+func newRunnerWorld(t *testing.T, onDemand bool, opts ...func(*cloudformation.RunnerConfig)) *runnerWorld {
 	t.Helper()
 	cfg := awstest.Config(t)
 	f := &runnerFixture
@@ -76,10 +77,15 @@ func newRunnerWorld(t *testing.T, onDemand bool) *runnerWorld {
 	w.calls = awsenv.Count(&counted)
 	w.inj = &injector{}
 	w.inj.install(&counted)
-	r, err := cloudformation.NewRunner(cloudformation.RunnerConfig{Client: cfn.NewFromConfig(counted),
+	rc := cloudformation.RunnerConfig{Client: cfn.NewFromConfig(counted),
 		S3: awss3.NewFromConfig(counted, func(o *awss3.Options) { o.UsePathStyle = true }), TemplateBody: string(tpl),
 		Bucket: f.bucket, Prefix: "logs", Region: awstest.Region, Name: w.name, InstanceProfileARN: f.ip,
-		SubnetID: f.subnet, SecurityGroupIDs: []string{f.sg}, OnDemand: onDemand, Tags: map[string]string{"team": "sliderule"}, Now: w.Now})
+		SubnetID: f.subnet, SecurityGroupIDs: []string{f.sg}, OnDemand: onDemand, Tags: map[string]string{"team": "sliderule"}, Now: w.Now}
+	for _, o := range opts {
+		o(&rc)
+	}
+	w.bucket = f.bucket
+	r, err := cloudformation.NewRunner(rc)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -278,6 +278,7 @@ func lambdaJobs(cfg aws.Config, getenv func(string) string, prefix, domain strin
 		InstanceProfileARN: getenv("PROVISIONER_JOB_INSTANCE_PROFILE_ARN"), ReleaseInstanceProfileARN: getenv("PROVISIONER_JOB_RELEASE_INSTANCE_PROFILE_ARN"),
 		SubnetID: getenv("PROVISIONER_JOB_SUBNET_ID"), SecurityGroupIDs: groups, InstanceType: getenv("PROVISIONER_JOB_INSTANCE_TYPE"),
 		RepoURL: repo, Domain: domain, ContainerWrapper: cloudformation.BuildEnvWrapper, Env: env, Plans: plans,
+		SecretsKey: getenv("PROVISIONER_JOB_SECRETS_OBJECT"),
 		// The provisioner's role may create and delete only stacks with this tag.
 		Tags: map[string]string{"provisioner": prefix}})
 	if err != nil {

@@ -1,10 +1,11 @@
 package main
 
 import (
-	"bufio"
 	"fmt"
+	"io"
 	"os"
-	"strings"
+
+	"provisioner/plan"
 )
 
 // readSecretsFile reads serve --job-secrets: NAME=VALUE lines (the value is
@@ -26,25 +27,13 @@ func readSecretsFile(path string) (map[string]string, error) {
 	if fi.Mode().Perm()&0o077 != 0 {
 		return nil, fmt.Errorf("%s is readable or writable by others (mode %04o): chmod 600 it", path, fi.Mode().Perm())
 	}
-	out := map[string]string{}
-	sc := bufio.NewScanner(f)
-	sc.Buffer(make([]byte, 64<<10), 64<<10)
-	for n := 1; sc.Scan(); n++ {
-		line := strings.TrimSuffix(sc.Text(), "\r")
-		if strings.TrimSpace(line) == "" || strings.HasPrefix(strings.TrimSpace(line), "#") {
-			continue
-		}
-		k, v, ok := strings.Cut(line, "=")
-		if !ok || k == "" {
-			return nil, fmt.Errorf("%s line %d: want NAME=VALUE", path, n) // never the line: it may be a secret
-		}
-		if _, dup := out[k]; dup {
-			return nil, fmt.Errorf("%s line %d: %s is set twice", path, n, k)
-		}
-		out[k] = v
-	}
-	if err := sc.Err(); err != nil {
+	b, err := io.ReadAll(io.LimitReader(f, 1<<20))
+	if err != nil {
 		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	out, err := plan.ParseSecrets(b)
+	if err != nil {
+		return nil, fmt.Errorf("%s %w", path, err) // never the line: it may be a secret
 	}
 	return out, nil
 }

@@ -73,6 +73,7 @@ type serveOptions struct {
 	DevicePace      time.Duration
 	JobEnv          []string
 	JobSecrets      string
+	JobData         string
 	LogFormat       string
 	LogLevel        string
 	SignaturePolicy string
@@ -155,6 +156,7 @@ Identity (--identity):
 	f.DurationVar(&o.DevicePace, "device-pace", 5*time.Second, "how long a device-flow poll's final error (expired, denied) is held back, so clients that re-poll at once on an error poll at this pace")
 	f.StringVar(&o.TestCluster, "test-cluster", "", "the cluster a TEST runs against when it names none (production's POST /test {branch})")
 	f.StringSliceVar(&o.JobEnv, "job-env", nil, "KEY=VALUE passed to the job steps (e.g. REGISTRY=..., AWS_REGION=...)")
+	f.StringVar(&o.JobData, "job-data", "", "directory whose server/ and ams/ are copied into each job's data directory (DATA_DIR), as an AWS job host fills /data from the project bucket")
 	f.StringVar(&o.JobSecrets, "job-secrets", "", "file (mode 0600) of NAME=VALUE lines: secrets for the job steps that declare them, masked in job logs")
 	f.StringVar(&o.SignaturePolicy, "signature-policy", "off", "who must sign DEPLOY, EXTEND, DESTROY, SCHEDULE_DESTROY, TEST, RELEASE and job cancels: off, owners (admins) or everyone")
 	f.StringVar(&o.SigningKeys, "signing-keys", "", "file (or directory of files) of \"login ssh-ed25519 AAAA... comment\" lines, the keys signed requests are checked with; reread on change")
@@ -594,7 +596,7 @@ func (o *serveOptions) jobs(cfg *app.Config, log *slog.Logger) error {
 		}
 	}
 	runner, err := local.NewJobRunner(local.LocalRunnerConfig{Dir: filepath.Join(o.Data, "jobs"), RepoURL: o.SlideruleRepo,
-		Domain: o.ClusterDomain, ContainerWrapper: o.ContainerWrap, Env: env, Secrets: secrets, Plans: plans, Logs: logs,
+		Domain: o.ClusterDomain, ContainerWrapper: o.ContainerWrap, Env: env, Secrets: secrets, Data: o.JobData, Plans: plans, Logs: logs,
 		Timeout: o.JobTimeout, Logger: log})
 	if err != nil {
 		return usageError{err}
