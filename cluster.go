@@ -10,7 +10,8 @@ import (
 // ClusterState is where a cluster is in its life.
 type ClusterState string
 
-// The cluster states of DESIGN.md §4. A cluster without a record is absent.
+// The cluster states of the seed (docs/architecture.md). A cluster without a
+// record is absent.
 const (
 	StateAbsent     ClusterState = "absent"
 	StateDeploying  ClusterState = "deploying"

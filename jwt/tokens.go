@@ -1,5 +1,5 @@
 // Package jwt issues and verifies the provisioner's tokens, jwt_user and
-// jwt_cluster (DESIGN.md §2), on top of any provisioner.Signer and
+// jwt_cluster (docs/architecture.md), on top of any provisioner.Signer and
 // provisioner.KeySet: the local keyring now, a KMS signer or a gateway's
 // remote JWKS later. Verification is strict and fails closed.
 package jwt
