@@ -166,15 +166,6 @@ func scanCluster(s scanner) (provisioner.Cluster, error) {
 	}
 	c.State = provisioner.ClusterState(state)
 	var err error
-	if c.CreatedAt, err = parseTime(created); err != nil {
-		return c, err
-	}
-	if c.UpdatedAt, err = parseTime(updated); err != nil {
-		return c, err
-	}
-	if c.ExpiresAt, err = parseOptionalTime(expires); err != nil {
-		return c, err
-	}
-	c.DestroyAt, err = parseOptionalTime(destroy)
+	c.CreatedAt, c.UpdatedAt, c.ExpiresAt, c.DestroyAt, err = parseLifeTimes(created, updated, expires, destroy)
 	return c, err
 }

@@ -131,15 +131,6 @@ func scanGroup(s scanner) (provisioner.NodeGroup, error) {
 	}
 	g.State = provisioner.ClusterState(state)
 	var err error
-	if g.CreatedAt, err = parseTime(created); err != nil {
-		return g, err
-	}
-	if g.UpdatedAt, err = parseTime(updated); err != nil {
-		return g, err
-	}
-	if g.ExpiresAt, err = parseOptionalTime(expires); err != nil {
-		return g, err
-	}
-	g.DestroyAt, err = parseOptionalTime(destroy)
+	g.CreatedAt, g.UpdatedAt, g.ExpiresAt, g.DestroyAt, err = parseLifeTimes(created, updated, expires, destroy)
 	return g, err
 }

@@ -68,3 +68,18 @@ func formatLifeTimes(created, updated, expires, destroy time.Time) (lifeTimes, e
 	lt.destroy, err = formatOptionalTime(destroy)
 	return lt, err
 }
+
+// parseLifeTimes reads back what formatLifeTimes stored.
+func parseLifeTimes(created, updated string, expires, destroy sql.NullString) (c, u, e, d time.Time, err error) {
+	if c, err = parseTime(created); err != nil {
+		return
+	}
+	if u, err = parseTime(updated); err != nil {
+		return
+	}
+	if e, err = parseOptionalTime(expires); err != nil {
+		return
+	}
+	d, err = parseOptionalTime(destroy)
+	return
+}
