@@ -360,22 +360,11 @@ func (d *Driver) create(ctx context.Context, spec provisioner.ClusterSpec, repla
 		OnFailure:        types.OnFailureRollback,
 		TimeoutInMinutes: aws.Int32(int32(max(1, d.cfg.CreateTimeout.Round(time.Minute)/time.Minute))),
 	}
-	if d.cfg.TemplateBody != "" {
-		in.TemplateBody = aws.String(d.cfg.TemplateBody)
-	} else {
-		in.TemplateURL = aws.String(d.cfg.TemplateURL)
+	exists, err = d.createStack(ctx, in, d.cfg.TemplateBody, d.cfg.TemplateURL)
+	if err != nil {
+		return false, cfnError(ctx, err, fmt.Sprintf("CloudFormation did not create the stack of cluster %s", spec.Name), "CreateStack "+d.StackName(spec.Name))
 	}
-	if d.cfg.RoleARN != "" {
-		in.RoleARN = aws.String(d.cfg.RoleARN)
-	}
-	_, err = d.cfg.Client.CreateStack(ctx, in)
-	switch {
-	case err == nil:
-		return false, nil
-	case isAlreadyExists(err):
-		return true, nil
-	}
-	return false, cfnError(ctx, err, fmt.Sprintf("CloudFormation did not create the stack of cluster %s", spec.Name), "CreateStack "+d.StackName(spec.Name))
+	return exists, nil
 }
 
 // parameters are the static parameters plus the cluster's, sorted by name.
@@ -809,4 +798,23 @@ func truncate(s string, n int) string {
 		return s
 	}
 	return s[:n] + "..."
+}
+
+// createStack creates the stack of in from the template body, or else the
+// template URL, with the driver's role. A stack of that name that already
+// exists is no error: it reports exists, and the caller decides.
+func (d *Driver) createStack(ctx context.Context, in *cfn.CreateStackInput, body, url string) (exists bool, err error) {
+	if body != "" {
+		in.TemplateBody = aws.String(body)
+	} else {
+		in.TemplateURL = aws.String(url)
+	}
+	if d.cfg.RoleARN != "" {
+		in.RoleARN = aws.String(d.cfg.RoleARN)
+	}
+	_, err = d.cfg.Client.CreateStack(ctx, in)
+	if err != nil && isAlreadyExists(err) {
+		return true, nil
+	}
+	return false, err
 }

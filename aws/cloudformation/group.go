@@ -288,22 +288,11 @@ func (d *Driver) createGroup(ctx context.Context, spec provisioner.NodeGroupSpec
 		OnFailure:          types.OnFailureRollback,
 		TimeoutInMinutes:   aws.Int32(int32(max(1, d.cfg.CreateTimeout.Round(time.Minute)/time.Minute))),
 	}
-	if d.cfg.GroupTemplateBody != "" {
-		in.TemplateBody = aws.String(d.cfg.GroupTemplateBody)
-	} else {
-		in.TemplateURL = aws.String(d.cfg.GroupTemplateURL)
+	exists, err = d.createStack(ctx, in, d.cfg.GroupTemplateBody, d.cfg.GroupTemplateURL)
+	if err != nil {
+		return false, cfnError(ctx, err, fmt.Sprintf("CloudFormation did not create the stack of the node group of %s on %s", spec.User, spec.Cluster), "CreateStack "+name)
 	}
-	if d.cfg.RoleARN != "" {
-		in.RoleARN = aws.String(d.cfg.RoleARN)
-	}
-	_, err = d.cfg.Client.CreateStack(ctx, in)
-	switch {
-	case err == nil:
-		return false, nil
-	case isAlreadyExists(err):
-		return true, nil
-	}
-	return false, cfnError(ctx, err, fmt.Sprintf("CloudFormation did not create the stack of the node group of %s on %s", spec.User, spec.Cluster), "CreateStack "+name)
+	return exists, nil
 }
 
 func sortedParams(m map[string]string) []types.Parameter {
