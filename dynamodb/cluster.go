@@ -51,19 +51,32 @@ func (s *Store) GetCluster(ctx context.Context, name string) (provisioner.Cluste
 	if name == "" || len(name) > maxKeyPart {
 		return provisioner.Cluster{}, notFound
 	}
-	out, err := s.db.GetItem(ctx, &ddb.GetItemInput{
-		TableName:      aws.String(s.table),
-		Key:            key(clustersPK, name),
-		ConsistentRead: aws.Bool(true),
-	})
+	it, err := s.getLive(ctx, clustersPK, name, "read cluster")
 	if err != nil {
-		return provisioner.Cluster{}, storeError(ctx, err, "read cluster")
+		return provisioner.Cluster{}, err
 	}
-	it := item(out.Item)
-	if it == nil || isTombstone(it) {
+	if it == nil {
 		return provisioner.Cluster{}, notFound
 	}
 	return decodeCluster(it)
+}
+
+// getLive reads the record (pk, sk) consistently: nil when there is none, or
+// only the tombstone of a deleted one.
+func (s *Store) getLive(ctx context.Context, pk, sk, what string) (item, error) {
+	out, err := s.db.GetItem(ctx, &ddb.GetItemInput{
+		TableName:      aws.String(s.table),
+		Key:            key(pk, sk),
+		ConsistentRead: aws.Bool(true),
+	})
+	if err != nil {
+		return nil, storeError(ctx, err, what)
+	}
+	it := item(out.Item)
+	if it == nil || isTombstone(it) {
+		return nil, nil
+	}
+	return it, nil
 }
 
 // PutCluster writes every field of c if the stored revision is c.Revision

@@ -35,16 +35,11 @@ func (s *Store) GetNodeGroup(ctx context.Context, cluster, user string) (provisi
 	if cluster == "" || user == "" || len(sk) > maxKeyPart {
 		return provisioner.NodeGroup{}, notFound
 	}
-	out, err := s.db.GetItem(ctx, &ddb.GetItemInput{
-		TableName:      aws.String(s.table),
-		Key:            key(groupsPK, sk),
-		ConsistentRead: aws.Bool(true),
-	})
+	it, err := s.getLive(ctx, groupsPK, sk, "read node group")
 	if err != nil {
-		return provisioner.NodeGroup{}, storeError(ctx, err, "read node group")
+		return provisioner.NodeGroup{}, err
 	}
-	it := item(out.Item)
-	if it == nil || isTombstone(it) {
+	if it == nil {
 		return provisioner.NodeGroup{}, notFound
 	}
 	return decodeGroup(it)
