@@ -22,7 +22,7 @@ import (
 	"provisioner/aws/lambda"
 	"provisioner/aws/s3"
 	"provisioner/aws/scheduler"
-	"provisioner/dynamodb"
+	"provisioner/aws/dynamodb"
 	"provisioner/github"
 	phttp "provisioner/http"
 	"provisioner/jwt"

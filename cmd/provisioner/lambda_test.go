@@ -30,7 +30,7 @@ import (
 	"provisioner/aws/awstest"
 	"provisioner/aws/lambda"
 	"provisioner/aws/scheduler"
-	"provisioner/dynamodb"
+	"provisioner/aws/dynamodb"
 	"provisioner/gateway"
 	"provisioner/github/githubtest"
 	"provisioner/jwt"

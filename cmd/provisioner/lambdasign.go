@@ -14,7 +14,7 @@ import (
 	"golang.org/x/crypto/ssh"
 
 	"provisioner"
-	"provisioner/dynamodb"
+	"provisioner/aws/dynamodb"
 	"provisioner/github"
 	"provisioner/signature"
 )
