@@ -28,9 +28,9 @@ import (
 
 	"provisioner/aws/awsenv"
 	"provisioner/aws/awstest"
+	"provisioner/aws/dynamodb"
 	"provisioner/aws/lambda"
 	"provisioner/aws/scheduler"
-	"provisioner/aws/dynamodb"
 	"provisioner/gateway"
 	"provisioner/github/githubtest"
 	"provisioner/jwt"
