@@ -53,7 +53,7 @@ LAMBDA_ZIP := dist/provisioner-lambda-arm64.zip
 
 package:
 	mkdir -p dist/lambda
-	GOOS=linux GOARCH=arm64 CGO_ENABLED=0 $(GO) build -tags lambda.norpc -trimpath -ldflags "-s -w" -o dist/lambda/bootstrap ./cmd/provisioner
+	GOOS=linux GOARCH=arm64 CGO_ENABLED=0 $(GO) build -tags lambda.norpc -trimpath -ldflags "-s -w" -o dist/lambda/bootstrap ./cmd/provisioner-lambda
 	touch -t 198001010000 dist/lambda/bootstrap
 	cd dist/lambda && rm -f ../provisioner-lambda-arm64.zip && zip -X -q ../provisioner-lambda-arm64.zip bootstrap
 	@ls -l dist/lambda/bootstrap $(LAMBDA_ZIP)

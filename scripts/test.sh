@@ -113,4 +113,4 @@ PROVISIONER_FUNCTION_ARN=arn:aws:lambda:us-west-2:123456789012:function:smoke \
 PROVISIONER_SCHEDULER_ROLE_ARN=arn:aws:iam::123456789012:role/smoke \
 PROVISIONER_DLQ_ARN=arn:aws:sqs:us-west-2:123456789012:smoke \
 AWS_REGION=us-west-2 AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing \
-BOOTSTRAP_PKG=./cmd/provisioner aws/lambda/testdata/rie-smoke.sh
+BOOTSTRAP_PKG=./cmd/provisioner-lambda aws/lambda/testdata/rie-smoke.sh

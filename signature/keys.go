@@ -272,3 +272,52 @@ func (m Multi) SigningKeys(ctx context.Context, login string) ([]ssh.PublicKey, 
 	}
 	return all, nil
 }
+
+// StaticKeys are keys given once (an environment variable), by lower-case
+// login.
+type StaticKeys map[string][]ssh.PublicKey
+
+// SigningKeys implements Keys.
+func (k StaticKeys) SigningKeys(_ context.Context, login string) ([]ssh.PublicKey, error) {
+	return k[strings.ToLower(login)], nil
+}
+
+// FetchedKeys are keys read with Fetch (an S3 object, say) and kept for a
+// minute. When a read fails the keys read before stay in use, and the read
+// is tried again after a few seconds.
+type FetchedKeys struct {
+	What  string // named in errors
+	Fetch func(context.Context) ([]byte, error)
+
+	mu   sync.Mutex
+	next time.Time // when to read again
+	keys map[string][]ssh.PublicKey
+	err  error
+}
+
+const (
+	fetchedKeysTTL   = time.Minute
+	fetchedKeysRetry = 5 * time.Second
+)
+
+// SigningKeys implements Keys.
+func (f *FetchedKeys) SigningKeys(ctx context.Context, login string) ([]ssh.PublicKey, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if now := time.Now(); !now.Before(f.next) {
+		data, err := f.Fetch(ctx)
+		var keys map[string][]ssh.PublicKey
+		if err == nil {
+			keys, err = ParseKeys(data)
+		}
+		if err == nil {
+			f.keys, f.err, f.next = keys, nil, now.Add(fetchedKeysTTL)
+		} else {
+			f.err, f.next = err, now.Add(fetchedKeysRetry)
+		}
+	}
+	if f.keys == nil && f.err != nil {
+		return nil, provisioner.Wrap(provisioner.EUNAVAILABLE, f.err, "the signing keys (%s) cannot be read", f.What)
+	}
+	return f.keys[strings.ToLower(login)], nil
+}

@@ -104,34 +104,3 @@ func TestNewValidates(t *testing.T) {
 		t.Errorf("valid config: %v", err)
 	}
 }
-
-func TestConfigFromEnv(t *testing.T) {
-	env := map[string]string{
-		scheduler.EnvGroup: "grp", scheduler.EnvPrefix: "sr", scheduler.EnvTargetARN: targetARN,
-		scheduler.EnvRoleARN: roleARN, scheduler.EnvDeadLetterARN: dlqARN,
-		scheduler.EnvMaxRetries: "0", scheduler.EnvMaxEventAge: "2h",
-	}
-	c, err := scheduler.ConfigFromEnv(func(k string) string { return env[k] })
-	if err != nil {
-		t.Fatal(err)
-	}
-	if c.Group != "grp" || c.Prefix != "sr" || c.TargetARN != targetARN || c.RoleARN != roleARN ||
-		c.DeadLetterARN != dlqARN || c.MaxRetries != -1 || c.MaxEventAge != 2*time.Hour {
-		t.Errorf("config = %+v", c)
-	}
-	if _, err := offline(t, c); err != nil {
-		t.Errorf("New(ConfigFromEnv): %v", err)
-	}
-	for _, k := range []string{scheduler.EnvGroup, scheduler.EnvPrefix, scheduler.EnvTargetARN, scheduler.EnvRoleARN} {
-		saved := env[k]
-		delete(env, k)
-		if _, err := scheduler.ConfigFromEnv(func(k string) string { return env[k] }); err == nil || !strings.Contains(err.Error(), k) {
-			t.Errorf("without %s: err = %v", k, err)
-		}
-		env[k] = saved
-	}
-	env[scheduler.EnvMaxRetries] = "x"
-	if _, err := scheduler.ConfigFromEnv(func(k string) string { return env[k] }); err == nil {
-		t.Error("a bad retry count was accepted")
-	}
-}

@@ -2,10 +2,7 @@ package main
 
 import (
 	"bytes"
-	"crypto/ed25519"
-	"crypto/rand"
 	"encoding/json"
-	"encoding/pem"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -14,27 +11,10 @@ import (
 	"testing"
 	"time"
 
-	"golang.org/x/crypto/ssh"
+	"provisioner/testkit"
 )
 
-// sshKey makes an ed25519 key: its OpenSSH private key file (what the
-// client reads from ~/.sliderule_key) and its authorized-key line.
-func sshKey(t *testing.T) (private []byte, public string) {
-	t.Helper()
-	pub, priv, err := ed25519.GenerateKey(rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	block, err := ssh.MarshalPrivateKey(priv, "")
-	if err != nil {
-		t.Fatal(err)
-	}
-	pk, err := ssh.NewPublicKey(pub)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return pem.EncodeToMemory(block), strings.TrimSpace(string(ssh.MarshalAuthorizedKey(pk)))
-}
+func sshKey(t *testing.T) ([]byte, string) { return testkit.SSHKey(t) }
 
 // signWithClient runs the released client's own signer (sign_request.py)
 // with the key in the clients' ~/.sliderule_key.

@@ -2,8 +2,9 @@ package main
 
 import (
 	"strconv"
-	"strings"
 	"time"
+
+	"provisioner"
 )
 
 // Retention defaults: audit entries are kept for 90 days (a quarter, for
@@ -40,21 +41,11 @@ func (r *retention) Set(s string) error {
 
 func (r *retention) Type() string { return "duration" }
 
+// parseRetention is provisioner.ParseRetention, its errors usage errors.
 func parseRetention(s string) (time.Duration, error) {
-	s = strings.TrimSpace(s)
-	if s == "forever" || s == "0" {
-		return 0, nil
-	}
-	if days, ok := strings.CutSuffix(s, "d"); ok {
-		n, err := strconv.Atoi(days)
-		if err != nil || n < 1 || n > 100*365 {
-			return 0, usagef("invalid retention %q: want a number of days (90d), a duration (36h) or forever", s)
-		}
-		return time.Duration(n) * 24 * time.Hour, nil
-	}
-	d, err := time.ParseDuration(s)
-	if err != nil || d < time.Hour {
-		return 0, usagef("invalid retention %q: want a number of days (90d), a duration of at least 1h (36h) or forever", s)
+	d, err := provisioner.ParseRetention(s)
+	if err != nil {
+		return 0, usageError{err}
 	}
 	return d, nil
 }

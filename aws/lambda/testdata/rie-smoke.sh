@@ -11,7 +11,7 @@
 #      the answers.
 #
 # Usage: aws/lambda/testdata/rie-smoke.sh            # the test app (testdata/rieapp)
-#        BOOTSTRAP_PKG=./cmd/provisioner aws/lambda/testdata/rie-smoke.sh
+#        BOOTSTRAP_PKG=./cmd/provisioner-lambda aws/lambda/testdata/rie-smoke.sh
 #                                                    # the provisioner itself
 # The provisioner in Lambda mode reads its configuration from the
 # environment (see deploy/README.md); export it before running.

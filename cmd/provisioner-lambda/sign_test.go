@@ -11,6 +11,7 @@ import (
 
 	"provisioner/client"
 	"provisioner/signature"
+	"provisioner/testkit"
 )
 
 // TestAWSSignedRequests: the Lambda under PROVISIONER_SIGNATURE_POLICY=
@@ -21,7 +22,7 @@ import (
 func TestAWSSignedRequests(t *testing.T) {
 	b := newAWSBackendWith(t, map[string]string{
 		"PROVISIONER_SIGNATURE_POLICY": "everyone", "PROVISIONER_SIGNING_KEYS_OBJECT": "config/signing-keys"})
-	priv, pub := sshKey(t)
+	priv, pub := testkit.SSHKey(t)
 	s, err := client.ParseSigner(priv)
 	if err != nil {
 		t.Fatal(err)

@@ -10,11 +10,12 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"os"
-	"provisioner/local/ilb/ilbtest"
 	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	"provisioner/local/ilb/ilbtest"
 
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -26,6 +27,7 @@ import (
 	s3types "github.com/aws/aws-sdk-go-v2/service/s3/types"
 	schedsdk "github.com/aws/aws-sdk-go-v2/service/scheduler"
 
+	paws "provisioner/aws"
 	"provisioner/aws/awsenv"
 	"provisioner/aws/awstest"
 	"provisioner/aws/dynamodb"
@@ -156,9 +158,13 @@ func newAWSBackendWith(t *testing.T, extra map[string]string) *awsBackend {
 
 // handler wires one more Lambda instance on the backend's resources.
 func (b *awsBackend) handler() (*lambda.Handler, error) {
-	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	return newLambdaHandler(b.cfg, func(k string) string { return b.env[k] }, log,
-		lambdaOverrides{Probe: nodesProbe{}, Now: b.clock.Now, TemplateBody: b.tpl, GroupTemplateBody: b.gtpl, RunnerTemplateBody: b.rtpl})
+	cfg, err := paws.FromEnv(func(k string) string { return b.env[k] })
+	if err != nil {
+		return nil, err
+	}
+	cfg.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+	cfg.HealthProbe, cfg.TemplateBody, cfg.GroupTemplateBody, cfg.RunnerTemplateBody = nodesProbe{}, b.tpl, b.gtpl, b.rtpl
+	return newHandler(context.Background(), cfg, b.cfg, b.clock.Now)
 }
 
 // api sends one API Gateway HTTP API (payload 2.0) event through the handler.
@@ -359,7 +365,7 @@ func TestAWSBackendLifecycle(t *testing.T) {
 		t.Fatalf("audit export: %d %v", status, body)
 	}
 	obj, err := s3sdk.NewFromConfig(b.cfg, func(o *s3sdk.Options) { o.UsePathStyle = true }).GetObject(context.Background(),
-		&s3sdk.GetObjectInput{Bucket: aws.String(b.bucket), Key: aws.String(logPrefix + "/" + body["key"].(string))})
+		&s3sdk.GetObjectInput{Bucket: aws.String(b.bucket), Key: aws.String(paws.LogPrefix + "/" + body["key"].(string))})
 	if err != nil {
 		t.Fatalf("the export is not in the bucket: %v", err)
 	}

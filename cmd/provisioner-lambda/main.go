@@ -1,0 +1,65 @@
+// Command provisioner-lambda is the SlideRule Provisioner on AWS: the Lambda
+// of deploy/provisioner.yaml (built as its "bootstrap" by make package). It
+// reads its configuration from the environment (aws.Env, documented in
+// deploy/README.md) and serves API Gateway requests, scheduled destroys and
+// the reconcile sweep. It links no embedded part (SQLite, local clusters,
+// the CLI), which keeps the package small and cold starts fast.
+package main
+
+import (
+	"context"
+	"log/slog"
+	"os"
+	"time"
+
+	awssdk "github.com/aws/aws-sdk-go-v2/aws"
+
+	"provisioner/app"
+	"provisioner/aws"
+	"provisioner/aws/awsenv"
+	"provisioner/aws/lambda"
+	phttp "provisioner/http"
+	"provisioner/jwt"
+)
+
+func main() {
+	log := slog.New(slog.NewJSONHandler(os.Stderr, nil))
+	cfg, err := aws.FromEnv(os.Getenv)
+	if err != nil {
+		log.Error("provisioner lambda: configuration", "err", err)
+		os.Exit(1)
+	}
+	cfg.Logger = log
+	sdk, err := awsenv.Load(context.Background(), awsenv.Options{Endpoint: cfg.Endpoint})
+	if err != nil {
+		log.Error("provisioner lambda: AWS configuration", "err", err)
+		os.Exit(1)
+	}
+	h, err := newHandler(context.Background(), cfg, sdk, nil)
+	if err != nil {
+		log.Error("provisioner lambda: configuration", "err", err)
+		os.Exit(1)
+	}
+	lambda.Start(h)
+}
+
+// newHandler wires the AWS backend into the app and the HTTP API; now is
+// the app's clock (nil: time.Now). It makes no network call.
+func newHandler(ctx context.Context, cfg aws.Config, sdk awssdk.Config, now func() time.Time) (*lambda.Handler, error) {
+	b, err := cfg.Open(ctx, sdk)
+	if err != nil {
+		return nil, err
+	}
+	log := cfg.Logger
+	if log == nil {
+		log = slog.Default()
+	}
+	a := app.New(app.Config{Store: b.Store, Tokens: jwt.New(jwt.Config{Issuer: cfg.Issuer, Signer: b.Signer}), Keys: b.Signer,
+		Identity: b.Identity, Device: b.Device, Actions: b.Actions, Membership: b.Membership, Affiliates: b.Affiliates,
+		Driver: b.Driver, Scheduler: b.Scheduler, Runner: b.Runner, Logs: b.Logs, Reap: b.Reap,
+		TestCluster: cfg.TestCluster, PublicCluster: cfg.PublicCluster, Signatures: b.Signatures.Policy,
+		Logger: log, Now: now, Poll: 2 * time.Second})
+	// TrustedProxies stays 0: the Lambda adapter puts API Gateway's sourceIp in RemoteAddr.
+	srv := phttp.NewServer(phttp.Config{App: a, Keys: b.Signer, Issuer: cfg.Issuer, Logger: log, Signatures: b.Signatures})
+	return &lambda.Handler{HTTP: srv, Destroy: a.FireDestroy, Reconcile: a.Reconcile, Logger: log}, nil
+}
