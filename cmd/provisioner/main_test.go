@@ -14,6 +14,7 @@ import (
 	"regexp"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -46,6 +47,7 @@ type server struct {
 	cmd    *exec.Cmd
 	stderr *syncBuffer
 	done   chan error
+	exited atomic.Bool // set when Wait returns, before done is sent
 }
 
 // syncBuffer is a bytes.Buffer safe for the reader goroutine and the test.
@@ -97,7 +99,7 @@ func startServeAt(t testing.TB, data, addr string, env []string, args ...string)
 			}
 		}
 	}()
-	go func() { s.done <- cmd.Wait(); pw.Close() }()
+	go func() { err := cmd.Wait(); s.exited.Store(true); s.done <- err; pw.Close() }()
 	select {
 	case a := <-bound:
 		s.URL = "http://" + a
@@ -113,7 +115,7 @@ func startServeAt(t testing.TB, data, addr string, env []string, args ...string)
 
 // stop sends SIGTERM and expects a clean exit.
 func (s *server) stop(t testing.TB) {
-	if s.cmd.ProcessState != nil {
+	if s.exited.Load() {
 		return
 	}
 	_ = s.cmd.Process.Signal(syscall.SIGTERM)
