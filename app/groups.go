@@ -458,24 +458,10 @@ func (a *App) advanceGroup(ctx context.Context, cluster, user string) error {
 	if err != nil {
 		return err
 	}
-	op, err := a.store.GetOperation(ctx, g.Operation)
-	if err != nil && provisioner.ErrorCode(err) != provisioner.ENOTFOUND {
-		return err
-	}
-	overdue := !op.Deadline.IsZero() && a.now().After(op.Deadline)
-	if g.State == provisioner.StateDeploying {
-		if st, done := a.deployOutcome(st, overdue, "the node group"); done {
-			return a.finishGroupDeployLocked(ctx, g, st)
-		}
-		return nil
-	}
-	switch {
-	case st.State == provisioner.StateAbsent:
-		return a.finishGroupDestroyLocked(ctx, g, "")
-	case overdue:
-		return a.finishGroupDestroyLocked(ctx, g, fmt.Sprintf("still %s after %s", st.State, a.destroyTimeout))
-	}
-	return nil
+	_, err = a.settle(ctx, g.State, g.Operation, "the node group", st,
+		func(st provisioner.DriverStatus) error { return a.finishGroupDeployLocked(ctx, g, st) },
+		func(failure string) error { return a.finishGroupDestroyLocked(ctx, g, failure) })
+	return err
 }
 
 func (a *App) finishGroupDeploy(ctx context.Context, cluster, user, opID string, st provisioner.DriverStatus) {
