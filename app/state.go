@@ -16,20 +16,29 @@ const maxCASRetries = 8
 // won the race, so no request loses another's update. fn reports whether
 // to write; it may run more than once.
 func (a *App) update(ctx context.Context, name string, fn func(cl *provisioner.Cluster, exists bool) (bool, error)) error {
+	get := func(ctx context.Context) (provisioner.Cluster, error) { return a.store.GetCluster(ctx, name) }
+	return swap(ctx, get, a.store.PutCluster, provisioner.Cluster{Name: name}, fn)
+}
+
+// swap is update's loop for any record: get reads it (ENOTFOUND: there is
+// none, and fn gets blank), put writes it if its revision is still the
+// stored one.
+func swap[T any](ctx context.Context, get func(context.Context) (T, error), put func(context.Context, T) (int64, error),
+	blank T, fn func(v *T, exists bool) (bool, error)) error {
 	for i := 0; ; i++ {
-		cl, err := a.store.GetCluster(ctx, name)
+		v, err := get(ctx)
 		exists := err == nil
 		if err != nil && provisioner.ErrorCode(err) != provisioner.ENOTFOUND {
 			return err
 		}
 		if !exists {
-			cl = provisioner.Cluster{Name: name}
+			v = blank
 		}
-		write, err := fn(&cl, exists)
+		write, err := fn(&v, exists)
 		if err != nil || !write {
 			return err
 		}
-		_, err = a.store.PutCluster(ctx, cl)
+		_, err = put(ctx, v)
 		if provisioner.ErrorCode(err) != provisioner.ECONFLICT || i >= maxCASRetries {
 			return err
 		}
