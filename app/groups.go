@@ -234,24 +234,10 @@ func (a *App) markGroupDeploying(ctx context.Context, c Caller, req GroupRequest
 // updateGroup is update for node groups: read, change, compare-and-swap,
 // retried on a lost race.
 func (a *App) updateGroup(ctx context.Context, cluster, user string, fn func(g *provisioner.NodeGroup, exists bool) (bool, error)) error {
-	for i := 0; ; i++ {
-		g, err := a.store.GetNodeGroup(ctx, cluster, user)
-		exists := err == nil
-		if err != nil && provisioner.ErrorCode(err) != provisioner.ENOTFOUND {
-			return err
-		}
-		if !exists {
-			g = provisioner.NodeGroup{Cluster: cluster, User: user}
-		}
-		write, err := fn(&g, exists)
-		if err != nil || !write {
-			return err
-		}
-		_, err = a.store.PutNodeGroup(ctx, g)
-		if provisioner.ErrorCode(err) != provisioner.ECONFLICT || i >= maxCASRetries {
-			return err
-		}
+	get := func(ctx context.Context) (provisioner.NodeGroup, error) {
+		return a.store.GetNodeGroup(ctx, cluster, user)
 	}
+	return swap(ctx, get, a.store.PutNodeGroup, provisioner.NodeGroup{Cluster: cluster, User: user}, fn)
 }
 
 // GroupStatus is STATUS of a node group (production's /status/{username});
@@ -458,24 +444,10 @@ func (a *App) advanceGroup(ctx context.Context, cluster, user string) error {
 	if err != nil {
 		return err
 	}
-	op, err := a.store.GetOperation(ctx, g.Operation)
-	if err != nil && provisioner.ErrorCode(err) != provisioner.ENOTFOUND {
-		return err
-	}
-	overdue := !op.Deadline.IsZero() && a.now().After(op.Deadline)
-	if g.State == provisioner.StateDeploying {
-		if st, done := a.deployOutcome(st, overdue, "the node group"); done {
-			return a.finishGroupDeployLocked(ctx, g, st)
-		}
-		return nil
-	}
-	switch {
-	case st.State == provisioner.StateAbsent:
-		return a.finishGroupDestroyLocked(ctx, g, "")
-	case overdue:
-		return a.finishGroupDestroyLocked(ctx, g, fmt.Sprintf("still %s after %s", st.State, a.destroyTimeout))
-	}
-	return nil
+	_, err = a.settle(ctx, g.State, g.Operation, "the node group", st,
+		func(st provisioner.DriverStatus) error { return a.finishGroupDeployLocked(ctx, g, st) },
+		func(failure string) error { return a.finishGroupDestroyLocked(ctx, g, failure) })
+	return err
 }
 
 func (a *App) finishGroupDeploy(ctx context.Context, cluster, user, opID string, st provisioner.DriverStatus) {

@@ -42,13 +42,8 @@ type TestFlag struct {
 // tests flagged. A cancelled TEST is no result and is passed over.
 // Organization members may read it, as the latest report.
 func (a *App) TestHistory(ctx context.Context, c Caller, branch string, limit int) (TestHistory, error) {
-	if err := requireLevel(c.User, provisioner.LevelOrgMember, "the test history"); err != nil {
-		return TestHistory{}, err
-	}
-	if branch == "" {
-		branch = DefaultTestBranch
-	}
-	if err := provisioner.ValidateVersion(branch); err != nil {
+	branch, err := testBranch(c, branch, "the test history")
+	if err != nil {
 		return TestHistory{}, err
 	}
 	switch {

@@ -67,17 +67,24 @@ type TestReport struct {
 	Job    provisioner.Job
 }
 
-// LatestTest returns the latest finished TEST whose version is branch
-// (default main); a cancelled TEST is no result and is passed over.
-// Organization members may read it, as production's members.
-func (a *App) LatestTest(ctx context.Context, c Caller, branch string) (TestReport, error) {
-	if err := requireLevel(c.User, provisioner.LevelOrgMember, "the test report"); err != nil {
-		return TestReport{}, err
+// testBranch checks a read of TEST results, which organization members
+// may make, and its branch (default main).
+func testBranch(c Caller, branch, what string) (string, error) {
+	if err := requireLevel(c.User, provisioner.LevelOrgMember, what); err != nil {
+		return "", err
 	}
 	if branch == "" {
 		branch = DefaultTestBranch
 	}
-	if err := provisioner.ValidateVersion(branch); err != nil {
+	return branch, provisioner.ValidateVersion(branch)
+}
+
+// LatestTest returns the latest finished TEST whose version is branch
+// (default main); a cancelled TEST is no result and is passed over.
+// Organization members may read it, as production's members.
+func (a *App) LatestTest(ctx context.Context, c Caller, branch string) (TestReport, error) {
+	branch, err := testBranch(c, branch, "the test report")
+	if err != nil {
 		return TestReport{}, err
 	}
 	jobs, err := a.store.ListJobs(ctx, provisioner.JobFilter{Kind: provisioner.JobTest, Version: branch, Limit: 1000})

@@ -4,6 +4,7 @@ import (
 	"context"
 	"slices"
 	"strings"
+	"time"
 
 	"provisioner"
 )
@@ -34,11 +35,7 @@ func (a *App) LoginToken(ctx context.Context, src, token string) (Login, error) 
 		return Login{}, err
 	}
 	l, err := a.loginToken(ctx, &c, id, token)
-	a.login.charge(src, err, now)
-	if err = a.auditLogin(ctx, c, "login.pat", err); err != nil {
-		return Login{}, err // no login the audit log does not show
-	}
-	return l, nil
+	return a.endLogin(ctx, c, src, "login.pat", now, l, err)
 }
 
 func (a *App) loginToken(ctx context.Context, c *Caller, id, token string) (Login, error) {
@@ -111,11 +108,7 @@ func (a *App) PollDevice(ctx context.Context, src, deviceCode string) (Login, er
 		c.User = u
 		l, err = a.issue(ctx, u)
 	}
-	a.login.charge(src, err, now)
-	if err = a.auditLogin(ctx, c, "login.device", err); err != nil {
-		return Login{}, err // no login the audit log does not show
-	}
-	return l, nil
+	return a.endLogin(ctx, c, src, "login.device", now, l, err)
 }
 
 // LoginActions is LOGIN with a GitHub Actions OIDC ID token: the nightly
@@ -149,9 +142,15 @@ func (a *App) LoginActions(ctx context.Context, src, idToken string) (Login, err
 			l, err = a.issue(ctx, u)
 		}
 	}
+	return a.endLogin(ctx, c, src, "login.actions", now, l, err)
+}
+
+// endLogin ends a login attempt: charged to the source's limits and
+// audited; no login the audit log does not show.
+func (a *App) endLogin(ctx context.Context, c Caller, src, action string, now time.Time, l Login, err error) (Login, error) {
 	a.login.charge(src, err, now)
-	if err = a.auditLogin(ctx, c, "login.actions", err); err != nil {
-		return Login{}, err // no login the audit log does not show
+	if err = a.auditLogin(ctx, c, action, err); err != nil {
+		return Login{}, err
 	}
 	return l, nil
 }

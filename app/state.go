@@ -16,20 +16,29 @@ const maxCASRetries = 8
 // won the race, so no request loses another's update. fn reports whether
 // to write; it may run more than once.
 func (a *App) update(ctx context.Context, name string, fn func(cl *provisioner.Cluster, exists bool) (bool, error)) error {
+	get := func(ctx context.Context) (provisioner.Cluster, error) { return a.store.GetCluster(ctx, name) }
+	return swap(ctx, get, a.store.PutCluster, provisioner.Cluster{Name: name}, fn)
+}
+
+// swap is update's loop for any record: get reads it (ENOTFOUND: there is
+// none, and fn gets blank), put writes it if its revision is still the
+// stored one.
+func swap[T any](ctx context.Context, get func(context.Context) (T, error), put func(context.Context, T) (int64, error),
+	blank T, fn func(v *T, exists bool) (bool, error)) error {
 	for i := 0; ; i++ {
-		cl, err := a.store.GetCluster(ctx, name)
+		v, err := get(ctx)
 		exists := err == nil
 		if err != nil && provisioner.ErrorCode(err) != provisioner.ENOTFOUND {
 			return err
 		}
 		if !exists {
-			cl = provisioner.Cluster{Name: name}
+			v = blank
 		}
-		write, err := fn(&cl, exists)
+		write, err := fn(&v, exists)
 		if err != nil || !write {
 			return err
 		}
-		_, err = a.store.PutCluster(ctx, cl)
+		_, err = put(ctx, v)
 		if provisioner.ErrorCode(err) != provisioner.ECONFLICT || i >= maxCASRetries {
 			return err
 		}
@@ -73,27 +82,42 @@ func (a *App) advance(ctx context.Context, name string) error {
 	if err != nil {
 		return err
 	}
-	op, err := a.store.GetOperation(ctx, cl.Operation)
+	pending, err := a.settle(ctx, cl.State, cl.Operation, "the cluster", st,
+		func(st provisioner.DriverStatus) error { return a.finishDeployLocked(ctx, cl, st) },
+		func(failure string) error { return a.finishDestroyLocked(ctx, cl, st, failure) })
+	if pending && err == nil {
+		// Not gone yet: the driver's Destroy may have been cut short (an
+		// error, a restart); ask again until it is done.
+		a.resumeDestroy(ctx, name)
+	}
+	return err
+}
+
+// settle is what advance does for clusters and node groups alike: from the
+// record's state (deploying or destroying), its operation's deadline and
+// what the driver observes (st), it ends a deployment (deployed) or a
+// destruction (destroyed; failure "" when it succeeded) that is over.
+// destroyPending reports a destruction that is not.
+func (a *App) settle(ctx context.Context, state provisioner.ClusterState, opID, what string, st provisioner.DriverStatus,
+	deployed func(provisioner.DriverStatus) error, destroyed func(failure string) error) (destroyPending bool, err error) {
+	op, err := a.store.GetOperation(ctx, opID)
 	if err != nil && provisioner.ErrorCode(err) != provisioner.ENOTFOUND {
-		return err
+		return false, err
 	}
 	overdue := !op.Deadline.IsZero() && a.now().After(op.Deadline)
-	if cl.State == provisioner.StateDeploying {
-		if st, done := a.deployOutcome(st, overdue, "the cluster"); done {
-			return a.finishDeployLocked(ctx, cl, st)
+	if state == provisioner.StateDeploying {
+		if st, done := a.deployOutcome(st, overdue, what); done {
+			return false, deployed(st)
 		}
-		return nil
+		return false, nil
 	}
 	switch {
 	case st.State == provisioner.StateAbsent:
-		return a.finishDestroyLocked(ctx, cl, st, "")
+		return false, destroyed("")
 	case overdue:
-		return a.finishDestroyLocked(ctx, cl, st, fmt.Sprintf("still %s after %s", st.State, a.destroyTimeout))
+		return false, destroyed(fmt.Sprintf("still %s after %s", st.State, a.destroyTimeout))
 	}
-	// Not gone yet: the driver's Destroy may have been cut short (an
-	// error, a restart); ask again until it is done.
-	a.resumeDestroy(ctx, name)
-	return nil
+	return true, nil
 }
 
 func orNone(s string) string {

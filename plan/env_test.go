@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"provisioner"
+	"provisioner/testkit"
 )
 
 func goodInputs() Inputs {
@@ -21,28 +22,6 @@ func goodInputs() Inputs {
 		Version: "v5.4.5", RepoURL: "https://github.com/SlideRuleEarth/sliderule.git", Domain: "slideruleearth.io",
 		WorkDir: "/var/lib/provisioner/jobs/0123", Deadline: time.Unix(1900000000, 0),
 	}
-}
-
-// source runs bash on the environment file and prints each variable.
-func source(t testing.TB, env []byte, names ...string) map[string]string {
-	t.Helper()
-	f := filepath.Join(t.TempDir(), "job.env")
-	if err := os.WriteFile(f, env, 0o600); err != nil {
-		t.Fatal(err)
-	}
-	script := `set -u; . "$1" || exit 9; shift; for n in "$@"; do printf '%s\0%s\0' "$n" "${!n}"; done`
-	cmd := exec.Command("bash", append([]string{"--noprofile", "--norc", "-c", script, "bash", f}, names...)...)
-	cmd.Env = []string{"PATH=" + os.Getenv("PATH")}
-	out, err := cmd.Output()
-	if err != nil {
-		t.Fatalf("sourcing the environment file: %v\n%s", err, env)
-	}
-	got := map[string]string{}
-	parts := strings.Split(string(out), "\x00")
-	for i := 0; i+1 < len(parts); i += 2 {
-		got[parts[i]] = parts[i+1]
-	}
-	return got
 }
 
 func TestEnvRoundTrip(t *testing.T) {
@@ -78,7 +57,7 @@ func TestEnvRoundTrip(t *testing.T) {
 	for k := range want {
 		names = append(names, k)
 	}
-	got := source(t, env, names...)
+	got := testkit.SourceEnv(t, env, names...)
 	for k, v := range want {
 		if got[k] != v {
 			t.Errorf("%s = %q, want %q", k, got[k], v)
@@ -112,7 +91,7 @@ func TestEnvQuotingProperty(t *testing.T) {
 		for k := range in.Extra {
 			names = append(names, k)
 		}
-		got := source(t, env, names...)
+		got := testkit.SourceEnv(t, env, names...)
 		for k, v := range in.Extra {
 			if got[k] != v {
 				t.Logf("%s = %q, want %q", k, got[k], v)
@@ -246,7 +225,7 @@ func TestScriptHoldsNoRequestValue(t *testing.T) {
 }
 
 // TestScriptSyntax checks the generated scripts with bash -n, and with
-// shellcheck where it is installed.
+// shellcheck (testkit.Shellcheck).
 func TestScriptSyntax(t *testing.T) {
 	if _, err := exec.LookPath("bash"); err != nil {
 		t.Skip("no bash")
@@ -272,7 +251,7 @@ steps:
 		}
 		plans = append(plans, p)
 	}
-	shellcheck, _ := exec.LookPath("shellcheck")
+	var files []string
 	for _, p := range plans {
 		script, err := Script(p)
 		if err != nil {
@@ -300,12 +279,9 @@ steps:
 				t.Errorf("step %d run %q, want %q", i, r, p.Steps[i].Run)
 			}
 		}
-		if shellcheck != "" {
-			if out, err := exec.Command(shellcheck, "-s", "bash", "-S", "warning", f).CombinedOutput(); err != nil {
-				t.Errorf("shellcheck: %v\n%s", err, out)
-			}
-		}
+		files = append(files, f)
 	}
+	t.Run("shellcheck", func(t *testing.T) { testkit.Shellcheck(t, []string{"-S", "warning"}, files...) })
 }
 
 // TestScriptJSONStrings: the script's JSON writer escapes anything a git
@@ -347,13 +323,6 @@ func TestScriptJSONStrings(t *testing.T) {
 // TestJobScriptShellcheck: job.sh and a rendered script have no shellcheck
 // warnings (its info-level notes are style).
 func TestJobScriptShellcheck(t *testing.T) {
-	sc, err := exec.LookPath("shellcheck")
-	if err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatal("no shellcheck (scripts/test.sh installs it)")
-		}
-		t.Skip("no shellcheck")
-	}
 	s, err := Default()
 	if err != nil {
 		t.Fatal(err)
@@ -370,9 +339,5 @@ func TestJobScriptShellcheck(t *testing.T) {
 	if err := os.WriteFile(rendered, script, 0o600); err != nil {
 		t.Fatal(err)
 	}
-	for _, f := range []string{"job.sh", rendered} {
-		if out, err := exec.Command(sc, "-s", "bash", "-S", "warning", f).CombinedOutput(); err != nil {
-			t.Errorf("shellcheck %s: %v\n%s", f, err, out)
-		}
-	}
+	testkit.Shellcheck(t, []string{"-S", "warning"}, "job.sh", rendered)
 }

@@ -73,7 +73,7 @@ fi
 # The SlideRule reference files (production's ILB among them).
 export SLIDERULE_REF="${SLIDERULE_REF:-$(cd .. && pwd)/shared/sliderule-ref}"
 
-log "shellcheck (the job script and the EC2 host setup are checked by go test)"
+log "shellcheck (go test checks every *.sh, and the scripts rendered from them)"
 if ! command -v shellcheck >/dev/null && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
 	apt-get install -y -qq shellcheck >/dev/null || true
 fi
@@ -86,6 +86,7 @@ if ! command -v shellcheck >/dev/null; then
 fi
 
 log "gofmt, go vet, staticcheck"
+# shellcheck disable=SC2046 # file names without spaces, one argument each
 unformatted=$(gofmt -l $(git ls-files '*.go' 2>/dev/null || find . -name '*.go' -not -path './.venv/*'))
 if [ -n "${unformatted}" ]; then
 	echo "gofmt needed on:" >&2

@@ -9,7 +9,6 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	cfn "github.com/aws/aws-sdk-go-v2/service/cloudformation"
@@ -110,17 +109,7 @@ func (d *Driver) checkGroupSpec(spec provisioner.NodeGroupSpec) error {
 			return provisioner.Errorf(provisioner.EINVALID, "invalid version %q", truncate(spec.Version, 64))
 		}
 	}
-	if spec.NodeCapacity < 1 || spec.NodeCapacity > MaxNodeCapacity {
-		return provisioner.Errorf(provisioner.EINVALID, "node capacity must be between 1 and %d", MaxNodeCapacity)
-	}
-	if spec.CreatedBy != "" && !createdByRE.MatchString(spec.CreatedBy) {
-		return provisioner.Errorf(provisioner.EINVALID, "creator %q cannot be a tag value", truncate(spec.CreatedBy, 64))
-	}
-	if !spec.ExpiresAt.IsZero() && !spec.ExpiresAt.After(d.cfg.Now()) {
-		return provisioner.Errorf(provisioner.EINVALID, "the node group of %s on %s would expire at %s, which is past",
-			spec.User, spec.Cluster, spec.ExpiresAt.UTC().Format(time.RFC3339))
-	}
-	return nil
+	return d.checkSizing(spec.NodeCapacity, spec.CreatedBy, spec.ExpiresAt, groupWhat(spec.Cluster, spec.User))
 }
 
 // DeployGroup creates the group's stack of deploy/userasg.yaml, its
@@ -155,44 +144,27 @@ func (d *Driver) DeployGroup(ctx context.Context, spec provisioner.NodeGroupSpec
 	if err != nil {
 		return err
 	}
-	name := d.GroupStackName(spec.Cluster, spec.User)
-	if exists, err := d.createGroup(ctx, spec, params, ""); !exists {
-		return err
-	}
-	st, err := d.describe(ctx, name)
-	if err != nil {
-		return err
-	}
-	if st == nil {
-		return d.createGroupOnce(ctx, spec, params, "")
-	}
-	if err := ownedGroup(st, spec.Cluster, spec.User); err != nil {
-		return err
-	}
-	status := st.StackStatus
-	switch {
-	case live(status):
-		if got := stackParams(st)[ParamNodeCapacity]; got != strconv.Itoa(spec.NodeCapacity) {
-			return provisioner.Errorf(provisioner.ECONFLICT, "the node group of %s on %s already exists with %s %q (asked %d); destroy it first",
-				spec.User, spec.Cluster, ParamNodeCapacity, got, spec.NodeCapacity)
-		}
-		return nil
-	case status == types.StackStatusDeleteInProgress:
-		return provisioner.Errorf(provisioner.ECONFLICT, "the node group of %s on %s is still being destroyed; deploy it again once that is done", spec.User, spec.Cluster)
-	case !deletable(status):
-		return provisioner.Errorf(provisioner.ECONFLICT, "the stack of an earlier node group of %s on %s is %s; deploy again in a few minutes", spec.User, spec.Cluster, status)
-	}
-	if err := d.delete(ctx, st); err != nil {
-		return err
-	}
-	again, err := d.describe(ctx, name)
-	if err != nil {
-		return err
-	}
-	if again == nil || again.StackStatus == types.StackStatusDeleteComplete {
-		return d.createGroupOnce(ctx, spec, params, aws.ToString(st.StackId))
-	}
-	return provisioner.Errorf(provisioner.ECONFLICT, "the stack of an earlier node group of %s on %s was %s and is being deleted; deploy again in a few minutes", spec.User, spec.Cluster, status)
+	return d.deploy(ctx, deployment{
+		name:    d.GroupStackName(spec.Cluster, spec.User),
+		what:    groupWhat(spec.Cluster, spec.User),
+		earlier: fmt.Sprintf("an earlier node group of %s on %s", spec.User, spec.Cluster),
+		owned:   func(st *types.Stack) error { return ownedGroup(st, spec.Cluster, spec.User) },
+		same: func(st *types.Stack) error {
+			if got := stackParams(st)[ParamNodeCapacity]; got != strconv.Itoa(spec.NodeCapacity) {
+				return provisioner.Errorf(provisioner.ECONFLICT, "the node group of %s on %s already exists with %s %q (asked %d); destroy it first",
+					spec.User, spec.Cluster, ParamNodeCapacity, got, spec.NodeCapacity)
+			}
+			return nil
+		},
+		create: func(ctx context.Context, replaces string) (bool, error) {
+			return d.createGroup(ctx, spec, params, replaces)
+		},
+	})
+}
+
+// groupWhat names a node group in messages.
+func groupWhat(cluster, user string) string {
+	return fmt.Sprintf("the node group of %s on %s", user, cluster)
 }
 
 // groupParameters are a group stack's parameters: the spec's, the
@@ -233,8 +205,8 @@ func groupParameters(parent *types.Stack, spec provisioner.NodeGroupSpec) (map[s
 	if spec.Version == "" {
 		m[ParamVersion] = pp[ParamVersion]
 	}
-	m[ParamCreatedBy] = groupCreatedBy(spec)
-	m[ParamExpiresAt] = groupExpiresAt(spec)
+	m[ParamCreatedBy] = creator(spec.CreatedBy)
+	m[ParamExpiresAt] = expiry(spec.ExpiresAt)
 	// Values from the cluster stack passed its template's patterns; these
 	// are checked again, as shell-safe words, before they reach another.
 	for k, v := range m {
@@ -249,28 +221,6 @@ func groupParameters(parent *types.Stack, spec provisioner.NodeGroupSpec) (map[s
 // quote, space, "$", backslash, newline or other shell syntax.
 var safeParamRE = regexp.MustCompile(`^[A-Za-z0-9._:/@+=%~,-]*$`)
 
-func groupCreatedBy(spec provisioner.NodeGroupSpec) string {
-	if spec.CreatedBy == "" {
-		return "provisioner"
-	}
-	return spec.CreatedBy
-}
-
-func groupExpiresAt(spec provisioner.NodeGroupSpec) string {
-	if spec.ExpiresAt.IsZero() {
-		return "none"
-	}
-	return spec.ExpiresAt.UTC().Format(time.RFC3339)
-}
-
-func (d *Driver) createGroupOnce(ctx context.Context, spec provisioner.NodeGroupSpec, params map[string]string, replaces string) error {
-	exists, err := d.createGroup(ctx, spec, params, replaces)
-	if exists {
-		return provisioner.Errorf(provisioner.ECONFLICT, "another deployment of the node group of %s on %s created its stack meanwhile; deploy again", spec.User, spec.Cluster)
-	}
-	return err
-}
-
 // createGroup sends CreateStack for the group; exists reports a stack of
 // that name already there.
 func (d *Driver) createGroup(ctx context.Context, spec provisioner.NodeGroupSpec, params map[string]string, replaces string) (exists bool, err error) {
@@ -278,37 +228,18 @@ func (d *Driver) createGroup(ctx context.Context, spec provisioner.NodeGroupSpec
 	tags := clone(d.cfg.Tags)
 	tags[TagCluster] = spec.Cluster
 	tags[TagUser] = spec.User
-	tags[TagCreatedBy] = groupCreatedBy(spec)
-	tags[TagExpiresAt] = groupExpiresAt(spec)
-	in := &cfn.CreateStackInput{
-		StackName:          aws.String(name),
-		Parameters:         sortedParams(params),
-		Tags:               sortedTags(tags),
-		ClientRequestToken: aws.String(GroupDeployToken(name, spec, replaces)),
-		OnFailure:          types.OnFailureRollback,
-		TimeoutInMinutes:   aws.Int32(int32(max(1, d.cfg.CreateTimeout.Round(time.Minute)/time.Minute))),
-	}
-	exists, err = d.createStack(ctx, in, d.cfg.GroupTemplateBody, d.cfg.GroupTemplateURL)
-	if err != nil {
-		return false, cfnError(ctx, err, fmt.Sprintf("CloudFormation did not create the stack of the node group of %s on %s", spec.User, spec.Cluster), "CreateStack "+name)
-	}
-	return exists, nil
-}
-
-func sortedParams(m map[string]string) []types.Parameter {
-	out := make([]types.Parameter, 0, len(m))
-	for _, k := range sortedKeys(m) {
-		out = append(out, types.Parameter{ParameterKey: aws.String(k), ParameterValue: aws.String(m[k])})
-	}
-	return out
-}
-
-func sortedTags(m map[string]string) []types.Tag {
-	out := make([]types.Tag, 0, len(m))
-	for _, k := range sortedKeys(m) {
-		out = append(out, types.Tag{Key: aws.String(k), Value: aws.String(m[k])})
-	}
-	return out
+	tags[TagCreatedBy] = creator(spec.CreatedBy)
+	tags[TagExpiresAt] = expiry(spec.ExpiresAt)
+	_, exists, err = d.createStack(ctx, newStack{
+		name:    name,
+		token:   GroupDeployToken(name, spec, replaces),
+		params:  sortedParams(params),
+		tags:    sortedTags(tags),
+		body:    d.cfg.GroupTemplateBody,
+		url:     d.cfg.GroupTemplateURL,
+		failure: "CloudFormation did not create the stack of " + groupWhat(spec.Cluster, spec.User),
+	})
+	return exists, err
 }
 
 // GroupDeployToken is the ClientRequestToken of a group's CreateStack:
@@ -328,14 +259,6 @@ func ownedGroup(st *types.Stack, cluster, user string) error {
 	}
 	return provisioner.Errorf(provisioner.ECONFLICT, "stack %s exists but is not the node group of %s on %s (no tags %s=%s, %s=%s); the provisioner leaves it alone",
 		aws.ToString(st.StackName), user, cluster, TagCluster, cluster, TagUser, user)
-}
-
-func stackTags(st *types.Stack) map[string]string {
-	m := make(map[string]string, len(st.Tags))
-	for _, t := range st.Tags {
-		m[aws.ToString(t.Key)] = aws.ToString(t.Value)
-	}
-	return m
 }
 
 // GroupStatus observes the group's stack; a created stack is running
@@ -365,28 +288,12 @@ func (d *Driver) GroupStatus(ctx context.Context, cluster, user string) (provisi
 	if state != stateCreated {
 		return out, nil
 	}
-	want, err := strconv.Atoi(stackParams(st)[ParamNodeCapacity])
-	if err != nil || want < 1 {
-		return provisioner.DriverStatus{State: provisioner.StateFailed, Endpoint: out.Endpoint,
-			Reason: fmt.Sprintf("stack %s has no valid %s parameter", name, ParamNodeCapacity)}, nil
+	h := health{uncounted: "the health probe cannot count a node group's nodes",
+		check: "the health check of service " + user, countNote: " as service " + user}
+	if sp, ok := d.cfg.HealthProbe.(ServiceProbe); ok {
+		h.count = func(ctx context.Context) (int, error) { return sp.CheckService(ctx, cluster, user, out.Endpoint) }
 	}
-	out.State = provisioner.StateDeploying
-	sp, ok := d.cfg.HealthProbe.(ServiceProbe)
-	if !ok {
-		out.Reason = "the health probe cannot count a node group's nodes"
-		return out, nil
-	}
-	nodes, err := sp.CheckService(ctx, cluster, user, out.Endpoint)
-	switch {
-	case err != nil:
-		out.Reason = fmt.Sprintf("stack %s; waiting for the health check of service %s: %v", st.StackStatus, user, err)
-	case nodes < want:
-		out.Nodes = max(nodes, 0)
-		out.Reason = fmt.Sprintf("%d of %d nodes registered as service %s", out.Nodes, want, user)
-	default:
-		out.State, out.Nodes, out.Reason = provisioner.StateRunning, nodes, ""
-	}
-	return out, nil
+	return createdStatus(ctx, st, out, h), nil
 }
 
 // DestroyGroup deletes the group's stack (never its cluster's), with
@@ -403,18 +310,7 @@ func (d *Driver) DestroyGroup(ctx context.Context, cluster, user string) error {
 	if err := ownedGroup(st, cluster, user); err != nil {
 		return err
 	}
-	return d.deleteGroupStack(ctx, st, cluster, user)
-}
-
-func (d *Driver) deleteGroupStack(ctx context.Context, st *types.Stack, cluster, user string) error {
-	switch status := st.StackStatus; {
-	case status == types.StackStatusDeleteComplete || status == types.StackStatusDeleteInProgress:
-		return nil
-	case strings.HasSuffix(string(status), "_IN_PROGRESS") && status != types.StackStatusCreateInProgress &&
-		status != types.StackStatusReviewInProgress:
-		return provisioner.Errorf(provisioner.EUNAVAILABLE, "the stack of the node group of %s on %s is %s; it can be deleted once that ends", user, cluster, status)
-	}
-	return d.delete(ctx, st)
+	return d.remove(ctx, st, "the stack of "+groupWhat(cluster, user))
 }
 
 // groupStacks returns the live group stacks of cluster: stacks named
@@ -478,7 +374,7 @@ func (d *Driver) destroyGroups(ctx context.Context, cluster string) error {
 	}
 	var errs []string
 	for _, st := range stacks {
-		if err := d.deleteGroupStack(ctx, st, cluster, stackTags(st)[TagUser]); err != nil {
+		if err := d.remove(ctx, st, "the stack of "+groupWhat(cluster, stackTags(st)[TagUser])); err != nil {
 			errs = append(errs, provisioner.ErrorMessage(err))
 		}
 	}
@@ -502,15 +398,5 @@ func (d *Driver) GroupEvents(ctx context.Context, cluster, user string) ([]provi
 	if err := ownedGroup(st, cluster, user); err != nil {
 		return nil, err
 	}
-	key := provisioner.GroupKey(cluster, user)
-	var out []provisioner.Event
-	err = d.events(ctx, aws.ToString(st.StackId), d.cfg.MaxEvents, func(e types.StackEvent) bool {
-		out = append(out, event(key, e))
-		return len(out) < d.cfg.MaxEvents
-	})
-	if err != nil {
-		return nil, err
-	}
-	slices.Reverse(out)
-	return out, nil
+	return d.stackEvents(ctx, st, provisioner.GroupKey(cluster, user))
 }

@@ -1,6 +1,17 @@
-# runner_bootstrap.sh: the rest of a job machine's user data, after its two
-# data sections (the job's environment file and script, written to $J by the
-# head). Swap this file to change what the machine does around the job.
+#!/bin/bash
+# SlideRule Provisioner: the EC2 user data of one TEST or RELEASE job.
+# Constant text, but for two data sections: the job's environment file
+# (package plan's Env: every value validated and single-quoted, so that
+# sourcing it only sets variables) and the job script (the operator's
+# plan, gzip+base64). The machine ends itself: at the job's hard deadline
+# at the latest (shutdown -h +N), else once the log and result are in S3.
+set -u
+umask 077
+export HOME=/root LANG=C.UTF-8
+J=__JOB_DIR__
+if ! mkdir -p -- "$J" || ! chmod 700 -- "$J"; then shutdown -h now; exit 1; fi
+# @data sections@ (runner_userdata.go writes $J/job.env and $J/job.sh here)
+# After them: what the machine does around the job.
 # The job's values, as data; check what arithmetic will see.
 . "$J/job.env" || { shutdown -h now; exit 1; }
 [[ $DEADLINE =~ ^[0-9]{1,12}$ && $KILL_GRACE =~ ^[0-9]{1,5}$ && $DEADLINE_GRACE =~ ^[0-9]{1,5}$ &&

@@ -21,6 +21,7 @@ import (
 	"provisioner"
 	"provisioner/aws/awsenv"
 	"provisioner/plan"
+	"provisioner/testkit"
 )
 
 // offlineRunner is a job runner whose clients point at nothing: any AWS
@@ -106,58 +107,27 @@ func userDataSections(t *testing.T, ud []byte) (env, outside, script []byte) {
 	return []byte(envB.String()), []byte(out.String()), s
 }
 
-// sourceEnvFile sources an environment file in bash and returns the named
-// variables' values.
-func sourceEnvFile(t *testing.T, env []byte, names ...string) map[string]string {
-	t.Helper()
-	f := filepath.Join(t.TempDir(), "job.env")
-	if err := os.WriteFile(f, env, 0o600); err != nil {
-		t.Fatal(err)
-	}
-	script := `set -u; . "$1" || exit 9; shift; for n in "$@"; do printf '%s\0%s\0' "$n" "${!n}"; done`
-	cmd := exec.Command("bash", append([]string{"--noprofile", "--norc", "-c", script, "bash", f}, names...)...)
-	cmd.Env = []string{"PATH=" + os.Getenv("PATH")}
-	out, err := cmd.Output()
-	if err != nil {
-		t.Fatalf("sourcing the environment file: %v\n%s", err, env)
-	}
-	got := map[string]string{}
-	parts := strings.Split(string(out), "\x00")
-	for i := 0; i+1 < len(parts); i += 2 {
-		got[parts[i]] = parts[i+1]
-	}
-	return got
-}
-
 // TestShellcheckRunnerScripts: the job machine's user data, its host setup
-// as the user data carries it, and host.sh itself pass shellcheck
-// (required under CI).
+// as the user data carries it, and the scripts they are made of pass
+// shellcheck (required under CI).
 func TestShellcheckRunnerScripts(t *testing.T) {
-	sc, err := exec.LookPath("shellcheck")
-	if err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatal("no shellcheck (scripts/test.sh installs it)")
-		}
-		t.Skip("no shellcheck")
-	}
 	r, _ := offlineRunner(t, nil)
 	s, err := r.launch(testJob(provisioner.JobTest, time.Now()))
 	if err != nil {
 		t.Fatal(err)
 	}
 	dir := t.TempDir()
-	files := map[string][]byte{"user-data.sh": s.userData,
-		"host-setup.sh": []byte("#!/bin/bash\nset -eo pipefail\n" + DefaultHostSetup), "host.sh": []byte(hostScript)}
-	for name, b := range files {
+	files := []string{"host.sh", "runner_bootstrap.sh", "buildenv_wrapper.sh"}
+	for name, b := range map[string][]byte{"user-data.sh": s.userData,
+		"host-setup.sh": []byte("#!/bin/bash\nset -eo pipefail\n" + DefaultHostSetup)} {
 		p := filepath.Join(dir, name)
 		if err := os.WriteFile(p, b, 0o600); err != nil {
 			t.Fatal(err)
 		}
-		// SC1090/SC1091: the environment file is sourced by design.
-		if out, err := exec.Command(sc, "-s", "bash", "-e", "SC1090,SC1091", p).CombinedOutput(); err != nil {
-			t.Errorf("shellcheck %s: %v\n%s", name, err, out)
-		}
+		files = append(files, p)
 	}
+	// SC1090/SC1091: the environment file is sourced by design.
+	testkit.Shellcheck(t, []string{"-e", "SC1090,SC1091"}, files...)
 }
 
 // TestHostSetupLikeProduction runs the default host setup, as the job
@@ -179,7 +149,7 @@ func TestHostSetupLikeProduction(t *testing.T) {
 		t.Fatalf("rendering the user data made AWS calls: %v", calls0.Calls())
 	}
 	env, outside, _ := userDataSections(t, s.userData)
-	got := sourceEnvFile(t, env, "HOST_SETUP", "CHECKOUT_DIR", "WORK_DIR")
+	got := testkit.SourceEnv(t, env, "HOST_SETUP", "CHECKOUT_DIR", "WORK_DIR")
 	if got["HOST_SETUP"] != DefaultHostSetup || strings.Contains(DefaultHostSetup, "\n#") {
 		t.Fatalf("HOST_SETUP is not the compacted host.sh:\n%s", got["HOST_SETUP"])
 	}

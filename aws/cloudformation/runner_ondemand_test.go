@@ -42,21 +42,30 @@ func TestSpotCapacityReasons(t *testing.T) {
 	}
 }
 
-func TestRunnerOnDemandFallback(t *testing.T) {
-	w := newRunnerWorld(t, false)
+// failedJob starts a job whose stack then rolls back, the stack's status
+// reason replaced by reason unless it is "", and an instance event failing
+// with instanceFailure.
+func failedJob(t *testing.T, w *runnerWorld, reason, instanceFailure string) provisioner.Job {
+	t.Helper()
 	j := provisioner.Job{ID: newJobID(), Kind: provisioner.JobTest, Cluster: "c1", Version: "v4.5.1", CreatedAt: w.Now(), Deadline: w.Now().Add(time.Hour)}
 	name, err := w.r.Start(bg, j)
 	if err != nil {
 		t.Fatal(err)
 	}
 	j.Instance = name
-	od := w.r.OnDemandStackName(j.ID)
-	// The spot stack failed: the instance's event says no capacity.
 	w.inj.mu.Lock()
-	w.inj.reason, w.inj.instanceFailure = "The following resource(s) failed to create: [Instance]. Rollback requested by user.", capacityReason
+	w.inj.reason, w.inj.instanceFailure = reason, instanceFailure
 	w.inj.mu.Unlock()
 	w.inj.set(name, types.StackStatusRollbackComplete, 1, 0)
 	w.calls.Reset()
+	return j
+}
+
+func TestRunnerOnDemandFallback(t *testing.T) {
+	w := newRunnerWorld(t, false)
+	// The spot stack failed: the instance's event says no capacity.
+	j := failedJob(t, w, "The following resource(s) failed to create: [Instance]. Rollback requested by user.", capacityReason)
+	od := w.r.OnDemandStackName(j.ID)
 	s, err := w.r.Poll(bg, j)
 	if err != nil || s.State != provisioner.JobProvisioning {
 		t.Fatalf("poll after a capacity failure: %+v %v", s, err)
@@ -109,17 +118,7 @@ func TestRunnerOnDemandFallback(t *testing.T) {
 
 func TestRunnerOtherFailureNoFallback(t *testing.T) {
 	w := newRunnerWorld(t, false)
-	j := provisioner.Job{ID: newJobID(), Kind: provisioner.JobTest, Cluster: "c1", Version: "v4.5.1", CreatedAt: w.Now(), Deadline: w.Now().Add(time.Hour)}
-	name, err := w.r.Start(bg, j)
-	if err != nil {
-		t.Fatal(err)
-	}
-	j.Instance = name
-	w.inj.mu.Lock()
-	w.inj.reason, w.inj.instanceFailure = "", "The image id '[ami-0]' does not exist (Error Code: InvalidAMIID.NotFound)"
-	w.inj.mu.Unlock()
-	w.inj.set(name, types.StackStatusRollbackComplete, 1, 0)
-	w.calls.Reset()
+	j := failedJob(t, w, "", "The image id '[ami-0]' does not exist (Error Code: InvalidAMIID.NotFound)")
 	s, err := w.r.Poll(bg, j)
 	if err != nil || s.State != provisioner.JobError || !strings.Contains(s.Reason, "injected by the test") {
 		t.Fatalf("poll: %+v %v", s, err)
@@ -132,17 +131,7 @@ func TestRunnerOtherFailureNoFallback(t *testing.T) {
 // An on-demand job's stack never falls back (it is not spot).
 func TestRunnerOnDemandNoFallback(t *testing.T) {
 	w := newRunnerWorld(t, true)
-	j := provisioner.Job{ID: newJobID(), Kind: provisioner.JobTest, Cluster: "c1", Version: "v4.5.1", CreatedAt: w.Now(), Deadline: w.Now().Add(time.Hour)}
-	name, err := w.r.Start(bg, j)
-	if err != nil {
-		t.Fatal(err)
-	}
-	j.Instance = name
-	w.inj.mu.Lock()
-	w.inj.instanceFailure = capacityReason
-	w.inj.mu.Unlock()
-	w.inj.set(name, types.StackStatusRollbackComplete, 1, 0)
-	w.calls.Reset()
+	j := failedJob(t, w, "", capacityReason)
 	if s, err := w.r.Poll(bg, j); err != nil || s.State != provisioner.JobError || creates(w.calls) != 0 {
 		t.Fatalf("poll: %+v %v (CreateStack %d)", s, err, creates(w.calls))
 	}

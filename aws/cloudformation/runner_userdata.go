@@ -25,29 +25,27 @@ const (
 	scriptDelimiter    = "SLIDERULE_JOB_SCRIPT"
 )
 
-// bootstrapHead is the start of the user data, up to the environment file;
-// the one %s is the machine's job directory, shell-quoted (a runner
-// setting, never request data).
-const bootstrapHead = `#!/bin/bash
-# SlideRule Provisioner: the EC2 user data of one TEST or RELEASE job.
-# Constant text, but for two data sections: the job's environment file
-# (package plan's Env: every value validated and single-quoted, so that
-# sourcing it only sets variables) and the job script (the operator's
-# plan, gzip+base64). The machine ends itself: at the job's hard deadline
-# at the latest (shutdown -h +N), else once the log and result are in S3.
-set -u
-umask 077
-export HOME=/root LANG=C.UTF-8
-J=%s
-if ! mkdir -p -- "$J" || ! chmod 700 -- "$J"; then shutdown -h now; exit 1; fi
-`
-
-// bootstrapTail follows the two data sections: the job's host setup, the
-// job, the periodic and final uploads, and the machine's end. The job's
-// ON_EXIT (on-exit.sh) is written by it.
+// bootstrapScript is the user data around its two data sections: they go
+// in place of its sectionsLine, and jobDirLine sets the machine's job
+// directory, shell-quoted (a runner setting, never request data).
 //
 //go:embed runner_bootstrap.sh
-var bootstrapTail string
+var bootstrapScript string
+
+const (
+	sectionsLine = "# @data sections@ (runner_userdata.go writes $J/job.env and $J/job.sh here)\n"
+	jobDirLine   = "J=__JOB_DIR__\n"
+)
+
+// bootstrapHead and bootstrapTail are runner_bootstrap.sh before and after
+// its sectionsLine.
+var bootstrapHead, bootstrapTail = func() (string, string) {
+	head, tail, ok := strings.Cut(bootstrapScript, sectionsLine)
+	if !ok || strings.Count(head, jobDirLine) != 1 {
+		panic("runner_bootstrap.sh lacks its data section or job directory line")
+	}
+	return head, tail
+}()
 
 // userData renders the user data of a job: the constant bootstrap around
 // the environment file and the gzip+base64 job script.
@@ -74,7 +72,7 @@ func userData(dir string, env, script []byte) ([]byte, error) {
 		return nil, err
 	}
 	var b bytes.Buffer
-	fmt.Fprintf(&b, bootstrapHead, plan.ShellQuote(dir))
+	b.WriteString(strings.Replace(bootstrapHead, jobDirLine, "J="+plan.ShellQuote(dir)+"\n", 1))
 	fmt.Fprintf(&b, "cat >\"$J/job.env\" <<'%s'\n", delim)
 	b.Write(env)
 	b.WriteString(delim + "\n")
@@ -139,7 +137,23 @@ func encodeUserData(b []byte) string { return base64.StdEncoding.EncodeToString(
 // default host setup logs docker in to it), host network, the checkout
 // mounted at its own path, /data (the AMS test data) when the host setup
 // provides it, and the job's variables, the step's secrets (STEP_SECRETS,
-// set by the job script to the names the step declares) among them.
-const BuildEnvWrapper = `docker run --rm --network host -v "$CHECKOUT_DIR:$CHECKOUT_DIR" -v /data:/data -w "$PWD" ` +
-	`-e JOB_ID -e JOB_KIND -e CLUSTER -e ORGANIZATION -e VERSION -e DOMAIN -e CHECKOUT_DIR -e WORK_DIR -e STEP_NAME ` +
-	`-e AWS_REGION -e AWS_DEFAULT_REGION $(for n in $STEP_SECRETS; do printf -- "-e %s " "$n"; done) "$REGISTRY/sliderule-buildenv:latest"`
+// set by the job script to the names the step declares) among them. It is
+// buildenv_wrapper.sh as one line.
+var BuildEnvWrapper = oneLine(buildEnvScript)
+
+//go:embed buildenv_wrapper.sh
+var buildEnvScript string
+
+// oneLine is a script of one command as one line: without its comments,
+// its continued lines joined.
+func oneLine(s string) string {
+	var parts []string
+	for line := range strings.SplitSeq(s, "\n") {
+		t := strings.TrimSpace(line)
+		if t == "" || strings.HasPrefix(t, "#") {
+			continue
+		}
+		parts = append(parts, strings.TrimSpace(strings.TrimSuffix(t, "\\")))
+	}
+	return strings.Join(parts, " ")
+}

@@ -20,6 +20,8 @@ import (
 	"testing"
 
 	"go.yaml.in/yaml/v4"
+
+	"provisioner/testkit"
 )
 
 // Test values for the rendering: what the provisioner and an operator pass.
@@ -237,7 +239,7 @@ func renderUserData(t *testing.T, tpl *yaml.Node, path ...string) bootScript {
 	return s
 }
 
-// checkBash runs bash -n, and shellcheck when it is installed.
+// checkBash runs bash -n, and shellcheck in a subtest (testkit.Shellcheck).
 func checkBash(t *testing.T, name, script string) {
 	t.Helper()
 	f := filepath.Join(t.TempDir(), "script.sh")
@@ -247,14 +249,12 @@ func checkBash(t *testing.T, name, script string) {
 	if out, err := exec.Command("bash", "-n", f).CombinedOutput(); err != nil {
 		t.Errorf("bash -n %s: %v\n%s", name, err, out)
 	}
-	if sc, err := exec.LookPath("shellcheck"); err == nil {
-		// Warnings and errors count. SC2154 is left out: the cfg_* values
-		// come from the data file the script sources, which shellcheck
-		// cannot follow (the data file is checked on its own).
-		if out, err := exec.Command(sc, "-s", "bash", "-S", "warning", "-e", "SC2154", f).CombinedOutput(); err != nil {
-			t.Errorf("shellcheck %s: %v\n%s", name, err, out)
-		}
-	}
+	// Warnings and errors count. SC2154 is left out: the cfg_* values
+	// come from the data file the script sources, which shellcheck
+	// cannot follow (the data file is checked on its own).
+	t.Run("shellcheck "+name, func(t *testing.T) {
+		testkit.Shellcheck(t, []string{"-S", "warning", "-e", "SC2154"}, f)
+	})
 }
 
 // compose is the part of a compose file the checks compare.
