@@ -62,6 +62,17 @@ func ParseScheduleKey(key string) (cluster, user string, group bool) {
 	return cluster, user, group
 }
 
+// ValidateScheduleKey accepts a cluster's name in its shape (reserved names
+// allowed: whatever the store holds must stay removable) or a node group's
+// GroupKey; every Scheduler checks its keys with it.
+func ValidateScheduleKey(key string) error {
+	cluster, user, group := ParseScheduleKey(key)
+	if !clusterNameRE.MatchString(cluster) || (group && ValidateUsername(user) != nil) {
+		return Errorf(EINVALID, "invalid schedule key %q: a cluster name or cluster/user", truncate(key, 64))
+	}
+	return nil
+}
+
 // NodeGroupSpec is what a driver needs to deploy a node group.
 type NodeGroupSpec struct {
 	Cluster      string // the running cluster it attaches to

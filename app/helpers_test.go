@@ -13,17 +13,10 @@ import (
 	"provisioner/jwt"
 	"provisioner/local"
 	"provisioner/sqlite"
+	"provisioner/testkit"
 )
 
 // clock is a settable time for guard-window and deadline tests.
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *clock) Now() time.Time      { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
-func (c *clock) Add(d time.Duration) { c.mu.Lock(); c.t = c.t.Add(d); c.mu.Unlock() }
-
 // testDriver is a scriptable ClusterDriver: clusters come up after `up`
 // Status calls, or never, or fail, and go away on Destroy unless stuck.
 type testDriver struct {
@@ -179,7 +172,7 @@ type fixture struct {
 	store  *sqlite.DB
 	driver *testDriver
 	sched  *testScheduler
-	clock  *clock
+	clock  *testkit.Clock
 }
 
 func newFixture(t *testing.T) *fixture {
@@ -193,7 +186,7 @@ func newFixture(t *testing.T) *fixture {
 	if err != nil {
 		t.Fatal(err)
 	}
-	clk := &clock{t: time.Date(2026, 6, 1, 12, 0, 0, 0, time.UTC)}
+	clk := testkit.NewClock(time.Date(2026, 6, 1, 12, 0, 0, 0, time.UTC))
 	f := &fixture{store: store, driver: newTestDriver(), sched: &testScheduler{at: map[string]time.Time{}}, clock: clk}
 	f.app = New(Config{Store: store, Tokens: jwt.New(jwt.Config{Issuer: "http://test", Signer: keys}),
 		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), Now: clk.Now,

@@ -16,6 +16,7 @@ import (
 	"provisioner"
 	"provisioner/jwt"
 	"provisioner/local"
+	"provisioner/testkit"
 )
 
 const testIssuer = "https://provisioner.example.org"
@@ -27,24 +28,7 @@ var (
 )
 
 // clock is a settable time source shared by the gateway and its tests.
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func newClock() *clock { return &clock{t: time.Now()} }
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *clock) Add(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
-}
+func newClock() *testkit.Clock { return testkit.NewClock(time.Now()) }
 
 // signer is a keyring and the tokens it issues, as the provisioner does.
 type signer struct {

@@ -14,6 +14,7 @@ import (
 	"provisioner"
 	"provisioner/jwt"
 	"provisioner/local"
+	"provisioner/testkit"
 )
 
 // fakeIssuer publishes a keyring's keys as the provisioner does, and can be
@@ -83,7 +84,7 @@ func (f *fakeIssuer) currentKid(t *testing.T) string {
 	return kid
 }
 
-func newTestJWKS(t *testing.T, f *fakeIssuer, clk *clock) *JWKS {
+func newTestJWKS(t *testing.T, f *fakeIssuer, clk *testkit.Clock) *JWKS {
 	j, err := NewJWKS(JWKSConfig{Issuer: f.URL, Client: f.Client(), MinRefresh: 5 * time.Second, Now: clk.Now})
 	if err != nil {
 		t.Fatal(err)

@@ -16,17 +16,11 @@ import (
 	"provisioner/app"
 	"provisioner/github/githubtest"
 	phttp "provisioner/http"
+	"provisioner/testkit"
 )
 
 // clock is a settable time for the login limits.
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func newClock() *clock               { return &clock{t: time.Date(2025, 3, 1, 12, 0, 0, 0, time.UTC)} }
-func (c *clock) Now() time.Time      { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
-func (c *clock) Add(d time.Duration) { c.mu.Lock(); c.t = c.t.Add(d); c.mu.Unlock() }
+func newClock() *testkit.Clock { return testkit.NewClock(time.Date(2025, 3, 1, 12, 0, 0, 0, time.UTC)) }
 
 // behindProxy makes the server trust one proxy, so tests choose the
 // client address with X-Forwarded-For.

@@ -102,23 +102,6 @@ func rsSigner(t testing.TB) *keySigner {
 }
 
 // clock is a settable time source.
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *clock) Set(t time.Time) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = t
-}
-
 func newTokens(signer provisioner.Signer, now func() time.Time) *Tokens {
 	return New(Config{Issuer: issuer, Signer: signer, Now: now})
 }

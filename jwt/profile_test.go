@@ -10,6 +10,7 @@ import (
 
 	"provisioner"
 	"provisioner/local"
+	"provisioner/testkit"
 )
 
 // rawToken is a token's header and payload as JSON values, as a cluster's
@@ -258,7 +259,7 @@ func TestClusterTokenReuse(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	clk := &clock{t: t0}
+	clk := testkit.NewClock(t0)
 	toks := New(Config{Issuer: issuer, Signer: ring, Now: clk.Now, ClusterTTL: time.Hour})
 	issue := func(u provisioner.User, cluster string) (string, provisioner.Claims) {
 		t.Helper()

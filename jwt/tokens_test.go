@@ -12,6 +12,7 @@ import (
 
 	"provisioner"
 	"provisioner/local"
+	"provisioner/testkit"
 )
 
 // decode returns the header and claims of a token as raw JSON maps.
@@ -126,7 +127,7 @@ func TestTokenIDs(t *testing.T) {
 
 func TestLifetimes(t *testing.T) {
 	ctx := context.Background()
-	clk := &clock{t: t0}
+	clk := testkit.NewClock(t0)
 	toks := New(Config{Issuer: issuer, Signer: rsSigner(t), Now: clk.Now, UserTTL: time.Hour, ClusterTTL: 10 * time.Minute, Leeway: 5 * time.Second})
 	utok, _, _ := toks.IssueUser(ctx, alice, nil)
 	ctok, _, _ := toks.IssueCluster(ctx, alice, "foo")

@@ -137,8 +137,8 @@ func NewScheduler(db *DB, fire func(ctx context.Context, cluster string, at time
 // SetDestroy schedules the cluster's destroy at at, replacing any schedule
 // it had, with its attempts and last error. A time in the past fires at once.
 func (s *Scheduler) SetDestroy(ctx context.Context, cluster string, at time.Time) error {
-	if cluster == "" {
-		return provisioner.Errorf(provisioner.EINVALID, "schedule cluster is required")
+	if err := provisioner.ValidateScheduleKey(cluster); err != nil {
+		return err
 	}
 	if at.IsZero() {
 		return provisioner.Errorf(provisioner.EINVALID, "schedule time is required")
@@ -163,6 +163,9 @@ func (s *Scheduler) SetDestroy(ctx context.Context, cluster string, at time.Time
 // error. A fire already running is not stopped, but its outcome is not
 // recorded.
 func (s *Scheduler) RemoveDestroy(ctx context.Context, cluster string) error {
+	if err := provisioner.ValidateScheduleKey(cluster); err != nil {
+		return err
+	}
 	if _, err := s.db.w.ExecContext(ctx, `DELETE FROM schedules WHERE cluster = ?`, cluster); err != nil {
 		return storeError(ctx, err, "delete schedule")
 	}

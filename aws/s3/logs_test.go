@@ -5,7 +5,6 @@ import (
 	"context"
 	"crypto/sha256"
 	"errors"
-	"fmt"
 	"io"
 	"math/rand/v2"
 	"strings"
@@ -311,47 +310,6 @@ func TestFailedPutKeepsOldContent(t *testing.T) {
 				t.Fatalf("%d multipart uploads left behind", len(up.Uploads))
 			}
 		}
-	}
-}
-
-func TestOpenAtFollowsAGrowingLog(t *testing.T) {
-	f := newFixture(t)
-	l := f.logs(t, s3.Config{})
-	key := "jobs/growing/log"
-	var seen strings.Builder
-	var offset int64
-	content := ""
-	for i := range 4 {
-		content += fmt.Sprintf("line %d\n", i)
-		if err := l.Put(ctx, key, strings.NewReader(content)); err != nil {
-			t.Fatal(err)
-		}
-		for range 2 { // a second look finds nothing new
-			rc, err := l.OpenAt(ctx, key, offset)
-			if err != nil {
-				t.Fatal(err)
-			}
-			n, err := io.Copy(&seen, rc)
-			rc.Close()
-			if err != nil {
-				t.Fatal(err)
-			}
-			offset += n
-		}
-	}
-	if seen.String() != content {
-		t.Fatalf("follower saw %q, want %q", seen.String(), content)
-	}
-	rc, err := l.OpenAt(ctx, key, offset+100)
-	if err != nil {
-		t.Fatalf("offset past the end: %v", err)
-	}
-	if b, _ := io.ReadAll(rc); len(b) != 0 {
-		t.Fatalf("offset past the end read %q", b)
-	}
-	rc.Close()
-	if _, err := l.OpenAt(ctx, key, -1); provisioner.ErrorCode(err) != provisioner.EINVALID {
-		t.Fatalf("negative offset: %v", err)
 	}
 }
 

@@ -117,9 +117,6 @@ var (
 	// EventBridge Scheduler names: 1-64 of [0-9a-zA-Z-_.].
 	nameRE   = regexp.MustCompile(`^[0-9a-zA-Z_.-]{1,64}$`)
 	prefixRE = regexp.MustCompile(`^[0-9a-zA-Z_.-]{1,15}$`)
-	// A cluster name as provisioner.ValidateClusterName shapes it, reserved
-	// words allowed: whatever the store holds must be removable.
-	clusterRE = regexp.MustCompile(`^[a-z0-9][a-z0-9-]{0,38}[a-z0-9]$`)
 )
 
 // New returns a Scheduler using an EventBridge Scheduler client made from
@@ -202,16 +199,8 @@ func (s *Scheduler) DestroyName(key string) string {
 	return base + readable + suffix
 }
 
-// checkKey accepts a cluster's name (as provisioner.ValidateClusterName
-// shapes it, reserved words allowed: whatever the store holds must be
-// removable) or a node group's GroupKey.
-func checkKey(key string) error {
-	cluster, user, group := provisioner.ParseScheduleKey(key)
-	if !clusterRE.MatchString(cluster) || (group && provisioner.ValidateUsername(user) != nil) {
-		return provisioner.Errorf(provisioner.EINVALID, "invalid schedule key %q: a cluster name or cluster/user", key)
-	}
-	return nil
-}
+// checkKey is provisioner.ValidateScheduleKey.
+func checkKey(key string) error { return provisioner.ValidateScheduleKey(key) }
 
 // ReconcileName is the name of the reconcile schedule.
 func (s *Scheduler) ReconcileName() string { return s.cfg.Prefix + "-reconcile" }

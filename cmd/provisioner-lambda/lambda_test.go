@@ -11,11 +11,11 @@ import (
 	"net/url"
 	"os"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"provisioner/local/ilb/ilbtest"
+	"provisioner/testkit"
 
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -47,15 +47,6 @@ func (nodesProbe) Check(context.Context, string, string) (int, error) { return 1
 // CheckService answers for a node group's service (the user) the same.
 func (nodesProbe) CheckService(context.Context, string, string, string) (int, error) { return 100, nil }
 
-// lambdaClock is the app's clock in the AWS test, so a TTL can pass.
-type lambdaClock struct {
-	mu  sync.Mutex
-	off time.Duration
-}
-
-func (c *lambdaClock) Now() time.Time      { c.mu.Lock(); defer c.mu.Unlock(); return time.Now().Add(c.off) }
-func (c *lambdaClock) Add(d time.Duration) { c.mu.Lock(); c.off += d; c.mu.Unlock() }
-
 // awsBackend is the provisioner as the Lambda runs it, on the emulator.
 type awsBackend struct {
 	t      *testing.T
@@ -65,7 +56,7 @@ type awsBackend struct {
 	calls  *awsenv.Counter
 	prefix string
 	group  string
-	clock  *lambdaClock
+	clock  *testkit.Clock // runs with real time: the emulator's waits are real
 	gh     *githubtest.Server
 	token  string
 	env    map[string]string
@@ -86,7 +77,7 @@ func newAWSBackendWith(t *testing.T, extra map[string]string) *awsBackend {
 	t.Helper()
 	ctx := context.Background()
 	cfg := awstest.Config(t)
-	b := &awsBackend{t: t, cfg: cfg, prefix: awstest.Name("p"), clock: &lambdaClock{}}
+	b := &awsBackend{t: t, cfg: cfg, prefix: awstest.Name("p"), clock: testkit.NewLiveClock()}
 	table, bucket, group := awstest.Name("tbl"), awstest.Name("logs"), awstest.Name("grp")
 	b.group, b.bucket, b.table = group, bucket, table
 	if err := dynamodb.CreateTable(ctx, ddbsdk.NewFromConfig(cfg), table); err != nil {
