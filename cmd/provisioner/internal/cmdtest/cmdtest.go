@@ -47,6 +47,9 @@ func Factory(t testing.TB) (f *cmdutil.Factory, out, errOut *bytes.Buffer) {
 	return f, out, errOut
 }
 
+// Stdin makes s the standard input of f's commands.
+func Stdin(f *cmdutil.Factory, s string) { f.IOStreams.In = strings.NewReader(s) }
+
 // Run runs cmd with args (split at spaces) under a root that has the
 // global flags of f, as `provisioner ARGS` would.
 func Run(f *cmdutil.Factory, cmd *cobra.Command, args string) error {
@@ -67,10 +70,11 @@ type Answer struct {
 	Body   any
 }
 
-// API serves canned answers and points f.Client at them. answers maps
-// "METHOD /path" (no query) to the answers given in turn, the last one
-// again once they run out; anything else is a test error and a 404.
-func API(t testing.TB, f *cmdutil.Factory, answers map[string][]Answer) {
+// API serves canned answers, points f.Client at them and returns their
+// URL. answers maps "METHOD /path" (no query) to the answers given in
+// turn, the last one again once they run out; anything else is a test
+// error and a 404.
+func API(t testing.TB, f *cmdutil.Factory, answers map[string][]Answer) string {
 	t.Helper()
 	var mu sync.Mutex
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -94,6 +98,7 @@ func API(t testing.TB, f *cmdutil.Factory, answers map[string][]Answer) {
 	}))
 	t.Cleanup(srv.Close)
 	f.Client = func() (*client.Client, error) { return client.New(srv.URL, "test-token"), nil }
+	return srv.URL
 }
 
 // OK is a 200 answer with body.
