@@ -154,7 +154,7 @@ func TestTestWait(t *testing.T) {
 	running.Steps = []provisioner.StepResult{{Name: "checkout"}}
 	answers := func() map[string][]cmdtest.Answer {
 		return map[string][]cmdtest.Answer{
-			"POST /test":  {{Status: http.StatusOK, Body: api.JobStarted{Job: jobOf("j1", provisioner.JobQueued)}}},
+			"POST /test":   {{Status: http.StatusOK, Body: api.JobStarted{Job: jobOf("j1", provisioner.JobQueued)}}},
 			"GET /jobs/j1": {{Status: http.StatusOK, Body: api.JobResult{Job: running}}, {Status: http.StatusOK, Body: api.JobResult{Job: passedJob()}}},
 		}
 	}
