@@ -21,6 +21,9 @@ func InitRoot(cmd *cobra.Command, f *Factory) {
 		"ssh-ed25519 private key (OpenSSH format, no passphrase) that signs deploy, extend, destroy, schedule-destroy, test, release and job cancels; default ~/.sliderule_key if it exists, the SlideRule Python client's key")
 	cmd.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return FlagErrorWrap(err) })
 	cmd.PersistentPreRunE = func(c *cobra.Command, _ []string) error {
+		if isGroup(c) {
+			return nil // it only shows its help
+		}
 		if err := bindEnv(c); err != nil {
 			return err
 		}
@@ -33,10 +36,11 @@ func InitRoot(cmd *cobra.Command, f *Factory) {
 		return FlagErrorWrap(c.ValidateFlagGroups())
 	}
 	// A group's usage shows no line of its own: it only shows its help.
-	cobra.AddTemplateFunc("isGroup", isGroup)
 	cmd.SetUsageTemplate(strings.Replace(cmd.UsageTemplate(), "{{if .Runnable}}", "{{if and .Runnable (not (isGroup .))}}", 1))
 	Group(cmd)
 }
+
+func init() { cobra.AddTemplateFunc("isGroup", isGroup) }
 
 // groupAnnotation marks a command that only groups others.
 const groupAnnotation = "provisioner/group"
