@@ -7,6 +7,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
@@ -41,7 +42,7 @@ func Factory(t testing.TB) (f *cmdutil.Factory, out, errOut *bytes.Buffer) {
 		DataDir:   filepath.Join(t.TempDir(), "data"),
 		Client: func() (*client.Client, error) {
 			t.Error("the command asked for an API client")
-			return nil, context.Canceled
+			return nil, errors.New("no API in this test")
 		},
 	}
 	return f, out, errOut
