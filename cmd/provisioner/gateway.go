@@ -15,12 +15,14 @@ import (
 	"github.com/spf13/cobra"
 
 	"provisioner"
+	"provisioner/cmd/provisioner/internal/cmdutil"
+	"provisioner/cmd/provisioner/internal/iostreams"
 	"provisioner/gateway"
 	phttp "provisioner/http"
 )
 
 type gatewayOptions struct {
-	io              Streams
+	io              *iostreams.IOStreams
 	Cluster         string
 	Public, Private bool
 	Upstream        string
@@ -45,8 +47,9 @@ type gatewayOptions struct {
 // levelFlags names the per-level flags: --rate-<name>, --burst-<name>.
 var levelFlags = [4]string{"anonymous", "member", "org-member", "admin"}
 
-func newGatewayCmd(io Streams) *cobra.Command {
-	o := &gatewayOptions{io: io}
+// newCmdGateway is `provisioner gateway`; runF nil is the real run.
+func newCmdGateway(factory *cmdutil.Factory, runF func(*gatewayOptions) error) *cobra.Command {
+	o := &gatewayOptions{io: factory.IOStreams}
 	cmd := &cobra.Command{
 		Use:   "gateway --cluster NAME (--private | --public) --upstream URL --issuer URL",
 		Short: "Check cluster tokens and rate limits in front of a cluster",
@@ -75,8 +78,13 @@ The gateway answers itself, never forwarding:
 Prometheus metrics are served on --metrics-addr (off by default) at /metrics.`,
 		Example: `  provisioner gateway --cluster demo --private --upstream http://10.0.1.5:8050 --issuer https://provisioner.example.org
   provisioner gateway --cluster demo --public --listen :443 --trust-proxy 1 --rate-anonymous 600/m`,
-		Args: cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error { return o.run(cmd.Context()) },
+		Args: cmdutil.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if runF != nil {
+				return runF(o)
+			}
+			return o.run(cmd.Context())
+		},
 	}
 	f := cmd.Flags()
 	f.StringVar(&o.Cluster, "cluster", "", "name of the cluster: the audience tokens must carry")

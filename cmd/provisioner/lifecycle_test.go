@@ -12,6 +12,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"provisioner/cmd/provisioner/internal/iostreams"
 )
 
 // nodeScript is a stand-in SlideRule node for local clusters: it answers
@@ -276,20 +278,20 @@ func BenchmarkDeployToRunning(b *testing.B) {
 	b.Setenv("PROVISIONER_TOKEN", "")
 	srv := clusterServe(b, b.TempDir(), "127.0.0.1:0")
 	b.Setenv("PROVISIONER_URL", srv.URL)
-	var out, errb strings.Builder
-	if Main([]string{"login", "--pat", "member-token-1"}, Streams{In: strings.NewReader(""), Out: &out, Err: &errb}) != 0 {
+	ios, _, _, errb := iostreams.Test()
+	if Main([]string{"login", "--pat", "member-token-1"}, ios) != 0 {
 		b.Fatal(errb.String())
 	}
 	var deploy, destroy time.Duration
 	for i := 0; b.Loop(); i++ {
 		name := fmt.Sprintf("bench-%d", i)
 		t0 := time.Now()
-		if code := Main([]string{"deploy", name, "--wait"}, Streams{In: strings.NewReader(""), Out: &out, Err: &errb}); code != 0 {
+		if code := Main([]string{"deploy", name, "--wait"}, ios); code != 0 {
 			b.Fatalf("deploy: %s", errb.String())
 		}
 		deploy += time.Since(t0)
 		t0 = time.Now()
-		if code := Main([]string{"destroy", name, "--wait"}, Streams{In: strings.NewReader(""), Out: &out, Err: &errb}); code != 0 {
+		if code := Main([]string{"destroy", name, "--wait"}, ios); code != 0 {
 			b.Fatalf("destroy: %s", errb.String())
 		}
 		destroy += time.Since(t0)

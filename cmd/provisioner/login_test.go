@@ -1,12 +1,16 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"net/http"
 	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
+
+	"provisioner/cmd/provisioner/internal/cmdutil"
+	"provisioner/cmd/provisioner/internal/iostreams"
 
 	"provisioner/github/githubtest"
 )
@@ -30,23 +34,32 @@ func githubServe(t *testing.T) (*server, *githubtest.Server) {
 func TestLoginDeviceFlow(t *testing.T) {
 	srv, gh := githubServe(t)
 	gh.AddDevice("dev-1", "WXYZ-0001")
-	var out, errb strings.Builder
+	// login --device on the real command tree, its sleeps faked.
+	var errb *bytes.Buffer
+	login := func(sleep func(context.Context, time.Duration) error) error {
+		var ios *iostreams.IOStreams
+		ios, _, _, errb = iostreams.Test()
+		f := cmdutil.New(ios)
+		f.Sleep = sleep
+		root := newRoot(f)
+		root.SetArgs([]string{"login", "--device", "--server", srv.URL})
+		_, err := root.ExecuteC()
+		return err
+	}
 	polls := 0
 	var waited []time.Duration
-	o := &loginOptions{globals: &globals{Server: srv.URL, io: Streams{In: strings.NewReader(""), Out: &out, Err: &errb}},
-		Device: true, Now: time.Now,
-		Sleep: func(_ context.Context, d time.Duration) error {
-			waited = append(waited, d)
-			polls++
-			switch polls {
-			case 2:
-				gh.SlowDownDevice("dev-1")
-			case 4:
-				gh.ApproveDevice("dev-1", "gh-admin")
-			}
-			return nil
-		}}
-	if err := o.run(context.Background()); err != nil {
+	err := login(func(_ context.Context, d time.Duration) error {
+		waited = append(waited, d)
+		polls++
+		switch polls {
+		case 2:
+			gh.SlowDownDevice("dev-1")
+		case 4:
+			gh.ApproveDevice("dev-1", "gh-admin")
+		}
+		return nil
+	})
+	if err != nil {
 		t.Fatalf("device login: %v\n%s", err, errb.String())
 	}
 	if !strings.Contains(errb.String(), "WXYZ-0001") || !strings.Contains(errb.String(), "as ada (admin)") {
@@ -56,18 +69,16 @@ func TestLoginDeviceFlow(t *testing.T) {
 	if waited[0] != 5*time.Second || waited[len(waited)-1] <= 5*time.Second {
 		t.Errorf("poll intervals %v", waited)
 	}
-	if _, err := token(srv.URL); err != nil {
+	if _, err := cachedToken(srv.URL); err != nil {
 		t.Fatal(err)
 	}
 
 	gh.AddDevice("dev-2", "WXYZ-0002")
-	o.Sleep = func(context.Context, time.Duration) error { gh.DenyDevice("dev-2"); return nil }
-	if err := o.run(context.Background()); exitCode(err) != exitAuth {
+	if err := login(func(context.Context, time.Duration) error { gh.DenyDevice("dev-2"); return nil }); exitCode(err) != exitAuth {
 		t.Errorf("denied: %v (exit %d)", err, exitCode(err))
 	}
 	gh.AddDevice("dev-3", "WXYZ-0003")
-	o.Sleep = func(context.Context, time.Duration) error { gh.ExpireDevice("dev-3"); return nil }
-	if err := o.run(context.Background()); err == nil || !strings.Contains(err.Error(), "expired") {
+	if err := login(func(context.Context, time.Duration) error { gh.ExpireDevice("dev-3"); return nil }); err == nil || !strings.Contains(err.Error(), "expired") {
 		t.Errorf("expired: %v", err)
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -18,6 +19,9 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"provisioner/cmd/provisioner/internal/creds"
+	"provisioner/cmd/provisioner/internal/iostreams"
 )
 
 var binary string
@@ -133,9 +137,15 @@ func (s *server) stop(t testing.TB) {
 // cli runs the CLI in process with its own config dir.
 func cli(t *testing.T, stdin string, args ...string) (code int, stdout, stderr string) {
 	t.Helper()
-	var out, errb bytes.Buffer
-	code = Main(args, Streams{In: strings.NewReader(stdin), Out: &out, Err: &errb})
+	ios, in, out, errb := iostreams.Test()
+	in.WriteString(stdin)
+	code = Main(args, ios)
 	return code, out.String(), errb.String()
+}
+
+// cachedToken is the token the last login cached for server.
+func cachedToken(server string) (string, error) {
+	return (&creds.Cache{Path: creds.DefaultPath()}).Get(server, time.Now())
 }
 
 func mustCLI(t *testing.T, args ...string) string {
@@ -175,7 +185,7 @@ func TestEndToEndStatic(t *testing.T) {
 	if code, _, errs := cli(t, "admin-token-1\n", "login", "--with-token"); code != 0 || !strings.Contains(errs, "as ada (admin)") {
 		t.Fatalf("login: %d %s", code, errs)
 	}
-	if fi, err := os.Stat(credsPath()); err != nil || fi.Mode().Perm() != 0o600 {
+	if fi, err := os.Stat(creds.DefaultPath()); err != nil || fi.Mode().Perm() != 0o600 {
 		t.Fatalf("credentials file: %v %v", fi.Mode(), err)
 	}
 	var who map[string]any
@@ -291,13 +301,13 @@ func TestKeyRotationWhileServing(t *testing.T) {
 // kidOf returns the kid of the cached token after a `login --json`.
 func kidOf(t *testing.T, _ string) string {
 	t.Helper()
-	m, err := loadCreds()
+	m, err := (&creds.Cache{Path: creds.DefaultPath()}).Load()
 	if err != nil {
 		t.Fatal(err)
 	}
 	for _, c := range m {
 		hdr, _, _ := strings.Cut(c.Token, ".")
-		b, _ := decodeSegment(hdr)
+		b, _ := base64.RawURLEncoding.DecodeString(hdr)
 		var h struct {
 			Kid string `json:"kid"`
 		}

@@ -1,11 +1,12 @@
 package main
 
 import (
-	"bytes"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"provisioner/cmd/provisioner/internal/iostreams"
 )
 
 func TestPlansCheck(t *testing.T) {
@@ -22,17 +23,17 @@ func TestPlansCheck(t *testing.T) {
 	}
 	write(filepath.Join(tags, "v5.5.0.txt"), "# sliderule v5.5.0 x\n## directories\ntargets\ntargets/slideruleearth\n## targets targets/slideruleearth/Makefile\nall selftest cluster-docker cluster-docker-push\n")
 	write(filepath.Join(dir, "test.yaml"), "kind: test\nsteps:\n  - name: a\n    run: |\n      cd targets/slideruleearth\n      make selftest\n")
-	var out, errb bytes.Buffer
-	if code := Main([]string{"plans", "check", "--tags", tags, "--plans", filepath.Join(dir, "test.yaml")}, Streams{Out: &out, Err: &errb}); code != 0 {
+	ios, _, out, errb := iostreams.Test()
+	if code := Main([]string{"plans", "check", "--tags", tags, "--plans", filepath.Join(dir, "test.yaml")}, ios); code != 0 {
 		t.Fatalf("exit %d: %s %s", code, out.String(), errb.String())
 	}
 	write(filepath.Join(dir, "test.yaml"), "kind: test\nsteps:\n  - name: a\n    run: |\n      cd targets/slideruleearth-aws\n      make selftest\n")
 	out.Reset()
-	code := Main([]string{"plans", "check", "--tags", tags, "--plans", filepath.Join(dir, "test.yaml")}, Streams{Out: &out, Err: &errb})
+	code := Main([]string{"plans", "check", "--tags", tags, "--plans", filepath.Join(dir, "test.yaml")}, ios)
 	if code != 1 || !strings.Contains(out.String(), "step a at v5.5.0: directory targets/slideruleearth-aws does not exist") {
 		t.Fatalf("exit %d: %s", code, out.String())
 	}
-	if code := Main([]string{"plans", "check"}, Streams{Out: &out, Err: &errb}); code != 2 {
+	if code := Main([]string{"plans", "check"}, ios); code != 2 {
 		t.Errorf("no --tags: exit %d", code)
 	}
 }

@@ -9,14 +9,15 @@ import (
 	"github.com/spf13/cobra"
 
 	"provisioner"
+	"provisioner/cmd/provisioner/internal/cmdutil"
 	"provisioner/local"
 	"provisioner/sqlite"
 )
 
-// newQuarantineCmd lists, and destroys on the operator's word, the local
+// newCmdQuarantine lists, and destroys on the operator's word, the local
 // clusters serve found running without a record (a lost or recreated
 // database). serve never destroys them itself.
-func newQuarantineCmd(g *globals) *cobra.Command {
+func newCmdQuarantine(f *cmdutil.Factory) *cobra.Command {
 	var data string
 	cmd := &cobra.Command{
 		Use:   "quarantine",
@@ -29,26 +30,26 @@ it but the operator:
 
   provisioner quarantine --data DIR               list them
   provisioner quarantine destroy NAME --data DIR  stop one (serve must be stopped)`,
-		Args: cobra.NoArgs,
+		Args: cmdutil.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			names, err := unrecorded(cmd.Context(), data)
 			if err != nil {
 				return err
 			}
-			if g.JSON {
-				return printJSON(g.io.Out, map[string][]string{"quarantined": names})
+			if f.JSON {
+				return cmdutil.PrintJSON(f.IOStreams.Out, map[string][]string{"quarantined": names})
 			}
 			for _, n := range names {
-				fmt.Fprintln(g.io.Out, n)
+				fmt.Fprintln(f.IOStreams.Out, n)
 			}
 			return nil
 		},
 	}
-	cmd.PersistentFlags().StringVar(&data, "data", defaultDataDir(), "the service's data directory")
+	cmd.PersistentFlags().StringVar(&data, "data", f.DataDir, "the service's data directory")
 	destroy := &cobra.Command{
 		Use:   "destroy NAME",
 		Short: "Stop a quarantined cluster's processes and remove its state (serve must be stopped)",
-		Args:  cobra.ExactArgs(1),
+		Args:  cmdutil.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			name := args[0]
 			unlock, err := lockData(data)
@@ -77,7 +78,7 @@ it but the operator:
 			if err := d.Destroy(cmd.Context(), name); err != nil {
 				return err
 			}
-			fmt.Fprintf(g.io.Err, "Destroyed quarantined cluster %s\n", name)
+			fmt.Fprintf(f.IOStreams.ErrOut, "Destroyed quarantined cluster %s\n", name)
 			return nil
 		},
 	}

@@ -15,13 +15,14 @@ import (
 	"sync"
 	"time"
 
-	"github.com/adrg/xdg"
 	"github.com/spf13/cobra"
 	"golang.org/x/time/rate"
 
 	"provisioner"
 	"provisioner/affiliates"
 	"provisioner/app"
+	"provisioner/cmd/provisioner/internal/cmdutil"
+	"provisioner/cmd/provisioner/internal/iostreams"
 	"provisioner/github"
 	phttp "provisioner/http"
 	"provisioner/jwt"
@@ -35,7 +36,7 @@ import (
 )
 
 type serveOptions struct {
-	io              Streams
+	io              *iostreams.IOStreams
 	Addr            string
 	Data            string
 	Issuer          string
@@ -95,10 +96,9 @@ type serveOptions struct {
 	MembershipRecheck time.Duration
 }
 
-func defaultDataDir() string { return filepath.Join(xdg.DataHome, "sliderule-provisioner") }
-
-func newServeCmd(io Streams) *cobra.Command {
-	o := &serveOptions{io: io}
+// newCmdServe is `provisioner serve`; runF nil is the real run.
+func newCmdServe(factory *cmdutil.Factory, runF func(*serveOptions) error) *cobra.Command {
+	o := &serveOptions{io: factory.IOStreams}
 	cmd := &cobra.Command{
 		Use:   "serve",
 		Short: "Run the provisioner service on this machine (SQLite, local keys)",
@@ -111,12 +111,17 @@ Identity (--identity):
   static:FILE     users and tokens from a JSON file, for local and offline use`,
 		Example: `  provisioner serve --identity static:examples/identity.json
   provisioner serve --github-org SlideRuleEarth --admin-team admins --github-client-id Iv1.abc`,
-		Args: cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error { return o.run(cmd.Context()) },
+		Args: cmdutil.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if runF != nil {
+				return runF(o)
+			}
+			return o.run(cmd.Context())
+		},
 	}
 	f := cmd.Flags()
 	f.StringVar(&o.Addr, "addr", "127.0.0.1:8080", "address to listen on")
-	f.StringVar(&o.Data, "data", defaultDataDir(), "directory for the database and signing keys")
+	f.StringVar(&o.Data, "data", factory.DataDir, "directory for the database and signing keys")
 	f.StringVar(&o.Issuer, "issuer", "", "public base URL of this provisioner, the tokens' iss (default http://ADDR)")
 	f.StringVar(&o.Identity, "identity", "github", "identity source: github or static:FILE")
 	f.StringVar(&o.GitHubAPIURL, "github-api-url", "https://api.github.com", "GitHub REST API URL (GitHub Enterprise: https://HOST/api/v3)")
@@ -193,9 +198,9 @@ func (o *serveOptions) logger() (*slog.Logger, error) {
 	hopts := &slog.HandlerOptions{Level: lvl}
 	switch o.LogFormat {
 	case "text":
-		return slog.New(slog.NewTextHandler(o.io.Err, hopts)), nil
+		return slog.New(slog.NewTextHandler(o.io.ErrOut, hopts)), nil
 	case "json":
-		return slog.New(slog.NewJSONHandler(o.io.Err, hopts)), nil
+		return slog.New(slog.NewJSONHandler(o.io.ErrOut, hopts)), nil
 	}
 	return nil, usagef("invalid --log-format %q: want text or json", o.LogFormat)
 }

@@ -17,7 +17,7 @@ func TestLogoutAndUsersRevoke(t *testing.T) {
 		if code, out, errs := cli(t, pat, "login", "--server", srv.URL, "--with-token"); code != 0 {
 			t.Fatalf("login: exit %d\n%s%s", code, out, errs)
 		}
-		tok, err := token(srv.URL)
+		tok, err := cachedToken(srv.URL)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -50,7 +50,7 @@ func TestLogoutAndUsersRevoke(t *testing.T) {
 		t.Fatalf("admin revoke: %d", code)
 	}
 	mustCLI(t, "logout", "--server", srv.URL)
-	if tok, _ := token(srv.URL); tok != "" {
+	if tok, _ := cachedToken(srv.URL); tok != "" {
 		t.Fatal("logout kept a revoked token")
 	}
 }

@@ -1,4 +1,4 @@
-package main
+package cmdutil
 
 import (
 	"errors"
@@ -22,13 +22,13 @@ const defaultSigningKey = ".sliderule_key"
 // when it exists. A default key that cannot be used is reported and
 // skipped, as the Python client does ("Request not signed"): the server
 // then says whether it wanted a signature.
-func (g *globals) signer() (*client.Signer, string, error) {
-	if g.SigningKey != "" {
-		s, err := client.LoadSigner(g.SigningKey)
+func (f *Factory) signer() (*client.Signer, string, error) {
+	if f.SigningKey != "" {
+		s, err := client.LoadSigner(f.SigningKey)
 		if err != nil {
-			return nil, "", usagef("--signing-key: %v", err)
+			return nil, "", FlagErrorf("--signing-key: %v", err)
 		}
-		return s, g.SigningKey, nil
+		return s, f.SigningKey, nil
 	}
 	home, err := os.UserHomeDir()
 	if err != nil {
@@ -40,20 +40,20 @@ func (g *globals) signer() (*client.Signer, string, error) {
 		return nil, "", nil
 	}
 	if err != nil {
-		fmt.Fprintf(g.io.Err, "warning: requests are not signed: %v\n", err)
+		fmt.Fprintf(f.IOStreams.ErrOut, "warning: requests are not signed: %v\n", err)
 		return nil, "", nil
 	}
 	return s, path, nil
 }
 
-// signatureHint follows an error about a missing or refused signature with
+// SignatureHint follows an error about a missing or refused signature with
 // what to do about it.
-func (g *globals) signatureHint(err error) {
-	w := g.io.Err
+func (f *Factory) SignatureHint(err error) {
+	w := f.IOStreams.ErrOut
 	switch provisioner.ErrorCode(err) {
 	case provisioner.ESIGREQUIRED:
-		if g.signedWith != "" {
-			fmt.Fprintf(w, "hint: this call was not signed although %s was loaded; this CLI may be older than the provisioner\n", g.signedWith)
+		if f.signedWith != "" {
+			fmt.Fprintf(w, "hint: this call was not signed although %s was loaded; this CLI may be older than the provisioner\n", f.signedWith)
 			return
 		}
 		fmt.Fprint(w, `hint: this provisioner requires signed requests, and no signing key is configured.
@@ -63,14 +63,14 @@ func (g *globals) signatureHint(err error) {
   to use another file: --signing-key FILE or PROVISIONER_SIGNING_KEY=FILE.
 `)
 	case provisioner.EBADSIGNATURE:
-		if g.signedWith == "" {
+		if f.signedWith == "" {
 			return
 		}
-		s, lerr := client.LoadSigner(g.signedWith)
+		s, lerr := client.LoadSigner(f.signedWith)
 		if lerr != nil {
 			return
 		}
 		fmt.Fprintf(w, "hint: signed with %s (%s); is that the key registered for your login, and is this machine's clock right?\n",
-			g.signedWith, ssh.FingerprintSHA256(s.PublicKey()))
+			f.signedWith, ssh.FingerprintSHA256(s.PublicKey()))
 	}
 }

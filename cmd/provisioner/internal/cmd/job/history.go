@@ -1,6 +1,7 @@
-package main
+package job
 
 import (
+	"context"
 	"fmt"
 	"io"
 	"strings"
@@ -8,35 +9,56 @@ import (
 	"github.com/spf13/cobra"
 
 	"provisioner/api"
+	"provisioner/client"
+	"provisioner/cmd/provisioner/internal/cmdutil"
+	"provisioner/cmd/provisioner/internal/iostreams"
 )
 
-func newHistoryCmd(g *globals) *cobra.Command {
-	var branch string
-	var limit int
+// HistoryOptions are the options of `provisioner jobs history`.
+type HistoryOptions struct {
+	IO     *iostreams.IOStreams
+	Client func() (*client.Client, error)
+	JSON   bool
+
+	Branch string
+	Limit  int
+}
+
+// NewCmdHistory is `provisioner jobs history`; runF nil is the real run.
+func NewCmdHistory(f *cmdutil.Factory, runF func(*HistoryOptions) error) *cobra.Command {
+	opts := &HistoryOptions{IO: f.IOStreams, Client: f.Client}
 	cmd := &cobra.Command{
 		Use:     "history --branch BRANCH",
 		Short:   "A branch's last TEST runs as a per-step pass/fail grid, with flaky and failing tests (organization members)",
 		Example: "  provisioner jobs history --branch main --limit 10",
-		Args:    cobra.NoArgs,
+		Args:    cmdutil.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			c, err := g.authedClient()
-			if err != nil {
-				return err
+			opts.JSON = f.JSON
+			if runF != nil {
+				return runF(opts)
 			}
-			h, err := c.TestHistory(cmd.Context(), branch, limit)
-			if err != nil {
-				return err
-			}
-			if g.JSON {
-				return printJSON(g.io.Out, h)
-			}
-			printHistory(g.io.Out, h, isTTY(g.io.Out))
-			return nil
+			return historyRun(cmd.Context(), opts)
 		},
 	}
-	cmd.Flags().StringVar(&branch, "branch", "main", "the branch (or version) tested")
-	cmd.Flags().IntVar(&limit, "limit", 20, "at most this many runs (1 to 100)")
+	cmd.Flags().StringVar(&opts.Branch, "branch", "main", "the branch (or version) tested")
+	cmd.Flags().IntVar(&opts.Limit, "limit", 20, "at most this many runs (1 to 100)")
 	return cmd
+}
+
+func historyRun(ctx context.Context, opts *HistoryOptions) error {
+	c, err := opts.Client()
+	if err != nil {
+		return err
+	}
+	h, err := c.TestHistory(ctx, opts.Branch, opts.Limit)
+	if err != nil {
+		return err
+	}
+	if opts.JSON {
+		return cmdutil.PrintJSON(opts.IO.Out, h)
+	}
+	printHistory(opts.IO.Out, h, opts.IO.IsStdoutTTY())
+	return nil
 }
 
 // printHistory writes a history as a grid: a row per step, a column per

@@ -1,4 +1,6 @@
-package main
+// Package auth holds the commands about the user's login: login, logout
+// and whoami.
+package auth
 
 import (
 	"bufio"
@@ -18,21 +20,30 @@ import (
 	"provisioner"
 	"provisioner/api"
 	"provisioner/client"
+	"provisioner/cmd/provisioner/internal/cmdutil"
+	"provisioner/cmd/provisioner/internal/creds"
+	"provisioner/cmd/provisioner/internal/iostreams"
 )
 
-type loginOptions struct {
-	*globals
+// LoginOptions are the options of `provisioner login`.
+type LoginOptions struct {
+	IO     *iostreams.IOStreams
+	Creds  *creds.Cache
+	Now    func() time.Time
+	Sleep  func(context.Context, time.Duration) error
+	Server string
+	JSON   bool
+
 	PAT           string
 	WithToken     bool
 	Device        bool
 	GitHubActions bool
 	Audience      string
-	Now           func() time.Time
-	Sleep         func(context.Context, time.Duration) error
 }
 
-func newLoginCmd(g *globals) *cobra.Command {
-	o := &loginOptions{globals: g, Now: time.Now, Sleep: sleep}
+// NewCmdLogin is `provisioner login`; runF nil is the real run.
+func NewCmdLogin(f *cmdutil.Factory, runF func(*LoginOptions) error) *cobra.Command {
+	opts := &LoginOptions{IO: f.IOStreams, Creds: f.Creds, Now: f.Now, Sleep: f.Sleep}
 	cmd := &cobra.Command{
 		Use:   "login",
 		Short: "Log in with GitHub and cache a provisioner token",
@@ -48,34 +59,40 @@ With none of these, an interactive terminal uses the device flow.`,
 		Example: `  echo "$GITHUB_PAT" | provisioner login --with-token
   provisioner login --device
   provisioner login --github-actions --audience sliderule-provisioner`,
-		Args: cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error { return o.run(cmd.Context()) },
+		Args: cmdutil.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			opts.Server, opts.JSON = f.Server, f.JSON
+			if runF != nil {
+				return runF(opts)
+			}
+			return loginRun(cmd.Context(), opts)
+		},
 	}
-	cmd.Flags().StringVar(&o.PAT, "pat", "", "GitHub personal access token")
-	cmd.Flags().BoolVar(&o.WithToken, "with-token", false, "read a GitHub personal access token from standard input")
-	cmd.Flags().BoolVar(&o.Device, "device", false, "log in with the GitHub device flow")
-	cmd.Flags().BoolVar(&o.GitHubActions, "github-actions", false, "log in with the GitHub Actions OIDC token of this workflow")
-	cmd.Flags().StringVar(&o.Audience, "audience", "sliderule-provisioner", "audience to request for the Actions OIDC token (the server's --actions-audience)")
+	cmd.Flags().StringVar(&opts.PAT, "pat", "", "GitHub personal access token")
+	cmd.Flags().BoolVar(&opts.WithToken, "with-token", false, "read a GitHub personal access token from standard input")
+	cmd.Flags().BoolVar(&opts.Device, "device", false, "log in with the GitHub device flow")
+	cmd.Flags().BoolVar(&opts.GitHubActions, "github-actions", false, "log in with the GitHub Actions OIDC token of this workflow")
+	cmd.Flags().StringVar(&opts.Audience, "audience", "sliderule-provisioner", "audience to request for the Actions OIDC token (the server's --actions-audience)")
 	cmd.MarkFlagsMutuallyExclusive("pat", "with-token", "device", "github-actions")
 	return cmd
 }
 
-func (o *loginOptions) run(ctx context.Context) error {
-	c := client.New(o.Server, "")
+func loginRun(ctx context.Context, opts *LoginOptions) error {
+	c := client.New(opts.Server, "")
 	var l api.Login
 	var err error
 	switch {
-	case o.GitHubActions:
+	case opts.GitHubActions:
 		var idt string
-		if idt, err = actionsIDToken(ctx, o.Audience); err == nil {
+		if idt, err = actionsIDToken(ctx, opts.Audience); err == nil {
 			l, err = c.LoginActions(ctx, idt)
 		}
-	case o.Device:
-		l, err = o.device(ctx, c)
+	case opts.Device:
+		l, err = device(ctx, opts, c)
 	default:
-		pat := o.PAT
-		if o.WithToken {
-			if pat, err = readToken(o.io.In); err != nil {
+		pat := opts.PAT
+		if opts.WithToken {
+			if pat, err = readToken(opts.IO.In); err != nil {
 				return err
 			}
 		}
@@ -85,44 +102,44 @@ func (o *loginOptions) run(ctx context.Context) error {
 		switch {
 		case pat != "":
 			l, err = c.LoginPAT(ctx, pat)
-		case isTTY(o.io.Err) && isTerminalReader(o.io.In):
-			l, err = o.device(ctx, c)
+		case opts.IO.IsStderrTTY() && opts.IO.IsStdinTTY():
+			l, err = device(ctx, opts, c)
 		default:
-			return usagef("no credentials: use --with-token, --device or --github-actions, or set GITHUB_TOKEN")
+			return cmdutil.FlagErrorf("no credentials: use --with-token, --device or --github-actions, or set GITHUB_TOKEN")
 		}
 	}
 	if err != nil {
 		return err
 	}
-	if err := storeToken(o.Server, l); err != nil {
+	if err := opts.Creds.Put(opts.Server, l); err != nil {
 		return fmt.Errorf("logged in, but could not cache the token: %w", err)
 	}
-	if o.JSON {
-		return printJSON(o.io.Out, l.Metadata)
+	if opts.JSON {
+		return cmdutil.PrintJSON(opts.IO.Out, l.Metadata)
 	}
-	fmt.Fprintf(o.io.Err, "Logged in to %s as %s (%s) until %s\n", o.Server, l.Metadata.Subject, l.Metadata.Level,
+	fmt.Fprintf(opts.IO.ErrOut, "Logged in to %s as %s (%s) until %s\n", opts.Server, l.Metadata.Subject, l.Metadata.Level,
 		time.Unix(l.Metadata.ExpiresAt, 0).Local().Format("2006-01-02 15:04 MST"))
 	return nil
 }
 
 // device runs the device flow: show the code, then poll at the interval the
 // server asks for until approved, denied or expired.
-func (o *loginOptions) device(ctx context.Context, c *client.Client) (api.Login, error) {
+func device(ctx context.Context, opts *LoginOptions, c *client.Client) (api.Login, error) {
 	d, err := c.StartDevice(ctx)
 	if err != nil {
 		return api.Login{}, err
 	}
-	fmt.Fprintf(o.io.Err, "To log in, open %s and enter the code: %s\n", d.VerificationURI, d.UserCode)
+	fmt.Fprintf(opts.IO.ErrOut, "To log in, open %s and enter the code: %s\n", d.VerificationURI, d.UserCode)
 	interval := time.Duration(d.Interval) * time.Second
 	if interval <= 0 {
 		interval = 5 * time.Second
 	}
-	deadline := o.Now().Add(time.Duration(d.ExpiresIn) * time.Second)
+	deadline := opts.Now().Add(time.Duration(d.ExpiresIn) * time.Second)
 	if d.ExpiresIn <= 0 {
-		deadline = o.Now().Add(15 * time.Minute)
+		deadline = opts.Now().Add(15 * time.Minute)
 	}
 	for {
-		if err := o.Sleep(ctx, interval); err != nil {
+		if err := opts.Sleep(ctx, interval); err != nil {
 			return api.Login{}, err
 		}
 		l, err := c.PollDevice(ctx, d.DeviceCode)
@@ -133,7 +150,7 @@ func (o *loginOptions) device(ctx context.Context, c *client.Client) (api.Login,
 		if pe.RetryAfter > 0 {
 			interval = pe.RetryAfter
 		}
-		if o.Now().After(deadline) {
+		if opts.Now().After(deadline) {
 			return api.Login{}, provisioner.Errorf(provisioner.EEXPIRED, "the device code expired before it was approved; run 'provisioner login --device' again")
 		}
 	}
@@ -143,11 +160,11 @@ func (o *loginOptions) device(ctx context.Context, c *client.Client) (api.Login,
 func actionsIDToken(ctx context.Context, audience string) (string, error) {
 	reqURL, reqTok := os.Getenv("ACTIONS_ID_TOKEN_REQUEST_URL"), os.Getenv("ACTIONS_ID_TOKEN_REQUEST_TOKEN")
 	if reqURL == "" || reqTok == "" {
-		return "", usagef("ACTIONS_ID_TOKEN_REQUEST_URL and ACTIONS_ID_TOKEN_REQUEST_TOKEN are not set: run inside GitHub Actions with 'permissions: id-token: write'")
+		return "", cmdutil.FlagErrorf("ACTIONS_ID_TOKEN_REQUEST_URL and ACTIONS_ID_TOKEN_REQUEST_TOKEN are not set: run inside GitHub Actions with 'permissions: id-token: write'")
 	}
 	u, err := url.Parse(reqURL)
 	if err != nil {
-		return "", usagef("invalid ACTIONS_ID_TOKEN_REQUEST_URL: %v", err)
+		return "", cmdutil.FlagErrorf("invalid ACTIONS_ID_TOKEN_REQUEST_URL: %v", err)
 	}
 	if audience != "" {
 		q := u.Query()
@@ -181,11 +198,11 @@ func actionsIDToken(ctx context.Context, audience string) (string, error) {
 func readToken(r io.Reader) (string, error) {
 	s := bufio.NewScanner(io.LimitReader(r, 16<<10))
 	if !s.Scan() {
-		return "", usagef("--with-token: no token on standard input")
+		return "", cmdutil.FlagErrorf("--with-token: no token on standard input")
 	}
 	t := strings.TrimSpace(s.Text())
 	if t == "" {
-		return "", usagef("--with-token: empty token on standard input")
+		return "", cmdutil.FlagErrorf("--with-token: empty token on standard input")
 	}
 	return t, nil
 }
@@ -197,75 +214,4 @@ func firstEnv(names ...string) string {
 		}
 	}
 	return ""
-}
-
-func isTerminalReader(r io.Reader) bool {
-	f, ok := r.(*os.File)
-	return ok && isTTY(f)
-}
-
-func sleep(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-		return nil
-	}
-}
-
-func newLogoutCmd(g *globals) *cobra.Command {
-	return &cobra.Command{
-		Use:   "logout",
-		Short: "End the session at the server and forget the cached token",
-		Long: `logout revokes the cached token's session at the server, so the token
-stops working there (and at gateways within seconds) even if a copy leaked,
-then deletes it here. A token the server no longer accepts is deleted all
-the same; a server that cannot be reached leaves the token in place, so
-logout can be retried.`,
-		Args: cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			m, err := loadCreds()
-			if err != nil {
-				return err
-			}
-			if c, cerr := g.authedClient(); cerr == nil {
-				err := c.Logout(cmd.Context())
-				if err != nil && provisioner.ErrorCode(err) != provisioner.EUNAUTHORIZED {
-					return err
-				}
-			}
-			delete(m, g.Server)
-			return saveCreds(m)
-		},
-	}
-}
-
-func newWhoamiCmd(g *globals) *cobra.Command {
-	return &cobra.Command{
-		Use:   "whoami",
-		Short: "Show who the cached token says you are, as the server verifies it",
-		Args:  cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			c, err := g.authedClient()
-			if err != nil {
-				return err
-			}
-			m, err := c.Whoami(cmd.Context())
-			if err != nil {
-				return err
-			}
-			if g.JSON {
-				return printJSON(g.io.Out, m)
-			}
-			org := m.Org
-			if org == "" {
-				org = "-"
-			}
-			table(g.io.Out, []string{"LOGIN", "LEVEL", "ORG", "EXPIRES"}, [][]string{{m.Subject, m.Level, org,
-				time.Unix(m.ExpiresAt, 0).UTC().Format(time.RFC3339)}})
-			return nil
-		},
-	}
 }

@@ -1,0 +1,45 @@
+package cmdutil
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"strings"
+	"text/tabwriter"
+
+	"provisioner/cmd/provisioner/internal/iostreams"
+)
+
+// PrintJSON writes v as indented JSON.
+func PrintJSON(w io.Writer, v any) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(v)
+}
+
+// Table prints rows to standard output: aligned under a header on a
+// terminal, bare tab-separated rows otherwise, so scripts can cut fields
+// while people get columns.
+func Table(ios *iostreams.IOStreams, header []string, rows [][]string) {
+	out := ios.Out
+	var tw *tabwriter.Writer
+	if ios.IsStdoutTTY() {
+		tw = tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
+		out = tw
+		rows = append([][]string{header}, rows...)
+	}
+	for _, r := range rows {
+		fmt.Fprintln(out, strings.Join(r, "\t"))
+	}
+	if tw != nil {
+		tw.Flush()
+	}
+}
+
+// Dash is s, or "-" for an empty table cell.
+func Dash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
+}
