@@ -6,6 +6,8 @@ import (
 	"strings"
 	"time"
 
+	"provisioner/storetime"
+
 	"provisioner"
 )
 
@@ -25,7 +27,7 @@ func (db *DB) AppendAudit(ctx context.Context, e provisioner.AuditEntry) error {
 	if err != nil {
 		return provisioner.Wrap(provisioner.EINVALID, err, "audit entry has an invalid level")
 	}
-	t, err := formatTime(e.Time)
+	t, err := storetime.Format(e.Time)
 	if err != nil {
 		return err
 	}
@@ -52,7 +54,7 @@ func (db *DB) CountAudit(ctx context.Context, e provisioner.AuditEntry) error {
 	if err != nil {
 		return provisioner.Wrap(provisioner.EINVALID, err, "audit entry has an invalid level")
 	}
-	t, err := formatTime(e.Time)
+	t, err := storetime.Format(e.Time)
 	if err != nil {
 		return err
 	}
@@ -76,7 +78,7 @@ func (db *DB) PruneHistory(ctx context.Context, auditBefore, eventsBefore time.T
 		if p.before.IsZero() {
 			continue
 		}
-		before, err := formatTime(p.before)
+		before, err := storetime.Format(p.before)
 		if err != nil {
 			return total, err
 		}
@@ -119,7 +121,7 @@ func (db *DB) ListAudit(ctx context.Context, f provisioner.AuditFilter) ([]provi
 		where, args = append(where, "action = ?"), append(args, f.Action)
 	}
 	if !f.Since.IsZero() {
-		since, err := formatTime(f.Since)
+		since, err := storetime.Format(f.Since)
 		if err != nil {
 			return nil, err
 		}
@@ -145,11 +147,11 @@ func (db *DB) ListAudit(ctx context.Context, f provisioner.AuditFilter) ([]provi
 		if err := rows.Scan(&e.ID, &t, &e.Actor, &level, &e.Action, &e.Target, &e.Result, &e.Source, &e.Detail, &e.Count, &last); err != nil {
 			return nil, storeError(ctx, err, "list audit entries")
 		}
-		if e.Time, err = parseTime(t); err != nil {
+		if e.Time, err = storetime.Parse(t); err != nil {
 			return nil, err
 		}
 		if last.Valid {
-			if e.Last, err = parseTime(last.String); err != nil {
+			if e.Last, err = storetime.Parse(last.String); err != nil {
 				return nil, err
 			}
 		}

@@ -3,6 +3,8 @@ package sqlite
 import (
 	"context"
 
+	"provisioner/storetime"
+
 	"provisioner"
 )
 
@@ -20,7 +22,7 @@ func (db *DB) AppendEvent(ctx context.Context, e provisioner.Event) error {
 	case e.Time.IsZero():
 		return provisioner.Errorf(provisioner.EINVALID, "event time is required")
 	}
-	t, err := formatTime(e.Time)
+	t, err := storetime.Format(e.Time)
 	if err != nil {
 		return err
 	}
@@ -56,7 +58,7 @@ func (db *DB) ListEvents(ctx context.Context, cluster string, limit int) ([]prov
 		if err := rows.Scan(&e.ID, &e.Cluster, &t, &e.Type, &e.Actor, &e.Message); err != nil {
 			return nil, storeError(ctx, err, "list events")
 		}
-		if e.Time, err = parseTime(t); err != nil {
+		if e.Time, err = storetime.Parse(t); err != nil {
 			return nil, err
 		}
 		out = append(out, e)

@@ -8,6 +8,8 @@ import (
 	"strings"
 	"time"
 
+	"provisioner/storetime"
+
 	"provisioner"
 )
 
@@ -23,7 +25,7 @@ func (db *DB) PutJob(ctx context.Context, j provisioner.Job) (int64, error) {
 	if j.Revision < 0 {
 		return 0, provisioner.Errorf(provisioner.EINVALID, "job revision must not be negative")
 	}
-	created, err := formatTime(j.CreatedAt)
+	created, err := storetime.Format(j.CreatedAt)
 	if err != nil {
 		return 0, err
 	}
@@ -140,7 +142,7 @@ func scanJob(s scanner) (provisioner.Job, error) {
 		return j, provisioner.Wrap(provisioner.EINTERNAL, err, "stored job steps are malformed")
 	}
 	var err error
-	if j.CreatedAt, err = parseTime(created); err != nil {
+	if j.CreatedAt, err = storetime.Parse(created); err != nil {
 		return j, err
 	}
 	for _, p := range []struct {

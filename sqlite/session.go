@@ -4,6 +4,8 @@ import (
 	"context"
 	"database/sql"
 
+	"provisioner/storetime"
+
 	"time"
 
 	"provisioner"
@@ -22,7 +24,7 @@ func (db *DB) CreateSession(ctx context.Context, s provisioner.Session) error {
 	}
 	var args []any
 	for _, t := range []time.Time{s.Created, s.Expires} {
-		v, err := formatTime(t)
+		v, err := storetime.Format(t)
 		if err != nil {
 			return err
 		}
@@ -67,7 +69,7 @@ func (db *DB) ListSessions(ctx context.Context, login string) ([]provisioner.Ses
 
 // RevokeSessions revokes the login's session id, or all of them.
 func (db *DB) RevokeSessions(ctx context.Context, login, id string, at time.Time, reason string) ([]provisioner.Session, error) {
-	when, err := formatTime(at)
+	when, err := storetime.Format(at)
 	if err != nil {
 		return nil, err
 	}
@@ -123,7 +125,7 @@ func (db *DB) RevokeSessions(ctx context.Context, login, id string, at time.Time
 
 // CheckSession records a passed membership check.
 func (db *DB) CheckSession(ctx context.Context, login, id string, at time.Time) error {
-	when, err := formatTime(at)
+	when, err := storetime.Format(at)
 	if err != nil {
 		return err
 	}
@@ -139,11 +141,11 @@ func (db *DB) ListRevoked(ctx context.Context, since, now time.Time, limit int) 
 	if limit == 0 {
 		limit = 1000
 	}
-	s, err := formatTime(since)
+	s, err := storetime.Format(since)
 	if err != nil {
 		return nil, err
 	}
-	n, err := formatTime(now)
+	n, err := storetime.Format(now)
 	if err != nil {
 		return nil, err
 	}
@@ -179,10 +181,10 @@ func scanSession(scan func(...any) error) (provisioner.Session, error) {
 		return s, provisioner.Wrap(provisioner.EINTERNAL, err, "stored session has an invalid level")
 	}
 	var err error
-	if s.Created, err = parseTime(created); err != nil {
+	if s.Created, err = storetime.Parse(created); err != nil {
 		return s, err
 	}
-	if s.Expires, err = parseTime(expires); err != nil {
+	if s.Expires, err = storetime.Parse(expires); err != nil {
 		return s, err
 	}
 	if s.RevokedAt, err = parseOptionalTime(revoked); err != nil {

@@ -7,6 +7,8 @@ import (
 	"strings"
 	"time"
 
+	"provisioner/storetime"
+
 	"github.com/aws/aws-sdk-go-v2/aws"
 	ddb "github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
@@ -87,7 +89,7 @@ func (s *Store) CountAudit(ctx context.Context, e provisioner.AuditEntry) error 
 	}
 	names := map[string]string{"#count": attrCount, "#last": attrLast}
 	values := item{":n": numAV(int64(max(e.Count, 1)))}
-	last, err := formatTime(e.Time)
+	last, err := storetime.Format(e.Time)
 	if err != nil {
 		return err
 	}
@@ -204,7 +206,7 @@ func (s *Store) ListAudit(ctx context.Context, f provisioner.AuditFilter) ([]pro
 	var since string
 	if !f.Since.IsZero() {
 		var err error
-		if since, err = formatTime(f.Since); err != nil {
+		if since, err = storetime.Format(f.Since); err != nil {
 			return nil, err
 		}
 	}

@@ -5,6 +5,8 @@ import (
 	"sort"
 	"time"
 
+	"provisioner/storetime"
+
 	"github.com/aws/aws-sdk-go-v2/aws"
 	ddb "github.com/aws/aws-sdk-go-v2/service/dynamodb"
 
@@ -170,7 +172,7 @@ func (s *Store) RevokeSessions(ctx context.Context, login, id string, at time.Ti
 			return nil, err
 		}
 	}
-	if _, err := formatTime(at); err != nil {
+	if _, err := storetime.Format(at); err != nil {
 		return nil, err
 	}
 	var out []provisioner.Session
@@ -240,11 +242,11 @@ func (s *Store) ListRevoked(ctx context.Context, since, now time.Time, limit int
 	if limit == 0 {
 		limit = 1000
 	}
-	from, err := formatTime(since)
+	from, err := storetime.Format(since)
 	if err != nil {
 		return nil, err
 	}
-	n, err := formatTime(now)
+	n, err := storetime.Format(now)
 	if err != nil {
 		return nil, err
 	}
