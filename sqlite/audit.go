@@ -17,52 +17,52 @@ const defaultAuditLimit = 100
 // AppendAudit records e. The caller sets ID and Time; an ID already used is
 // ECONFLICT, because the trail is append-only and must not be overwritten.
 func (db *DB) AppendAudit(ctx context.Context, e provisioner.AuditEntry) error {
-	if e.ID == "" {
-		return provisioner.Errorf(provisioner.EINVALID, "audit entry id is required")
-	}
-	if e.Time.IsZero() {
-		return provisioner.Errorf(provisioner.EINVALID, "audit entry time is required")
-	}
-	level, err := e.Level.MarshalText()
-	if err != nil {
-		return provisioner.Wrap(provisioner.EINVALID, err, "audit entry has an invalid level")
-	}
-	t, err := storetime.Format(e.Time)
+	row, err := auditRow(e)
 	if err != nil {
 		return err
 	}
 	_, err = db.w.ExecContext(ctx, `
-		INSERT INTO audit (id, time, actor, level, action, target, result, source, detail)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-		e.ID, t, e.Actor, string(level), e.Action, e.Target, e.Result, e.Source, e.Detail)
+		INSERT INTO audit (`+auditRowColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`, row...)
 	return storeError(ctx, err, "append audit entry")
+}
+
+// auditRowColumns are the columns of auditRow, in its order.
+const auditRowColumns = `id, time, actor, level, action, target, result, source, detail`
+
+// auditRow checks e and returns its values for auditRowColumns; the time
+// is the second.
+func auditRow(e provisioner.AuditEntry) ([]any, error) {
+	if e.ID == "" {
+		return nil, provisioner.Errorf(provisioner.EINVALID, "audit entry id is required")
+	}
+	if e.Time.IsZero() {
+		return nil, provisioner.Errorf(provisioner.EINVALID, "audit entry time is required")
+	}
+	level, err := e.Level.MarshalText()
+	if err != nil {
+		return nil, provisioner.Wrap(provisioner.EINVALID, err, "audit entry has an invalid level")
+	}
+	t, err := storetime.Format(e.Time)
+	if err != nil {
+		return nil, err
+	}
+	return []any{e.ID, t, e.Actor, string(level), e.Action, e.Target, e.Result, e.Source, e.Detail}, nil
 }
 
 // CountAudit records e, or adds its Count (0 counts as 1) to the entry with
 // its ID and moves that entry's Last to e.Time if later.
 func (db *DB) CountAudit(ctx context.Context, e provisioner.AuditEntry) error {
-	if e.ID == "" {
-		return provisioner.Errorf(provisioner.EINVALID, "audit entry id is required")
-	}
-	if e.Time.IsZero() {
-		return provisioner.Errorf(provisioner.EINVALID, "audit entry time is required")
-	}
 	if e.Count < 0 {
 		return provisioner.Errorf(provisioner.EINVALID, "audit entry count must not be negative")
 	}
-	level, err := e.Level.MarshalText()
-	if err != nil {
-		return provisioner.Wrap(provisioner.EINVALID, err, "audit entry has an invalid level")
-	}
-	t, err := storetime.Format(e.Time)
+	row, err := auditRow(e)
 	if err != nil {
 		return err
 	}
 	_, err = db.w.ExecContext(ctx, `
-		INSERT INTO audit (id, time, actor, level, action, target, result, source, detail, count, last)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+		INSERT INTO audit (`+auditRowColumns+`, count, last) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 		ON CONFLICT (id) DO UPDATE SET count = count + excluded.count, last = max(coalesce(last, ''), excluded.last)`,
-		e.ID, t, e.Actor, string(level), e.Action, e.Target, e.Result, e.Source, e.Detail, max(e.Count, 1), t)
+		append(row, max(e.Count, 1), row[1])...)
 	return storeError(ctx, err, "count audit entry")
 }
 

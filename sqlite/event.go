@@ -14,13 +14,8 @@ const defaultEventLimit = 100
 // AppendEvent records e. The caller sets ID and Time; an ID already used is
 // ECONFLICT, because a cluster's history is append-only.
 func (db *DB) AppendEvent(ctx context.Context, e provisioner.Event) error {
-	switch {
-	case e.ID == "":
-		return provisioner.Errorf(provisioner.EINVALID, "event id is required")
-	case e.Cluster == "":
-		return provisioner.Errorf(provisioner.EINVALID, "event cluster is required")
-	case e.Time.IsZero():
-		return provisioner.Errorf(provisioner.EINVALID, "event time is required")
+	if err := e.Validate(); err != nil {
+		return err
 	}
 	t, err := storetime.Format(e.Time)
 	if err != nil {
