@@ -28,7 +28,7 @@ func (a *App) registerCluster(ctx context.Context, c Caller, name string, public
 	switch provisioner.ErrorCode(err) {
 	case "":
 	case provisioner.ENOTFOUND:
-		cl = provisioner.Cluster{Name: name, CreatedBy: c.User.Login, CreatedAt: now}
+		cl = provisioner.Cluster{Name: name, Deployment: provisioner.Deployment{CreatedBy: c.User.Login, CreatedAt: now}}
 	default:
 		return provisioner.Cluster{}, err
 	}

@@ -17,7 +17,7 @@ func (a *App) Status(ctx context.Context, c Caller, name string) (provisioner.Cl
 	if err != nil {
 		return provisioner.Cluster{}, err
 	}
-	absent := provisioner.Cluster{Name: name, State: provisioner.StateAbsent}
+	absent := provisioner.Cluster{Name: name, Deployment: provisioner.Deployment{State: provisioner.StateAbsent}}
 	if !ok {
 		return absent, nil
 	}

@@ -113,20 +113,7 @@ func (db *DB) ListJobs(ctx context.Context, f provisioner.JobFilter) ([]provisio
 	if len(where) > 0 {
 		q += ` WHERE ` + strings.Join(where, " AND ")
 	}
-	rows, err := db.r.QueryContext(ctx, q+` ORDER BY created_at DESC, id DESC LIMIT ?`, append(args, limit)...)
-	if err != nil {
-		return nil, storeError(ctx, err, "list jobs")
-	}
-	defer rows.Close()
-	out := []provisioner.Job{}
-	for rows.Next() {
-		j, err := scanJob(rows)
-		if err != nil {
-			return nil, storeError(ctx, err, "list jobs")
-		}
-		out = append(out, j)
-	}
-	return out, storeError(ctx, rows.Err(), "list jobs")
+	return queryAll(ctx, db, "list jobs", scanJob, q+` ORDER BY created_at DESC, id DESC LIMIT ?`, append(args, limit)...)
 }
 
 func scanJob(s scanner) (provisioner.Job, error) {

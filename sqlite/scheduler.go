@@ -391,23 +391,7 @@ func (s *Scheduler) signal() {
 }
 
 func (s *Scheduler) query(ctx context.Context, op, q string, args ...any) ([]provisioner.Schedule, error) {
-	rows, err := s.db.r.QueryContext(ctx, q, args...)
-	if err != nil {
-		return nil, storeError(ctx, err, op)
-	}
-	defer rows.Close()
-	out := []provisioner.Schedule{}
-	for rows.Next() {
-		sc, err := scanSchedule(rows)
-		if err != nil {
-			return nil, storeError(ctx, err, op)
-		}
-		out = append(out, sc)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, storeError(ctx, err, op)
-	}
-	return out, nil
+	return queryAll(ctx, s.db, op, scanSchedule, q, args...)
 }
 
 func scanSchedule(s scanner) (provisioner.Schedule, error) {

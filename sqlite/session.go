@@ -55,7 +55,7 @@ func validSession(s provisioner.Session) error {
 // GetSession returns the login's session id, or ENOTFOUND.
 func (db *DB) GetSession(ctx context.Context, login, id string) (provisioner.Session, error) {
 	row := db.r.QueryRowContext(ctx, `SELECT `+sessionColumns+` FROM sessions WHERE login = ? AND id = ?`, login, id)
-	s, err := scanSession(row.Scan)
+	s, err := scanSession(row)
 	if err != nil {
 		return provisioner.Session{}, storeError(ctx, err, "get session")
 	}
@@ -91,7 +91,7 @@ func (db *DB) RevokeSessions(ctx context.Context, login, id string, at time.Time
 	var found int
 	var out []provisioner.Session
 	for rows.Next() {
-		s, err := scanSession(rows.Scan)
+		s, err := scanSession(rows)
 		if err != nil {
 			rows.Close()
 			return nil, storeError(ctx, err, "revoke sessions")
@@ -154,27 +154,14 @@ func (db *DB) ListRevoked(ctx context.Context, since, now time.Time, limit int) 
 }
 
 func (db *DB) sessions(ctx context.Context, op, q string, args ...any) ([]provisioner.Session, error) {
-	rows, err := db.r.QueryContext(ctx, q, args...)
-	if err != nil {
-		return nil, storeError(ctx, err, op)
-	}
-	defer rows.Close()
-	out := []provisioner.Session{}
-	for rows.Next() {
-		s, err := scanSession(rows.Scan)
-		if err != nil {
-			return nil, storeError(ctx, err, op)
-		}
-		out = append(out, s)
-	}
-	return out, storeError(ctx, rows.Err(), op)
+	return queryAll(ctx, db, op, scanSession, q, args...)
 }
 
-func scanSession(scan func(...any) error) (provisioner.Session, error) {
+func scanSession(sc scanner) (provisioner.Session, error) {
 	var s provisioner.Session
 	var level, created, expires string
 	var revoked, checked sql.NullString
-	if err := scan(&s.Login, &s.ID, &s.UID, &level, &s.Via, &created, &expires, &revoked, &s.Reason, &checked); err != nil {
+	if err := sc.Scan(&s.Login, &s.ID, &s.UID, &level, &s.Via, &created, &expires, &revoked, &s.Reason, &checked); err != nil {
 		return s, err
 	}
 	if err := s.Level.UnmarshalText([]byte(level)); err != nil {

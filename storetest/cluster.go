@@ -227,12 +227,26 @@ func testClusters(t *testing.T, open func(t *testing.T) provisioner.Store) {
 func testClusterTimes(t *testing.T, open func(t *testing.T) provisioner.Store) {
 	s, ctx := fresh(t, open), t.Context()
 	zone := time.FixedZone("UTC-7", -7*3600)
-	exact := provisioner.Cluster{Name: "ms", CreatedAt: base.Add(1234 * time.Millisecond).In(zone), UpdatedAt: base.AddDate(1, 0, 0),
-		ExpiresAt: base.Add(2 * time.Hour).In(zone), DestroyAt: base.Add(90 * time.Minute)}
-	fine := provisioner.Cluster{Name: "ns", CreatedAt: base.Add(123456789), UpdatedAt: base.Add(time.Nanosecond),
-		ExpiresAt: base.Add(987654321), DestroyAt: base.Add(1)}
+	exact := provisioner.Cluster{
+		Name: "ms",
+		Deployment: provisioner.Deployment{
+			CreatedAt: base.Add(1234 * time.Millisecond).In(zone),
+			UpdatedAt: base.AddDate(1, 0, 0),
+			ExpiresAt: base.Add(2 * time.Hour).In(zone),
+			DestroyAt: base.Add(90 * time.Minute),
+		},
+	}
+	fine := provisioner.Cluster{
+		Name: "ns",
+		Deployment: provisioner.Deployment{
+			CreatedAt: base.Add(123456789),
+			UpdatedAt: base.Add(time.Nanosecond),
+			ExpiresAt: base.Add(987654321),
+			DestroyAt: base.Add(1),
+		},
+	}
 	zero := provisioner.Cluster{Name: "zero"}
-	onlyTTL := provisioner.Cluster{Name: "ttl", CreatedAt: base, UpdatedAt: base, ExpiresAt: base.Add(time.Hour)}
+	onlyTTL := provisioner.Cluster{Name: "ttl", Deployment: provisioner.Deployment{CreatedAt: base, UpdatedAt: base, ExpiresAt: base.Add(time.Hour)}}
 	for _, c := range []provisioner.Cluster{exact, fine, zero, onlyTTL} {
 		create(t, s, c)
 	}
@@ -260,32 +274,36 @@ func testClusterTimes(t *testing.T, open func(t *testing.T) provisioner.Store) {
 
 func cluster(name string, public bool, age time.Duration) provisioner.Cluster {
 	return provisioner.Cluster{
-		Name:      name,
-		IsPublic:  public,
-		State:     provisioner.StateRunning,
-		CreatedBy: "alice",
-		CreatedAt: base,
-		UpdatedAt: base.Add(age),
+		Name:     name,
+		IsPublic: public,
+		Deployment: provisioner.Deployment{
+			State:     provisioner.StateRunning,
+			CreatedBy: "alice",
+			CreatedAt: base,
+			UpdatedAt: base.Add(age),
+		},
 	}
 }
 
 // fullCluster sets every field but Revision to a value other than its zero.
 func fullCluster(name string) provisioner.Cluster {
 	return provisioner.Cluster{
-		Name:         name,
-		IsPublic:     true,
-		State:        provisioner.StateDeploying,
-		NodeCapacity: 7,
-		Version:      "v4.5.1",
-		Endpoint:     "http://127.0.0.1:40123",
-		CreatedBy:    "bob",
-		Team:         "developers",
-		CreatedAt:    base,
-		UpdatedAt:    base.Add(time.Minute),
-		ExpiresAt:    base.Add(2 * time.Hour),
-		DestroyAt:    base.Add(90 * time.Minute),
-		Operation:    "op-1234",
-		Reason:       "no nodes after 10m0s",
+		Name:     name,
+		IsPublic: true,
+		Version:  "v4.5.1",
+		Endpoint: "http://127.0.0.1:40123",
+		Team:     "developers",
+		Deployment: provisioner.Deployment{
+			State:        provisioner.StateDeploying,
+			NodeCapacity: 7,
+			CreatedBy:    "bob",
+			CreatedAt:    base,
+			UpdatedAt:    base.Add(time.Minute),
+			ExpiresAt:    base.Add(2 * time.Hour),
+			DestroyAt:    base.Add(90 * time.Minute),
+			Operation:    "op-1234",
+			Reason:       "no nodes after 10m0s",
+		},
 	}
 }
 

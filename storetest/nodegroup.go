@@ -8,9 +8,20 @@ import (
 )
 
 func group(cluster, user string) provisioner.NodeGroup {
-	return provisioner.NodeGroup{Cluster: cluster, User: user, State: provisioner.StateDeploying, NodeCapacity: 2,
-		CreatedBy: user, CreatedAt: base, UpdatedAt: base.Add(time.Millisecond),
-		ExpiresAt: base.Add(time.Hour), Operation: "op-" + user, Reason: "why"}
+	return provisioner.NodeGroup{
+		Cluster: cluster,
+		User:    user,
+		Deployment: provisioner.Deployment{
+			State:        provisioner.StateDeploying,
+			NodeCapacity: 2,
+			CreatedBy:    user,
+			CreatedAt:    base,
+			UpdatedAt:    base.Add(time.Millisecond),
+			ExpiresAt:    base.Add(time.Hour),
+			Operation:    "op-" + user,
+			Reason:       "why",
+		},
+	}
 }
 
 func wantGroup(t *testing.T, got, want provisioner.NodeGroup) {

@@ -269,20 +269,7 @@ func auditQuery(table, day, since string, f provisioner.AuditFilter) *ddb.QueryI
 		in.ExpressionAttributeNames["#sk"] = attrSK
 		in.ExpressionAttributeValues[":since"] = strAV(since)
 	}
-	var filter []string
-	if f.Actor != "" {
-		filter = append(filter, "#actor = :actor")
-		in.ExpressionAttributeNames["#actor"] = attrActor
-		in.ExpressionAttributeValues[":actor"] = strAV(f.Actor)
-	}
-	if f.Action != "" {
-		filter = append(filter, "#action = :action")
-		in.ExpressionAttributeNames["#action"] = attrAction
-		in.ExpressionAttributeValues[":action"] = strAV(f.Action)
-	}
-	if len(filter) > 0 {
-		in.FilterExpression = aws.String(strings.Join(filter, " AND "))
-	}
+	filterEqual(in, map[string]string{attrActor: f.Actor, attrAction: f.Action})
 	return in
 }
 

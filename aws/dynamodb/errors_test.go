@@ -23,7 +23,7 @@ func storeCalls(s *Store) map[string]func(ctx context.Context) error {
 	return map[string]func(ctx context.Context) error{
 		"GetCluster": func(ctx context.Context) error { _, err := s.GetCluster(ctx, "alpha"); return err },
 		"PutCluster": func(ctx context.Context) error {
-			_, err := s.PutCluster(ctx, provisioner.Cluster{Name: "alpha", Revision: 7})
+			_, err := s.PutCluster(ctx, provisioner.Cluster{Name: "alpha", Deployment: provisioner.Deployment{Revision: 7}})
 			return err
 		},
 		"DeleteCluster": func(ctx context.Context) error { return s.DeleteCluster(ctx, "alpha", 7) },

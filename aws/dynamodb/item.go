@@ -62,6 +62,22 @@ func (it item) setTime(name string, t time.Time) error {
 	return nil
 }
 
+// timeAttr is a time and the attribute it goes to.
+type timeAttr struct {
+	name string
+	v    time.Time
+}
+
+// setTimes stores each time by setTime.
+func (it item) setTimes(ts []timeAttr) error {
+	for _, t := range ts {
+		if err := it.setTime(t.name, t.v); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 // setTTL stores the expiry in epoch seconds; 0 (keep forever) is left out.
 func (it item) setTTL(epoch int64) {
 	if epoch > 0 {

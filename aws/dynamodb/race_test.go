@@ -39,7 +39,7 @@ func TestRaceNoLostUpdate(t *testing.T) {
 	a, b := twoStores(t)
 	stores := []*Store{a, b}
 	ctx := t.Context()
-	first, err := a.PutCluster(ctx, provisioner.Cluster{Name: "alpha", State: provisioner.StateRunning})
+	first, err := a.PutCluster(ctx, provisioner.Cluster{Name: "alpha", Deployment: provisioner.Deployment{State: provisioner.StateRunning}})
 	ok(t, err)
 
 	const workers, perWorker = 8, 5
@@ -118,7 +118,7 @@ func TestRaceCreate(t *testing.T) {
 		var wins atomic.Int32
 		for w := range workers {
 			wg.Go(func() {
-				c := provisioner.Cluster{Name: "shared", CreatedBy: fmt.Sprintf("worker%d", w), State: provisioner.StateDeploying}
+				c := provisioner.Cluster{Name: "shared", Deployment: provisioner.Deployment{CreatedBy: fmt.Sprintf("worker%d", w), State: provisioner.StateDeploying}}
 				_, err := stores[w%2].PutCluster(ctx, c)
 				switch provisioner.ErrorCode(err) {
 				case "":
@@ -168,7 +168,7 @@ func TestRevisionsAcrossClocks(t *testing.T) {
 	var seen []int64
 	for i := range 6 {
 		s := []*Store{a, b}[i%2]
-		rev, err := s.PutCluster(ctx, provisioner.Cluster{Name: "cycle", NodeCapacity: i})
+		rev, err := s.PutCluster(ctx, provisioner.Cluster{Name: "cycle", Deployment: provisioner.Deployment{NodeCapacity: i}})
 		ok(t, err)
 		c, err := s.GetCluster(ctx, "cycle")
 		ok(t, err)
@@ -253,7 +253,7 @@ func TestLostResponse(t *testing.T) {
 
 	var rev int64
 	step("create", func() (err error) {
-		rev, err = s.PutCluster(ctx, provisioner.Cluster{Name: "alpha", State: provisioner.StateDeploying})
+		rev, err = s.PutCluster(ctx, provisioner.Cluster{Name: "alpha", Deployment: provisioner.Deployment{State: provisioner.StateDeploying}})
 		return err
 	})
 	got, err := s.GetCluster(ctx, "alpha")
