@@ -10,6 +10,8 @@ import (
 	"strings"
 	"time"
 
+	"provisioner/api"
+
 	"provisioner"
 )
 
@@ -108,7 +110,7 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	if g.cfg.Nodes > 0 && r.URL.Path == "/discovery/status" {
 		rec.result = "local"
-		writeJSON(rec, http.StatusOK, map[string]int{"nodes": g.cfg.Nodes})
+		api.WriteJSON(rec, http.StatusOK, map[string]int{"nodes": g.cfg.Nodes})
 		return
 	}
 	rec.result = "forwarded"
@@ -167,7 +169,7 @@ func (g *Gateway) healthz(w *recorder, r *http.Request) {
 		body["keys"] = g.jwks.Len()
 	}
 	if r.URL.Query().Get("upstream") == "" {
-		writeJSON(w, http.StatusOK, body)
+		api.WriteJSON(w, http.StatusOK, body)
 		return
 	}
 	id := identity{client: clientAddr(r.RemoteAddr, r.Header, g.cfg.TrustedProxies)}
@@ -188,7 +190,7 @@ func (g *Gateway) healthz(w *recorder, r *http.Request) {
 			"cluster "+g.cfg.Cluster+" is not healthy: its health check answered "+strconv.Itoa(code), 0)
 		return
 	}
-	writeJSON(w, http.StatusOK, body)
+	api.WriteJSON(w, http.StatusOK, body)
 }
 
 func (g *Gateway) checkUpstream(ctx context.Context) (int, error) {

@@ -149,7 +149,7 @@ func (s *Server) Routes() []string {
 func (s *Server) notFound(w http.ResponseWriter, r *http.Request) {
 	if m, ok := s.methods[r.URL.Path]; ok {
 		w.Header().Set("Allow", strings.Join(m, ", "))
-		writeJSON(w, http.StatusMethodNotAllowed, api.Error{Status: "failure", Error: "method_not_allowed",
+		api.WriteJSON(w, http.StatusMethodNotAllowed, api.Error{Status: "failure", Error: "method_not_allowed",
 			Description: r.Method + " is not allowed on " + r.URL.Path + "; use " + strings.Join(m, ", ")})
 		return
 	}
@@ -229,7 +229,7 @@ func (s *Server) source(r *http.Request) string {
 }
 
 func (s *Server) healthz(w http.ResponseWriter, r *http.Request) {
-	writeJSON(w, http.StatusOK, map[string]string{"status": "success"})
+	api.WriteJSON(w, http.StatusOK, map[string]string{"status": "success"})
 }
 
 // caller authenticates the request's bearer token; anonymous without one.
