@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"provisioner/api"
+	"provisioner/clientaddr"
 
 	"provisioner"
 )
@@ -124,7 +125,7 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // a public cluster, the token's subject and level with a valid one, and an
 // error (401, 403, 503) otherwise. A bad token is never anonymous.
 func (g *Gateway) authenticate(r *http.Request, rt route) (identity, error) {
-	id := identity{client: clientAddr(r.RemoteAddr, r.Header, g.cfg.TrustedProxies)}
+	id := identity{client: clientaddr.From(r.RemoteAddr, r.Header, g.cfg.TrustedProxies)}
 	tok, err := bearer(r.Header)
 	service := r.Header.Values(HeaderService)
 	switch {
@@ -172,7 +173,7 @@ func (g *Gateway) healthz(w *recorder, r *http.Request) {
 		api.WriteJSON(w, http.StatusOK, body)
 		return
 	}
-	id := identity{client: clientAddr(r.RemoteAddr, r.Header, g.cfg.TrustedProxies)}
+	id := identity{client: clientaddr.From(r.RemoteAddr, r.Header, g.cfg.TrustedProxies)}
 	if err := g.limits.allow(provisioner.LevelAnonymous, id.bucket(), g.now()); err != nil {
 		g.metrics.limited(provisioner.LevelAnonymous)
 		g.refuse(w, r, err)

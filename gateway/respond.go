@@ -10,6 +10,7 @@ import (
 
 	"provisioner"
 	"provisioner/api"
+	"provisioner/clientaddr"
 )
 
 // resultFor names an error code in the requests metric.
@@ -36,7 +37,7 @@ func (g *Gateway) refuse(w *recorder, r *http.Request, err error) {
 		code, msg = provisioner.EINTERNAL, "internal error"
 	} else if g.log.Enabled(r.Context(), slog.LevelDebug) {
 		g.log.Debug("refused", "status", status, "reason", msg, "path", r.URL.Path,
-			"source", network(clientAddr(r.RemoteAddr, r.Header, g.cfg.TrustedProxies)))
+			"source", network(clientaddr.From(r.RemoteAddr, r.Header, g.cfg.TrustedProxies)))
 	}
 	g.fail(w, status, code, msg, provisioner.RetryAfter(err))
 }
