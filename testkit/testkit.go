@@ -1,13 +1,16 @@
-// Package testkit is what tests across packages share: keys, clocks and
-// environments. Only tests import it.
+// Package testkit is what tests across packages share: keys, clocks,
+// environments and error checks. Only tests import it.
 package testkit
 
 import (
 	"crypto/ed25519"
 	"crypto/rand"
 	"encoding/pem"
+	"errors"
 	"strings"
 	"testing"
+
+	"provisioner"
 
 	"golang.org/x/crypto/ssh"
 )
@@ -29,4 +32,22 @@ func SSHKey(t testing.TB) (private []byte, public string) {
 		t.Fatal(err)
 	}
 	return pem.EncodeToMemory(block), strings.TrimSpace(string(ssh.MarshalAuthorizedKey(pk)))
+}
+
+// WantCode fails the test unless err is a *provisioner.Error with code and
+// a message for the caller, and returns it.
+func WantCode(t testing.TB, err error, code string) *provisioner.Error {
+	t.Helper()
+	var pe *provisioner.Error
+	switch {
+	case err == nil:
+		t.Fatalf("err = nil, want code %s", code)
+	case !errors.As(err, &pe):
+		t.Fatalf("err = %v (%T), want a *provisioner.Error with code %s", err, err, code)
+	case pe.Code != code:
+		t.Fatalf("err code = %s (%v), want %s", pe.Code, err, code)
+	case pe.Message == "":
+		t.Fatalf("err %v has an empty message", err)
+	}
+	return pe
 }

@@ -13,6 +13,9 @@ import (
 	"testing"
 	"time"
 
+	"provisioner/storetest"
+	"provisioner/testkit"
+
 	"github.com/aws/aws-sdk-go-v2/aws"
 	ddb "github.com/aws/aws-sdk-go-v2/service/dynamodb"
 
@@ -51,32 +54,29 @@ func TestRaceNoLostUpdate(t *testing.T) {
 		wg.Go(func() {
 			s := stores[w%2]
 			for range perWorker {
-				for {
+				var read, rev int64
+				n, err := storetest.RetryConflicts(func() error {
 					c, err := s.GetCluster(ctx, "alpha")
 					if err != nil {
-						t.Errorf("worker %d: GetCluster: %v", w, err)
-						return
+						return err
 					}
-					read := c.Revision
+					read = c.Revision
 					c.NodeCapacity++
 					c.Reason = fmt.Sprintf("worker %d", w)
-					rev, err := s.PutCluster(ctx, c)
-					if provisioner.ErrorCode(err) == provisioner.ECONFLICT {
-						conflicts.Add(1)
-						continue
-					}
-					if err != nil {
-						t.Errorf("worker %d: PutCluster: %v", w, err)
-						return
-					}
-					mu.Lock()
-					if prev, dup := next[read]; dup {
-						t.Errorf("revision %d was updated twice: to %d and to %d", read, prev, rev)
-					}
-					next[read] = rev
-					mu.Unlock()
-					break
+					rev, err = s.PutCluster(ctx, c)
+					return err
+				})
+				conflicts.Add(int64(n))
+				if err != nil {
+					t.Errorf("worker %d: %v", w, err)
+					return
 				}
+				mu.Lock()
+				if prev, dup := next[read]; dup {
+					t.Errorf("revision %d was updated twice: to %d and to %d", read, prev, rev)
+				}
+				next[read] = rev
+				mu.Unlock()
 			}
 		})
 	}
@@ -152,7 +152,7 @@ func TestRaceCreate(t *testing.T) {
 			stale := second
 			stale.Revision = old
 			_, err := a.PutCluster(ctx, stale)
-			wantCode(t, err, provisioner.ECONFLICT)
+			testkit.WantCode(t, err, provisioner.ECONFLICT)
 		}
 		rev = second.Revision
 		ok(t, b.DeleteCluster(ctx, "shared", rev))
@@ -177,7 +177,7 @@ func TestRevisionsAcrossClocks(t *testing.T) {
 		ok(t, err)
 		seen = append(seen, rev, rev2)
 		for _, old := range seen[:len(seen)-1] {
-			wantCode(t, s.DeleteCluster(ctx, "cycle", old), provisioner.ECONFLICT)
+			testkit.WantCode(t, s.DeleteCluster(ctx, "cycle", old), provisioner.ECONFLICT)
 		}
 		ok(t, []*Store{b, a}[i%2].DeleteCluster(ctx, "cycle", rev2))
 	}
@@ -200,22 +200,18 @@ func TestRaceJobs(t *testing.T) {
 		wg.Go(func() {
 			s := stores[w%2]
 			for i := range perWorker {
-				for {
+				_, err := storetest.RetryConflicts(func() error {
 					j, err := s.GetJob(ctx, "j1")
 					if err != nil {
-						t.Errorf("worker %d: GetJob: %v", w, err)
-						return
+						return err
 					}
 					j.Steps = append(j.Steps, provisioner.StepResult{Name: fmt.Sprintf("w%d-%d", w, i), Status: "passed"})
 					_, err = s.PutJob(ctx, j)
-					if provisioner.ErrorCode(err) == provisioner.ECONFLICT {
-						continue
-					}
-					if err != nil {
-						t.Errorf("worker %d: PutJob: %v", w, err)
-						return
-					}
-					break
+					return err
+				})
+				if err != nil {
+					t.Errorf("worker %d: %v", w, err)
+					return
 				}
 			}
 		})
@@ -268,7 +264,7 @@ func TestLostResponse(t *testing.T) {
 	}
 	step("delete", func() error { return s.DeleteCluster(ctx, "alpha", rev) })
 	_, err = s.GetCluster(ctx, "alpha")
-	wantCode(t, err, provisioner.ENOTFOUND)
+	testkit.WantCode(t, err, provisioner.ENOTFOUND)
 
 	var jrev int64
 	step("create job", func() (err error) {
@@ -298,7 +294,7 @@ func TestLostResponse(t *testing.T) {
 	}
 	// A real duplicate still conflicts.
 	err = s.AppendEvent(ctx, provisioner.Event{ID: "ev1", Cluster: "alpha", Time: base, Type: "state.failed"})
-	wantCode(t, err, provisioner.ECONFLICT)
+	testkit.WantCode(t, err, provisioner.ECONFLICT)
 }
 
 // lossyClient passes every request on, but fails the first attempt of each
