@@ -10,10 +10,9 @@ import (
 	"strings"
 	"time"
 
+	"provisioner"
 	"provisioner/api"
 	"provisioner/clientaddr"
-
-	"provisioner"
 )
 
 // identity is who a request comes from, once authenticated.

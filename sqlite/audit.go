@@ -6,9 +6,8 @@ import (
 	"strings"
 	"time"
 
-	"provisioner/storetime"
-
 	"provisioner"
+	"provisioner/storetime"
 )
 
 // defaultAuditLimit is the page size of ListAudit when the filter sets none.

@@ -3,9 +3,8 @@ package sqlite
 import (
 	"context"
 
-	"provisioner/storetime"
-
 	"provisioner"
+	"provisioner/storetime"
 )
 
 // defaultEventLimit is how many events ListEvents returns when asked for 0.

@@ -8,9 +8,8 @@ import (
 	"strings"
 	"time"
 
-	"provisioner/storetime"
-
 	"provisioner"
+	"provisioner/storetime"
 )
 
 const jobColumns = `id, kind, cluster, version, requested_by, state, reason, steps, log_key, instance,

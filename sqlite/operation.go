@@ -5,9 +5,8 @@ import (
 	"database/sql"
 	"errors"
 
-	"provisioner/storetime"
-
 	"provisioner"
+	"provisioner/storetime"
 )
 
 // PutOperation creates the operation or replaces every field of the one

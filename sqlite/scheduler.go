@@ -10,9 +10,8 @@ import (
 	"sync"
 	"time"
 
-	"provisioner/storetime"
-
 	"provisioner"
+	"provisioner/storetime"
 )
 
 var _ provisioner.Scheduler = (*Scheduler)(nil)

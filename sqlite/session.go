@@ -4,11 +4,10 @@ import (
 	"context"
 	"database/sql"
 
+	"provisioner"
 	"provisioner/storetime"
 
 	"time"
-
-	"provisioner"
 )
 
 const sessionColumns = `login, id, uid, level, via, created_at, expires_at, revoked_at, reason, checked_at`

@@ -6,9 +6,8 @@ import (
 	"testing"
 	"time"
 
-	"provisioner/testkit"
-
 	"provisioner"
+	"provisioner/testkit"
 )
 
 func testClusters(t *testing.T, open func(t *testing.T) provisioner.Store) {

@@ -9,9 +9,8 @@ import (
 	"testing"
 	"time"
 
-	"provisioner/testkit"
-
 	"provisioner"
+	"provisioner/testkit"
 )
 
 // testConcurrent has many goroutines write at once: Store implementations

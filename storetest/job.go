@@ -7,9 +7,8 @@ import (
 	"testing"
 	"time"
 
-	"provisioner/testkit"
-
 	"provisioner"
+	"provisioner/testkit"
 )
 
 func testJobs(t *testing.T, open func(t *testing.T) provisioner.Store) {

@@ -4,9 +4,8 @@ import (
 	"testing"
 	"time"
 
-	"provisioner/testkit"
-
 	"provisioner"
+	"provisioner/testkit"
 )
 
 func group(cluster, user string) provisioner.NodeGroup {

@@ -4,9 +4,8 @@ import (
 	"testing"
 	"time"
 
-	"provisioner/testkit"
-
 	"provisioner"
+	"provisioner/testkit"
 )
 
 func testOperations(t *testing.T, open func(t *testing.T) provisioner.Store) {

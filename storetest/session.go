@@ -5,9 +5,8 @@ import (
 	"testing"
 	"time"
 
-	"provisioner/testkit"
-
 	"provisioner"
+	"provisioner/testkit"
 )
 
 func testSessions(t *testing.T, open func(t *testing.T) provisioner.Store) {

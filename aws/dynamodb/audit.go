@@ -7,13 +7,12 @@ import (
 	"strings"
 	"time"
 
+	"provisioner"
 	"provisioner/storetime"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	ddb "github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
-
-	"provisioner"
 )
 
 const (

@@ -10,14 +10,13 @@ import (
 	"syscall"
 	"testing"
 
+	"provisioner"
 	"provisioner/testkit"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	ddb "github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"github.com/aws/smithy-go"
-
-	"provisioner"
 )
 
 // storeCalls are one call of each Store method, on ctx.

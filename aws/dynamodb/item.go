@@ -5,11 +5,10 @@ import (
 	"strconv"
 	"time"
 
+	"provisioner"
 	"provisioner/storetime"
 
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
-
-	"provisioner"
 )
 
 // Attribute names shared by every kind of item.

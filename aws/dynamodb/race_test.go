@@ -13,13 +13,12 @@ import (
 	"testing"
 	"time"
 
+	"provisioner"
 	"provisioner/storetest"
 	"provisioner/testkit"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	ddb "github.com/aws/aws-sdk-go-v2/service/dynamodb"
-
-	"provisioner"
 )
 
 // twoStores returns two Store values on one new table, each with a client

@@ -5,12 +5,11 @@ import (
 	"sort"
 	"time"
 
+	"provisioner"
 	"provisioner/storetime"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	ddb "github.com/aws/aws-sdk-go-v2/service/dynamodb"
-
-	"provisioner"
 )
 
 // Sessions live in one partition per user, SESSIONS#<login>, keyed by
