@@ -78,9 +78,7 @@ func testClusters(t *testing.T, open func(t *testing.T) provisioner.Store) {
 		s, ctx := fresh(t, open), t.Context()
 		rev := create(t, s, cluster("alpha", false, 0))
 		want := fullCluster("alpha")
-		want.Revision = rev
-		rev2, err := s.PutCluster(ctx, want)
-		ok(t, err)
+		rev2 := update(t, s, want, rev)
 		if rev2 == rev || rev2 <= 0 {
 			t.Fatalf("update of revision %d returned revision %d, want a new positive one", rev, rev2)
 		}
@@ -95,13 +93,11 @@ func testClusters(t *testing.T, open func(t *testing.T) provisioner.Store) {
 		s, ctx := fresh(t, open), t.Context()
 		rev := create(t, s, cluster("alpha", false, 0))
 		want := fullCluster("alpha")
-		want.Revision = rev
-		rev2, err := s.PutCluster(ctx, want)
-		ok(t, err)
+		rev2 := update(t, s, want, rev)
 		stale := cluster("alpha", true, time.Hour)
 		stale.State = provisioner.StateDestroying
 		stale.Revision = rev // read before the update above
-		_, err = s.PutCluster(ctx, stale)
+		_, err := s.PutCluster(ctx, stale)
 		testkit.WantCode(t, err, provisioner.ECONFLICT)
 		wantStored(t, s, want, rev2)
 	})
@@ -118,9 +114,7 @@ func testClusters(t *testing.T, open func(t *testing.T) provisioner.Store) {
 		rev := create(t, s, cluster("alpha", false, 0))
 		create(t, s, cluster("beta", false, 0))
 		c := cluster("alpha", true, time.Minute)
-		c.Revision = rev
-		rev2, err := s.PutCluster(ctx, c)
-		ok(t, err)
+		rev2 := update(t, s, c, rev)
 		testkit.WantCode(t, s.DeleteCluster(ctx, "alpha", rev), provisioner.ECONFLICT) // stale
 		testkit.WantCode(t, s.DeleteCluster(ctx, "alpha", 0), provisioner.ECONFLICT)   // "must not exist"
 		wantStored(t, s, c, rev2)
@@ -143,10 +137,7 @@ func testClusters(t *testing.T, open func(t *testing.T) provisioner.Store) {
 	t.Run("RecreateAfterDelete", func(t *testing.T) {
 		s, ctx := fresh(t, open), t.Context()
 		rev1 := create(t, s, cluster("alpha", false, 0))
-		c := cluster("alpha", false, time.Second)
-		c.Revision = rev1
-		rev2, err := s.PutCluster(ctx, c)
-		ok(t, err)
+		rev2 := update(t, s, cluster("alpha", false, time.Second), rev1)
 		ok(t, s.DeleteCluster(ctx, "alpha", rev2))
 		want := fullCluster("alpha")
 		rev3 := create(t, s, want)
@@ -294,6 +285,17 @@ func create(t testing.TB, s provisioner.Store, c provisioner.Cluster) int64 {
 		t.Fatalf("create %s: %v", c.Name, err)
 	}
 	return rev
+}
+
+// update stores c over revision rev and returns the new revision.
+func update(t testing.TB, s provisioner.Store, c provisioner.Cluster, rev int64) int64 {
+	t.Helper()
+	c.Revision = rev
+	next, err := s.PutCluster(t.Context(), c)
+	if err != nil {
+		t.Fatalf("update %s: %v", c.Name, err)
+	}
+	return next
 }
 
 // wantCluster compares every field but Revision, times with time.Equal,
