@@ -20,19 +20,14 @@ const (
 	StateFailed     ClusterState = "failed"
 )
 
-// Cluster is a SlideRule cluster the provisioner knows about.
-type Cluster struct {
-	Name         string       `json:"cluster"`
-	IsPublic     bool         `json:"is_public"`
+// Deployment is what a cluster and a node group share: where it is in its
+// life, its nodes and owner, its times, the operation in flight and the
+// store's revision. Both embed it.
+type Deployment struct {
 	State        ClusterState `json:"state"`
 	NodeCapacity int          `json:"node_capacity"`
-	Version      string       `json:"version,omitempty"`
-	Endpoint     string       `json:"endpoint,omitempty"`
-	// CreatedBy is the login that deployed the cluster: its owner.
-	CreatedBy string `json:"created_by,omitempty"`
-	// Team is the organization team (a slug) the cluster is shared with:
-	// its members manage it as the owner does. Empty for none.
-	Team      string    `json:"team,omitempty"`
+	// CreatedBy is the login that deployed it: its owner.
+	CreatedBy string    `json:"created_by,omitempty"`
 	CreatedAt time.Time `json:"created_at"`
 	UpdatedAt time.Time `json:"updated_at"`
 	// ExpiresAt is the end of the TTL that DEPLOY and EXTEND set; zero for a
@@ -42,20 +37,32 @@ type Cluster struct {
 	DestroyAt time.Time `json:"destroy_at"`
 	// Operation is the id of the DEPLOY or DESTROY in flight, if any.
 	Operation string `json:"operation,omitempty"`
-	// Reason says why a cluster failed.
+	// Reason says why it failed.
 	Reason string `json:"reason,omitempty"`
-	// Revision is the store's optimistic concurrency token: PutCluster
-	// succeeds only if it equals the stored revision (0: no record yet).
+	// Revision is the store's optimistic concurrency token: a put succeeds
+	// only if it equals the stored revision (0: no record yet).
 	Revision int64 `json:"-"`
 }
 
-// DestroyTime is when the cluster's one destroy schedule fires: the explicit
-// SCHEDULE_DESTROY time if set, else the end of its TTL; zero for none.
-func (c Cluster) DestroyTime() time.Time {
-	if !c.DestroyAt.IsZero() {
-		return c.DestroyAt
+// DestroyTime is when the one destroy schedule fires: the explicit
+// SCHEDULE_DESTROY time if set, else the end of the TTL; zero for none.
+func (d Deployment) DestroyTime() time.Time {
+	if !d.DestroyAt.IsZero() {
+		return d.DestroyAt
 	}
-	return c.ExpiresAt
+	return d.ExpiresAt
+}
+
+// Cluster is a SlideRule cluster the provisioner knows about.
+type Cluster struct {
+	Name     string `json:"cluster"`
+	IsPublic bool   `json:"is_public"`
+	Version  string `json:"version,omitempty"`
+	Endpoint string `json:"endpoint,omitempty"`
+	// Team is the organization team (a slug) the cluster is shared with:
+	// its members manage it as the owner does. Empty for none.
+	Team string `json:"team,omitempty"`
+	Deployment
 }
 
 // ClusterSpec is what a driver needs to deploy a cluster.

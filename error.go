@@ -95,6 +95,16 @@ func ErrorMessage(err error) string {
 	return "internal error"
 }
 
+// RetryAfter returns how long err tells the caller to wait (its first
+// *Error's RetryAfter), or 0.
+func RetryAfter(err error) time.Duration {
+	var e *Error
+	if errors.As(err, &e) {
+		return e.RetryAfter
+	}
+	return 0
+}
+
 // ContextError is the part of a backend's error translation every backend
 // shares: an *Error passes as it is, and a cancelled or expired context
 // becomes EUNAVAILABLE with ctx.Err() kept in the chain (so callers can

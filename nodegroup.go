@@ -18,32 +18,9 @@ const PublicClusterAlias = "sliderule"
 // and destroy schedule. A cluster has at most one group per user, and its
 // groups are destroyed with it.
 type NodeGroup struct {
-	Cluster      string       `json:"cluster"`
-	User         string       `json:"user"`
-	State        ClusterState `json:"state"`
-	NodeCapacity int          `json:"node_capacity"`
-	CreatedBy    string       `json:"created_by,omitempty"`
-	CreatedAt    time.Time    `json:"created_at"`
-	UpdatedAt    time.Time    `json:"updated_at"`
-	// ExpiresAt is the end of the group's TTL (DEPLOY and EXTEND set it).
-	ExpiresAt time.Time `json:"expires_at"`
-	// DestroyAt is an explicit destroy time; zero when none.
-	DestroyAt time.Time `json:"destroy_at"`
-	// Operation is the id of the DEPLOY or DESTROY in flight, if any.
-	Operation string `json:"operation,omitempty"`
-	// Reason says why a group failed.
-	Reason string `json:"reason,omitempty"`
-	// Revision is the store's compare-and-swap token, as Cluster's.
-	Revision int64 `json:"-"`
-}
-
-// DestroyTime is when the group's destroy schedule fires: DestroyAt if
-// set, else the end of its TTL.
-func (g NodeGroup) DestroyTime() time.Time {
-	if !g.DestroyAt.IsZero() {
-		return g.DestroyAt
-	}
-	return g.ExpiresAt
+	Cluster string `json:"cluster"`
+	User    string `json:"user"`
+	Deployment
 }
 
 // Key is the group's schedule key, GroupKey(g.Cluster, g.User).

@@ -40,3 +40,17 @@ type Event struct {
 	Actor   string    `json:"actor,omitempty"`
 	Message string    `json:"message,omitempty"`
 }
+
+// Validate refuses (EINVALID) what no store appends: an event without an
+// ID, a cluster or a time.
+func (e Event) Validate() error {
+	switch {
+	case e.ID == "":
+		return Errorf(EINVALID, "event id is required")
+	case e.Cluster == "":
+		return Errorf(EINVALID, "event cluster is required")
+	case e.Time.IsZero():
+		return Errorf(EINVALID, "event time is required")
+	}
+	return nil
+}

@@ -163,23 +163,29 @@ type ScheduleRequest struct {
 // (response, auto_shutdown, current_nodes, version, is_public, node_capacity,
 // the last two strings as production's tags are) beside ours.
 type Status struct {
-	Status       string    `json:"status"`
-	Cluster      string    `json:"cluster"`
-	State        string    `json:"state"`
-	IsPublic     Flag      `json:"is_public"`
-	NodeCapacity Count     `json:"node_capacity"`
-	Version      string    `json:"version,omitempty"`
-	Endpoint     string    `json:"endpoint,omitempty"`
-	CreatedBy    string    `json:"created_by,omitempty"`
-	Team         string    `json:"team,omitempty"`
-	CreatedAt    time.Time `json:"created_at,omitzero"`
-	ExpiresAt    time.Time `json:"expires_at,omitzero"`
-	DestroyAt    time.Time `json:"destroy_at,omitzero"`
-	Operation    string    `json:"operation,omitempty"`
-	Reason       string    `json:"reason,omitempty"`
+	Status       string `json:"status"`
+	Cluster      string `json:"cluster"`
+	State        string `json:"state"`
+	IsPublic     Flag   `json:"is_public"`
+	NodeCapacity Count  `json:"node_capacity"`
+	Version      string `json:"version,omitempty"`
+	Endpoint     string `json:"endpoint,omitempty"`
+	CreatedBy    string `json:"created_by,omitempty"`
+	Team         string `json:"team,omitempty"`
+	DeploymentStatus
+}
 
-	// Production's: the stack's description, the next auto-shutdown
-	// (destroy_at; null when none) and the nodes running.
+// DeploymentStatus is what the STATUS of a cluster and of a node group
+// share, their last fields: our times, operation and reason, then
+// production's (the stack's description, the next auto-shutdown,
+// destroy_at or null when none, and the nodes running).
+type DeploymentStatus struct {
+	CreatedAt time.Time `json:"created_at,omitzero"`
+	ExpiresAt time.Time `json:"expires_at,omitzero"`
+	DestroyAt time.Time `json:"destroy_at,omitzero"`
+	Operation string    `json:"operation,omitempty"`
+	Reason    string    `json:"reason,omitempty"`
+
 	Response     *Stack  `json:"response,omitempty"`
 	AutoShutdown *string `json:"auto_shutdown"`
 	CurrentNodes int     `json:"current_nodes"`
@@ -206,26 +212,32 @@ var stackStatus = map[provisioner.ClusterState]string{
 // seconds), which the released CLI parses with datetime.fromisoformat.
 func isoTime(t time.Time) string { return t.UTC().Truncate(time.Second).Format(time.RFC3339) }
 
-// StatusOf returns the wire form of a cluster's status. destroy_at (and
-// production's auto_shutdown) is when the cluster's one destroy schedule
-// fires. current_nodes is the capacity of a running cluster, else 0.
+// StatusOf returns the wire form of a cluster's status.
 func StatusOf(c provisioner.Cluster) Status {
-	s := Status{Status: "success", Cluster: c.Name, State: string(c.State), IsPublic: Flag(c.IsPublic),
+	return Status{Status: "success", Cluster: c.Name, State: string(c.State), IsPublic: Flag(c.IsPublic),
 		NodeCapacity: Count(c.NodeCapacity), Version: c.Version, Endpoint: c.Endpoint, CreatedBy: c.CreatedBy, Team: c.Team,
-		CreatedAt: c.CreatedAt.UTC(), ExpiresAt: c.ExpiresAt.UTC(), DestroyAt: c.DestroyTime().UTC(),
-		Operation: c.Operation, Reason: c.Reason}
-	if st, ok := stackStatus[c.State]; ok {
-		s.Response = &Stack{StackName: c.Name, StackStatus: st}
-		if !c.CreatedAt.IsZero() {
-			s.Response.CreationTime = isoTime(c.CreatedAt)
+		DeploymentStatus: deploymentStatus(c.Name, c.Deployment)}
+}
+
+// deploymentStatus is the status of d, whose stack production names
+// stack. destroy_at (and production's auto_shutdown) is when its one
+// destroy schedule fires. current_nodes is the capacity of a running
+// cluster or group, else 0.
+func deploymentStatus(stack string, d provisioner.Deployment) DeploymentStatus {
+	s := DeploymentStatus{CreatedAt: d.CreatedAt.UTC(), ExpiresAt: d.ExpiresAt.UTC(), DestroyAt: d.DestroyTime().UTC(),
+		Operation: d.Operation, Reason: d.Reason}
+	if st, ok := stackStatus[d.State]; ok {
+		s.Response = &Stack{StackName: stack, StackStatus: st}
+		if !d.CreatedAt.IsZero() {
+			s.Response.CreationTime = isoTime(d.CreatedAt)
 		}
 	}
-	if d := c.DestroyTime(); !d.IsZero() && c.State != provisioner.StateAbsent {
-		v := isoTime(d)
+	if t := d.DestroyTime(); !t.IsZero() && d.State != provisioner.StateAbsent {
+		v := isoTime(t)
 		s.AutoShutdown = &v
 	}
-	if c.State == provisioner.StateRunning {
-		s.CurrentNodes = c.NodeCapacity
+	if d.State == provisioner.StateRunning {
+		s.CurrentNodes = d.NodeCapacity
 	}
 	return s
 }
@@ -348,21 +360,13 @@ type AuditExport struct {
 // /status/{username} reports it: production's fields (response,
 // auto_shutdown, current_nodes) beside ours.
 type GroupStatus struct {
-	Status       string    `json:"status"`
-	Cluster      string    `json:"cluster"`
-	User         string    `json:"user"`
-	State        string    `json:"state"`
-	NodeCapacity int       `json:"node_capacity"`
-	CreatedBy    string    `json:"created_by,omitempty"`
-	CreatedAt    time.Time `json:"created_at,omitzero"`
-	ExpiresAt    time.Time `json:"expires_at,omitzero"`
-	DestroyAt    time.Time `json:"destroy_at,omitzero"`
-	Operation    string    `json:"operation,omitempty"`
-	Reason       string    `json:"reason,omitempty"`
-
-	Response     *Stack  `json:"response,omitempty"`
-	AutoShutdown *string `json:"auto_shutdown"`
-	CurrentNodes int     `json:"current_nodes"`
+	Status       string `json:"status"`
+	Cluster      string `json:"cluster"`
+	User         string `json:"user"`
+	State        string `json:"state"`
+	NodeCapacity int    `json:"node_capacity"`
+	CreatedBy    string `json:"created_by,omitempty"`
+	DeploymentStatus
 }
 
 // GroupStackName is the name production gives a user node group's stack
@@ -371,23 +375,9 @@ func GroupStackName(cluster, user string) string { return cluster + "-cluster-" 
 
 // GroupStatusOf returns the wire form of a node group's status.
 func GroupStatusOf(g provisioner.NodeGroup) GroupStatus {
-	s := GroupStatus{Status: "success", Cluster: g.Cluster, User: g.User, State: string(g.State),
-		NodeCapacity: g.NodeCapacity, CreatedBy: g.CreatedBy, CreatedAt: g.CreatedAt.UTC(),
-		ExpiresAt: g.ExpiresAt.UTC(), DestroyAt: g.DestroyTime().UTC(), Operation: g.Operation, Reason: g.Reason}
-	if st, ok := stackStatus[g.State]; ok {
-		s.Response = &Stack{StackName: GroupStackName(g.Cluster, g.User), StackStatus: st}
-		if !g.CreatedAt.IsZero() {
-			s.Response.CreationTime = isoTime(g.CreatedAt)
-		}
-	}
-	if d := g.DestroyTime(); !d.IsZero() && g.State != provisioner.StateAbsent {
-		v := isoTime(d)
-		s.AutoShutdown = &v
-	}
-	if g.State == provisioner.StateRunning {
-		s.CurrentNodes = g.NodeCapacity
-	}
-	return s
+	return GroupStatus{Status: "success", Cluster: g.Cluster, User: g.User, State: string(g.State),
+		NodeCapacity: g.NodeCapacity, CreatedBy: g.CreatedBy,
+		DeploymentStatus: deploymentStatus(GroupStackName(g.Cluster, g.User), g.Deployment)}
 }
 
 // UserReportOf is a node group's entry in a ClusterReport's users.

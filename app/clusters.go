@@ -34,7 +34,7 @@ func (a *App) registerCluster(ctx context.Context, c Caller, name string, public
 	switch provisioner.ErrorCode(err) {
 	case "":
 	case provisioner.ENOTFOUND:
-		cl = provisioner.Cluster{Name: name, CreatedBy: c.User.Login, CreatedAt: now}
+		cl = provisioner.Cluster{Name: name, Deployment: provisioner.Deployment{CreatedBy: c.User.Login, CreatedAt: now}}
 	default:
 		return provisioner.Cluster{}, err
 	}
@@ -171,7 +171,7 @@ func (a *App) Status(ctx context.Context, c Caller, name string) (provisioner.Cl
 	if err != nil {
 		return provisioner.Cluster{}, err
 	}
-	absent := provisioner.Cluster{Name: name, State: provisioner.StateAbsent}
+	absent := provisioner.Cluster{Name: name, Deployment: provisioner.Deployment{State: provisioner.StateAbsent}}
 	if !ok {
 		return absent, nil
 	}

@@ -124,9 +124,10 @@ func (a *App) deploy(ctx context.Context, c Caller, req DeployRequest) (Result, 
 		if req.Team != "" {
 			team = req.Team
 		}
-		*cl = provisioner.Cluster{Name: req.Cluster, IsPublic: req.IsPublic, State: provisioner.StateDeploying,
-			NodeCapacity: req.NodeCapacity, Version: req.Version, CreatedBy: owner, Team: team, CreatedAt: created,
-			UpdatedAt: now, ExpiresAt: now.Add(req.TTL), Operation: op.ID, Revision: cl.Revision}
+		*cl = provisioner.Cluster{Name: req.Cluster, IsPublic: req.IsPublic, Version: req.Version, Team: team,
+			Deployment: provisioner.Deployment{State: provisioner.StateDeploying, NodeCapacity: req.NodeCapacity,
+				CreatedBy: owner, CreatedAt: created, UpdatedAt: now, ExpiresAt: now.Add(req.TTL), Operation: op.ID,
+				Revision: cl.Revision}}
 		res, started = Result{Operation: op, Cluster: *cl}, true
 		return true, nil
 	})

@@ -90,7 +90,7 @@ func (a *App) markDestroying(ctx context.Context, c Caller, name string) (res Re
 	err = a.update(ctx, name, func(cl *provisioner.Cluster, exists bool) (bool, error) {
 		started, cancelled = false, ""
 		if !exists {
-			res = Result{Cluster: provisioner.Cluster{Name: name, State: provisioner.StateAbsent}, Done: true}
+			res = Result{Cluster: provisioner.Cluster{Name: name, Deployment: provisioner.Deployment{State: provisioner.StateAbsent}}, Done: true}
 			return false, nil
 		}
 		if err := authorizeCluster(c.User, name, cl.IsPublic, "DESTROY of "+name); err != nil {

@@ -222,9 +222,9 @@ func (a *App) markGroupDeploying(ctx context.Context, c Caller, req GroupRequest
 		if !exists {
 			created = now
 		}
-		*g = provisioner.NodeGroup{Cluster: req.Cluster, User: req.User, State: provisioner.StateDeploying,
-			NodeCapacity: req.NodeCapacity, CreatedBy: c.User.Login, CreatedAt: created, UpdatedAt: now,
-			ExpiresAt: now.Add(req.TTL), Operation: op.ID, Revision: g.Revision}
+		*g = provisioner.NodeGroup{Cluster: req.Cluster, User: req.User, Deployment: provisioner.Deployment{
+			State: provisioner.StateDeploying, NodeCapacity: req.NodeCapacity, CreatedBy: c.User.Login,
+			CreatedAt: created, UpdatedAt: now, ExpiresAt: now.Add(req.TTL), Operation: op.ID, Revision: g.Revision}}
 		res, started = GroupResult{Operation: op, Group: *g}, true
 		return true, nil
 	})
@@ -247,7 +247,7 @@ func (a *App) GroupStatus(ctx context.Context, c Caller, cluster, user string) (
 	if err != nil {
 		return provisioner.NodeGroup{}, err
 	}
-	absent := provisioner.NodeGroup{Cluster: cluster, User: user, State: provisioner.StateAbsent}
+	absent := provisioner.NodeGroup{Cluster: cluster, User: user, Deployment: provisioner.Deployment{State: provisioner.StateAbsent}}
 	if hidden {
 		return absent, nil
 	}
@@ -363,7 +363,7 @@ func (a *App) destroyGroup(ctx context.Context, c Caller, cluster, user string) 
 		return GroupResult{Group: provisioner.NodeGroup{Cluster: cluster}}, err
 	}
 	if hidden {
-		return GroupResult{Group: provisioner.NodeGroup{Cluster: cluster, User: user, State: provisioner.StateAbsent}, Done: true}, nil
+		return GroupResult{Group: provisioner.NodeGroup{Cluster: cluster, User: user, Deployment: provisioner.Deployment{State: provisioner.StateAbsent}}, Done: true}, nil
 	}
 	return a.startGroupDestroy(ctx, c, cluster, user)
 }
@@ -381,7 +381,7 @@ func (a *App) startGroupDestroy(ctx context.Context, c Caller, cluster, user str
 	err = a.updateGroup(ctx, cluster, user, func(g *provisioner.NodeGroup, exists bool) (bool, error) {
 		started = false
 		if !exists {
-			res = GroupResult{Group: provisioner.NodeGroup{Cluster: cluster, User: user, State: provisioner.StateAbsent}, Done: true}
+			res = GroupResult{Group: provisioner.NodeGroup{Cluster: cluster, User: user, Deployment: provisioner.Deployment{State: provisioner.StateAbsent}}, Done: true}
 			return false, nil
 		}
 		if g.State == provisioner.StateDestroying {
@@ -535,7 +535,7 @@ func (a *App) refreshGroup(ctx context.Context, r GroupResult) GroupResult {
 	case err == nil:
 		r.Group = g
 	case provisioner.ErrorCode(err) == provisioner.ENOTFOUND:
-		r.Group = provisioner.NodeGroup{Cluster: r.Group.Cluster, User: r.Group.User, State: provisioner.StateAbsent}
+		r.Group = provisioner.NodeGroup{Cluster: r.Group.Cluster, User: r.Group.User, Deployment: provisioner.Deployment{State: provisioner.StateAbsent}}
 	}
 	return r
 }

@@ -21,7 +21,7 @@ func TestUserAudience(t *testing.T) {
 	for _, c := range []provisioner.Cluster{
 		{Name: "pub-a", IsPublic: true},
 		{Name: "priv-b"},
-		{Name: "pub-c", IsPublic: true, State: provisioner.StateDeploying},
+		{Name: "pub-c", IsPublic: true, Deployment: provisioner.Deployment{State: provisioner.StateDeploying}},
 	} {
 		if c.State == "" {
 			c.State = provisioner.StateRunning
@@ -84,8 +84,15 @@ func TestUserAudience(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := f.store.PutCluster(ctx, provisioner.Cluster{Name: "pub-new", IsPublic: true, State: provisioner.StateRunning,
-		CreatedAt: now.Add(time.Minute), UpdatedAt: now.Add(time.Minute)}); err != nil {
+	if _, err := f.store.PutCluster(ctx, provisioner.Cluster{
+		Name:     "pub-new",
+		IsPublic: true,
+		Deployment: provisioner.Deployment{
+			State:     provisioner.StateRunning,
+			CreatedAt: now.Add(time.Minute),
+			UpdatedAt: now.Add(time.Minute),
+		},
+	}); err != nil {
 		t.Fatal(err)
 	}
 	if slices.Contains(first.Claims.Audience, "pub-new") {
@@ -104,7 +111,7 @@ func TestAccessReusesClusterToken(t *testing.T) {
 	f := newFixture(t)
 	now := f.clock.Now()
 	for _, name := range []string{"demo", "demo2"} {
-		if _, err := f.store.PutCluster(ctx, provisioner.Cluster{Name: name, State: provisioner.StateRunning, CreatedAt: now, UpdatedAt: now}); err != nil {
+		if _, err := f.store.PutCluster(ctx, provisioner.Cluster{Name: name, Deployment: provisioner.Deployment{State: provisioner.StateRunning, CreatedAt: now, UpdatedAt: now}}); err != nil {
 			t.Fatal(err)
 		}
 	}

@@ -293,7 +293,7 @@ func (a *App) refresh(ctx context.Context, r Result) Result {
 	case err == nil:
 		r.Cluster = cl
 	case provisioner.ErrorCode(err) == provisioner.ENOTFOUND:
-		r.Cluster = provisioner.Cluster{Name: r.Cluster.Name, State: provisioner.StateAbsent}
+		r.Cluster = provisioner.Cluster{Name: r.Cluster.Name, Deployment: provisioner.Deployment{State: provisioner.StateAbsent}}
 	}
 	return r
 }

@@ -338,12 +338,18 @@ func (c *Client) Events(ctx context.Context, cluster string) ([]provisioner.Even
 // Operation returns an operation, letting the server wait up to wait for its end.
 func (c *Client) Operation(ctx context.Context, id string, wait time.Duration) (api.OperationResult, error) {
 	var out api.OperationResult
-	path := "/operations/" + url.PathEscape(id)
+	_, err := c.do(ctx, http.MethodGet, waitPath("/operations/", id, wait), nil, &out)
+	return out, err
+}
+
+// waitPath is the path of the operation or job id under prefix, asking the
+// server to wait up to wait for its end.
+func waitPath(prefix, id string, wait time.Duration) string {
+	path := prefix + url.PathEscape(id)
 	if wait > 0 {
 		path += "?wait=" + url.QueryEscape(wait.String())
 	}
-	_, err := c.do(ctx, http.MethodGet, path, nil, &out)
-	return out, err
+	return path
 }
 
 // StartJob starts a TEST or RELEASE.
@@ -356,11 +362,7 @@ func (c *Client) StartJob(ctx context.Context, kind provisioner.JobKind, cluster
 // Job returns a job, letting the server wait up to wait for its end.
 func (c *Client) Job(ctx context.Context, id string, wait time.Duration) (provisioner.Job, error) {
 	var out api.JobResult
-	path := "/jobs/" + url.PathEscape(id)
-	if wait > 0 {
-		path += "?wait=" + url.QueryEscape(wait.String())
-	}
-	_, err := c.do(ctx, http.MethodGet, path, nil, &out)
+	_, err := c.do(ctx, http.MethodGet, waitPath("/jobs/", id, wait), nil, &out)
 	return out.Job, err
 }
 

@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"provisioner"
+	"provisioner/api"
+	"provisioner/clientaddr"
 )
 
 // identity is who a request comes from, once authenticated.
@@ -108,7 +110,7 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	if g.cfg.Nodes > 0 && r.URL.Path == "/discovery/status" {
 		rec.result = "local"
-		writeJSON(rec, http.StatusOK, map[string]int{"nodes": g.cfg.Nodes})
+		api.WriteJSON(rec, http.StatusOK, map[string]int{"nodes": g.cfg.Nodes})
 		return
 	}
 	rec.result = "forwarded"
@@ -122,7 +124,7 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // a public cluster, the token's subject and level with a valid one, and an
 // error (401, 403, 503) otherwise. A bad token is never anonymous.
 func (g *Gateway) authenticate(r *http.Request, rt route) (identity, error) {
-	id := identity{client: clientAddr(r.RemoteAddr, r.Header, g.cfg.TrustedProxies)}
+	id := identity{client: clientaddr.From(r.RemoteAddr, r.Header, g.cfg.TrustedProxies)}
 	tok, err := bearer(r.Header)
 	service := r.Header.Values(HeaderService)
 	switch {
@@ -167,10 +169,10 @@ func (g *Gateway) healthz(w *recorder, r *http.Request) {
 		body["keys"] = g.jwks.Len()
 	}
 	if r.URL.Query().Get("upstream") == "" {
-		writeJSON(w, http.StatusOK, body)
+		api.WriteJSON(w, http.StatusOK, body)
 		return
 	}
-	id := identity{client: clientAddr(r.RemoteAddr, r.Header, g.cfg.TrustedProxies)}
+	id := identity{client: clientaddr.From(r.RemoteAddr, r.Header, g.cfg.TrustedProxies)}
 	if err := g.limits.allow(provisioner.LevelAnonymous, id.bucket(), g.now()); err != nil {
 		g.metrics.limited(provisioner.LevelAnonymous)
 		g.refuse(w, r, err)
@@ -188,7 +190,7 @@ func (g *Gateway) healthz(w *recorder, r *http.Request) {
 			"cluster "+g.cfg.Cluster+" is not healthy: its health check answered "+strconv.Itoa(code), 0)
 		return
 	}
-	writeJSON(w, http.StatusOK, body)
+	api.WriteJSON(w, http.StatusOK, body)
 }
 
 func (g *Gateway) checkUpstream(ctx context.Context) (int, error) {

@@ -2,16 +2,15 @@ package gateway
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"log/slog"
 	"net"
 	"net/http"
-	"strconv"
 	"time"
 
 	"provisioner"
 	"provisioner/api"
+	"provisioner/clientaddr"
 )
 
 // resultFor names an error code in the requests metric.
@@ -38,25 +37,14 @@ func (g *Gateway) refuse(w *recorder, r *http.Request, err error) {
 		code, msg = provisioner.EINTERNAL, "internal error"
 	} else if g.log.Enabled(r.Context(), slog.LevelDebug) {
 		g.log.Debug("refused", "status", status, "reason", msg, "path", r.URL.Path,
-			"source", network(clientAddr(r.RemoteAddr, r.Header, g.cfg.TrustedProxies)))
+			"source", network(clientaddr.From(r.RemoteAddr, r.Header, g.cfg.TrustedProxies)))
 	}
-	var retry time.Duration
-	var e *provisioner.Error
-	if errors.As(err, &e) {
-		retry = e.RetryAfter
-	}
-	g.fail(w, status, code, msg, retry)
+	g.fail(w, status, code, msg, provisioner.RetryAfter(err))
 }
 
 // fail writes the JSON error; 401s name the cluster as the realm.
 func (g *Gateway) fail(w http.ResponseWriter, status int, code, msg string, retry time.Duration) {
-	if retry > 0 {
-		w.Header().Set("Retry-After", strconv.FormatInt(int64((retry+time.Second-1)/time.Second), 10))
-	}
-	if status == http.StatusUnauthorized {
-		w.Header().Set("WWW-Authenticate", `Bearer realm="`+g.cfg.Cluster+`"`)
-	}
-	writeJSON(w, status, api.Error{Status: "failure", Error: code, Description: msg})
+	api.WriteError(w, status, code, msg, retry, g.cfg.Cluster)
 }
 
 // upstreamError answers a failed upstream round trip: 504 when it timed
@@ -78,13 +66,6 @@ func (g *Gateway) upstreamError(w *recorder, r *http.Request, err error) {
 	g.log.Warn("upstream unreachable", "path", r.URL.Path, "err", err)
 	g.fail(w, http.StatusBadGateway, provisioner.EUNAVAILABLE, "cluster "+g.cfg.Cluster+
 		" is not reachable: its load balancer is down, starting or stopped", 0)
-}
-
-func writeJSON(w http.ResponseWriter, status int, v any) {
-	w.Header().Set("Content-Type", "application/json")
-	w.Header().Set("Cache-Control", "no-store")
-	w.WriteHeader(status)
-	_ = json.NewEncoder(w).Encode(v)
 }
 
 // recorder remembers the metric labels of one request. Unwrap lets the

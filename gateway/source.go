@@ -1,64 +1,10 @@
 package gateway
 
 import (
-	"net/http"
 	"net/netip"
-	"strings"
 
 	"provisioner/ratelimit"
 )
-
-// clientAddr returns the client's address: the peer's, or with trusted
-// proxies the address the outermost trusted proxy saw, which is that many
-// entries from the right of X-Forwarded-For (each proxy appends its peer).
-// Entries further left were written by the client and are never believed;
-// if the chain is shorter than promised or the entry is not an address, the
-// peer (a proxy) is used, which is stricter, never laxer.
-func clientAddr(remoteAddr string, h http.Header, trusted int) netip.Addr {
-	peer := parseAddr(remoteAddr)
-	if trusted <= 0 {
-		return peer
-	}
-	if a := parseAddr(fromRight(h["X-Forwarded-For"], trusted)); a.IsValid() {
-		return a
-	}
-	return peer
-}
-
-// fromRight returns the n-th comma-separated entry (1-based) counting from
-// the right across all header lines, or "" if there are fewer.
-func fromRight(lines []string, n int) string {
-	for i := len(lines) - 1; i >= 0; i-- {
-		v := lines[i]
-		for {
-			j := strings.LastIndexByte(v, ',')
-			if e := strings.TrimSpace(v[j+1:]); e != "" {
-				if n--; n == 0 {
-					return e
-				}
-			}
-			if j < 0 {
-				break
-			}
-			v = v[:j]
-		}
-	}
-	return ""
-}
-
-// parseAddr reads "ip", "ip:port" or "[ip]:port", without zone, with
-// IPv4-mapped IPv6 addresses as IPv4; the zero Addr if it is none of these.
-func parseAddr(s string) netip.Addr {
-	a, err := netip.ParseAddr(s)
-	if err != nil {
-		ap, err := netip.ParseAddrPort(s)
-		if err != nil {
-			return netip.Addr{}
-		}
-		a = ap.Addr()
-	}
-	return a.WithZone("").Unmap()
-}
 
 // network is the anonymous rate-limit key: the IPv4 /24 or IPv6 /48 of a.
 func network(a netip.Addr) string { return ratelimit.Network(a) }

@@ -9,31 +9,51 @@ import (
 	"provisioner/app"
 )
 
-// longResult answers a DEPLOY or DESTROY: 200 when done, 202 with the
-// operation to wait for otherwise, the operation's error when it failed.
-func longResult(r app.Result, err error) (any, error) {
+// longAnswer answers a DEPLOY or DESTROY of a cluster or a node group:
+// status when done, 202 with the operation to wait for otherwise, the
+// operation's error when it failed.
+func longAnswer(done bool, op provisioner.Operation, status any) (any, error) {
 	switch {
-	case err != nil:
-		return nil, err
-	case r.Done && r.Operation.State == provisioner.OpFailure:
-		return nil, provisioner.Errorf(r.Operation.ErrorCode, "%s", r.Operation.Message)
-	case r.Done:
-		return api.StatusOf(r.Cluster), nil
+	case done && op.State == provisioner.OpFailure:
+		return nil, provisioner.Errorf(op.ErrorCode, "%s", op.Message)
+	case done:
+		return status, nil
 	}
-	return reply{http.StatusAccepted, api.PendingOp{Status: "pending", Operation: r.Operation}}, nil
+	return reply{http.StatusAccepted, api.PendingOp{Status: "pending", Operation: op}}, nil
 }
 
-// minutes turns the Python client's TTL minutes into a duration; 0 stays 0
-// (the default TTL) and a negative value is kept so the App refuses it.
-func minutes(m int) time.Duration { return time.Duration(m) * time.Minute }
+func longResult(r app.Result, err error) (any, error) {
+	if err != nil {
+		return nil, err
+	}
+	return longAnswer(r.Done, r.Operation, api.StatusOf(r.Cluster))
+}
+
+// statusAnswer answers a cluster's status, or err.
+func statusAnswer(cl provisioner.Cluster, err error) (any, error) {
+	if err != nil {
+		return nil, err
+	}
+	return api.StatusOf(cl), nil
+}
+
+// ttl turns the Python client's TTL minutes into a duration. Negative
+// values are refused, and 0 too unless zeroOK (DEPLOY: the default TTL).
+func ttl(minutes int, zeroOK bool) (time.Duration, error) {
+	if minutes < 0 || minutes == 0 && !zeroOK {
+		return 0, provisioner.Errorf(provisioner.EINVALID, "ttl must be a positive number of minutes")
+	}
+	return time.Duration(minutes) * time.Minute, nil
+}
 
 func (s *Server) deploy() http.HandlerFunc {
 	return endpoint(s, true, false, func(r *http.Request, c app.Caller, req api.DeployRequest) (any, error) {
-		if req.TTL < 0 {
-			return nil, provisioner.Errorf(provisioner.EINVALID, "ttl must be a positive number of minutes")
+		d, err := ttl(req.TTL, true)
+		if err != nil {
+			return nil, err
 		}
 		return longResult(s.app.Deploy(r.Context(), c, app.DeployRequest{Cluster: req.Cluster, IsPublic: req.IsPublic,
-			NodeCapacity: req.NodeCapacity, TTL: minutes(req.TTL), Version: req.Version, Team: req.Team}))
+			NodeCapacity: req.NodeCapacity, TTL: d, Version: req.Version, Team: req.Team}))
 	})
 }
 
@@ -45,14 +65,11 @@ func (s *Server) destroy() http.HandlerFunc {
 
 func (s *Server) extend() http.HandlerFunc {
 	return endpoint(s, true, false, func(r *http.Request, c app.Caller, req api.ExtendRequest) (any, error) {
-		if req.TTL <= 0 {
-			return nil, provisioner.Errorf(provisioner.EINVALID, "ttl must be a positive number of minutes")
-		}
-		cl, err := s.app.Extend(r.Context(), c, req.Cluster, minutes(req.TTL))
+		d, err := ttl(req.TTL, false)
 		if err != nil {
 			return nil, err
 		}
-		return api.StatusOf(cl), nil
+		return statusAnswer(s.app.Extend(r.Context(), c, req.Cluster, d))
 	})
 }
 
@@ -62,21 +79,13 @@ func (s *Server) scheduleDestroy() http.HandlerFunc {
 		if err != nil {
 			return nil, provisioner.Errorf(provisioner.EINVALID, "time must be an RFC 3339 time such as 2026-01-02T15:04:05Z")
 		}
-		cl, err := s.app.ScheduleDestroy(r.Context(), c, req.Cluster, at)
-		if err != nil {
-			return nil, err
-		}
-		return api.StatusOf(cl), nil
+		return statusAnswer(s.app.ScheduleDestroy(r.Context(), c, req.Cluster, at))
 	})
 }
 
 func (s *Server) status() http.HandlerFunc {
 	return endpoint(s, true, false, func(r *http.Request, c app.Caller, req api.ClusterRequest) (any, error) {
-		cl, err := s.app.Status(r.Context(), c, req.Cluster)
-		if err != nil {
-			return nil, err
-		}
-		return api.StatusOf(cl), nil
+		return statusAnswer(s.app.Status(r.Context(), c, req.Cluster))
 	})
 }
 

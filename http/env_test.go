@@ -206,7 +206,7 @@ func (e *env) login(pat string) string {
 func (e *env) register(name string, public bool) {
 	e.t.Helper()
 	now := time.Now().UTC()
-	if _, err := e.store.PutCluster(context.Background(), provisioner.Cluster{Name: name, IsPublic: public, State: provisioner.StateRunning, CreatedAt: now, UpdatedAt: now}); err != nil {
+	if _, err := e.store.PutCluster(context.Background(), provisioner.Cluster{Name: name, IsPublic: public, Deployment: provisioner.Deployment{State: provisioner.StateRunning, CreatedAt: now, UpdatedAt: now}}); err != nil {
 		e.t.Fatal(err)
 	}
 }

@@ -13,38 +13,39 @@ import (
 // released client's default, is the public cluster here only).
 
 func groupResult(r app.GroupResult, err error) (any, error) {
-	switch {
-	case err != nil:
+	if err != nil {
 		return nil, err
-	case r.Done && r.Operation.State == provisioner.OpFailure:
-		return nil, provisioner.Errorf(r.Operation.ErrorCode, "%s", r.Operation.Message)
-	case r.Done:
-		return api.GroupStatusOf(r.Group), nil
 	}
-	return reply{http.StatusAccepted, api.PendingOp{Status: "pending", Operation: r.Operation}}, nil
+	return longAnswer(r.Done, r.Operation, api.GroupStatusOf(r.Group))
+}
+
+// groupStatusAnswer answers a node group's status, or err.
+func groupStatusAnswer(g provisioner.NodeGroup, err error) (any, error) {
+	if err != nil {
+		return nil, err
+	}
+	return api.GroupStatusOf(g), nil
 }
 
 func (s *Server) deployGroup() http.HandlerFunc {
 	return endpoint(s, true, false, func(r *http.Request, c app.Caller, req api.DeployRequest) (any, error) {
-		if req.TTL < 0 {
-			return nil, provisioner.Errorf(provisioner.EINVALID, "ttl must be a positive number of minutes")
+		d, err := ttl(req.TTL, true)
+		if err != nil {
+			return nil, err
 		}
 		// is_public and version are the cluster's: a group takes them from it.
 		return groupResult(s.app.DeployGroup(r.Context(), c, app.GroupRequest{Cluster: req.Cluster,
-			User: r.PathValue("username"), NodeCapacity: req.NodeCapacity, TTL: minutes(req.TTL)}))
+			User: r.PathValue("username"), NodeCapacity: req.NodeCapacity, TTL: d}))
 	})
 }
 
 func (s *Server) extendGroup() http.HandlerFunc {
 	return endpoint(s, true, false, func(r *http.Request, c app.Caller, req api.ExtendRequest) (any, error) {
-		if req.TTL <= 0 {
-			return nil, provisioner.Errorf(provisioner.EINVALID, "ttl must be a positive number of minutes")
-		}
-		g, err := s.app.ExtendGroup(r.Context(), c, req.Cluster, r.PathValue("username"), minutes(req.TTL))
+		d, err := ttl(req.TTL, false)
 		if err != nil {
 			return nil, err
 		}
-		return api.GroupStatusOf(g), nil
+		return groupStatusAnswer(s.app.ExtendGroup(r.Context(), c, req.Cluster, r.PathValue("username"), d))
 	})
 }
 
@@ -56,11 +57,7 @@ func (s *Server) destroyGroup() http.HandlerFunc {
 
 func (s *Server) groupStatus() http.HandlerFunc {
 	return endpoint(s, true, false, func(r *http.Request, c app.Caller, req api.ClusterRequest) (any, error) {
-		g, err := s.app.GroupStatus(r.Context(), c, req.Cluster, r.PathValue("username"))
-		if err != nil {
-			return nil, err
-		}
-		return api.GroupStatusOf(g), nil
+		return groupStatusAnswer(s.app.GroupStatus(r.Context(), c, req.Cluster, r.PathValue("username")))
 	})
 }
 

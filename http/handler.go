@@ -3,6 +3,7 @@ package http
 import (
 	"net/http"
 
+	"provisioner/api"
 	"provisioner/app"
 )
 
@@ -38,10 +39,10 @@ func endpoint[Req any](s *Server, auth, optional bool, fn func(r *http.Request, 
 			return
 		}
 		if rp, ok := out.(reply); ok {
-			writeJSON(w, rp.status, rp.body)
+			api.WriteJSON(w, rp.status, rp.body)
 			return
 		}
-		writeJSON(w, http.StatusOK, out)
+		api.WriteJSON(w, http.StatusOK, out)
 	}
 }
 

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"io"
 	"net/http"
-	"strconv"
 
 	"provisioner"
 	"provisioner/api"
@@ -26,23 +25,7 @@ func (s *Server) fail(w http.ResponseWriter, r *http.Request, err error) {
 	case status == http.StatusServiceUnavailable:
 		s.log.Warn("upstream unavailable", "path", r.URL.Path, "err", err)
 	}
-	var e *provisioner.Error
-	if errors.As(err, &e) && e.RetryAfter > 0 {
-		w.Header().Set("Retry-After", strconv.Itoa(int((e.RetryAfter+999_999_999)/1e9)))
-	}
-	if status == http.StatusUnauthorized {
-		w.Header().Set("WWW-Authenticate", `Bearer realm="provisioner"`)
-	}
-	writeJSON(w, status, api.Error{Status: "failure", Error: code, Description: provisioner.ErrorMessage(err)})
-}
-
-func writeJSON(w http.ResponseWriter, status int, v any) {
-	w.Header().Set("Content-Type", "application/json")
-	if w.Header().Get("Cache-Control") == "" {
-		w.Header().Set("Cache-Control", "no-store")
-	}
-	w.WriteHeader(status)
-	_ = json.NewEncoder(w).Encode(v)
+	api.WriteError(w, status, code, provisioner.ErrorMessage(err), provisioner.RetryAfter(err), "provisioner")
 }
 
 // decode reads a JSON request body into v: bounded in size, strict about

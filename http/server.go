@@ -15,6 +15,7 @@ import (
 	"provisioner"
 	"provisioner/api"
 	"provisioner/app"
+	"provisioner/clientaddr"
 	"provisioner/signature"
 )
 
@@ -149,7 +150,7 @@ func (s *Server) Routes() []string {
 func (s *Server) notFound(w http.ResponseWriter, r *http.Request) {
 	if m, ok := s.methods[r.URL.Path]; ok {
 		w.Header().Set("Allow", strings.Join(m, ", "))
-		writeJSON(w, http.StatusMethodNotAllowed, api.Error{Status: "failure", Error: "method_not_allowed",
+		api.WriteJSON(w, http.StatusMethodNotAllowed, api.Error{Status: "failure", Error: "method_not_allowed",
 			Description: r.Method + " is not allowed on " + r.URL.Path + "; use " + strings.Join(m, ", ")})
 		return
 	}
@@ -199,37 +200,18 @@ func (w *statusWriter) Flush() {
 	}
 }
 
-// source is the client address: the peer, or with trusted proxies the
-// address the outermost trusted proxy saw. Entries a client wrote into
-// X-Forwarded-For itself are never believed.
+// source is the client address (clientaddr.From, behind s.proxies trusted
+// proxies); a peer that is no IP address (a Unix socket's) is named as it
+// is.
 func (s *Server) source(r *http.Request) string {
-	peer, _, err := net.SplitHostPort(r.RemoteAddr)
-	if err != nil {
-		peer = r.RemoteAddr
+	if a := clientaddr.From(r.RemoteAddr, r.Header, s.proxies); a.IsValid() {
+		return a.String()
 	}
-	if s.proxies <= 0 {
-		return peer
-	}
-	var hops []string
-	for _, h := range r.Header.Values("X-Forwarded-For") {
-		for _, p := range strings.Split(h, ",") {
-			if p = strings.TrimSpace(p); p != "" {
-				hops = append(hops, p)
-			}
-		}
-	}
-	// The last proxy appended the address it saw; with N proxies the client
-	// is N-1 entries from the right.
-	if i := len(hops) - s.proxies; i >= 0 && i < len(hops) {
-		if ip := net.ParseIP(hops[i]); ip != nil {
-			return ip.String()
-		}
-	}
-	return peer
+	return r.RemoteAddr
 }
 
 func (s *Server) healthz(w http.ResponseWriter, r *http.Request) {
-	writeJSON(w, http.StatusOK, map[string]string{"status": "success"})
+	api.WriteJSON(w, http.StatusOK, map[string]string{"status": "success"})
 }
 
 // caller authenticates the request's bearer token; anonymous without one.

@@ -6,6 +6,7 @@ import (
 	"net/http"
 
 	"provisioner"
+	"provisioner/api"
 	"provisioner/jwt"
 )
 
@@ -30,7 +31,7 @@ func (s *Server) jwks(w http.ResponseWriter, r *http.Request) {
 
 func (s *Server) openidConfiguration(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Cache-Control", "public, max-age=3600")
-	writeJSON(w, http.StatusOK, map[string]any{
+	api.WriteJSON(w, http.StatusOK, map[string]any{
 		"issuer":                                s.issuer,
 		"jwks_uri":                              s.issuer + "/.well-known/jwks.json",
 		"id_token_signing_alg_values_supported": []string{jwt.AlgRS256},

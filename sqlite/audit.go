@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"provisioner"
+	"provisioner/storetime"
 )
 
 // defaultAuditLimit is the page size of ListAudit when the filter sets none.
@@ -15,52 +16,52 @@ const defaultAuditLimit = 100
 // AppendAudit records e. The caller sets ID and Time; an ID already used is
 // ECONFLICT, because the trail is append-only and must not be overwritten.
 func (db *DB) AppendAudit(ctx context.Context, e provisioner.AuditEntry) error {
-	if e.ID == "" {
-		return provisioner.Errorf(provisioner.EINVALID, "audit entry id is required")
-	}
-	if e.Time.IsZero() {
-		return provisioner.Errorf(provisioner.EINVALID, "audit entry time is required")
-	}
-	level, err := e.Level.MarshalText()
-	if err != nil {
-		return provisioner.Wrap(provisioner.EINVALID, err, "audit entry has an invalid level")
-	}
-	t, err := formatTime(e.Time)
+	row, err := auditRow(e)
 	if err != nil {
 		return err
 	}
 	_, err = db.w.ExecContext(ctx, `
-		INSERT INTO audit (id, time, actor, level, action, target, result, source, detail)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-		e.ID, t, e.Actor, string(level), e.Action, e.Target, e.Result, e.Source, e.Detail)
+		INSERT INTO audit (`+auditRowColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`, row...)
 	return storeError(ctx, err, "append audit entry")
+}
+
+// auditRowColumns are the columns of auditRow, in its order.
+const auditRowColumns = `id, time, actor, level, action, target, result, source, detail`
+
+// auditRow checks e and returns its values for auditRowColumns; the time
+// is the second.
+func auditRow(e provisioner.AuditEntry) ([]any, error) {
+	if e.ID == "" {
+		return nil, provisioner.Errorf(provisioner.EINVALID, "audit entry id is required")
+	}
+	if e.Time.IsZero() {
+		return nil, provisioner.Errorf(provisioner.EINVALID, "audit entry time is required")
+	}
+	level, err := e.Level.MarshalText()
+	if err != nil {
+		return nil, provisioner.Wrap(provisioner.EINVALID, err, "audit entry has an invalid level")
+	}
+	t, err := storetime.Format(e.Time)
+	if err != nil {
+		return nil, err
+	}
+	return []any{e.ID, t, e.Actor, string(level), e.Action, e.Target, e.Result, e.Source, e.Detail}, nil
 }
 
 // CountAudit records e, or adds its Count (0 counts as 1) to the entry with
 // its ID and moves that entry's Last to e.Time if later.
 func (db *DB) CountAudit(ctx context.Context, e provisioner.AuditEntry) error {
-	if e.ID == "" {
-		return provisioner.Errorf(provisioner.EINVALID, "audit entry id is required")
-	}
-	if e.Time.IsZero() {
-		return provisioner.Errorf(provisioner.EINVALID, "audit entry time is required")
-	}
 	if e.Count < 0 {
 		return provisioner.Errorf(provisioner.EINVALID, "audit entry count must not be negative")
 	}
-	level, err := e.Level.MarshalText()
-	if err != nil {
-		return provisioner.Wrap(provisioner.EINVALID, err, "audit entry has an invalid level")
-	}
-	t, err := formatTime(e.Time)
+	row, err := auditRow(e)
 	if err != nil {
 		return err
 	}
 	_, err = db.w.ExecContext(ctx, `
-		INSERT INTO audit (id, time, actor, level, action, target, result, source, detail, count, last)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+		INSERT INTO audit (`+auditRowColumns+`, count, last) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 		ON CONFLICT (id) DO UPDATE SET count = count + excluded.count, last = max(coalesce(last, ''), excluded.last)`,
-		e.ID, t, e.Actor, string(level), e.Action, e.Target, e.Result, e.Source, e.Detail, max(e.Count, 1), t)
+		append(row, max(e.Count, 1), row[1])...)
 	return storeError(ctx, err, "count audit entry")
 }
 
@@ -76,7 +77,7 @@ func (db *DB) PruneHistory(ctx context.Context, auditBefore, eventsBefore time.T
 		if p.before.IsZero() {
 			continue
 		}
-		before, err := formatTime(p.before)
+		before, err := storetime.Format(p.before)
 		if err != nil {
 			return total, err
 		}
@@ -119,7 +120,7 @@ func (db *DB) ListAudit(ctx context.Context, f provisioner.AuditFilter) ([]provi
 		where, args = append(where, "action = ?"), append(args, f.Action)
 	}
 	if !f.Since.IsZero() {
-		since, err := formatTime(f.Since)
+		since, err := storetime.Format(f.Since)
 		if err != nil {
 			return nil, err
 		}
@@ -145,11 +146,11 @@ func (db *DB) ListAudit(ctx context.Context, f provisioner.AuditFilter) ([]provi
 		if err := rows.Scan(&e.ID, &t, &e.Actor, &level, &e.Action, &e.Target, &e.Result, &e.Source, &e.Detail, &e.Count, &last); err != nil {
 			return nil, storeError(ctx, err, "list audit entries")
 		}
-		if e.Time, err = parseTime(t); err != nil {
+		if e.Time, err = storetime.Parse(t); err != nil {
 			return nil, err
 		}
 		if last.Valid {
-			if e.Last, err = parseTime(last.String); err != nil {
+			if e.Last, err = storetime.Parse(last.String); err != nil {
 				return nil, err
 			}
 		}

@@ -9,8 +9,7 @@ import (
 )
 
 // clusterColumns are the columns scanCluster reads, in its order.
-const clusterColumns = `name, is_public, state, node_capacity, version, endpoint, created_by,
-	created_at, updated_at, expires_at, destroy_at, operation, reason, team, revision`
+const clusterColumns = `name, is_public, version, endpoint, team, ` + deploymentColumns
 
 // GetCluster returns the named cluster with its revision, or ENOTFOUND.
 func (db *DB) GetCluster(ctx context.Context, name string) (provisioner.Cluster, error) {
@@ -41,48 +40,14 @@ func (db *DB) PutCluster(ctx context.Context, c provisioner.Cluster) (int64, err
 	if c.Revision < 0 {
 		return 0, provisioner.Errorf(provisioner.EINVALID, "cluster revision must not be negative")
 	}
-	lt, err := formatLifeTimes(c.CreatedAt, c.UpdatedAt, c.ExpiresAt, c.DestroyAt)
-	if err != nil {
-		return 0, err
-	}
-	created, updated, expires, destroy := lt.created, lt.updated, lt.expires, lt.destroy
-	var rev int64
-	err = db.writeTx(ctx, func(tx *sql.Tx) error {
-		if err := tx.QueryRowContext(ctx,
-			`UPDATE sequences SET value = value + 1 WHERE name = 'cluster_revision' RETURNING value`).Scan(&rev); err != nil {
-			return err
-		}
-		args := []any{c.IsPublic, string(c.State), c.NodeCapacity, c.Version, c.Endpoint, c.CreatedBy,
-			created, updated, expires, destroy, c.Operation, c.Reason, c.Team, rev, c.Name}
-		var res sql.Result
-		var err error
-		if c.Revision == 0 {
-			res, err = tx.ExecContext(ctx, `
-				INSERT INTO clusters (is_public, state, node_capacity, version, endpoint, created_by,
-					created_at, updated_at, expires_at, destroy_at, operation, reason, team, revision, name)
-				VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-				ON CONFLICT (name) DO NOTHING`, args...)
-		} else {
-			res, err = tx.ExecContext(ctx, `
-				UPDATE clusters SET is_public = ?, state = ?, node_capacity = ?, version = ?, endpoint = ?,
-					created_by = ?, created_at = ?, updated_at = ?, expires_at = ?, destroy_at = ?,
-					operation = ?, reason = ?, team = ?, revision = ?
-				WHERE name = ? AND revision = ?`, append(args, c.Revision)...)
-		}
-		if err != nil {
-			return err
-		}
-		if n, err := res.RowsAffected(); err != nil {
-			return err
-		} else if n == 0 {
-			return clusterConflict(ctx, tx, c.Name, c.Revision)
-		}
-		return nil
-	})
-	if err != nil {
-		return 0, storeError(ctx, err, "save cluster")
-	}
-	return rev, nil
+	return db.putDeployment(ctx, "save cluster", `
+		INSERT INTO clusters (is_public, version, endpoint, team, `+deploymentColumns+`, name)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+		ON CONFLICT (name) DO NOTHING`, `
+		UPDATE clusters SET is_public = ?, version = ?, endpoint = ?, team = ?, `+deploymentSet+`
+		WHERE name = ? AND revision = ?`,
+		[]any{c.IsPublic, c.Version, c.Endpoint, c.Team}, c.Deployment, []any{c.Name},
+		func(tx *sql.Tx) error { return clusterConflict(ctx, tx, c.Name, c.Revision) })
 }
 
 // DeleteCluster removes the cluster if its revision is revision, else
@@ -134,38 +99,11 @@ func clusterExists(ctx context.Context, tx *sql.Tx, name string) (bool, error) {
 
 // ListClusters returns every cluster ordered by name (byte order).
 func (db *DB) ListClusters(ctx context.Context) ([]provisioner.Cluster, error) {
-	rows, err := db.r.QueryContext(ctx, `SELECT `+clusterColumns+` FROM clusters ORDER BY name`)
-	if err != nil {
-		return nil, storeError(ctx, err, "list clusters")
-	}
-	defer rows.Close()
-	out := []provisioner.Cluster{} // an empty list, never null in JSON
-	for rows.Next() {
-		c, err := scanCluster(rows)
-		if err != nil {
-			return nil, storeError(ctx, err, "list clusters")
-		}
-		out = append(out, c)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, storeError(ctx, err, "list clusters")
-	}
-	return out, nil
+	return queryAll(ctx, db, "list clusters", scanCluster, `SELECT `+clusterColumns+` FROM clusters ORDER BY name`)
 }
-
-// scanner is what *sql.Row and *sql.Rows have in common.
-type scanner interface{ Scan(dest ...any) error }
 
 func scanCluster(s scanner) (provisioner.Cluster, error) {
 	var c provisioner.Cluster
-	var state, created, updated string
-	var expires, destroy sql.NullString
-	if err := s.Scan(&c.Name, &c.IsPublic, &state, &c.NodeCapacity, &c.Version, &c.Endpoint, &c.CreatedBy,
-		&created, &updated, &expires, &destroy, &c.Operation, &c.Reason, &c.Team, &c.Revision); err != nil {
-		return c, err
-	}
-	c.State = provisioner.ClusterState(state)
-	var err error
-	c.CreatedAt, c.UpdatedAt, c.ExpiresAt, c.DestroyAt, err = parseLifeTimes(created, updated, expires, destroy)
+	err := scanDeployment(s, &c.Deployment, &c.Name, &c.IsPublic, &c.Version, &c.Endpoint, &c.Team)
 	return c, err
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 
 	"provisioner"
+	"provisioner/storetime"
 )
 
 // defaultEventLimit is how many events ListEvents returns when asked for 0.
@@ -12,15 +13,10 @@ const defaultEventLimit = 100
 // AppendEvent records e. The caller sets ID and Time; an ID already used is
 // ECONFLICT, because a cluster's history is append-only.
 func (db *DB) AppendEvent(ctx context.Context, e provisioner.Event) error {
-	switch {
-	case e.ID == "":
-		return provisioner.Errorf(provisioner.EINVALID, "event id is required")
-	case e.Cluster == "":
-		return provisioner.Errorf(provisioner.EINVALID, "event cluster is required")
-	case e.Time.IsZero():
-		return provisioner.Errorf(provisioner.EINVALID, "event time is required")
+	if err := e.Validate(); err != nil {
+		return err
 	}
-	t, err := formatTime(e.Time)
+	t, err := storetime.Format(e.Time)
 	if err != nil {
 		return err
 	}
@@ -56,7 +52,7 @@ func (db *DB) ListEvents(ctx context.Context, cluster string, limit int) ([]prov
 		if err := rows.Scan(&e.ID, &e.Cluster, &t, &e.Type, &e.Actor, &e.Message); err != nil {
 			return nil, storeError(ctx, err, "list events")
 		}
-		if e.Time, err = parseTime(t); err != nil {
+		if e.Time, err = storetime.Parse(t); err != nil {
 			return nil, err
 		}
 		out = append(out, e)

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"provisioner"
+	"provisioner/storetime"
 )
 
 const jobColumns = `id, kind, cluster, version, requested_by, state, reason, steps, log_key, instance,
@@ -23,7 +24,7 @@ func (db *DB) PutJob(ctx context.Context, j provisioner.Job) (int64, error) {
 	if j.Revision < 0 {
 		return 0, provisioner.Errorf(provisioner.EINVALID, "job revision must not be negative")
 	}
-	created, err := formatTime(j.CreatedAt)
+	created, err := storetime.Format(j.CreatedAt)
 	if err != nil {
 		return 0, err
 	}
@@ -111,20 +112,7 @@ func (db *DB) ListJobs(ctx context.Context, f provisioner.JobFilter) ([]provisio
 	if len(where) > 0 {
 		q += ` WHERE ` + strings.Join(where, " AND ")
 	}
-	rows, err := db.r.QueryContext(ctx, q+` ORDER BY created_at DESC, id DESC LIMIT ?`, append(args, limit)...)
-	if err != nil {
-		return nil, storeError(ctx, err, "list jobs")
-	}
-	defer rows.Close()
-	out := []provisioner.Job{}
-	for rows.Next() {
-		j, err := scanJob(rows)
-		if err != nil {
-			return nil, storeError(ctx, err, "list jobs")
-		}
-		out = append(out, j)
-	}
-	return out, storeError(ctx, rows.Err(), "list jobs")
+	return queryAll(ctx, db, "list jobs", scanJob, q+` ORDER BY created_at DESC, id DESC LIMIT ?`, append(args, limit)...)
 }
 
 func scanJob(s scanner) (provisioner.Job, error) {
@@ -140,7 +128,7 @@ func scanJob(s scanner) (provisioner.Job, error) {
 		return j, provisioner.Wrap(provisioner.EINTERNAL, err, "stored job steps are malformed")
 	}
 	var err error
-	if j.CreatedAt, err = parseTime(created); err != nil {
+	if j.CreatedAt, err = storetime.Parse(created); err != nil {
 		return j, err
 	}
 	for _, p := range []struct {

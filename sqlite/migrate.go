@@ -13,7 +13,7 @@ import (
 // must never change, because databases in the field have already run it.
 var migrations = []string{
 	// 1: clusters and the audit trail. Times are UTC text of fixed width
-	// (see timeLayout) so they sort as strings and read well in the sqlite3
+	// (see storetime) so they sort as strings and read well in the sqlite3
 	// shell. audit.seq orders entries that share a time by insertion.
 	`CREATE TABLE clusters (
 		name       TEXT PRIMARY KEY,

@@ -25,8 +25,16 @@ func TestReopenKeepsData(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := provisioner.Cluster{Name: "alpha", IsPublic: true, State: provisioner.StateRunning, CreatedBy: "alice",
-		CreatedAt: time.Date(2025, 3, 1, 12, 0, 0, 0, time.UTC), ExpiresAt: time.Date(2025, 3, 1, 14, 0, 0, 0, time.UTC)}
+	want := provisioner.Cluster{
+		Name:     "alpha",
+		IsPublic: true,
+		Deployment: provisioner.Deployment{
+			State:     provisioner.StateRunning,
+			CreatedBy: "alice",
+			CreatedAt: time.Date(2025, 3, 1, 12, 0, 0, 0, time.UTC),
+			ExpiresAt: time.Date(2025, 3, 1, 14, 0, 0, 0, time.UTC),
+		},
+	}
 	rev, err := db.PutCluster(t.Context(), want)
 	if err != nil {
 		t.Fatal(err)

@@ -6,6 +6,7 @@ import (
 	"errors"
 
 	"provisioner"
+	"provisioner/storetime"
 )
 
 // PutOperation creates the operation or replaces every field of the one
@@ -14,11 +15,11 @@ func (db *DB) PutOperation(ctx context.Context, op provisioner.Operation) error 
 	if op.ID == "" {
 		return provisioner.Errorf(provisioner.EINVALID, "operation id is required")
 	}
-	created, err := formatTime(op.CreatedAt)
+	created, err := storetime.Format(op.CreatedAt)
 	if err != nil {
 		return err
 	}
-	updated, err := formatTime(op.UpdatedAt)
+	updated, err := storetime.Format(op.UpdatedAt)
 	if err != nil {
 		return err
 	}
@@ -53,10 +54,10 @@ func (db *DB) GetOperation(ctx context.Context, id string) (provisioner.Operatio
 		return provisioner.Operation{}, storeError(ctx, err, "read operation")
 	}
 	op.State = provisioner.OperationState(state)
-	if op.CreatedAt, err = parseTime(created); err != nil {
+	if op.CreatedAt, err = storetime.Parse(created); err != nil {
 		return provisioner.Operation{}, err
 	}
-	if op.UpdatedAt, err = parseTime(updated); err != nil {
+	if op.UpdatedAt, err = storetime.Parse(updated); err != nil {
 		return provisioner.Operation{}, err
 	}
 	if op.Deadline, err = parseOptionalTime(deadline); err != nil {

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"provisioner"
+	"provisioner/storetime"
 )
 
 var _ provisioner.Scheduler = (*Scheduler)(nil)
@@ -143,7 +144,7 @@ func (s *Scheduler) SetDestroy(ctx context.Context, cluster string, at time.Time
 	if at.IsZero() {
 		return provisioner.Errorf(provisioner.EINVALID, "schedule time is required")
 	}
-	t, err := formatTime(at)
+	t, err := storetime.Format(at)
 	if err != nil {
 		return err
 	}
@@ -249,7 +250,7 @@ func (s *Scheduler) Run(ctx context.Context) error {
 // its fire ends).
 func (s *Scheduler) dispatch(ctx context.Context, fires *sync.WaitGroup) (time.Time, error) {
 	now := s.now()
-	nowText, err := formatTime(now)
+	nowText, err := storetime.Format(now)
 	if err != nil {
 		return time.Time{}, err
 	}
@@ -323,7 +324,7 @@ func (s *Scheduler) fireOne(ctx context.Context, sc provisioner.Schedule) {
 // record writes the outcome err of firing sc and returns how many rows it
 // changed: 0 when the schedule was replaced or removed meanwhile.
 func (s *Scheduler) record(ctx context.Context, sc provisioner.Schedule, err error) (int64, error) {
-	at, werr := formatTime(sc.At)
+	at, werr := storetime.Format(sc.At)
 	if werr != nil {
 		return 0, werr
 	}
@@ -336,7 +337,7 @@ func (s *Scheduler) record(ctx context.Context, sc provisioner.Schedule, err err
 		retry := s.now().Add(s.backoff(attempts))
 		s.log.Warn("destroy schedule failed; will retry", "cluster", sc.Cluster, "at", sc.At,
 			"attempts", attempts, "retry_at", retry, "err", err)
-		next, ferr := formatTime(retry)
+		next, ferr := storetime.Format(retry)
 		if ferr != nil {
 			return 0, ferr
 		}
@@ -392,23 +393,7 @@ func (s *Scheduler) signal() {
 }
 
 func (s *Scheduler) query(ctx context.Context, op, q string, args ...any) ([]provisioner.Schedule, error) {
-	rows, err := s.db.r.QueryContext(ctx, q, args...)
-	if err != nil {
-		return nil, storeError(ctx, err, op)
-	}
-	defer rows.Close()
-	out := []provisioner.Schedule{}
-	for rows.Next() {
-		sc, err := scanSchedule(rows)
-		if err != nil {
-			return nil, storeError(ctx, err, op)
-		}
-		out = append(out, sc)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, storeError(ctx, err, op)
-	}
-	return out, nil
+	return queryAll(ctx, s.db, op, scanSchedule, q, args...)
 }
 
 func scanSchedule(s scanner) (provisioner.Schedule, error) {
@@ -418,10 +403,10 @@ func scanSchedule(s scanner) (provisioner.Schedule, error) {
 		return sc, err
 	}
 	var err error
-	if sc.At, err = parseTime(at); err != nil {
+	if sc.At, err = storetime.Parse(at); err != nil {
 		return sc, err
 	}
-	sc.NextAttempt, err = parseTime(next)
+	sc.NextAttempt, err = storetime.Parse(next)
 	return sc, err
 }
 

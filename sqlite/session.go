@@ -4,9 +4,10 @@ import (
 	"context"
 	"database/sql"
 
-	"time"
-
 	"provisioner"
+	"provisioner/storetime"
+
+	"time"
 )
 
 const sessionColumns = `login, id, uid, level, via, created_at, expires_at, revoked_at, reason, checked_at`
@@ -22,7 +23,7 @@ func (db *DB) CreateSession(ctx context.Context, s provisioner.Session) error {
 	}
 	var args []any
 	for _, t := range []time.Time{s.Created, s.Expires} {
-		v, err := formatTime(t)
+		v, err := storetime.Format(t)
 		if err != nil {
 			return err
 		}
@@ -53,7 +54,7 @@ func validSession(s provisioner.Session) error {
 // GetSession returns the login's session id, or ENOTFOUND.
 func (db *DB) GetSession(ctx context.Context, login, id string) (provisioner.Session, error) {
 	row := db.r.QueryRowContext(ctx, `SELECT `+sessionColumns+` FROM sessions WHERE login = ? AND id = ?`, login, id)
-	s, err := scanSession(row.Scan)
+	s, err := scanSession(row)
 	if err != nil {
 		return provisioner.Session{}, storeError(ctx, err, "get session")
 	}
@@ -67,7 +68,7 @@ func (db *DB) ListSessions(ctx context.Context, login string) ([]provisioner.Ses
 
 // RevokeSessions revokes the login's session id, or all of them.
 func (db *DB) RevokeSessions(ctx context.Context, login, id string, at time.Time, reason string) ([]provisioner.Session, error) {
-	when, err := formatTime(at)
+	when, err := storetime.Format(at)
 	if err != nil {
 		return nil, err
 	}
@@ -89,7 +90,7 @@ func (db *DB) RevokeSessions(ctx context.Context, login, id string, at time.Time
 	var found int
 	var out []provisioner.Session
 	for rows.Next() {
-		s, err := scanSession(rows.Scan)
+		s, err := scanSession(rows)
 		if err != nil {
 			rows.Close()
 			return nil, storeError(ctx, err, "revoke sessions")
@@ -123,7 +124,7 @@ func (db *DB) RevokeSessions(ctx context.Context, login, id string, at time.Time
 
 // CheckSession records a passed membership check.
 func (db *DB) CheckSession(ctx context.Context, login, id string, at time.Time) error {
-	when, err := formatTime(at)
+	when, err := storetime.Format(at)
 	if err != nil {
 		return err
 	}
@@ -139,11 +140,11 @@ func (db *DB) ListRevoked(ctx context.Context, since, now time.Time, limit int) 
 	if limit == 0 {
 		limit = 1000
 	}
-	s, err := formatTime(since)
+	s, err := storetime.Format(since)
 	if err != nil {
 		return nil, err
 	}
-	n, err := formatTime(now)
+	n, err := storetime.Format(now)
 	if err != nil {
 		return nil, err
 	}
@@ -152,37 +153,24 @@ func (db *DB) ListRevoked(ctx context.Context, since, now time.Time, limit int) 
 }
 
 func (db *DB) sessions(ctx context.Context, op, q string, args ...any) ([]provisioner.Session, error) {
-	rows, err := db.r.QueryContext(ctx, q, args...)
-	if err != nil {
-		return nil, storeError(ctx, err, op)
-	}
-	defer rows.Close()
-	out := []provisioner.Session{}
-	for rows.Next() {
-		s, err := scanSession(rows.Scan)
-		if err != nil {
-			return nil, storeError(ctx, err, op)
-		}
-		out = append(out, s)
-	}
-	return out, storeError(ctx, rows.Err(), op)
+	return queryAll(ctx, db, op, scanSession, q, args...)
 }
 
-func scanSession(scan func(...any) error) (provisioner.Session, error) {
+func scanSession(sc scanner) (provisioner.Session, error) {
 	var s provisioner.Session
 	var level, created, expires string
 	var revoked, checked sql.NullString
-	if err := scan(&s.Login, &s.ID, &s.UID, &level, &s.Via, &created, &expires, &revoked, &s.Reason, &checked); err != nil {
+	if err := sc.Scan(&s.Login, &s.ID, &s.UID, &level, &s.Via, &created, &expires, &revoked, &s.Reason, &checked); err != nil {
 		return s, err
 	}
 	if err := s.Level.UnmarshalText([]byte(level)); err != nil {
 		return s, provisioner.Wrap(provisioner.EINTERNAL, err, "stored session has an invalid level")
 	}
 	var err error
-	if s.Created, err = parseTime(created); err != nil {
+	if s.Created, err = storetime.Parse(created); err != nil {
 		return s, err
 	}
-	if s.Expires, err = parseTime(expires); err != nil {
+	if s.Expires, err = storetime.Parse(expires); err != nil {
 		return s, err
 	}
 	if s.RevokedAt, err = parseOptionalTime(revoked); err != nil {

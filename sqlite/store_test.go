@@ -93,8 +93,17 @@ func TestMigrateFromV1(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := provisioner.Cluster{Name: "demo", IsPublic: true, State: provisioner.StateRunning, CreatedBy: "alice",
-		CreatedAt: time.Date(2025, 3, 1, 12, 0, 0, 0, time.UTC), UpdatedAt: time.Date(2025, 3, 1, 12, 0, 0, 0, time.UTC), Revision: 1}
+	want := provisioner.Cluster{
+		Name:     "demo",
+		IsPublic: true,
+		Deployment: provisioner.Deployment{
+			State:     provisioner.StateRunning,
+			CreatedBy: "alice",
+			CreatedAt: time.Date(2025, 3, 1, 12, 0, 0, 0, time.UTC),
+			UpdatedAt: time.Date(2025, 3, 1, 12, 0, 0, 0, time.UTC),
+			Revision:  1,
+		},
+	}
 	if c != want {
 		t.Fatalf("migrated cluster = %+v, want %+v", c, want)
 	}

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"provisioner"
+	"provisioner/testkit"
 )
 
 func testAudit(t *testing.T, open func(t *testing.T) provisioner.Store) {
@@ -29,13 +30,13 @@ func testAudit(t *testing.T, open func(t *testing.T) provisioner.Store) {
 		s, ctx := fresh(t, open), t.Context()
 		noID := entry(0, base)
 		noID.ID = ""
-		wantCode(t, s.AppendAudit(ctx, noID), provisioner.EINVALID)
-		wantCode(t, s.AppendAudit(ctx, entry(1, time.Time{})), provisioner.EINVALID)
+		testkit.WantCode(t, s.AppendAudit(ctx, noID), provisioner.EINVALID)
+		testkit.WantCode(t, s.AppendAudit(ctx, entry(1, time.Time{})), provisioner.EINVALID)
 		badLevel := entry(2, base)
 		badLevel.Level = 42
-		wantCode(t, s.AppendAudit(ctx, badLevel), provisioner.EINVALID)
+		testkit.WantCode(t, s.AppendAudit(ctx, badLevel), provisioner.EINVALID)
 		_, err := s.ListAudit(ctx, provisioner.AuditFilter{Limit: -1})
-		wantCode(t, err, provisioner.EINVALID)
+		testkit.WantCode(t, err, provisioner.EINVALID)
 	})
 	t.Run("DuplicateID", func(t *testing.T) {
 		s, ctx := fresh(t, open), t.Context()
@@ -43,7 +44,7 @@ func testAudit(t *testing.T, open func(t *testing.T) provisioner.Store) {
 		ok(t, s.AppendAudit(ctx, first))
 		again := entry(0, base.Add(time.Second))
 		again.Actor = "mallory"
-		wantCode(t, s.AppendAudit(ctx, again), provisioner.ECONFLICT)
+		testkit.WantCode(t, s.AppendAudit(ctx, again), provisioner.ECONFLICT)
 		got, err := s.ListAudit(ctx, provisioner.AuditFilter{})
 		ok(t, err)
 		wantEntries(t, got, []provisioner.AuditEntry{first})
@@ -160,7 +161,7 @@ func testAuditCount(t *testing.T, open func(t *testing.T) provisioner.Store) {
 	wantOther := other
 	wantOther.Count, wantOther.Last = 1, other.Time
 	if len(got) != 2 {
-		t.Fatalf("got %d entries %v, want 2", len(got), ids(got))
+		t.Fatalf("got %d entries %v, want 2", len(got), ids(got, entryID))
 	}
 	if !got[1].Last.After(base) {
 		t.Fatalf("last = %v, want a time of one of the later calls", got[1].Last)
@@ -170,8 +171,8 @@ func testAuditCount(t *testing.T, open func(t *testing.T) provisioner.Store) {
 
 	neg := entry(3, base)
 	neg.Count = -1
-	wantCode(t, s.CountAudit(ctx, neg), provisioner.EINVALID)
-	wantCode(t, s.CountAudit(ctx, provisioner.AuditEntry{Time: base}), provisioner.EINVALID)
+	testkit.WantCode(t, s.CountAudit(ctx, neg), provisioner.EINVALID)
+	testkit.WantCode(t, s.CountAudit(ctx, provisioner.AuditEntry{Time: base}), provisioner.EINVALID)
 }
 
 func entry(i int, at time.Time) provisioner.AuditEntry {
@@ -190,23 +191,9 @@ func entry(i int, at time.Time) provisioner.AuditEntry {
 
 func wantEntries(t testing.TB, got, want []provisioner.AuditEntry) {
 	t.Helper()
-	if len(got) != len(want) {
-		t.Fatalf("got %d entries %v, want %d %v", len(got), ids(got), len(want), ids(want))
-	}
-	for i := range want {
-		g, w := got[i], want[i]
-		wantUTC(t, g.Time)
-		g.Time, w.Time, g.Last, w.Last = time.Time{}, time.Time{}, time.Time{}, time.Time{}
-		if g != w || !got[i].Time.Equal(want[i].Time) || !got[i].Last.Equal(want[i].Last) {
-			t.Fatalf("entry %d = %+v, want %+v", i, got[i], want[i])
-		}
-	}
+	wantList(t, "entries", got, want, entryID, func(e *provisioner.AuditEntry) []*time.Time {
+		return []*time.Time{&e.Time, &e.Last}
+	})
 }
 
-func ids(es []provisioner.AuditEntry) []string {
-	out := make([]string, len(es))
-	for i, e := range es {
-		out[i] = e.ID
-	}
-	return out
-}
+func entryID(e provisioner.AuditEntry) string { return e.ID }

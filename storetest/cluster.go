@@ -7,20 +7,18 @@ import (
 	"time"
 
 	"provisioner"
+	"provisioner/testkit"
 )
 
 func testClusters(t *testing.T, open func(t *testing.T) provisioner.Store) {
 	t.Run("PutGet", func(t *testing.T) {
-		s, ctx := fresh(t, open), t.Context()
+		s := fresh(t, open)
 		want := fullCluster("alpha")
 		rev := create(t, s, want)
 		if rev <= 0 {
 			t.Fatalf("PutCluster of a new cluster returned revision %d, want > 0", rev)
 		}
-		got, err := s.GetCluster(ctx, "alpha")
-		ok(t, err)
-		wantCluster(t, got, want)
-		wantRevision(t, got, rev)
+		wantStored(t, s, want, rev)
 	})
 	t.Run("OwnerAndTeam", func(t *testing.T) {
 		// The owner (created_by) and the team a cluster is shared with
@@ -50,24 +48,21 @@ func testClusters(t *testing.T, open func(t *testing.T) provisioner.Store) {
 		}
 	})
 	t.Run("GetMissing", func(t *testing.T) {
-		s := fresh(t, open)
-		_, err := s.GetCluster(t.Context(), "nope")
-		wantCode(t, err, provisioner.ENOTFOUND)
+		wantMissing(t, fresh(t, open), "nope")
 	})
 	t.Run("EmptyName", func(t *testing.T) {
 		s := fresh(t, open)
 		_, err := s.PutCluster(t.Context(), cluster("", false, 0))
-		wantCode(t, err, provisioner.EINVALID)
+		testkit.WantCode(t, err, provisioner.EINVALID)
 	})
 	t.Run("NegativeRevision", func(t *testing.T) {
 		s, ctx := fresh(t, open), t.Context()
 		c := cluster("alpha", false, 0)
 		c.Revision = -1
 		_, err := s.PutCluster(ctx, c)
-		wantCode(t, err, provisioner.EINVALID)
-		wantCode(t, s.DeleteCluster(ctx, "alpha", -1), provisioner.EINVALID)
-		_, err = s.GetCluster(ctx, "alpha")
-		wantCode(t, err, provisioner.ENOTFOUND)
+		testkit.WantCode(t, err, provisioner.EINVALID)
+		testkit.WantCode(t, s.DeleteCluster(ctx, "alpha", -1), provisioner.EINVALID)
+		wantMissing(t, s, "alpha")
 	})
 	t.Run("CreateExisting", func(t *testing.T) {
 		s, ctx := fresh(t, open), t.Context()
@@ -76,26 +71,18 @@ func testClusters(t *testing.T, open func(t *testing.T) provisioner.Store) {
 		second := cluster("alpha", false, time.Hour)
 		second.CreatedBy = "mallory"
 		_, err := s.PutCluster(ctx, second) // revision 0: only if absent
-		wantCode(t, err, provisioner.ECONFLICT)
-		got, err := s.GetCluster(ctx, "alpha")
-		ok(t, err)
-		wantCluster(t, got, first)
-		wantRevision(t, got, rev)
+		testkit.WantCode(t, err, provisioner.ECONFLICT)
+		wantStored(t, s, first, rev)
 	})
 	t.Run("Update", func(t *testing.T) {
 		s, ctx := fresh(t, open), t.Context()
 		rev := create(t, s, cluster("alpha", false, 0))
 		want := fullCluster("alpha")
-		want.Revision = rev
-		rev2, err := s.PutCluster(ctx, want)
-		ok(t, err)
+		rev2 := update(t, s, want, rev)
 		if rev2 == rev || rev2 <= 0 {
 			t.Fatalf("update of revision %d returned revision %d, want a new positive one", rev, rev2)
 		}
-		got, err := s.GetCluster(ctx, "alpha")
-		ok(t, err)
-		wantCluster(t, got, want)
-		wantRevision(t, got, rev2)
+		wantStored(t, s, want, rev2)
 		all, err := s.ListClusters(ctx)
 		ok(t, err)
 		if len(all) != 1 {
@@ -106,46 +93,34 @@ func testClusters(t *testing.T, open func(t *testing.T) provisioner.Store) {
 		s, ctx := fresh(t, open), t.Context()
 		rev := create(t, s, cluster("alpha", false, 0))
 		want := fullCluster("alpha")
-		want.Revision = rev
-		rev2, err := s.PutCluster(ctx, want)
-		ok(t, err)
+		rev2 := update(t, s, want, rev)
 		stale := cluster("alpha", true, time.Hour)
 		stale.State = provisioner.StateDestroying
 		stale.Revision = rev // read before the update above
-		_, err = s.PutCluster(ctx, stale)
-		wantCode(t, err, provisioner.ECONFLICT)
-		got, err := s.GetCluster(ctx, "alpha")
-		ok(t, err)
-		wantCluster(t, got, want)
-		wantRevision(t, got, rev2)
+		_, err := s.PutCluster(ctx, stale)
+		testkit.WantCode(t, err, provisioner.ECONFLICT)
+		wantStored(t, s, want, rev2)
 	})
 	t.Run("UpdateMissing", func(t *testing.T) {
 		s, ctx := fresh(t, open), t.Context()
 		c := cluster("alpha", false, 0)
 		c.Revision = 1
 		_, err := s.PutCluster(ctx, c)
-		wantCode(t, err, provisioner.ECONFLICT)
-		_, err = s.GetCluster(ctx, "alpha")
-		wantCode(t, err, provisioner.ENOTFOUND)
+		testkit.WantCode(t, err, provisioner.ECONFLICT)
+		wantMissing(t, s, "alpha")
 	})
 	t.Run("Delete", func(t *testing.T) {
 		s, ctx := fresh(t, open), t.Context()
 		rev := create(t, s, cluster("alpha", false, 0))
 		create(t, s, cluster("beta", false, 0))
 		c := cluster("alpha", true, time.Minute)
-		c.Revision = rev
-		rev2, err := s.PutCluster(ctx, c)
-		ok(t, err)
-		wantCode(t, s.DeleteCluster(ctx, "alpha", rev), provisioner.ECONFLICT) // stale
-		wantCode(t, s.DeleteCluster(ctx, "alpha", 0), provisioner.ECONFLICT)   // "must not exist"
-		got, err := s.GetCluster(ctx, "alpha")
-		ok(t, err)
-		wantCluster(t, got, c)
-		wantRevision(t, got, rev2)
+		rev2 := update(t, s, c, rev)
+		testkit.WantCode(t, s.DeleteCluster(ctx, "alpha", rev), provisioner.ECONFLICT) // stale
+		testkit.WantCode(t, s.DeleteCluster(ctx, "alpha", 0), provisioner.ECONFLICT)   // "must not exist"
+		wantStored(t, s, c, rev2)
 
 		ok(t, s.DeleteCluster(ctx, "alpha", rev2))
-		_, err = s.GetCluster(ctx, "alpha")
-		wantCode(t, err, provisioner.ENOTFOUND)
+		wantMissing(t, s, "alpha")
 		if _, err := s.GetCluster(ctx, "beta"); err != nil {
 			t.Fatalf("deleting alpha lost beta: %v", err)
 		}
@@ -162,10 +137,7 @@ func testClusters(t *testing.T, open func(t *testing.T) provisioner.Store) {
 	t.Run("RecreateAfterDelete", func(t *testing.T) {
 		s, ctx := fresh(t, open), t.Context()
 		rev1 := create(t, s, cluster("alpha", false, 0))
-		c := cluster("alpha", false, time.Second)
-		c.Revision = rev1
-		rev2, err := s.PutCluster(ctx, c)
-		ok(t, err)
+		rev2 := update(t, s, cluster("alpha", false, time.Second), rev1)
 		ok(t, s.DeleteCluster(ctx, "alpha", rev2))
 		want := fullCluster("alpha")
 		rev3 := create(t, s, want)
@@ -176,13 +148,10 @@ func testClusters(t *testing.T, open func(t *testing.T) provisioner.Store) {
 			stale := cluster("alpha", true, time.Hour)
 			stale.Revision = old
 			_, err := s.PutCluster(ctx, stale)
-			wantCode(t, err, provisioner.ECONFLICT)
-			wantCode(t, s.DeleteCluster(ctx, "alpha", old), provisioner.ECONFLICT)
+			testkit.WantCode(t, err, provisioner.ECONFLICT)
+			testkit.WantCode(t, s.DeleteCluster(ctx, "alpha", old), provisioner.ECONFLICT)
 		}
-		got, err := s.GetCluster(ctx, "alpha")
-		ok(t, err)
-		wantCluster(t, got, want)
-		wantRevision(t, got, rev3)
+		wantStored(t, s, want, rev3)
 	})
 	t.Run("ListOrder", func(t *testing.T) {
 		s, ctx := fresh(t, open), t.Context()
@@ -227,12 +196,26 @@ func testClusters(t *testing.T, open func(t *testing.T) provisioner.Store) {
 func testClusterTimes(t *testing.T, open func(t *testing.T) provisioner.Store) {
 	s, ctx := fresh(t, open), t.Context()
 	zone := time.FixedZone("UTC-7", -7*3600)
-	exact := provisioner.Cluster{Name: "ms", CreatedAt: base.Add(1234 * time.Millisecond).In(zone), UpdatedAt: base.AddDate(1, 0, 0),
-		ExpiresAt: base.Add(2 * time.Hour).In(zone), DestroyAt: base.Add(90 * time.Minute)}
-	fine := provisioner.Cluster{Name: "ns", CreatedAt: base.Add(123456789), UpdatedAt: base.Add(time.Nanosecond),
-		ExpiresAt: base.Add(987654321), DestroyAt: base.Add(1)}
+	exact := provisioner.Cluster{
+		Name: "ms",
+		Deployment: provisioner.Deployment{
+			CreatedAt: base.Add(1234 * time.Millisecond).In(zone),
+			UpdatedAt: base.AddDate(1, 0, 0),
+			ExpiresAt: base.Add(2 * time.Hour).In(zone),
+			DestroyAt: base.Add(90 * time.Minute),
+		},
+	}
+	fine := provisioner.Cluster{
+		Name: "ns",
+		Deployment: provisioner.Deployment{
+			CreatedAt: base.Add(123456789),
+			UpdatedAt: base.Add(time.Nanosecond),
+			ExpiresAt: base.Add(987654321),
+			DestroyAt: base.Add(1),
+		},
+	}
 	zero := provisioner.Cluster{Name: "zero"}
-	onlyTTL := provisioner.Cluster{Name: "ttl", CreatedAt: base, UpdatedAt: base, ExpiresAt: base.Add(time.Hour)}
+	onlyTTL := provisioner.Cluster{Name: "ttl", Deployment: provisioner.Deployment{CreatedAt: base, UpdatedAt: base, ExpiresAt: base.Add(time.Hour)}}
 	for _, c := range []provisioner.Cluster{exact, fine, zero, onlyTTL} {
 		create(t, s, c)
 	}
@@ -260,32 +243,36 @@ func testClusterTimes(t *testing.T, open func(t *testing.T) provisioner.Store) {
 
 func cluster(name string, public bool, age time.Duration) provisioner.Cluster {
 	return provisioner.Cluster{
-		Name:      name,
-		IsPublic:  public,
-		State:     provisioner.StateRunning,
-		CreatedBy: "alice",
-		CreatedAt: base,
-		UpdatedAt: base.Add(age),
+		Name:     name,
+		IsPublic: public,
+		Deployment: provisioner.Deployment{
+			State:     provisioner.StateRunning,
+			CreatedBy: "alice",
+			CreatedAt: base,
+			UpdatedAt: base.Add(age),
+		},
 	}
 }
 
 // fullCluster sets every field but Revision to a value other than its zero.
 func fullCluster(name string) provisioner.Cluster {
 	return provisioner.Cluster{
-		Name:         name,
-		IsPublic:     true,
-		State:        provisioner.StateDeploying,
-		NodeCapacity: 7,
-		Version:      "v4.5.1",
-		Endpoint:     "http://127.0.0.1:40123",
-		CreatedBy:    "bob",
-		Team:         "developers",
-		CreatedAt:    base,
-		UpdatedAt:    base.Add(time.Minute),
-		ExpiresAt:    base.Add(2 * time.Hour),
-		DestroyAt:    base.Add(90 * time.Minute),
-		Operation:    "op-1234",
-		Reason:       "no nodes after 10m0s",
+		Name:     name,
+		IsPublic: true,
+		Version:  "v4.5.1",
+		Endpoint: "http://127.0.0.1:40123",
+		Team:     "developers",
+		Deployment: provisioner.Deployment{
+			State:        provisioner.StateDeploying,
+			NodeCapacity: 7,
+			CreatedBy:    "bob",
+			CreatedAt:    base,
+			UpdatedAt:    base.Add(time.Minute),
+			ExpiresAt:    base.Add(2 * time.Hour),
+			DestroyAt:    base.Add(90 * time.Minute),
+			Operation:    "op-1234",
+			Reason:       "no nodes after 10m0s",
+		},
 	}
 }
 
@@ -300,36 +287,50 @@ func create(t testing.TB, s provisioner.Store, c provisioner.Cluster) int64 {
 	return rev
 }
 
+// update stores c over revision rev and returns the new revision.
+func update(t testing.TB, s provisioner.Store, c provisioner.Cluster, rev int64) int64 {
+	t.Helper()
+	c.Revision = rev
+	next, err := s.PutCluster(t.Context(), c)
+	if err != nil {
+		t.Fatalf("update %s: %v", c.Name, err)
+	}
+	return next
+}
+
 // wantCluster compares every field but Revision, times with time.Equal,
 // and requires times in UTC, so callers can format them without converting.
 func wantCluster(t testing.TB, got, want provisioner.Cluster) {
 	t.Helper()
-	g, w := got, want
-	for _, p := range []struct{ g, w *time.Time }{
-		{&g.CreatedAt, &w.CreatedAt}, {&g.UpdatedAt, &w.UpdatedAt}, {&g.ExpiresAt, &w.ExpiresAt}, {&g.DestroyAt, &w.DestroyAt},
-	} {
-		wantUTC(t, *p.g)
-		if !p.g.Equal(*p.w) {
-			t.Fatalf("cluster = %+v, want %+v", got, want)
-		}
-		*p.g, *p.w = time.Time{}, time.Time{}
-	}
-	g.Revision, w.Revision = 0, 0
-	if g != w {
-		t.Fatalf("cluster = %+v, want %+v", got, want)
-	}
+	got.Revision, want.Revision = 0, 0
+	wantSame(t, "cluster", got, want, func(c *provisioner.Cluster) []*time.Time { return deploymentTimes(&c.Deployment) })
+}
+
+// deploymentTimes points at the times of a cluster or node group.
+func deploymentTimes(d *provisioner.Deployment) []*time.Time {
+	return []*time.Time{&d.CreatedAt, &d.UpdatedAt, &d.ExpiresAt, &d.DestroyAt}
+}
+
+// wantStored reads want's cluster back: it must equal want (wantCluster)
+// and have revision rev.
+func wantStored(t testing.TB, s provisioner.Store, want provisioner.Cluster, rev int64) {
+	t.Helper()
+	got, err := s.GetCluster(t.Context(), want.Name)
+	ok(t, err)
+	wantCluster(t, got, want)
+	wantRevision(t, got, rev)
+}
+
+// wantMissing requires that no cluster has the name.
+func wantMissing(t testing.TB, s provisioner.Store, name string) {
+	t.Helper()
+	_, err := s.GetCluster(t.Context(), name)
+	testkit.WantCode(t, err, provisioner.ENOTFOUND)
 }
 
 func wantRevision(t testing.TB, c provisioner.Cluster, rev int64) {
 	t.Helper()
 	if c.Revision != rev {
 		t.Fatalf("cluster %s has revision %d, want %d", c.Name, c.Revision, rev)
-	}
-}
-
-func wantUTC(t testing.TB, tm time.Time) {
-	t.Helper()
-	if tm.Location() != time.UTC {
-		t.Fatalf("time %v is in %v, want UTC", tm, tm.Location())
 	}
 }

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"provisioner"
+	"provisioner/testkit"
 )
 
 // testConcurrent has many goroutines write at once: Store implementations
@@ -96,6 +97,20 @@ func testConcurrent(t *testing.T, open func(t *testing.T) provisioner.Store) {
 	}
 }
 
+// RetryConflicts runs step, a read-modify-write, until it does not fail
+// with ECONFLICT (another writer won the compare-and-swap since the read),
+// and returns how often it was retried and its last error: how a store's
+// callers update a record.
+func RetryConflicts(step func() error) (conflicts int, err error) {
+	for {
+		err := step()
+		if provisioner.ErrorCode(err) != provisioner.ECONFLICT {
+			return conflicts, err
+		}
+		conflicts++
+	}
+}
+
 // testNoLostUpdate has workers increment one cluster's NodeCapacity by
 // read, modify, compare-and-swap, retrying on ECONFLICT: the store's
 // revisions must make every increment count exactly once.
@@ -108,24 +123,20 @@ func testNoLostUpdate(t *testing.T, open func(t *testing.T) provisioner.Store) {
 	for w := range workers {
 		wg.Go(func() {
 			for range perWorker {
-				for {
+				n, err := RetryConflicts(func() error {
 					c, err := s.GetCluster(ctx, "alpha")
 					if err != nil {
-						t.Errorf("worker %d: GetCluster: %v", w, err)
-						return
+						return err
 					}
 					c.NodeCapacity++
 					c.Reason = fmt.Sprintf("worker %d", w)
 					_, err = s.PutCluster(ctx, c)
-					if provisioner.ErrorCode(err) == provisioner.ECONFLICT {
-						conflicts.Add(1)
-						continue
-					}
-					if err != nil {
-						t.Errorf("worker %d: PutCluster: %v", w, err)
-						return
-					}
-					break
+					return err
+				})
+				conflicts.Add(int64(n))
+				if err != nil {
+					t.Errorf("worker %d: %v", w, err)
+					return
 				}
 			}
 		})
@@ -159,7 +170,7 @@ func testUpdateDeleteRace(t *testing.T, open func(t *testing.T) provisioner.Stor
 			wantCluster(t, got, upd)
 			ok(t, s.DeleteCluster(ctx, "alpha", got.Revision))
 		case delErr == nil && provisioner.ErrorCode(putErr) == provisioner.ECONFLICT:
-			wantCode(t, getErr, provisioner.ENOTFOUND)
+			testkit.WantCode(t, getErr, provisioner.ENOTFOUND)
 		default:
 			t.Fatalf("round %d: update: %v, delete: %v; want exactly one to win", i, putErr, delErr)
 		}
@@ -209,18 +220,17 @@ func testContext(t *testing.T, open func(t *testing.T) provisioner.Store) {
 	} else {
 		wantRevision(t, got, rev)
 	}
-	_, err := s.GetCluster(ctx, "ghost")
-	wantCode(t, err, provisioner.ENOTFOUND)
-	_, err = s.GetOperation(ctx, "ghost")
-	wantCode(t, err, provisioner.ENOTFOUND)
+	wantMissing(t, s, "ghost")
+	_, err := s.GetOperation(ctx, "ghost")
+	testkit.WantCode(t, err, provisioner.ENOTFOUND)
 	entries, err := s.ListAudit(ctx, provisioner.AuditFilter{})
 	ok(t, err)
 	if len(entries) != 0 {
-		t.Errorf("a canceled AppendAudit appended %v", ids(entries))
+		t.Errorf("a canceled AppendAudit appended %v", ids(entries, entryID))
 	}
 	events, err := s.ListEvents(ctx, "keep", 0)
 	ok(t, err)
 	if len(events) != 0 {
-		t.Errorf("a canceled AppendEvent appended %v", eventIDs(events))
+		t.Errorf("a canceled AppendEvent appended %v", ids(events, eventID))
 	}
 }

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"provisioner"
+	"provisioner/testkit"
 )
 
 func testEvents(t *testing.T, open func(t *testing.T) provisioner.Store) {
@@ -68,11 +69,11 @@ func testEvents(t *testing.T, open func(t *testing.T) provisioner.Store) {
 		s, ctx := fresh(t, open), t.Context()
 		noID := event("alpha", 0, base)
 		noID.ID = ""
-		wantCode(t, s.AppendEvent(ctx, noID), provisioner.EINVALID)
-		wantCode(t, s.AppendEvent(ctx, event("", 1, base)), provisioner.EINVALID)
-		wantCode(t, s.AppendEvent(ctx, event("alpha", 2, time.Time{})), provisioner.EINVALID)
+		testkit.WantCode(t, s.AppendEvent(ctx, noID), provisioner.EINVALID)
+		testkit.WantCode(t, s.AppendEvent(ctx, event("", 1, base)), provisioner.EINVALID)
+		testkit.WantCode(t, s.AppendEvent(ctx, event("alpha", 2, time.Time{})), provisioner.EINVALID)
 		_, err := s.ListEvents(ctx, "alpha", -1)
-		wantCode(t, err, provisioner.EINVALID)
+		testkit.WantCode(t, err, provisioner.EINVALID)
 		got, err := s.ListEvents(ctx, "alpha", 0)
 		ok(t, err)
 		wantEvents(t, got, nil)
@@ -83,7 +84,7 @@ func testEvents(t *testing.T, open func(t *testing.T) provisioner.Store) {
 		ok(t, s.AppendEvent(ctx, first))
 		again := event("alpha", 0, base.Add(time.Second))
 		again.Message = "rewritten"
-		wantCode(t, s.AppendEvent(ctx, again), provisioner.ECONFLICT)
+		testkit.WantCode(t, s.AppendEvent(ctx, again), provisioner.ECONFLICT)
 		got, err := s.ListEvents(ctx, "alpha", 0)
 		ok(t, err)
 		wantEvents(t, got, []provisioner.Event{first})
@@ -103,23 +104,7 @@ func event(cluster string, i int, at time.Time) provisioner.Event {
 
 func wantEvents(t testing.TB, got, want []provisioner.Event) {
 	t.Helper()
-	if len(got) != len(want) {
-		t.Fatalf("got %d events %v, want %d %v", len(got), eventIDs(got), len(want), eventIDs(want))
-	}
-	for i := range want {
-		g, w := got[i], want[i]
-		wantUTC(t, g.Time)
-		g.Time, w.Time = time.Time{}, time.Time{}
-		if g != w || !got[i].Time.Equal(want[i].Time) {
-			t.Fatalf("event %d = %+v, want %+v", i, got[i], want[i])
-		}
-	}
+	wantList(t, "events", got, want, eventID, func(e *provisioner.Event) []*time.Time { return []*time.Time{&e.Time} })
 }
 
-func eventIDs(es []provisioner.Event) []string {
-	out := make([]string, len(es))
-	for i, e := range es {
-		out[i] = e.ID
-	}
-	return out
-}
+func eventID(e provisioner.Event) string { return e.ID }

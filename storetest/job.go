@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"provisioner"
+	"provisioner/testkit"
 )
 
 func testJobs(t *testing.T, open func(t *testing.T) provisioner.Store) {
@@ -19,7 +20,7 @@ func testJobs(t *testing.T, open func(t *testing.T) provisioner.Store) {
 		rev, err := s.PutJob(ctx, j)
 		ok(t, err)
 		_, err = s.PutJob(ctx, j)
-		wantCode(t, err, provisioner.ECONFLICT)
+		testkit.WantCode(t, err, provisioner.ECONFLICT)
 		got, err := s.GetJob(ctx, "j1")
 		ok(t, err)
 		if got.Revision != rev || got.Cluster != "c1" || got.State != provisioner.JobQueued || !got.Deadline.Equal(j.Deadline) ||
@@ -37,7 +38,7 @@ func testJobs(t *testing.T, open func(t *testing.T) provisioner.Store) {
 			t.Fatalf("revision did not grow: %d -> %d", rev, rev2)
 		}
 		_, err = s.PutJob(ctx, got) // stale revision
-		wantCode(t, err, provisioner.ECONFLICT)
+		testkit.WantCode(t, err, provisioner.ECONFLICT)
 		again, err := s.GetJob(ctx, "j1")
 		ok(t, err)
 		if again.State != provisioner.JobFailed || len(again.Steps) != 2 || again.Steps[1].Failures != 2 ||
@@ -47,9 +48,9 @@ func testJobs(t *testing.T, open func(t *testing.T) provisioner.Store) {
 			t.Fatalf("got %+v", again)
 		}
 		_, err = s.GetJob(ctx, "nope")
-		wantCode(t, err, provisioner.ENOTFOUND)
+		testkit.WantCode(t, err, provisioner.ENOTFOUND)
 		_, err = s.PutJob(ctx, provisioner.Job{})
-		wantCode(t, err, provisioner.EINVALID)
+		testkit.WantCode(t, err, provisioner.EINVALID)
 	})
 	t.Run("List", func(t *testing.T) {
 		s := fresh(t, open)
@@ -75,7 +76,7 @@ func testJobs(t *testing.T, open func(t *testing.T) provisioner.Store) {
 			t.Fatalf("filters: %v %v", jobIDs(c1), jobIDs(running))
 		}
 		_, err = s.ListJobs(ctx, provisioner.JobFilter{Limit: -1})
-		wantCode(t, err, provisioner.EINVALID)
+		testkit.WantCode(t, err, provisioner.EINVALID)
 	})
 	t.Run("ListByKindAndVersion", func(t *testing.T) {
 		s := fresh(t, open)
@@ -108,9 +109,5 @@ func testJobs(t *testing.T, open func(t *testing.T) provisioner.Store) {
 }
 
 func jobIDs(js []provisioner.Job) []string {
-	out := make([]string, len(js))
-	for i, j := range js {
-		out[i] = j.ID
-	}
-	return out
+	return ids(js, func(j provisioner.Job) string { return j.ID })
 }

@@ -5,30 +5,30 @@ import (
 	"time"
 
 	"provisioner"
+	"provisioner/testkit"
 )
 
 func group(cluster, user string) provisioner.NodeGroup {
-	return provisioner.NodeGroup{Cluster: cluster, User: user, State: provisioner.StateDeploying, NodeCapacity: 2,
-		CreatedBy: user, CreatedAt: base, UpdatedAt: base.Add(time.Millisecond),
-		ExpiresAt: base.Add(time.Hour), Operation: "op-" + user, Reason: "why"}
+	return provisioner.NodeGroup{
+		Cluster: cluster,
+		User:    user,
+		Deployment: provisioner.Deployment{
+			State:        provisioner.StateDeploying,
+			NodeCapacity: 2,
+			CreatedBy:    user,
+			CreatedAt:    base,
+			UpdatedAt:    base.Add(time.Millisecond),
+			ExpiresAt:    base.Add(time.Hour),
+			Operation:    "op-" + user,
+			Reason:       "why",
+		},
+	}
 }
 
 func wantGroup(t *testing.T, got, want provisioner.NodeGroup) {
 	t.Helper()
 	got.Revision, want.Revision = 0, 0
-	for _, p := range []*provisioner.NodeGroup{&got, &want} {
-		for _, tp := range []*time.Time{&p.CreatedAt, &p.UpdatedAt, &p.ExpiresAt, &p.DestroyAt} {
-			if !tp.IsZero() && tp.Location() != time.UTC {
-				if p == &got {
-					t.Errorf("time %v is not in UTC", *tp)
-				}
-				*tp = tp.UTC()
-			}
-		}
-	}
-	if got != want {
-		t.Fatalf("node group = %+v, want %+v", got, want)
-	}
+	wantSame(t, "node group", got, want, func(g *provisioner.NodeGroup) []*time.Time { return deploymentTimes(&g.Deployment) })
 }
 
 func testNodeGroups(t *testing.T, open func(t *testing.T) provisioner.Store) {
@@ -80,12 +80,12 @@ func testNodeGroups(t *testing.T, open func(t *testing.T) provisioner.Store) {
 	t.Run("Missing", func(t *testing.T) {
 		s, ctx := fresh(t, open), t.Context()
 		_, err := s.GetNodeGroup(ctx, "alpha", "alice")
-		wantCode(t, err, provisioner.ENOTFOUND)
+		testkit.WantCode(t, err, provisioner.ENOTFOUND)
 		ok(t, s.DeleteNodeGroup(ctx, "alpha", "alice", 3))
 		_, err = s.PutNodeGroup(ctx, group("", "alice"))
-		wantCode(t, err, provisioner.EINVALID)
+		testkit.WantCode(t, err, provisioner.EINVALID)
 		_, err = s.PutNodeGroup(ctx, group("alpha", ""))
-		wantCode(t, err, provisioner.EINVALID)
+		testkit.WantCode(t, err, provisioner.EINVALID)
 	})
 	t.Run("CompareAndSwap", func(t *testing.T) {
 		s, ctx := fresh(t, open), t.Context()
@@ -93,7 +93,7 @@ func testNodeGroups(t *testing.T, open func(t *testing.T) provisioner.Store) {
 		rev, err := s.PutNodeGroup(ctx, g)
 		ok(t, err)
 		_, err = s.PutNodeGroup(ctx, g) // revision 0: only if absent
-		wantCode(t, err, provisioner.ECONFLICT)
+		testkit.WantCode(t, err, provisioner.ECONFLICT)
 		g.Revision, g.State = rev, provisioner.StateRunning
 		rev2, err := s.PutNodeGroup(ctx, g)
 		ok(t, err)
@@ -102,11 +102,11 @@ func testNodeGroups(t *testing.T, open func(t *testing.T) provisioner.Store) {
 		}
 		g.State = provisioner.StateFailed // stale revision
 		_, err = s.PutNodeGroup(ctx, g)
-		wantCode(t, err, provisioner.ECONFLICT)
-		wantCode(t, s.DeleteNodeGroup(ctx, "alpha", "alice", rev), provisioner.ECONFLICT)
+		testkit.WantCode(t, err, provisioner.ECONFLICT)
+		testkit.WantCode(t, s.DeleteNodeGroup(ctx, "alpha", "alice", rev), provisioner.ECONFLICT)
 		ok(t, s.DeleteNodeGroup(ctx, "alpha", "alice", rev2))
 		_, err = s.GetNodeGroup(ctx, "alpha", "alice")
-		wantCode(t, err, provisioner.ENOTFOUND)
+		testkit.WantCode(t, err, provisioner.ENOTFOUND)
 		// A revision read before the delete never matches the next record.
 		g.Revision = 0
 		rev3, err := s.PutNodeGroup(ctx, g)
@@ -116,7 +116,7 @@ func testNodeGroups(t *testing.T, open func(t *testing.T) provisioner.Store) {
 		}
 		g.Revision = rev2
 		_, err = s.PutNodeGroup(ctx, g)
-		wantCode(t, err, provisioner.ECONFLICT)
+		testkit.WantCode(t, err, provisioner.ECONFLICT)
 		list, err := s.ListNodeGroups(ctx, "")
 		ok(t, err)
 		if len(list) != 1 {

@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"provisioner"
+	"provisioner/testkit"
 )
 
 func testOperations(t *testing.T, open func(t *testing.T) provisioner.Store) {
@@ -49,11 +50,11 @@ func testOperations(t *testing.T, open func(t *testing.T) provisioner.Store) {
 	t.Run("GetMissing", func(t *testing.T) {
 		s := fresh(t, open)
 		_, err := s.GetOperation(t.Context(), "nope")
-		wantCode(t, err, provisioner.ENOTFOUND)
+		testkit.WantCode(t, err, provisioner.ENOTFOUND)
 	})
 	t.Run("EmptyID", func(t *testing.T) {
 		s := fresh(t, open)
-		wantCode(t, s.PutOperation(t.Context(), operation("")), provisioner.EINVALID)
+		testkit.WantCode(t, s.PutOperation(t.Context(), operation("")), provisioner.EINVALID)
 	})
 }
 
@@ -74,15 +75,7 @@ func operation(id string) provisioner.Operation {
 
 func wantOperation(t testing.TB, got, want provisioner.Operation) {
 	t.Helper()
-	g, w := got, want
-	for _, p := range []struct{ g, w *time.Time }{{&g.CreatedAt, &w.CreatedAt}, {&g.UpdatedAt, &w.UpdatedAt}, {&g.Deadline, &w.Deadline}} {
-		wantUTC(t, *p.g)
-		if !p.g.Equal(*p.w) {
-			t.Fatalf("operation = %+v, want %+v", got, want)
-		}
-		*p.g, *p.w = time.Time{}, time.Time{}
-	}
-	if g != w {
-		t.Fatalf("operation = %+v, want %+v", got, want)
-	}
+	wantSame(t, "operation", got, want, func(o *provisioner.Operation) []*time.Time {
+		return []*time.Time{&o.CreatedAt, &o.UpdatedAt, &o.Deadline}
+	})
 }

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"provisioner"
+	"provisioner/testkit"
 )
 
 func testSessions(t *testing.T, open func(t *testing.T) provisioner.Store) {
@@ -19,9 +20,9 @@ func testSessions(t *testing.T, open func(t *testing.T) provisioner.Store) {
 	for _, ss := range []provisioner.Session{a1, a2, b1} {
 		ok(t, s.CreateSession(ctx, ss))
 	}
-	wantCode(t, s.CreateSession(ctx, a1), provisioner.ECONFLICT)
-	wantCode(t, s.CreateSession(ctx, provisioner.Session{Login: "x", Created: base, Expires: base}), provisioner.EINVALID)
-	wantCode(t, s.CreateSession(ctx, provisioner.Session{Login: "x", ID: "y"}), provisioner.EINVALID)
+	testkit.WantCode(t, s.CreateSession(ctx, a1), provisioner.ECONFLICT)
+	testkit.WantCode(t, s.CreateSession(ctx, provisioner.Session{Login: "x", Created: base, Expires: base}), provisioner.EINVALID)
+	testkit.WantCode(t, s.CreateSession(ctx, provisioner.Session{Login: "x", ID: "y"}), provisioner.EINVALID)
 
 	got, err := s.GetSession(ctx, "alice", "a1")
 	ok(t, err)
@@ -29,7 +30,7 @@ func testSessions(t *testing.T, open func(t *testing.T) provisioner.Store) {
 		t.Fatalf("GetSession = %+v, want %+v", got, a1)
 	}
 	_, err = s.GetSession(ctx, "bob", "a1")
-	wantCode(t, err, provisioner.ENOTFOUND)
+	testkit.WantCode(t, err, provisioner.ENOTFOUND)
 
 	list, err := s.ListSessions(ctx, "alice")
 	ok(t, err)
@@ -65,7 +66,7 @@ func testSessions(t *testing.T, open func(t *testing.T) provisioner.Store) {
 		t.Fatal("CheckSession un-revoked a session")
 	}
 	_, err = s.RevokeSessions(ctx, "alice", "nope", at, "logout")
-	wantCode(t, err, provisioner.ENOTFOUND)
+	testkit.WantCode(t, err, provisioner.ENOTFOUND)
 	// Again: nothing more to revoke, and the first revocation stays.
 	rev, err = s.RevokeSessions(ctx, "alice", "a1", at.Add(time.Minute), "again")
 	ok(t, err)

@@ -16,7 +16,7 @@
 package storetest
 
 import (
-	"errors"
+	"fmt"
 	"testing"
 	"time"
 
@@ -55,26 +55,57 @@ func fresh(t *testing.T, open func(t *testing.T) provisioner.Store) provisioner.
 // base is a millisecond-precise time: every backend must keep at least that.
 var base = time.Date(2025, 3, 1, 12, 0, 0, 0, time.UTC)
 
-// wantCode fails the test unless err is a *provisioner.Error with code.
-func wantCode(t testing.TB, err error, code string) {
-	t.Helper()
-	var pe *provisioner.Error
-	switch {
-	case err == nil:
-		t.Fatalf("err = nil, want code %s", code)
-	case !errors.As(err, &pe):
-		t.Fatalf("err = %v (%T), want a *provisioner.Error with code %s", err, err, code)
-	case pe.Code != code:
-		t.Fatalf("err code = %s (%v), want %s", pe.Code, err, code)
-	case pe.Message == "":
-		t.Fatalf("err %v has an empty message", err)
-	}
-}
-
 // ok fails the test at once on an unexpected error.
 func ok(t testing.TB, err error) {
 	t.Helper()
 	if err != nil {
 		t.Fatal(err)
+	}
+}
+
+// wantSame fails unless got equals want: the times that times points at
+// in UTC and equal by time.Equal, every other field equal. what names the
+// record in the failure.
+func wantSame[T comparable](t testing.TB, what string, got, want T, times func(*T) []*time.Time) {
+	t.Helper()
+	g, w := got, want
+	gt, wt := times(&g), times(&w)
+	for i := range gt {
+		wantUTC(t, *gt[i])
+		if !gt[i].Equal(*wt[i]) {
+			t.Fatalf("%s = %+v, want %+v", what, got, want)
+		}
+		*gt[i], *wt[i] = time.Time{}, time.Time{}
+	}
+	if g != w {
+		t.Fatalf("%s = %+v, want %+v", what, got, want)
+	}
+}
+
+// wantList is wantSame for every record of two lists of one length; id
+// names the records in the failure.
+func wantList[T comparable](t testing.TB, what string, got, want []T, id func(T) string, times func(*T) []*time.Time) {
+	t.Helper()
+	if len(got) != len(want) {
+		t.Fatalf("got %d %s %v, want %d %v", len(got), what, ids(got, id), len(want), ids(want, id))
+	}
+	for i := range want {
+		wantSame(t, fmt.Sprintf("%s[%d]", what, i), got[i], want[i], times)
+	}
+}
+
+// ids returns the IDs of records.
+func ids[T any](rs []T, id func(T) string) []string {
+	out := make([]string, len(rs))
+	for i, r := range rs {
+		out[i] = id(r)
+	}
+	return out
+}
+
+func wantUTC(t testing.TB, tm time.Time) {
+	t.Helper()
+	if tm.Location() != time.UTC {
+		t.Fatalf("time %v is in %v, want UTC", tm, tm.Location())
 	}
 }

@@ -1,16 +1,19 @@
 // Package testkit is what tests across packages share: keys, clocks,
-// environments and checkers. Only tests import it.
+// environments, checkers and error checks. Only tests import it.
 package testkit
 
 import (
 	"crypto/ed25519"
 	"crypto/rand"
 	"encoding/pem"
+	"errors"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"provisioner"
 
 	"golang.org/x/crypto/ssh"
 )
@@ -77,4 +80,22 @@ func SourceEnv(t testing.TB, env []byte, names ...string) map[string]string {
 		got[parts[i]] = parts[i+1]
 	}
 	return got
+}
+
+// WantCode fails the test unless err is a *provisioner.Error with code and
+// a message for the caller, and returns it.
+func WantCode(t testing.TB, err error, code string) *provisioner.Error {
+	t.Helper()
+	var pe *provisioner.Error
+	switch {
+	case err == nil:
+		t.Fatalf("err = nil, want code %s", code)
+	case !errors.As(err, &pe):
+		t.Fatalf("err = %v (%T), want a *provisioner.Error with code %s", err, err, code)
+	case pe.Code != code:
+		t.Fatalf("err code = %s (%v), want %s", pe.Code, err, code)
+	case pe.Message == "":
+		t.Fatalf("err %v has an empty message", err)
+	}
+	return pe
 }

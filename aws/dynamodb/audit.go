@@ -7,11 +7,12 @@ import (
 	"strings"
 	"time"
 
+	"provisioner"
+	"provisioner/storetime"
+
 	"github.com/aws/aws-sdk-go-v2/aws"
 	ddb "github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
-
-	"provisioner"
 )
 
 const (
@@ -87,7 +88,7 @@ func (s *Store) CountAudit(ctx context.Context, e provisioner.AuditEntry) error 
 	}
 	names := map[string]string{"#count": attrCount, "#last": attrLast}
 	values := item{":n": numAV(int64(max(e.Count, 1)))}
-	last, err := formatTime(e.Time)
+	last, err := storetime.Format(e.Time)
 	if err != nil {
 		return err
 	}
@@ -204,7 +205,7 @@ func (s *Store) ListAudit(ctx context.Context, f provisioner.AuditFilter) ([]pro
 	var since string
 	if !f.Since.IsZero() {
 		var err error
-		if since, err = formatTime(f.Since); err != nil {
+		if since, err = storetime.Format(f.Since); err != nil {
 			return nil, err
 		}
 	}
@@ -267,20 +268,7 @@ func auditQuery(table, day, since string, f provisioner.AuditFilter) *ddb.QueryI
 		in.ExpressionAttributeNames["#sk"] = attrSK
 		in.ExpressionAttributeValues[":since"] = strAV(since)
 	}
-	var filter []string
-	if f.Actor != "" {
-		filter = append(filter, "#actor = :actor")
-		in.ExpressionAttributeNames["#actor"] = attrActor
-		in.ExpressionAttributeValues[":actor"] = strAV(f.Actor)
-	}
-	if f.Action != "" {
-		filter = append(filter, "#action = :action")
-		in.ExpressionAttributeNames["#action"] = attrAction
-		in.ExpressionAttributeValues[":action"] = strAV(f.Action)
-	}
-	if len(filter) > 0 {
-		in.FilterExpression = aws.String(strings.Join(filter, " AND "))
-	}
+	filterEqual(in, map[string]string{attrActor: f.Actor, attrAction: f.Action})
 	return in
 }
 

@@ -34,7 +34,7 @@ func TestCallsPerMethod(t *testing.T) {
 		}, []string{"DynamoDB.PutItem=1"}},
 		{"GetCluster", func() error { _, err := s.GetCluster(ctx, "alpha"); return err }, []string{"DynamoDB.GetItem=1"}},
 		{"PutCluster update", func() error {
-			rev, err = s.PutCluster(ctx, provisioner.Cluster{Name: "alpha", Revision: rev})
+			rev, err = s.PutCluster(ctx, provisioner.Cluster{Name: "alpha", Deployment: provisioner.Deployment{Revision: rev}})
 			return err
 		}, []string{"DynamoDB.PutItem=1"}},
 		{"ListClusters", func() error { _, err := s.ListClusters(ctx); return err }, []string{"DynamoDB.Query=1"}},

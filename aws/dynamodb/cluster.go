@@ -3,7 +3,6 @@ package dynamodb
 import (
 	"context"
 	"fmt"
-	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	ddb "github.com/aws/aws-sdk-go-v2/service/dynamodb"
@@ -44,39 +43,36 @@ const (
 // GetCluster returns the named cluster with its revision, or ENOTFOUND. The
 // read is strongly consistent.
 func (s *Store) GetCluster(ctx context.Context, name string) (provisioner.Cluster, error) {
-	if err := checkContext(ctx, "read cluster"); err != nil {
-		return provisioner.Cluster{}, err
-	}
 	notFound := provisioner.Errorf(provisioner.ENOTFOUND, "cluster %q not found", name)
-	if name == "" || len(name) > maxKeyPart {
-		return provisioner.Cluster{}, notFound
-	}
-	it, err := s.getLive(ctx, clustersPK, name, "read cluster")
-	if err != nil {
-		return provisioner.Cluster{}, err
-	}
-	if it == nil {
-		return provisioner.Cluster{}, notFound
-	}
-	return decodeCluster(it)
+	return getLive(ctx, s, clustersPK, name, name != "", notFound, "read cluster", decodeCluster)
 }
 
-// getLive reads the record (pk, sk) consistently: nil when there is none, or
-// only the tombstone of a deleted one.
-func (s *Store) getLive(ctx context.Context, pk, sk, what string) (item, error) {
+// getLive reads the record (pk, sk) consistently and decodes it: notFound
+// when there is none, only the tombstone of a deleted one, or when no
+// record can have that key (named false, or sk too long). The read of
+// GetCluster and GetNodeGroup.
+func getLive[T any](ctx context.Context, s *Store, pk, sk string, named bool, notFound error, op string,
+	decode func(item) (T, error)) (T, error) {
+	var zero T
+	if err := checkContext(ctx, op); err != nil {
+		return zero, err
+	}
+	if !named || len(sk) > maxKeyPart {
+		return zero, notFound
+	}
 	out, err := s.db.GetItem(ctx, &ddb.GetItemInput{
 		TableName:      aws.String(s.table),
 		Key:            key(pk, sk),
 		ConsistentRead: aws.Bool(true),
 	})
 	if err != nil {
-		return nil, storeError(ctx, err, what)
+		return zero, storeError(ctx, err, op)
 	}
 	it := item(out.Item)
 	if it == nil || isTombstone(it) {
-		return nil, nil
+		return zero, notFound
 	}
-	return it, nil
+	return decode(it)
 }
 
 // PutCluster writes every field of c if the stored revision is c.Revision
@@ -206,62 +202,64 @@ func (s *Store) ListClusters(ctx context.Context) ([]provisioner.Cluster, error)
 	if err := checkContext(ctx, "list clusters"); err != nil {
 		return nil, err
 	}
-	p := ddb.NewQueryPaginator(s.db, &ddb.QueryInput{
-		TableName:                 aws.String(s.table),
+	return queryAll(ctx, s, livePartition(s.table, clustersPK), 0, "list clusters", decodeCluster)
+}
+
+// livePartition queries the records of partition pk that are not
+// tombstones, strongly consistent.
+func livePartition(table, pk string) *ddb.QueryInput {
+	return &ddb.QueryInput{
+		TableName:                 aws.String(table),
 		KeyConditionExpression:    aws.String("#pk = :pk"),
 		FilterExpression:          aws.String("attribute_not_exists(#del)"),
 		ExpressionAttributeNames:  map[string]string{"#pk": attrPK, "#del": attrDeleted},
-		ExpressionAttributeValues: item{":pk": strAV(clustersPK)},
+		ExpressionAttributeValues: item{":pk": strAV(pk)},
 		ConsistentRead:            aws.Bool(true),
-	})
-	out := []provisioner.Cluster{} // an empty list, never null in JSON
-	for p.HasMorePages() {
-		page, err := p.NextPage(ctx)
-		if err != nil {
-			return nil, storeError(ctx, err, "list clusters")
-		}
-		for _, it := range page.Items {
-			c, err := decodeCluster(it)
-			if err != nil {
-				return nil, err
-			}
-			out = append(out, c)
-		}
 	}
-	return out, nil
 }
 
 func clusterItem(c provisioner.Cluster) (item, error) {
 	it := key(clustersPK, c.Name)
 	it.setBool(attrIsPublic, c.IsPublic)
-	it.setStr(attrState, string(c.State))
-	it.setNum(attrNodes, int64(c.NodeCapacity))
 	it.setStr(attrVersion, c.Version)
 	it.setStr(attrEndpoint, c.Endpoint)
-	it.setStr(attrCreatedBy, c.CreatedBy)
-	it.setStr(attrOperation, c.Operation)
-	it.setStr(attrReason, c.Reason)
 	it.setStr(attrTeam, c.Team)
-	for _, t := range []struct {
-		name string
-		v    time.Time
-	}{{attrCreatedAt, c.CreatedAt}, {attrUpdatedAt, c.UpdatedAt}, {attrExpiresAt, c.ExpiresAt}, {attrDestroyAt, c.DestroyAt}} {
-		if err := it.setTime(t.name, t.v); err != nil {
-			return nil, err
-		}
-	}
-	return it, nil
+	return it, it.setDeployment(c.Deployment)
 }
 
 func decodeCluster(it item) (provisioner.Cluster, error) {
 	d := decoder{it: it}
 	c := provisioner.Cluster{
-		Name:         d.str(attrSK),
-		IsPublic:     d.boolean(attrIsPublic),
+		Name:       d.str(attrSK),
+		IsPublic:   d.boolean(attrIsPublic),
+		Version:    d.str(attrVersion),
+		Endpoint:   d.str(attrEndpoint),
+		Team:       d.str(attrTeam),
+		Deployment: d.deployment(),
+	}
+	if d.err != nil {
+		return provisioner.Cluster{}, d.err
+	}
+	return c, nil
+}
+
+// setDeployment stores what a cluster and a node group share; putVersioned
+// adds the revision.
+func (it item) setDeployment(d provisioner.Deployment) error {
+	it.setStr(attrState, string(d.State))
+	it.setNum(attrNodes, int64(d.NodeCapacity))
+	it.setStr(attrCreatedBy, d.CreatedBy)
+	it.setStr(attrOperation, d.Operation)
+	it.setStr(attrReason, d.Reason)
+	return it.setTimes([]timeAttr{{attrCreatedAt, d.CreatedAt}, {attrUpdatedAt, d.UpdatedAt},
+		{attrExpiresAt, d.ExpiresAt}, {attrDestroyAt, d.DestroyAt}})
+}
+
+// deployment reads what setDeployment stored, with the revision.
+func (d *decoder) deployment() provisioner.Deployment {
+	return provisioner.Deployment{
 		State:        provisioner.ClusterState(d.str(attrState)),
 		NodeCapacity: int(d.num(attrNodes)),
-		Version:      d.str(attrVersion),
-		Endpoint:     d.str(attrEndpoint),
 		CreatedBy:    d.str(attrCreatedBy),
 		CreatedAt:    d.time(attrCreatedAt),
 		UpdatedAt:    d.time(attrUpdatedAt),
@@ -269,13 +267,8 @@ func decodeCluster(it item) (provisioner.Cluster, error) {
 		DestroyAt:    d.time(attrDestroyAt),
 		Operation:    d.str(attrOperation),
 		Reason:       d.str(attrReason),
-		Team:         d.str(attrTeam),
 		Revision:     d.num(attrRevision),
 	}
-	if d.err != nil {
-		return provisioner.Cluster{}, d.err
-	}
-	return c, nil
 }
 
 // isTombstone reports whether a cluster item records a deleted cluster.

@@ -10,12 +10,13 @@ import (
 	"syscall"
 	"testing"
 
+	"provisioner"
+	"provisioner/testkit"
+
 	"github.com/aws/aws-sdk-go-v2/aws"
 	ddb "github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"github.com/aws/smithy-go"
-
-	"provisioner"
 )
 
 // storeCalls are one call of each Store method, on ctx.
@@ -23,7 +24,7 @@ func storeCalls(s *Store) map[string]func(ctx context.Context) error {
 	return map[string]func(ctx context.Context) error{
 		"GetCluster": func(ctx context.Context) error { _, err := s.GetCluster(ctx, "alpha"); return err },
 		"PutCluster": func(ctx context.Context) error {
-			_, err := s.PutCluster(ctx, provisioner.Cluster{Name: "alpha", Revision: 7})
+			_, err := s.PutCluster(ctx, provisioner.Cluster{Name: "alpha", Deployment: provisioner.Deployment{Revision: 7}})
 			return err
 		},
 		"DeleteCluster": func(ctx context.Context) error { return s.DeleteCluster(ctx, "alpha", 7) },
@@ -86,7 +87,7 @@ func TestErrorTranslation(t *testing.T) {
 			for method, call := range storeCalls(s) {
 				calls.Store(0)
 				err := call(t.Context())
-				pe := wantCode(t, err, tc.code)
+				pe := testkit.WantCode(t, err, tc.code)
 				for _, leak := range []string{secret, "Exception", "arn:", "127.0.0.1", "html", "StatusCode"} {
 					if strings.Contains(pe.Message, leak) {
 						t.Errorf("%s: message %q leaks %q", method, pe.Message, leak)
@@ -116,7 +117,7 @@ func TestErrorsFromEmulator(t *testing.T) {
 		table := "provisioner-no-such-table-" + strings.ReplaceAll(t.Name(), "/", "-")
 		s := New(newClient(t), table)
 		for method, call := range storeCalls(s) {
-			pe := wantCode(t, call(t.Context()), provisioner.EINTERNAL)
+			pe := testkit.WantCode(t, call(t.Context()), provisioner.EINTERNAL)
 			var rnf *types.ResourceNotFoundException
 			if !errors.As(pe, &rnf) {
 				t.Errorf("%s: cause %v is not ResourceNotFoundException", method, pe.Err)
@@ -133,7 +134,7 @@ func TestErrorsFromEmulator(t *testing.T) {
 		l.Close()
 		c := newClient(t, retries(2), func(o *ddb.Options) { o.BaseEndpoint = aws.String("http://" + addr) })
 		for method, call := range storeCalls(New(c, "t")) {
-			pe := wantCode(t, call(t.Context()), provisioner.EUNAVAILABLE)
+			pe := testkit.WantCode(t, call(t.Context()), provisioner.EUNAVAILABLE)
 			if strings.Contains(pe.Message, addr) || strings.Contains(pe.Message, "refused") {
 				t.Errorf("%s: message %q leaks the cause", method, pe.Message)
 			}
@@ -148,8 +149,8 @@ func TestErrorsFromEmulator(t *testing.T) {
 		ok(t, err)
 		s := New(c, table)
 		_, err = s.GetCluster(t.Context(), "bad")
-		wantCode(t, err, provisioner.EINTERNAL)
+		testkit.WantCode(t, err, provisioner.EINTERNAL)
 		_, err = s.ListClusters(t.Context())
-		wantCode(t, err, provisioner.EINTERNAL)
+		testkit.WantCode(t, err, provisioner.EINTERNAL)
 	})
 }

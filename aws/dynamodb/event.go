@@ -3,7 +3,9 @@ package dynamodb
 import (
 	"context"
 	"fmt"
+	"maps"
 	"slices"
+	"strings"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	ddb "github.com/aws/aws-sdk-go-v2/service/dynamodb"
@@ -27,14 +29,10 @@ const (
 // (by any cluster's event) is ECONFLICT, because a cluster's history is
 // append-only (see putUnique).
 func (s *Store) AppendEvent(ctx context.Context, e provisioner.Event) error {
-	switch {
-	case e.ID == "":
-		return provisioner.Errorf(provisioner.EINVALID, "event id is required")
-	case e.Cluster == "":
-		return provisioner.Errorf(provisioner.EINVALID, "event cluster is required")
-	case e.Time.IsZero():
-		return provisioner.Errorf(provisioner.EINVALID, "event time is required")
-	case len(e.ID) > maxKeyPart/2 || len(e.Cluster) > maxKeyPart:
+	if err := e.Validate(); err != nil {
+		return err
+	}
+	if len(e.ID) > maxKeyPart/2 || len(e.Cluster) > maxKeyPart {
 		return provisioner.Errorf(provisioner.EINVALID, "event id or cluster is too long")
 	}
 	sk, err := timeKey(e.Time, e.ID)
@@ -205,5 +203,48 @@ func (s *Store) query(ctx context.Context, in *ddb.QueryInput, limit int, fn fun
 			return nil
 		}
 		in.ExclusiveStartKey = page.LastEvaluatedKey
+	}
+}
+
+// queryAll reads the items in selects (at most limit of them; 0: all) and
+// decodes each: a list empty but never nil (null in JSON) when none match.
+// A failed read is a store error of op; a record that does not decode is
+// reported as it is.
+func queryAll[T any](ctx context.Context, s *Store, in *ddb.QueryInput, limit int, op string,
+	decode func(item) (T, error)) ([]T, error) {
+	out := []T{}
+	var bad error
+	err := s.query(ctx, in, limit, func(it item) error {
+		v, err := decode(it)
+		if err != nil {
+			bad = err
+			return err
+		}
+		out = append(out, v)
+		return nil
+	})
+	switch {
+	case bad != nil:
+		return nil, bad
+	case err != nil:
+		return nil, storeError(ctx, err, op)
+	}
+	return out, nil
+}
+
+// filterEqual makes in keep only the items whose attributes equal the
+// given values; an empty value matches anything. The conditions are joined
+// in attribute order, so a request is the same every time.
+func filterEqual(in *ddb.QueryInput, equal map[string]string) {
+	var filter []string
+	for _, name := range slices.Sorted(maps.Keys(equal)) {
+		if v := equal[name]; v != "" {
+			filter = append(filter, "#"+name+" = :"+name)
+			in.ExpressionAttributeNames["#"+name] = name
+			in.ExpressionAttributeValues[":"+name] = strAV(v)
+		}
+	}
+	if len(filter) > 0 {
+		in.FilterExpression = aws.String(strings.Join(filter, " AND "))
 	}
 }

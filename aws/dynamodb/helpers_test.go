@@ -1,7 +1,6 @@
 package dynamodb
 
 import (
-	"errors"
 	"fmt"
 	"hash/crc32"
 	"io"
@@ -16,8 +15,6 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws/ratelimit"
 	"github.com/aws/aws-sdk-go-v2/aws/retry"
 	ddb "github.com/aws/aws-sdk-go-v2/service/dynamodb"
-
-	"provisioner"
 )
 
 // base is a fixed, millisecond-precise time for records.
@@ -88,20 +85,6 @@ func response(r *http.Request, status int, contentType, body string) *http.Respo
 func operation(r *http.Request) string {
 	_, op, _ := strings.Cut(r.Header.Get("X-Amz-Target"), ".")
 	return op
-}
-
-func wantCode(t testing.TB, err error, code string) *provisioner.Error {
-	t.Helper()
-	var pe *provisioner.Error
-	switch {
-	case err == nil:
-		t.Fatalf("err = nil, want code %s", code)
-	case !errors.As(err, &pe):
-		t.Fatalf("err = %v (%T), want a *provisioner.Error", err, err)
-	case pe.Code != code:
-		t.Fatalf("err code = %s (%v), want %s", pe.Code, err, code)
-	}
-	return pe
 }
 
 func ok(t testing.TB, err error) {

@@ -5,9 +5,10 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
-
 	"provisioner"
+	"provisioner/storetime"
+
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 )
 
 // Attribute names shared by every kind of item.
@@ -47,16 +48,32 @@ func (it item) setNum(name string, v int64) { it[name] = numAV(v) }
 
 func (it item) setBool(name string, v bool) { it[name] = boolAV(v) }
 
-// setTime stores t in timeLayout; a zero time is left out.
+// setTime stores t in storetime's form; a zero time is left out.
 func (it item) setTime(name string, t time.Time) error {
 	if t.IsZero() {
 		return nil
 	}
-	v, err := formatTime(t)
+	v, err := storetime.Format(t)
 	if err != nil {
 		return err
 	}
 	it[name] = strAV(v)
+	return nil
+}
+
+// timeAttr is a time and the attribute it goes to.
+type timeAttr struct {
+	name string
+	v    time.Time
+}
+
+// setTimes stores each time by setTime.
+func (it item) setTimes(ts []timeAttr) error {
+	for _, t := range ts {
+		if err := it.setTime(t.name, t.v); err != nil {
+			return err
+		}
+	}
 	return nil
 }
 
@@ -113,11 +130,11 @@ func (it item) time(name string) (time.Time, error) {
 	if err != nil || s == "" {
 		return time.Time{}, err
 	}
-	t, err := time.Parse(timeLayout, s)
+	t, err := storetime.Parse(s)
 	if err != nil {
 		return time.Time{}, malformed(name)
 	}
-	return t.UTC(), nil
+	return t, nil
 }
 
 // decoder reads several attributes and keeps the first error, so decoding
@@ -162,24 +179,9 @@ func malformed(name string) error {
 		"stored record is malformed")
 }
 
-// timeLayout stores times as fixed-width UTC text with nanoseconds, so that
-// string order is time order (RFC3339Nano trims zeros and would not sort).
-// It is the layout of the SQLite store too.
-const timeLayout = "2006-01-02T15:04:05.000000000Z07:00"
-
-// formatTime returns t as stored; years outside 0-9999 would break the
-// fixed width, and no provisioner time is ever there.
-func formatTime(t time.Time) (string, error) {
-	t = t.UTC()
-	if y := t.Year(); y < 0 || y > 9999 {
-		return "", provisioner.Errorf(provisioner.EINVALID, "time %v is out of range", t)
-	}
-	return t.Format(timeLayout), nil
-}
-
 // timeKey is a sort key that orders records by time, then by ID.
 func timeKey(t time.Time, id string) (string, error) {
-	ts, err := formatTime(t)
+	ts, err := storetime.Format(t)
 	if err != nil {
 		return "", err
 	}

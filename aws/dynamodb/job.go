@@ -4,8 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"strings"
-	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	ddb "github.com/aws/aws-sdk-go-v2/service/dynamodb"
@@ -122,40 +120,9 @@ func (s *Store) ListJobs(ctx context.Context, f provisioner.JobFilter) ([]provis
 		ExpressionAttributeValues: item{":pk": strAV(jobsIndexPK)},
 		ScanIndexForward:          aws.Bool(false),
 	}
-	var filter []string
-	if f.Cluster != "" {
-		filter = append(filter, "#cluster = :cluster")
-		in.ExpressionAttributeNames["#cluster"] = attrCluster
-		in.ExpressionAttributeValues[":cluster"] = strAV(f.Cluster)
-	}
-	if f.State != "" {
-		filter = append(filter, "#state = :state")
-		in.ExpressionAttributeNames["#state"] = attrState
-		in.ExpressionAttributeValues[":state"] = strAV(string(f.State))
-	}
-	if f.Kind != "" {
-		filter = append(filter, "#kind = :kind")
-		in.ExpressionAttributeNames["#kind"] = attrKind
-		in.ExpressionAttributeValues[":kind"] = strAV(string(f.Kind))
-	}
-	if f.Version != "" {
-		filter = append(filter, "#version = :version")
-		in.ExpressionAttributeNames["#version"] = attrVersion
-		in.ExpressionAttributeValues[":version"] = strAV(f.Version)
-	}
-	if len(filter) > 0 {
-		in.FilterExpression = aws.String(strings.Join(filter, " AND "))
-	}
-	out := []provisioner.Job{}
-	err := s.query(ctx, in, f.Limit, func(it item) error {
-		j, err := decodeJob(it)
-		out = append(out, j)
-		return err
-	})
-	if err != nil {
-		return nil, storeError(ctx, err, "list jobs")
-	}
-	return out, nil
+	filterEqual(in, map[string]string{attrCluster: f.Cluster, attrState: string(f.State), attrKind: string(f.Kind),
+		attrVersion: f.Version})
+	return queryAll(ctx, s, in, f.Limit, "list jobs", decodeJob)
 }
 
 func jobItem(j provisioner.Job) (item, error) {
@@ -187,15 +154,8 @@ func jobItem(j provisioner.Job) (item, error) {
 	if j.Commit != "" {
 		it.setStr(attrCommit, j.Commit)
 	}
-	for _, t := range []struct {
-		name string
-		v    time.Time
-	}{{attrCreatedAt, j.CreatedAt}, {attrStartedAt, j.StartedAt}, {attrFinishedAt, j.FinishedAt}, {attrDeadline, j.Deadline}} {
-		if err := it.setTime(t.name, t.v); err != nil {
-			return nil, err
-		}
-	}
-	return it, nil
+	return it, it.setTimes([]timeAttr{{attrCreatedAt, j.CreatedAt}, {attrStartedAt, j.StartedAt},
+		{attrFinishedAt, j.FinishedAt}, {attrDeadline, j.Deadline}})
 }
 
 func decodeJob(it item) (provisioner.Job, error) {

@@ -4,10 +4,8 @@ import (
 	"context"
 	"fmt"
 	"sort"
-	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	ddb "github.com/aws/aws-sdk-go-v2/service/dynamodb"
 
 	"provisioner"
 )
@@ -27,22 +25,9 @@ func groupWhat(cluster, user string) string {
 // GetNodeGroup returns the group with its revision, or ENOTFOUND; the read
 // is strongly consistent.
 func (s *Store) GetNodeGroup(ctx context.Context, cluster, user string) (provisioner.NodeGroup, error) {
-	if err := checkContext(ctx, "read node group"); err != nil {
-		return provisioner.NodeGroup{}, err
-	}
 	notFound := provisioner.Errorf(provisioner.ENOTFOUND, "%s not found", groupWhat(cluster, user))
-	sk := provisioner.GroupKey(cluster, user)
-	if cluster == "" || user == "" || len(sk) > maxKeyPart {
-		return provisioner.NodeGroup{}, notFound
-	}
-	it, err := s.getLive(ctx, groupsPK, sk, "read node group")
-	if err != nil {
-		return provisioner.NodeGroup{}, err
-	}
-	if it == nil {
-		return provisioner.NodeGroup{}, notFound
-	}
-	return decodeGroup(it)
+	return getLive(ctx, s, groupsPK, provisioner.GroupKey(cluster, user), cluster != "" && user != "", notFound,
+		"read node group", decodeGroup)
 }
 
 // PutNodeGroup writes g under PutCluster's compare-and-swap.
@@ -57,19 +42,9 @@ func (s *Store) PutNodeGroup(ctx context.Context, g provisioner.NodeGroup) (int6
 	}
 	it := key(groupsPK, g.Key())
 	it.setStr(attrUser, g.User)
-	it.setStr("cluster", g.Cluster)
-	it.setStr(attrState, string(g.State))
-	it.setNum(attrNodes, int64(g.NodeCapacity))
-	it.setStr(attrCreatedBy, g.CreatedBy)
-	it.setStr(attrOperation, g.Operation)
-	it.setStr(attrReason, g.Reason)
-	for _, t := range []struct {
-		name string
-		v    time.Time
-	}{{attrCreatedAt, g.CreatedAt}, {attrUpdatedAt, g.UpdatedAt}, {attrExpiresAt, g.ExpiresAt}, {attrDestroyAt, g.DestroyAt}} {
-		if err := it.setTime(t.name, t.v); err != nil {
-			return 0, err
-		}
+	it.setStr(attrCluster, g.Cluster)
+	if err := it.setDeployment(g.Deployment); err != nil {
+		return 0, err
 	}
 	return s.putVersioned(ctx, it, g.Revision, groupWhat(g.Cluster, g.User), "save node group")
 }
@@ -95,33 +70,15 @@ func (s *Store) ListNodeGroups(ctx context.Context, cluster string) ([]provision
 	if err := checkContext(ctx, "list node groups"); err != nil {
 		return nil, err
 	}
-	in := &ddb.QueryInput{
-		TableName:                 aws.String(s.table),
-		KeyConditionExpression:    aws.String("#pk = :pk"),
-		FilterExpression:          aws.String("attribute_not_exists(#del)"),
-		ExpressionAttributeNames:  map[string]string{"#pk": attrPK, "#del": attrDeleted},
-		ExpressionAttributeValues: item{":pk": strAV(groupsPK)},
-		ConsistentRead:            aws.Bool(true),
-	}
+	in := livePartition(s.table, groupsPK)
 	if cluster != "" {
 		in.KeyConditionExpression = aws.String("#pk = :pk AND begins_with(#sk, :prefix)")
 		in.ExpressionAttributeNames["#sk"] = attrSK
 		in.ExpressionAttributeValues[":prefix"] = strAV(cluster + "/")
 	}
-	p := ddb.NewQueryPaginator(s.db, in)
-	out := []provisioner.NodeGroup{}
-	for p.HasMorePages() {
-		page, err := p.NextPage(ctx)
-		if err != nil {
-			return nil, storeError(ctx, err, "list node groups")
-		}
-		for _, it := range page.Items {
-			g, err := decodeGroup(it)
-			if err != nil {
-				return nil, err
-			}
-			out = append(out, g)
-		}
+	out, err := queryAll(ctx, s, in, 0, "list node groups", decodeGroup)
+	if err != nil {
+		return nil, err
 	}
 	// "a-b/x" sorts before "a/x" by bytes; order as the SQL store does.
 	sort.Slice(out, func(i, j int) bool {
@@ -136,18 +93,9 @@ func (s *Store) ListNodeGroups(ctx context.Context, cluster string) ([]provision
 func decodeGroup(it item) (provisioner.NodeGroup, error) {
 	d := decoder{it: it}
 	g := provisioner.NodeGroup{
-		Cluster:      d.str("cluster"),
-		User:         d.str(attrUser),
-		State:        provisioner.ClusterState(d.str(attrState)),
-		NodeCapacity: int(d.num(attrNodes)),
-		CreatedBy:    d.str(attrCreatedBy),
-		CreatedAt:    d.time(attrCreatedAt),
-		UpdatedAt:    d.time(attrUpdatedAt),
-		ExpiresAt:    d.time(attrExpiresAt),
-		DestroyAt:    d.time(attrDestroyAt),
-		Operation:    d.str(attrOperation),
-		Reason:       d.str(attrReason),
-		Revision:     d.num(attrRevision),
+		Cluster:    d.str(attrCluster),
+		User:       d.str(attrUser),
+		Deployment: d.deployment(),
 	}
 	if d.err != nil {
 		return provisioner.NodeGroup{}, d.err

@@ -40,13 +40,8 @@ func (s *Store) PutOperation(ctx context.Context, op provisioner.Operation) erro
 	it.setStr(attrErrorCode, op.ErrorCode)
 	it.setStr(attrMessage, op.Message)
 	it.setStr(attrCreatedBy, op.CreatedBy)
-	if err := it.setTime(attrCreatedAt, op.CreatedAt); err != nil {
-		return err
-	}
-	if err := it.setTime(attrUpdatedAt, op.UpdatedAt); err != nil {
-		return err
-	}
-	if err := it.setTime(attrDeadline, op.Deadline); err != nil {
+	if err := it.setTimes([]timeAttr{{attrCreatedAt, op.CreatedAt}, {attrUpdatedAt, op.UpdatedAt},
+		{attrDeadline, op.Deadline}}); err != nil {
 		return err
 	}
 	last := op.UpdatedAt

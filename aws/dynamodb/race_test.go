@@ -13,10 +13,12 @@ import (
 	"testing"
 	"time"
 
+	"provisioner"
+	"provisioner/storetest"
+	"provisioner/testkit"
+
 	"github.com/aws/aws-sdk-go-v2/aws"
 	ddb "github.com/aws/aws-sdk-go-v2/service/dynamodb"
-
-	"provisioner"
 )
 
 // twoStores returns two Store values on one new table, each with a client
@@ -39,7 +41,7 @@ func TestRaceNoLostUpdate(t *testing.T) {
 	a, b := twoStores(t)
 	stores := []*Store{a, b}
 	ctx := t.Context()
-	first, err := a.PutCluster(ctx, provisioner.Cluster{Name: "alpha", State: provisioner.StateRunning})
+	first, err := a.PutCluster(ctx, provisioner.Cluster{Name: "alpha", Deployment: provisioner.Deployment{State: provisioner.StateRunning}})
 	ok(t, err)
 
 	const workers, perWorker = 8, 5
@@ -51,32 +53,29 @@ func TestRaceNoLostUpdate(t *testing.T) {
 		wg.Go(func() {
 			s := stores[w%2]
 			for range perWorker {
-				for {
+				var read, rev int64
+				n, err := storetest.RetryConflicts(func() error {
 					c, err := s.GetCluster(ctx, "alpha")
 					if err != nil {
-						t.Errorf("worker %d: GetCluster: %v", w, err)
-						return
+						return err
 					}
-					read := c.Revision
+					read = c.Revision
 					c.NodeCapacity++
 					c.Reason = fmt.Sprintf("worker %d", w)
-					rev, err := s.PutCluster(ctx, c)
-					if provisioner.ErrorCode(err) == provisioner.ECONFLICT {
-						conflicts.Add(1)
-						continue
-					}
-					if err != nil {
-						t.Errorf("worker %d: PutCluster: %v", w, err)
-						return
-					}
-					mu.Lock()
-					if prev, dup := next[read]; dup {
-						t.Errorf("revision %d was updated twice: to %d and to %d", read, prev, rev)
-					}
-					next[read] = rev
-					mu.Unlock()
-					break
+					rev, err = s.PutCluster(ctx, c)
+					return err
+				})
+				conflicts.Add(int64(n))
+				if err != nil {
+					t.Errorf("worker %d: %v", w, err)
+					return
 				}
+				mu.Lock()
+				if prev, dup := next[read]; dup {
+					t.Errorf("revision %d was updated twice: to %d and to %d", read, prev, rev)
+				}
+				next[read] = rev
+				mu.Unlock()
 			}
 		})
 	}
@@ -118,7 +117,7 @@ func TestRaceCreate(t *testing.T) {
 		var wins atomic.Int32
 		for w := range workers {
 			wg.Go(func() {
-				c := provisioner.Cluster{Name: "shared", CreatedBy: fmt.Sprintf("worker%d", w), State: provisioner.StateDeploying}
+				c := provisioner.Cluster{Name: "shared", Deployment: provisioner.Deployment{CreatedBy: fmt.Sprintf("worker%d", w), State: provisioner.StateDeploying}}
 				_, err := stores[w%2].PutCluster(ctx, c)
 				switch provisioner.ErrorCode(err) {
 				case "":
@@ -152,7 +151,7 @@ func TestRaceCreate(t *testing.T) {
 			stale := second
 			stale.Revision = old
 			_, err := a.PutCluster(ctx, stale)
-			wantCode(t, err, provisioner.ECONFLICT)
+			testkit.WantCode(t, err, provisioner.ECONFLICT)
 		}
 		rev = second.Revision
 		ok(t, b.DeleteCluster(ctx, "shared", rev))
@@ -168,7 +167,7 @@ func TestRevisionsAcrossClocks(t *testing.T) {
 	var seen []int64
 	for i := range 6 {
 		s := []*Store{a, b}[i%2]
-		rev, err := s.PutCluster(ctx, provisioner.Cluster{Name: "cycle", NodeCapacity: i})
+		rev, err := s.PutCluster(ctx, provisioner.Cluster{Name: "cycle", Deployment: provisioner.Deployment{NodeCapacity: i}})
 		ok(t, err)
 		c, err := s.GetCluster(ctx, "cycle")
 		ok(t, err)
@@ -177,7 +176,7 @@ func TestRevisionsAcrossClocks(t *testing.T) {
 		ok(t, err)
 		seen = append(seen, rev, rev2)
 		for _, old := range seen[:len(seen)-1] {
-			wantCode(t, s.DeleteCluster(ctx, "cycle", old), provisioner.ECONFLICT)
+			testkit.WantCode(t, s.DeleteCluster(ctx, "cycle", old), provisioner.ECONFLICT)
 		}
 		ok(t, []*Store{b, a}[i%2].DeleteCluster(ctx, "cycle", rev2))
 	}
@@ -200,22 +199,18 @@ func TestRaceJobs(t *testing.T) {
 		wg.Go(func() {
 			s := stores[w%2]
 			for i := range perWorker {
-				for {
+				_, err := storetest.RetryConflicts(func() error {
 					j, err := s.GetJob(ctx, "j1")
 					if err != nil {
-						t.Errorf("worker %d: GetJob: %v", w, err)
-						return
+						return err
 					}
 					j.Steps = append(j.Steps, provisioner.StepResult{Name: fmt.Sprintf("w%d-%d", w, i), Status: "passed"})
 					_, err = s.PutJob(ctx, j)
-					if provisioner.ErrorCode(err) == provisioner.ECONFLICT {
-						continue
-					}
-					if err != nil {
-						t.Errorf("worker %d: PutJob: %v", w, err)
-						return
-					}
-					break
+					return err
+				})
+				if err != nil {
+					t.Errorf("worker %d: %v", w, err)
+					return
 				}
 			}
 		})
@@ -253,7 +248,7 @@ func TestLostResponse(t *testing.T) {
 
 	var rev int64
 	step("create", func() (err error) {
-		rev, err = s.PutCluster(ctx, provisioner.Cluster{Name: "alpha", State: provisioner.StateDeploying})
+		rev, err = s.PutCluster(ctx, provisioner.Cluster{Name: "alpha", Deployment: provisioner.Deployment{State: provisioner.StateDeploying}})
 		return err
 	})
 	got, err := s.GetCluster(ctx, "alpha")
@@ -268,7 +263,7 @@ func TestLostResponse(t *testing.T) {
 	}
 	step("delete", func() error { return s.DeleteCluster(ctx, "alpha", rev) })
 	_, err = s.GetCluster(ctx, "alpha")
-	wantCode(t, err, provisioner.ENOTFOUND)
+	testkit.WantCode(t, err, provisioner.ENOTFOUND)
 
 	var jrev int64
 	step("create job", func() (err error) {
@@ -298,7 +293,7 @@ func TestLostResponse(t *testing.T) {
 	}
 	// A real duplicate still conflicts.
 	err = s.AppendEvent(ctx, provisioner.Event{ID: "ev1", Cluster: "alpha", Time: base, Type: "state.failed"})
-	wantCode(t, err, provisioner.ECONFLICT)
+	testkit.WantCode(t, err, provisioner.ECONFLICT)
 }
 
 // lossyClient passes every request on, but fails the first attempt of each

@@ -5,10 +5,11 @@ import (
 	"sort"
 	"time"
 
+	"provisioner"
+	"provisioner/storetime"
+
 	"github.com/aws/aws-sdk-go-v2/aws"
 	ddb "github.com/aws/aws-sdk-go-v2/service/dynamodb"
-
-	"provisioner"
 )
 
 // Sessions live in one partition per user, SESSIONS#<login>, keyed by
@@ -40,10 +41,9 @@ func sessionItem(pk, sk string, s provisioner.Session) (item, error) {
 	it.setStr(attrLevel, string(level))
 	it.setStr(attrVia, s.Via)
 	it.setStr(attrReason, s.Reason)
-	for name, t := range map[string]time.Time{attrCreatedAt: s.Created, attrExpiresAt: s.Expires, attrRevokedAt: s.RevokedAt, attrCheckedAt: s.CheckedAt} {
-		if err := it.setTime(name, t); err != nil {
-			return nil, err
-		}
+	if err := it.setTimes([]timeAttr{{attrCreatedAt, s.Created}, {attrExpiresAt, s.Expires},
+		{attrRevokedAt, s.RevokedAt}, {attrCheckedAt, s.CheckedAt}}); err != nil {
+		return nil, err
 	}
 	it.setTTL(s.Expires.Unix())
 	return it, nil
@@ -123,9 +123,8 @@ func (s *Store) ListSessions(ctx context.Context, login string) ([]provisioner.S
 	if err := checkContext(ctx, "list sessions"); err != nil {
 		return nil, err
 	}
-	out := []provisioner.Session{}
 	if !sessionKeyOK(login, "x") {
-		return out, nil
+		return []provisioner.Session{}, nil
 	}
 	in := &ddb.QueryInput{
 		TableName:                 aws.String(s.table),
@@ -134,13 +133,9 @@ func (s *Store) ListSessions(ctx context.Context, login string) ([]provisioner.S
 		ExpressionAttributeValues: item{":pk": strAV(sessionsPrefix + login)},
 		ConsistentRead:            aws.Bool(true),
 	}
-	err := s.query(ctx, in, 0, func(it item) error {
-		ss, err := decodeSession(it)
-		out = append(out, ss)
-		return err
-	})
+	out, err := queryAll(ctx, s, in, 0, "list sessions", decodeSession)
 	if err != nil {
-		return nil, storeError(ctx, err, "list sessions")
+		return nil, err
 	}
 	sort.SliceStable(out, func(i, j int) bool {
 		if !out[i].Created.Equal(out[j].Created) {
@@ -170,7 +165,7 @@ func (s *Store) RevokeSessions(ctx context.Context, login, id string, at time.Ti
 			return nil, err
 		}
 	}
-	if _, err := formatTime(at); err != nil {
+	if _, err := storetime.Format(at); err != nil {
 		return nil, err
 	}
 	var out []provisioner.Session
@@ -240,11 +235,11 @@ func (s *Store) ListRevoked(ctx context.Context, since, now time.Time, limit int
 	if limit == 0 {
 		limit = 1000
 	}
-	from, err := formatTime(since)
+	from, err := storetime.Format(since)
 	if err != nil {
 		return nil, err
 	}
-	n, err := formatTime(now)
+	n, err := storetime.Format(now)
 	if err != nil {
 		return nil, err
 	}
@@ -259,14 +254,5 @@ func (s *Store) ListRevoked(ctx context.Context, since, now time.Time, limit int
 		ExpressionAttributeValues: item{":pk": strAV(revokedPK), ":from": strAV(from), ":now": strAV(n)},
 		ConsistentRead:            aws.Bool(true),
 	}
-	out := []provisioner.Session{}
-	err = s.query(ctx, in, limit, func(it item) error {
-		ss, err := decodeSession(it)
-		out = append(out, ss)
-		return err
-	})
-	if err != nil {
-		return nil, storeError(ctx, err, "list revoked sessions")
-	}
-	return out, nil
+	return queryAll(ctx, s, in, limit, "list revoked sessions", decodeSession)
 }

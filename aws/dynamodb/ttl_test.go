@@ -50,9 +50,9 @@ func TestTTL(t *testing.T) {
 
 	evTime := base.Add(90 * time.Minute)
 	auTime := base.Add(11*time.Hour + 59*time.Minute) // 23:59, the end of its day
-	_, err = s.PutCluster(ctx, provisioner.Cluster{Name: "live", CreatedAt: base})
+	_, err = s.PutCluster(ctx, provisioner.Cluster{Name: "live", Deployment: provisioner.Deployment{CreatedAt: base}})
 	ok(t, err)
-	rev, err := s.PutCluster(ctx, provisioner.Cluster{Name: "gone", CreatedAt: base})
+	rev, err := s.PutCluster(ctx, provisioner.Cluster{Name: "gone", Deployment: provisioner.Deployment{CreatedAt: base}})
 	ok(t, err)
 	ok(t, s.DeleteCluster(ctx, "gone", rev))
 	ok(t, s.PutOperation(ctx, provisioner.Operation{ID: "op1", CreatedAt: base, UpdatedAt: base.Add(time.Hour)}))

@@ -340,34 +340,30 @@ func (s *Scheduler) EnsureGroup(ctx context.Context) error {
 // disappears between the two (it fired and deleted itself, or a remove
 // raced) is created again.
 func (s *Scheduler) put(ctx context.Context, sc schedule) error {
+	in := scheduler.CreateScheduleInput{
+		Name:                       aws.String(sc.name),
+		GroupName:                  aws.String(s.cfg.Group),
+		Description:                aws.String(sc.description),
+		ScheduleExpression:         aws.String(sc.expression),
+		ScheduleExpressionTimezone: aws.String("UTC"),
+		FlexibleTimeWindow:         s.window,
+		Target:                     sc.target,
+		ActionAfterCompletion:      sc.after,
+		State:                      types.ScheduleStateEnabled,
+	}
 	var err error
 	for range 3 {
-		_, err = s.c.CreateSchedule(ctx, &scheduler.CreateScheduleInput{
-			Name:                       aws.String(sc.name),
-			GroupName:                  aws.String(s.cfg.Group),
-			Description:                aws.String(sc.description),
-			ScheduleExpression:         aws.String(sc.expression),
-			ScheduleExpressionTimezone: aws.String("UTC"),
-			FlexibleTimeWindow:         s.window,
-			Target:                     sc.target,
-			ActionAfterCompletion:      sc.after,
-			State:                      types.ScheduleStateEnabled,
-		})
+		// Each call gets a copy: the SDK fills in the copy's idempotency
+		// token, which a later call must not reuse.
+		create := in
+		_, err = s.c.CreateSchedule(ctx, &create)
 		var conflict *types.ConflictException
 		if !errors.As(err, &conflict) {
 			break
 		}
-		_, err = s.c.UpdateSchedule(ctx, &scheduler.UpdateScheduleInput{
-			Name:                       aws.String(sc.name),
-			GroupName:                  aws.String(s.cfg.Group),
-			Description:                aws.String(sc.description),
-			ScheduleExpression:         aws.String(sc.expression),
-			ScheduleExpressionTimezone: aws.String("UTC"),
-			FlexibleTimeWindow:         s.window,
-			Target:                     sc.target,
-			ActionAfterCompletion:      sc.after,
-			State:                      types.ScheduleStateEnabled,
-		})
+		// A replace sends the same fields (the two inputs are one struct).
+		update := scheduler.UpdateScheduleInput(in)
+		_, err = s.c.UpdateSchedule(ctx, &update)
 		var nf *types.ResourceNotFoundException
 		if !errors.As(err, &nf) {
 			break

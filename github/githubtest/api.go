@@ -123,32 +123,14 @@ func (s *Server) serveAPI(w http.ResponseWriter, r *http.Request, path string) {
 	case len(seg) == 1 && seg[0] == "user":
 		writeJSON(w, http.StatusOK, map[string]any{"login": u.login, "id": u.id, "type": "User"})
 	case len(seg) == 4 && seg[0] == "user" && seg[1] == "memberships" && seg[2] == "orgs":
-		m, ok := s.orgs[strings.ToLower(seg[3])][strings.ToLower(u.login)]
-		if !ok {
-			notFound(w)
-			return
-		}
-		writeJSON(w, http.StatusOK, map[string]any{
-			"state": m.state, "role": m.role,
-			"organization": map[string]any{"login": seg[3]},
-			"user":         map[string]any{"login": u.login, "id": u.id},
-		})
+		s.writeMembership(w, seg[3], u.login, map[string]any{"login": u.login, "id": u.id})
 	case len(seg) == 4 && seg[0] == "orgs" && seg[2] == "memberships":
 		// Another user's membership, as an organization member's token sees it.
 		if m, ok := s.orgs[strings.ToLower(seg[1])][strings.ToLower(u.login)]; !ok || m.state != "active" {
 			notFound(w)
 			return
 		}
-		m, ok := s.orgs[strings.ToLower(seg[1])][strings.ToLower(seg[3])]
-		if !ok {
-			notFound(w)
-			return
-		}
-		writeJSON(w, http.StatusOK, map[string]any{
-			"state": m.state, "role": m.role,
-			"organization": map[string]any{"login": seg[1]},
-			"user":         map[string]any{"login": seg[3]},
-		})
+		s.writeMembership(w, seg[1], seg[3], map[string]any{"login": seg[3]})
 	case len(seg) == 6 && seg[0] == "orgs" && seg[2] == "teams" && seg[4] == "memberships":
 		state, ok := s.teams[strings.ToLower(seg[1]+"/"+seg[3])][strings.ToLower(seg[5])]
 		if !ok {
@@ -195,3 +177,18 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 }
 
 func itoa(n int64) string { return strconv.FormatInt(n, 10) }
+
+// writeMembership answers login's membership of org, as GitHub shows user
+// in it, or 404 when there is none. The caller holds s.mu.
+func (s *Server) writeMembership(w http.ResponseWriter, org, login string, user map[string]any) {
+	m, ok := s.orgs[strings.ToLower(org)][strings.ToLower(login)]
+	if !ok {
+		notFound(w)
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]any{
+		"state": m.state, "role": m.role,
+		"organization": map[string]any{"login": org},
+		"user":         user,
+	})
+}

@@ -139,19 +139,11 @@ func (s *Server) LastForm(path string) url.Values {
 
 // SetDelay delays every answer by d (0 restores), to test timeouts. A
 // delayed handler gives up as soon as the client does.
-func (s *Server) SetDelay(d time.Duration) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.delay = d
-}
+func (s *Server) SetDelay(d time.Duration) { set(s, &s.delay, d) }
 
 // Fail makes every API and device flow request answer status (e.g. 500);
 // 0 restores normal answers. The OIDC issuer is not affected (FailIssuer).
-func (s *Server) Fail(status int) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.failStatus = status
-}
+func (s *Server) Fail(status int) { set(s, &s.failStatus, status) }
 
 // FailPath makes requests for path (with or without /api/v3, e.g.
 // "/user/memberships/orgs/acme", or the issuer's JWKS path) answer status;
@@ -169,26 +161,21 @@ func (s *Server) FailPath(path string, status int) {
 // RateLimit makes API requests answer GitHub's primary rate limit (403,
 // X-RateLimit-Remaining: 0, X-RateLimit-Reset: reset) until cleared with a
 // zero time.
-func (s *Server) RateLimit(reset time.Time) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.rateReset = reset
-}
+func (s *Server) RateLimit(reset time.Time) { set(s, &s.rateReset, reset) }
 
 // SecondaryRateLimit makes API and device flow requests answer GitHub's
 // secondary rate limit (429 with Retry-After) until cleared with 0.
-func (s *Server) SecondaryRateLimit(retryAfter time.Duration) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.secondary = retryAfter
-}
+func (s *Server) SecondaryRateLimit(retryAfter time.Duration) { set(s, &s.secondary, retryAfter) }
 
 // FailIssuer makes the OIDC discovery document and JWKS answer status;
 // 0 restores them.
-func (s *Server) FailIssuer(status int) {
+func (s *Server) FailIssuer(status int) { set(s, &s.issuerFail, status) }
+
+// set stores v in the server's field under its lock.
+func set[T any](s *Server, field *T, v T) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.issuerFail = status
+	*field = v
 }
 
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {

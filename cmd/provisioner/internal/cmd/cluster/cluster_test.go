@@ -176,8 +176,8 @@ func TestNewCmdRegister(t *testing.T) {
 
 // running is a cluster as STATUS reports it.
 var running = api.Status{Status: "success", Cluster: "demo", State: "running", NodeCapacity: 2, Version: "v4.5.1",
-	Endpoint: "http://127.0.0.1:9000", CreatedBy: "ada", CreatedAt: cmdtest.Now, ExpiresAt: cmdtest.Now.Add(time.Hour),
-	DestroyAt: cmdtest.Now.Add(time.Hour)}
+	Endpoint: "http://127.0.0.1:9000", CreatedBy: "ada",
+	DeploymentStatus: api.DeploymentStatus{CreatedAt: cmdtest.Now, ExpiresAt: cmdtest.Now.Add(time.Hour), DestroyAt: cmdtest.Now.Add(time.Hour)}}
 
 // TestListOutput: aligned columns under a header on a terminal, bare
 // tab-separated rows for scripts.

@@ -1,8 +1,11 @@
-package gateway
+package clientaddr
 
 import (
 	"net/http"
+	"net/netip"
 	"testing"
+
+	"provisioner/ratelimit"
 )
 
 func TestSourceNetwork(t *testing.T) {
@@ -39,30 +42,51 @@ func TestSourceNetwork(t *testing.T) {
 		for _, v := range c.xff {
 			h.Add("X-Forwarded-For", v)
 		}
-		if got := network(clientAddr(c.remote, h, c.trusted)); got != c.want {
+		if got := ratelimit.Network(From(c.remote, h, c.trusted)); got != c.want {
 			t.Errorf("%q %q trusted %d: %s, want %s", c.remote, c.xff, c.trusted, got, c.want)
 		}
 	}
 }
 
-func TestBearer(t *testing.T) {
-	for h, want := range map[string]string{
-		"Bearer a.b.c":      "a.b.c",
-		"bearer a.b.c":      "a.b.c",
-		"BEARER   a-_.b.c9": "a-_.b.c9",
+func FuzzSourceNetwork(f *testing.F) {
+	for _, c := range []struct {
+		remote, xff string
+		trusted     int
+	}{
+		{"192.0.2.1:80", "", 0}, {"[2001:db8::1]:443", "203.0.113.9", 1}, {"10.0.0.1:1", "a, b, 198.51.100.2", 1},
+		{"10.0.0.1:1", "1.1.1.1,2.2.2.2,3.3.3.3", 2}, {"@", ",,,", 3}, {"[::ffff:1.2.3.4]:1", "[fe80::1%eth0]:9", 1},
+		{"", "999.1.1.1, 1.2.3.4:99999", 1}, {"1.2.3.4", "\x00,\xff", 5},
 	} {
-		got, err := bearer(http.Header{"Authorization": {h}})
-		if err != nil || got != want {
-			t.Errorf("%q: %q %v", h, got, err)
+		f.Add(c.remote, c.xff, c.trusted)
+	}
+	f.Fuzz(func(t *testing.T, remote, xff string, trusted int) {
+		h := http.Header{}
+		if xff != "" {
+			h.Set("X-Forwarded-For", xff)
 		}
-	}
-	if tok, err := bearer(http.Header{}); tok != "" || err != nil {
-		t.Errorf("no header: %q %v", tok, err)
-	}
-	for _, h := range []string{"", "Bearer", "Bearer ", "Bearer a.b", "Bearer a.b.c.d", "Bearer a..c", "Bearer .b.c",
-		"Bearer a.b.", "Bearer a.b.c ", "Bearer a.b.c\t", "Bearer a+b.c.d", "Bearer a.b=.c", "Token a.b.c", "Bearera.b.c"} {
-		if tok, err := bearer(http.Header{"Authorization": {h}}); err == nil {
-			t.Errorf("%q accepted as %q", h, tok)
+		trusted %= 11
+		a := From(remote, h, trusted)
+		key := ratelimit.Network(a)
+		if !a.IsValid() {
+			if key != "unknown" {
+				t.Fatalf("invalid address keyed %q", key)
+			}
+			return
 		}
-	}
+		p, err := netip.ParsePrefix(key)
+		if err != nil || a.Zone() != "" || a.Is4In6() || !p.Contains(a) || p.Masked() != p {
+			t.Fatalf("%v keyed %q (%v)", a, key, err)
+		}
+		if want := map[bool]int{true: 24, false: 48}[a.Is4()]; p.Bits() != want {
+			t.Fatalf("%v: /%d, want /%d", a, p.Bits(), want)
+		}
+		// Without trusted proxies, the header never matters.
+		if trusted <= 0 && a != From(remote, nil, 0) {
+			t.Fatalf("X-Forwarded-For %q changed the source without trusted proxies", xff)
+		}
+		// The source is the peer or the one entry the trusted hops name.
+		if a != Parse(remote) && a != Parse(fromRight([]string{xff}, trusted)) {
+			t.Fatalf("%v is neither the peer %q nor entry %d of %q", a, remote, trusted, xff)
+		}
+	})
 }
