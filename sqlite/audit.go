@@ -20,7 +20,8 @@ func (db *DB) AppendAudit(ctx context.Context, e provisioner.AuditEntry) error {
 	if err != nil {
 		return err
 	}
-	_, err = db.w.ExecContext(ctx, `
+	// Group committed: every request appends one (groupcommit.go).
+	err = db.group.exec(ctx, `
 		INSERT INTO audit (`+auditRowColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`, row...)
 	return storeError(ctx, err, "append audit entry")
 }
@@ -58,7 +59,7 @@ func (db *DB) CountAudit(ctx context.Context, e provisioner.AuditEntry) error {
 	if err != nil {
 		return err
 	}
-	_, err = db.w.ExecContext(ctx, `
+	err = db.group.exec(ctx, `
 		INSERT INTO audit (`+auditRowColumns+`, count, last) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 		ON CONFLICT (id) DO UPDATE SET count = count + excluded.count, last = max(coalesce(last, ''), excluded.last)`,
 		append(row, max(e.Count, 1), row[1])...)

@@ -31,6 +31,8 @@ const busyTimeoutMS = 5000
 type DB struct {
 	w *sql.DB // one connection: the only writer
 	r *sql.DB // readers; the same pool as w for an in-memory database
+	// group commits the audit trail's appends (groupcommit.go).
+	group committer
 }
 
 // Open opens, creating it with mode 0600 if absent, the database at path,
@@ -126,7 +128,7 @@ func open(path string) (*DB, error) {
 		}
 		w.SetMaxOpenConns(1)
 		w.SetMaxIdleConns(1)
-		return &DB{w: w, r: w}, nil
+		return newDB(w, w), nil
 	}
 	if err := create(path); err != nil {
 		return nil, err
@@ -155,7 +157,13 @@ func open(path string) (*DB, error) {
 	n := max(4, runtime.GOMAXPROCS(0))
 	r.SetMaxOpenConns(n)
 	r.SetMaxIdleConns(n)
-	return &DB{w: w, r: r}, nil
+	return newDB(w, r), nil
+}
+
+func newDB(w, r *sql.DB) *DB {
+	db := &DB{w: w, r: r}
+	db.group.db = db
+	return db
 }
 
 // dsn returns a modernc.org/sqlite data source name: the path, then the
