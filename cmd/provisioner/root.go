@@ -7,7 +7,6 @@ import (
 	"io"
 	"os"
 	"os/signal"
-	"runtime/debug"
 	"strings"
 	"syscall"
 
@@ -15,6 +14,7 @@ import (
 	"github.com/spf13/pflag"
 
 	"provisioner"
+	"provisioner/buildinfo"
 )
 
 // Exit codes, documented in `provisioner help exit-codes`.
@@ -129,7 +129,7 @@ and any other --some-flag is PROVISIONER_SOME_FLAG.`,
 			return bindEnv(cmd)
 		},
 	}
-	root.Version = buildVersion()
+	root.Version = buildinfo.Version()
 	root.PersistentFlags().StringVar(&g.Server, "server", "http://127.0.0.1:8080", "provisioner URL (env PROVISIONER_URL)")
 	root.PersistentFlags().BoolVar(&g.JSON, "json", false, "print JSON instead of text")
 	root.PersistentFlags().StringVar(&g.SigningKey, "signing-key", "",
@@ -145,6 +145,7 @@ and any other --some-flag is PROVISIONER_SOME_FLAG.`,
 		newKeysCmd(g), newQuarantineCmd(g), newUsersCmd(g), newNodeCmd(io), newPlansCmd(io),
 		newExitCodesTopic(),
 	)
+	root.AddCommand(newVersionCmd(g))
 	return root, g
 }
 
@@ -189,20 +190,4 @@ func newExitCodesTopic() *cobra.Command {
        or a request signature is missing or refused (see --signing-key)
   130  interrupted`,
 	}
-}
-
-// buildVersion is the module version and VCS revision the binary was built
-// from, as the Go toolchain recorded them.
-func buildVersion() string {
-	bi, ok := debug.ReadBuildInfo()
-	if !ok {
-		return "unknown"
-	}
-	v := bi.Main.Version
-	for _, s := range bi.Settings {
-		if s.Key == "vcs.revision" && len(s.Value) >= 12 {
-			v += " (" + s.Value[:12] + ")"
-		}
-	}
-	return v
 }
