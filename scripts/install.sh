@@ -61,8 +61,8 @@ if [[ ${GITHUB_ACTION_PATH:-} =~ /_actions/([^/]+)/([^/]+)/([^/]+)/?$ ]]; then
 	ref=${ref:-${BASH_REMATCH[3]}}
 fi
 base=${PROVISIONER_RELEASES_URL:-}
-if [ -z "${base}" ] && [ -n "${repo}" ]; then
-	base=${GITHUB_SERVER_URL:-https://github.com}/${repo}/releases/download
+if [ -z "${base}" ] && [ -n "${repo}" ] && [ -n "${GITHUB_SERVER_URL:-}" ]; then
+	base=${GITHUB_SERVER_URL}/${repo}/releases/download
 fi
 base=${base%/}
 
