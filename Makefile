@@ -3,13 +3,16 @@ GO ?= go
 BIN := bin/provisioner
 DATA ?= .data
 ADDR ?= 127.0.0.1:8080
+# The version the binaries report (provisioner version), stamped by the linker.
+VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null)
+VERSION_FLAG = -X provisioner/buildinfo.version=$(VERSION)
 
-.PHONY: all build run test bench fuzz soak clean package deploy
+.PHONY: all build run test bench fuzz soak clean package deploy dist
 
 all: build
 
 build:
-	$(GO) build -o $(BIN) ./cmd/provisioner
+	$(GO) build -ldflags "$(VERSION_FLAG)" -o $(BIN) ./cmd/provisioner
 
 # Local clusters run on production SlideRule's ILB when its files (ILB_DIR,
 # by default the reference copy next to this repository) and HAProxy >= 3.0
@@ -51,12 +54,9 @@ CODE_BUCKET ?=
 DEPLOY_PARAMS ?=
 LAMBDA_ZIP := dist/provisioner-lambda-arm64.zip
 
+# The Lambda's bootstrap alone in a zip, built as make dist builds it.
 package:
-	mkdir -p dist/lambda
-	GOOS=linux GOARCH=arm64 CGO_ENABLED=0 $(GO) build -tags lambda.norpc -trimpath -ldflags "-s -w" -o dist/lambda/bootstrap ./cmd/provisioner-lambda
-	touch -t 198001010000 dist/lambda/bootstrap
-	cd dist/lambda && rm -f ../provisioner-lambda-arm64.zip && zip -X -q ../provisioner-lambda-arm64.zip bootstrap
-	@ls -l dist/lambda/bootstrap $(LAMBDA_ZIP)
+	GO=$(GO) VERSION=$(VERSION) ./scripts/dist.sh lambda $(LAMBDA_ZIP)
 
 deploy: package
 	@test -n "$(CODE_BUCKET)" || { echo "set CODE_BUCKET to an S3 bucket in $(AWS_REGION) (see deploy/README.md)" >&2; exit 2; }
@@ -74,6 +74,12 @@ deploy: package
 		--capabilities CAPABILITY_IAM CAPABILITY_NAMED_IAM --no-fail-on-empty-changeset \
 		--parameter-overrides Prefix=$(PREFIX) CodeBucket=$(CODE_BUCKET) \
 			CodeKey=$$code_key ClusterTemplateKey=$$tpl_key GroupTemplateKey=$$grp_key RunnerTemplateKey=$$run_key $(DEPLOY_PARAMS)
+
+# ---- Releases (README "Releases"): the CLI for linux and darwin, amd64 and
+# arm64, the Lambda zip and checksums.txt in dist/, reproducibly; what
+# .goreleaser.yaml publishes. make dist VERSION=v1.2.3
+dist:
+	GO=$(GO) VERSION=$(VERSION) ./scripts/dist.sh
 
 clean:
 	rm -rf bin .cache dist

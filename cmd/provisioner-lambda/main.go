@@ -18,12 +18,15 @@ import (
 	"provisioner/aws"
 	"provisioner/aws/awsenv"
 	"provisioner/aws/lambda"
+	"provisioner/buildinfo"
 	phttp "provisioner/http"
 	"provisioner/jwt"
 )
 
 func main() {
 	log := slog.New(slog.NewJSONHandler(os.Stderr, nil))
+	// Once per cold start: which release the function runs.
+	log.Info("provisioner lambda starting", "version", buildinfo.Version())
 	cfg, err := aws.FromEnv(os.Getenv)
 	if err != nil {
 		log.Error("provisioner lambda: configuration", "err", err)

@@ -13,14 +13,15 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
-	"runtime/debug"
 	"syscall"
 
 	"github.com/spf13/cobra"
 
 	"provisioner"
 	"provisioner/aws/lambda"
+	"provisioner/buildinfo"
 	"provisioner/cmd/provisioner/internal/cmd/root"
+	"provisioner/cmd/provisioner/internal/cmd/version"
 	"provisioner/cmd/provisioner/internal/cmdutil"
 	"provisioner/cmd/provisioner/internal/iostreams"
 )
@@ -77,8 +78,8 @@ func Main(args []string, ios *iostreams.IOStreams) int {
 
 // newRoot is the whole CLI: the client commands and the server commands.
 func newRoot(f *cmdutil.Factory) *cobra.Command {
-	cmd := root.NewCmdRoot(f, buildVersion())
-	cmd.AddCommand(newCmdServe(f, nil), newCmdGateway(f, nil), newCmdQuarantine(f), newCmdNode(f))
+	cmd := root.NewCmdRoot(f, buildinfo.Version())
+	cmd.AddCommand(newCmdServe(f, nil), newCmdGateway(f, nil), newCmdQuarantine(f), newCmdNode(f), version.NewCmdVersion(f, nil))
 	return cmd
 }
 
@@ -105,19 +106,3 @@ func exitCode(err error) int {
 type usageError struct{ error }
 
 func usagef(format string, args ...any) error { return cmdutil.FlagErrorf(format, args...) }
-
-// buildVersion is the module version and VCS revision the binary was built
-// from, as the Go toolchain recorded them.
-func buildVersion() string {
-	bi, ok := debug.ReadBuildInfo()
-	if !ok {
-		return "unknown"
-	}
-	v := bi.Main.Version
-	for _, s := range bi.Settings {
-		if s.Key == "vcs.revision" && len(s.Value) >= 12 {
-			v += " (" + s.Value[:12] + ")"
-		}
-	}
-	return v
-}
