@@ -20,11 +20,12 @@ func unreachable(err error) error {
 }
 
 func rateLimited(err error, retry time.Duration) error {
-	if retry < time.Second {
-		retry = time.Second
-	}
+	// Whole seconds, rounded up, as Retry-After speaks: a lookup that
+	// learns of the limit a moment after another (go-github remembers it)
+	// says the same.
+	retry = max(time.Second, (retry + time.Second - 1).Truncate(time.Second))
 	e := provisioner.Wrap(provisioner.ERATELIMITED, err,
-		"GitHub rate limit exceeded; retry in %s", retry.Round(time.Second))
+		"GitHub rate limit exceeded; retry in %s", retry)
 	e.RetryAfter = retry
 	return e
 }

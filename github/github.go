@@ -112,7 +112,11 @@ func New(cfg Config) (*Provider, error) {
 	}
 	client := cfg.HTTPClient
 	if client == nil {
-		client = &http.Client{Transport: http.DefaultTransport.(*http.Transport).Clone()}
+		// Keep connections to GitHub open for concurrent logins: the
+		// default keeps two idle per host, so a burst would reconnect.
+		tr := http.DefaultTransport.(*http.Transport).Clone()
+		tr.MaxIdleConnsPerHost = 32
+		client = &http.Client{Transport: tr}
 	}
 	p := &Provider{cfg: cfg, client: client}
 	p.devices.m = make(map[string]deviceFlow)

@@ -2,10 +2,12 @@ package github
 
 import (
 	"context"
+	"errors"
 	"net/http"
 	"net/url"
 	"regexp"
 	"strings"
+	"sync"
 
 	gh "github.com/google/go-github/v88/github"
 
@@ -64,24 +66,42 @@ func (p *Provider) resolve(ctx context.Context, token, via string) (provisioner.
 		return provisioner.User{}, provisioner.Wrap(provisioner.EINTERNAL, err, "internal error")
 	}
 
-	ghu, _, err := c.Users.Get(ctx, "")
-	if err != nil {
-		status, mapped := apiError(err)
+	// Who the token is and its organization membership are independent:
+	// ask both at once (/user/memberships/orgs/ORG answers for the token's
+	// own user), so a login costs one round trip to GitHub, two with teams.
+	var (
+		ghu    *gh.User
+		uerr   error
+		m      *gh.Membership
+		merr   error
+		wg     sync.WaitGroup
+		hasOrg = p.cfg.Org != ""
+	)
+	if hasOrg {
+		wg.Go(func() { m, merr = member(c.Organizations.GetOrgMembership(ctx, "", p.cfg.Org)) })
+	}
+	ghu, _, uerr = c.Users.Get(ctx, "")
+	wg.Wait()
+	if uerr != nil {
+		status, mapped := apiError(uerr)
 		switch {
 		case mapped != nil:
 			return provisioner.User{}, mapped
 		case status == http.StatusForbidden:
 			// Not a rate limit (handled above): GitHub refuses this token.
-			return provisioner.User{}, rejected(err)
+			return provisioner.User{}, rejected(uerr)
 		default:
-			return provisioner.User{}, provisioner.Wrap(provisioner.EUNAVAILABLE, err, "GitHub answered unexpectedly (HTTP %d)", status)
+			return provisioner.User{}, provisioner.Wrap(provisioner.EUNAVAILABLE, uerr, "GitHub answered unexpectedly (HTTP %d)", status)
 		}
 	}
 	if !loginRE.MatchString(ghu.GetLogin()) || ghu.GetID() <= 0 {
 		return provisioner.User{}, provisioner.Errorf(provisioner.EUNAVAILABLE, "GitHub answered with an invalid user")
 	}
 	u := provisioner.User{Login: ghu.GetLogin(), ID: ghu.GetID(), Level: provisioner.LevelMember, Via: via}
-	return p.levelOf(ctx, c, u, "")
+	if merr != nil {
+		return provisioner.User{}, merr
+	}
+	return p.levelFrom(ctx, c, u, m)
 }
 
 // levelOf sets u's level, org and teams from its memberships, as c's
@@ -89,13 +109,22 @@ func (p *Provider) resolve(ctx context.Context, token, via string) (provisioner.
 // /user/memberships), else u's login (an operator's token reading
 // /orgs/ORG/memberships/LOGIN).
 func (p *Provider) levelOf(ctx context.Context, c *gh.Client, u provisioner.User, who string) (provisioner.User, error) {
-	u.Level, u.Org, u.Teams = provisioner.LevelMember, "", nil
 	if p.cfg.Org == "" {
-		return u, nil
+		return p.levelFrom(ctx, c, u, nil)
 	}
 	m, err := member(c.Organizations.GetOrgMembership(ctx, who, p.cfg.Org))
 	if err != nil {
 		return provisioner.User{}, err
+	}
+	return p.levelFrom(ctx, c, u, m)
+}
+
+// levelFrom sets u's level, org and teams from its organization membership
+// m (nil: none), looking up its teams, all at once, when they matter.
+func (p *Provider) levelFrom(ctx context.Context, c *gh.Client, u provisioner.User, m *gh.Membership) (provisioner.User, error) {
+	u.Level, u.Org, u.Teams = provisioner.LevelMember, "", nil
+	if p.cfg.Org == "" {
+		return u, nil
 	}
 	if m.GetState() != "active" { // nil-safe: not a member at all
 		return u, nil
@@ -107,24 +136,37 @@ func (p *Provider) levelOf(ctx context.Context, c *gh.Client, u provisioner.User
 	}
 	// Escape the login even though loginRE already keeps it path-safe.
 	login := url.PathEscape(u.Login)
+	teams := p.cfg.AllowedTeams
 	if p.cfg.AdminTeam != "" {
-		if ok, err := p.inTeam(ctx, c, p.cfg.AdminTeam, login); err != nil {
-			return provisioner.User{}, err
-		} else if ok {
+		teams = append([]string{p.cfg.AdminTeam}, teams...)
+	}
+	in := make([]bool, len(teams))
+	errs := make([]error, len(teams))
+	var wg sync.WaitGroup
+	for i, team := range teams {
+		wg.Go(func() { in[i], errs[i] = p.inTeam(ctx, c, team, login) })
+	}
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		for _, e := range errs { // the first error, as a provisioner.Error
+			if e != nil {
+				return provisioner.User{}, e
+			}
+		}
+	}
+	if p.cfg.AdminTeam != "" {
+		if in[0] {
 			u.Level = provisioner.LevelAdmin
 			return u, nil
 		}
+		in, teams = in[1:], teams[1:]
 	}
 	if len(p.cfg.AllowedTeams) == 0 {
 		u.Level = provisioner.LevelOrgMember
 		return u, nil
 	}
-	for _, team := range p.cfg.AllowedTeams {
-		ok, err := p.inTeam(ctx, c, team, login)
-		if err != nil {
-			return provisioner.User{}, err
-		}
-		if ok {
+	for i, team := range teams {
+		if in[i] {
 			u.Teams = append(u.Teams, team)
 		}
 	}

@@ -41,7 +41,8 @@ func TestLoginTokenLevels(t *testing.T) {
 		{name: "pending owner", setup: []setup{member("pending", "admin")}, level: provisioner.LevelMember,
 			cfg: func(c *github.Config) { c.AdminTeam = "admins" }},
 		{name: "admin team", setup: []setup{member("active", "member"), team("admins")}, level: provisioner.LevelAdmin, org: org,
-			cfg: func(c *github.Config) { c.AdminTeam, c.AllowedTeams = "admins", []string{"devs"} }, teamCalls: 1},
+			// Teams are looked up at once: the allowed team too, one round trip.
+			cfg: func(c *github.Config) { c.AdminTeam, c.AllowedTeams = "admins", []string{"devs"} }, teamCalls: 2},
 		{name: "pending in admin team", level: provisioner.LevelOrgMember, org: org,
 			setup: []setup{member("active", "member"), func(s *githubtest.Server) { s.SetTeamMembership(org, "admins", "alice", "pending") }},
 			cfg:   func(c *github.Config) { c.AdminTeam = "admins" }, teamCalls: 1},
