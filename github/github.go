@@ -75,6 +75,12 @@ type Config struct {
 	// the organization and team memberships of logged-in users
 	// (CheckMembership); empty disables the re-check.
 	MemberToken string
+	// LoginCache is how long a PAT login's answer (who the token is and
+	// its level) is reused for the same token, so that a client logging in
+	// again and again (a CI job per step) costs GitHub nothing; 0 asks
+	// GitHub every time. A revoked token, or a changed membership, is seen
+	// at most this late; keep it short (seconds).
+	LoginCache time.Duration
 	// HTTPClient makes every request; nil means a client of its own.
 	HTTPClient *http.Client
 	// Timeout bounds each login, whatever the caller's context allows.
@@ -89,6 +95,7 @@ type Provider struct {
 
 	devices deviceFlows
 	actions actionsState
+	logins  loginCache
 }
 
 var (
@@ -163,6 +170,9 @@ func (c *Config) validate() error {
 	}
 	if c.Timeout < 0 {
 		return bad("GitHub timeout must not be negative")
+	}
+	if c.LoginCache < 0 || c.LoginCache > 5*time.Minute {
+		return bad("the GitHub login cache must be between 0 and 5m")
 	}
 	if c.Org != "" && !slugRE.MatchString(c.Org) {
 		return bad("invalid GitHub organization %q", c.Org)

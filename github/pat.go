@@ -8,6 +8,7 @@ import (
 	"regexp"
 	"strings"
 	"sync"
+	"time"
 
 	gh "github.com/google/go-github/v88/github"
 
@@ -25,9 +26,21 @@ var loginRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$`)
 // LoginToken resolves a GitHub personal access token (classic or
 // fine-grained) to a user; see the package documentation for the levels.
 func (p *Provider) LoginToken(ctx context.Context, token string) (provisioner.User, error) {
+	if p.cfg.LoginCache > 0 {
+		if tok, err := checkToken(token); err == nil {
+			if u, ok := p.logins.get(tok, time.Now()); ok {
+				return u, nil
+			}
+		}
+	}
 	ctx, cancel := context.WithTimeout(ctx, p.cfg.Timeout)
 	defer cancel()
-	return p.resolve(ctx, token, "pat")
+	u, err := p.resolve(ctx, token, "pat")
+	if err == nil && p.cfg.LoginCache > 0 {
+		tok, _ := checkToken(token)
+		p.logins.put(tok, u, time.Now().Add(p.cfg.LoginCache))
+	}
+	return u, err
 }
 
 // checkToken refuses what cannot be a token, so junk (or a header injection

@@ -285,3 +285,36 @@ func TestLoginTokenFailsHalfWay(t *testing.T) {
 		})
 	}
 }
+
+// TestLoginTokenCache: with a login cache a repeated PAT login asks GitHub
+// nothing until the entry expires; other tokens and bad tokens are not
+// served from it.
+func TestLoginTokenCache(t *testing.T) {
+	srv := githubtest.New(t)
+	srv.AddUser("tok", "alice", 42)
+	srv.SetOrgMembership("alice", org, "active", "member")
+	srv.AddUser("tok2", "bob", 43)
+	p := newProvider(t, srv, func(c *github.Config) { c.LoginCache = 150 * time.Millisecond })
+	for range 3 {
+		u, err := p.LoginToken(t.Context(), "tok")
+		if err != nil || u.Login != "alice" || u.Level != provisioner.LevelOrgMember {
+			t.Fatalf("login: %+v %v", u, err)
+		}
+	}
+	if n := srv.TotalRequests(); n != 2 {
+		t.Errorf("three logins made %d requests to GitHub, want 2 (one login, at once)", n)
+	}
+	if u, err := p.LoginToken(t.Context(), "tok2"); err != nil || u.Login != "bob" {
+		t.Fatalf("another token: %+v %v", u, err)
+	}
+	_, err := p.LoginToken(t.Context(), "tok-unknown")
+	wantCode(t, err, provisioner.EUNAUTHORIZED)
+	// Past the cache, a revoked token is refused.
+	srv.RevokeToken("tok")
+	time.Sleep(200 * time.Millisecond)
+	_, err = p.LoginToken(t.Context(), "tok")
+	wantCode(t, err, provisioner.EUNAUTHORIZED)
+	if _, err := github.New(github.Config{LoginCache: time.Hour}); err == nil {
+		t.Error("an hour-long login cache was accepted")
+	}
+}
