@@ -13,14 +13,14 @@ import (
 
 	"provisioner"
 	"provisioner/jwt"
-	"provisioner/local"
+	"provisioner/local/keyring"
 )
 
 // fakeIssuer publishes a keyring's keys as the provisioner does, and can be
 // taken down or made to misbehave.
 type fakeIssuer struct {
 	*httptest.Server
-	keys     *local.Keyring
+	keys     *keyring.Keyring
 	jwksHits atomic.Int64
 	mu       sync.Mutex
 	down     bool
@@ -29,7 +29,7 @@ type fakeIssuer struct {
 }
 
 func newFakeIssuer(t *testing.T, tls bool) *fakeIssuer {
-	k, err := local.OpenKeyring(t.TempDir())
+	k, err := keyring.Open(keyring.Config{Dir: t.TempDir()})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -7,7 +7,7 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"provisioner/local"
+	"provisioner/local/keyring"
 )
 
 func newKeysCmd(g *globals) *cobra.Command {
@@ -45,7 +45,7 @@ restart.`,
 		Short: "Make a new signing key current",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			kid, err := local.Rotate(filepath.Join(data, "keys"), local.WithMaxTokenLifetime(maxLifetime))
+			kid, err := keyring.Rotate(keyring.Config{Dir: filepath.Join(data, "keys"), MaxTokenLifetime: maxLifetime})
 			if err != nil {
 				return err
 			}
@@ -61,7 +61,7 @@ restart.`,
 		Short: "List signing keys",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			k, err := local.OpenKeyring(filepath.Join(data, "keys"), local.WithMaxTokenLifetime(maxLifetime))
+			k, err := keyring.Open(keyring.Config{Dir: filepath.Join(data, "keys"), MaxTokenLifetime: maxLifetime})
 			if err != nil {
 				return err
 			}
@@ -82,7 +82,7 @@ restart.`,
 		Short: "Withdraw a signing key at once (a compromised key)",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			cur, err := local.Revoke(filepath.Join(data, "keys"), args[0], local.WithMaxTokenLifetime(maxLifetime))
+			cur, err := keyring.Revoke(keyring.Config{Dir: filepath.Join(data, "keys"), MaxTokenLifetime: maxLifetime}, args[0])
 			if err != nil {
 				return err
 			}
@@ -97,7 +97,7 @@ restart.`,
 	return cmd
 }
 
-func keyRow(i local.KeyInfo) []string {
+func keyRow(i keyring.KeyInfo) []string {
 	state := "current"
 	if !i.Current {
 		state = "retired " + i.RetiredAt.UTC().Format(time.RFC3339)
