@@ -8,16 +8,16 @@ import (
 	"time"
 
 	"provisioner"
-	"provisioner/local"
+	"provisioner/local/logs"
 )
 
 func TestExportAudit(t *testing.T) {
 	f := newFixture(t)
-	logs, err := local.OpenLogs(filepath.Join(t.TempDir(), "logs"))
+	store, err := logs.Open(logs.Config{Dir: filepath.Join(t.TempDir(), "logs")})
 	if err != nil {
 		t.Fatal(err)
 	}
-	f.app.jobs.logs = logs
+	f.app.jobs.logs = store
 	since := f.clock.Now().Add(-time.Minute)
 	f.deployed(t, orgMem, "c1", false)
 	_, err = f.app.Access(bg, member, "c1")
@@ -32,7 +32,7 @@ func TestExportAudit(t *testing.T) {
 	if err != nil || n < 3 {
 		t.Fatalf("%q %d %v", key, n, err)
 	}
-	r, err := logs.Open(bg, key)
+	r, err := store.Open(bg, key)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -11,7 +11,7 @@ import (
 
 	"provisioner"
 	"provisioner/jwt"
-	"provisioner/local"
+	"provisioner/local/keyring"
 )
 
 // fullAudit is a store whose audit table cannot be written, as on a full disk.
@@ -32,7 +32,7 @@ func TestFaultAuditWriteFailsRequest(t *testing.T) {
 	ctx := context.Background()
 	f := newFixture(t)
 	f.deployed(t, admin, "pub", true)
-	keys, err := local.OpenKeyring(filepath.Join(t.TempDir(), "keys"))
+	keys, err := keyring.Open(keyring.Config{Dir: filepath.Join(t.TempDir(), "keys")})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -11,7 +11,7 @@ import (
 
 	"provisioner"
 	"provisioner/jwt"
-	"provisioner/local"
+	"provisioner/local/keyring"
 	"provisioner/sqlite"
 	"provisioner/testkit"
 )
@@ -182,7 +182,7 @@ func newFixture(t *testing.T) *fixture {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { store.Close() })
-	keys, err := local.OpenKeyring(filepath.Join(t.TempDir(), "keys"))
+	keys, err := keyring.Open(keyring.Config{Dir: filepath.Join(t.TempDir(), "keys")})
 	if err != nil {
 		t.Fatal(err)
 	}

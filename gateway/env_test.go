@@ -14,7 +14,7 @@ import (
 	"provisioner/app"
 	phttp "provisioner/http"
 	"provisioner/jwt"
-	"provisioner/local"
+	"provisioner/local/keyring"
 	"provisioner/sqlite"
 	"provisioner/static"
 )
@@ -25,7 +25,7 @@ import (
 type issuerEnv struct {
 	t        *testing.T
 	url      string
-	keys     *local.Keyring
+	keys     *keyring.Keyring
 	jwksHits atomic.Int64
 }
 
@@ -42,7 +42,7 @@ func newIssuerEnv(t *testing.T) *issuerEnv {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { store.Close() })
-	keys, err := local.OpenKeyring(filepath.Join(t.TempDir(), "keys"))
+	keys, err := keyring.Open(keyring.Config{Dir: filepath.Join(t.TempDir(), "keys")})
 	if err != nil {
 		t.Fatal(err)
 	}

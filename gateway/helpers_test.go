@@ -15,7 +15,7 @@ import (
 
 	"provisioner"
 	"provisioner/jwt"
-	"provisioner/local"
+	"provisioner/local/keyring"
 	"provisioner/testkit"
 )
 
@@ -32,13 +32,13 @@ func newClock() *testkit.Clock { return testkit.NewClock(time.Now()) }
 
 // signer is a keyring and the tokens it issues, as the provisioner does.
 type signer struct {
-	keys   *local.Keyring
+	keys   *keyring.Keyring
 	tokens *jwt.Tokens
 }
 
 func newSigner(t testing.TB) *signer {
 	t.Helper()
-	k, err := local.OpenKeyring(t.TempDir())
+	k, err := keyring.Open(keyring.Config{Dir: t.TempDir()})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -13,7 +13,7 @@ import (
 
 	"provisioner"
 	"provisioner/jwt"
-	"provisioner/local"
+	"provisioner/local/keyring"
 	"provisioner/testkit"
 )
 
@@ -21,7 +21,7 @@ import (
 // taken down or made to misbehave.
 type fakeIssuer struct {
 	*httptest.Server
-	keys     *local.Keyring
+	keys     *keyring.Keyring
 	jwksHits atomic.Int64
 	mu       sync.Mutex
 	down     bool
@@ -30,7 +30,7 @@ type fakeIssuer struct {
 }
 
 func newFakeIssuer(t *testing.T, tls bool) *fakeIssuer {
-	k, err := local.OpenKeyring(t.TempDir())
+	k, err := keyring.Open(keyring.Config{Dir: t.TempDir()})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -11,7 +11,7 @@ import (
 
 	"provisioner"
 	"provisioner/jwt"
-	"provisioner/local"
+	"provisioner/local/keyring"
 )
 
 // feedServer is the provisioner's GET /auth/revocations.
@@ -51,7 +51,7 @@ func (f *feedServer) set(a map[string]any) {
 func TestRevocationFeed(t *testing.T) {
 	ctx := context.Background()
 	feed := newFeedServer(t)
-	k, err := local.OpenKeyring(t.TempDir())
+	k, err := keyring.Open(keyring.Config{Dir: t.TempDir()})
 	if err != nil {
 		t.Fatal(err)
 	}

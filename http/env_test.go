@@ -20,7 +20,7 @@ import (
 	"provisioner/github/githubtest"
 	phttp "provisioner/http"
 	"provisioner/jwt"
-	"provisioner/local"
+	"provisioner/local/keyring"
 	"provisioner/sqlite"
 )
 
@@ -36,7 +36,7 @@ type env struct {
 	gh     *githubtest.Server
 	srv    *httptest.Server
 	store  *sqlite.DB
-	keys   *local.Keyring
+	keys   *keyring.Keyring
 	tokens *jwt.Tokens
 	spec   *specChecker
 	driver *instantDriver
@@ -44,7 +44,7 @@ type env struct {
 
 // instantDriver is a ClusterDriver whose clusters run as soon as they are
 // deployed: these tests are about the API's shapes; the real local driver
-// is tested in local/ and end to end in cmd/provisioner.
+// is tested in local/cluster and end to end in cmd/provisioner.
 type instantDriver struct {
 	mu sync.Mutex
 	up map[string]bool
@@ -103,7 +103,7 @@ func newEnv(t *testing.T, opts ...func(*app.Config, *phttp.Config)) *env {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { store.Close() })
-	keys, err := local.OpenKeyring(filepath.Join(t.TempDir(), "keys"))
+	keys, err := keyring.Open(keyring.Config{Dir: filepath.Join(t.TempDir(), "keys")})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -15,7 +15,7 @@ import (
 	"time"
 
 	"provisioner"
-	"provisioner/local"
+	localkeys "provisioner/local/keyring"
 )
 
 const issuer = "https://provisioner.example.org"
@@ -108,9 +108,9 @@ func newTokens(signer provisioner.Signer, now func() time.Time) *Tokens {
 
 func fixed(t time.Time) func() time.Time { return func() time.Time { return t } }
 
-func keyring(t testing.TB, opts ...local.Option) *local.Keyring {
+func keyring(t testing.TB) *localkeys.Keyring {
 	t.Helper()
-	k, err := local.OpenKeyring(t.TempDir(), opts...)
+	k, err := localkeys.Open(localkeys.Config{Dir: t.TempDir()})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -9,7 +9,7 @@ import (
 	"time"
 
 	"provisioner"
-	"provisioner/local"
+	localkeys "provisioner/local/keyring"
 	"provisioner/testkit"
 )
 
@@ -255,7 +255,7 @@ func TestVerifyClusterAudiences(t *testing.T) {
 func TestClusterTokenReuse(t *testing.T) {
 	ctx := context.Background()
 	dir := t.TempDir()
-	ring, err := local.OpenKeyring(dir, local.WithCheckInterval(0))
+	ring, err := localkeys.Open(localkeys.Config{Dir: dir, CheckInterval: -1})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -310,7 +310,7 @@ func TestClusterTokenReuse(t *testing.T) {
 	}
 
 	// A rotation (here by another process) gives a token of the new key.
-	if _, err := local.Rotate(dir); err != nil {
+	if _, err := localkeys.Rotate(localkeys.Config{Dir: dir}); err != nil {
 		t.Fatal(err)
 	}
 	rotated, _ := issue(alice, "demo")

@@ -11,7 +11,7 @@ import (
 	"time"
 
 	"provisioner"
-	"provisioner/local"
+	localkeys "provisioner/local/keyring"
 	"provisioner/testkit"
 )
 
@@ -155,14 +155,14 @@ func TestLifetimes(t *testing.T) {
 func TestRotation(t *testing.T) {
 	ctx := context.Background()
 	dir := t.TempDir()
-	ring, err := local.OpenKeyring(dir, local.WithCheckInterval(0))
+	ring, err := localkeys.Open(localkeys.Config{Dir: dir, CheckInterval: -1})
 	if err != nil {
 		t.Fatal(err)
 	}
 	toks := newTokens(ring, fixed(t0))
 	before, _, _ := toks.IssueUser(ctx, alice, nil)
 
-	if _, err := local.Rotate(dir); err != nil {
+	if _, err := localkeys.Rotate(localkeys.Config{Dir: dir}); err != nil {
 		t.Fatal(err)
 	}
 	after, _, _ := toks.IssueUser(ctx, alice, nil)

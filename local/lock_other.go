@@ -2,13 +2,6 @@
 
 package local
 
-import "sync"
-
-// lockMu serialises writers within the process; on these platforms there is
-// no advisory file lock, so do not rotate from another process while serving.
-var lockMu sync.Mutex
-
-func lockDir(string) (func(), error) {
-	lockMu.Lock()
-	return lockMu.Unlock, nil
-}
+// lockData is a no-op where flock is missing; local clusters run only on
+// Unix (see proc.Supported in local/internal/proc).
+func lockData(string) (func(), error) { return func() {}, nil }

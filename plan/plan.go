@@ -5,8 +5,8 @@
 // # Plans
 //
 // A plan is an ordered list of steps for one job kind, kept in a YAML (or
-// JSON) file: plans/test.yaml and plans/release.yaml in the repository,
-// embedded in the binary, and replaceable by an operator (Load). A file:
+// JSON) file: builtin/test.yaml and builtin/release.yaml beside this
+// package's source, embedded in the binary, and replaceable by an operator (Load). A file:
 //
 //	kind: test            # test or release
 //	description: ...      # optional
@@ -63,6 +63,7 @@ package plan
 
 import (
 	"bytes"
+	"embed"
 	"errors"
 	"fmt"
 	"io"
@@ -77,8 +78,13 @@ import (
 	"go.yaml.in/yaml/v4"
 
 	"provisioner"
-	"provisioner/plans"
 )
+
+// builtin holds the default plans, builtin/test.yaml and
+// builtin/release.yaml.
+//
+//go:embed builtin/*.yaml
+var builtin embed.FS
 
 // CheckoutStep is the name of the step the script itself runs first: clone
 // the repository and check out the version.
@@ -366,7 +372,7 @@ func (s *Set) For(kind provisioner.JobKind, version string) (Plan, error) {
 	return p.For(version)
 }
 
-// Default returns the embedded plans (plans/test.yaml, plans/release.yaml).
+// Default returns the embedded plans (builtin/test.yaml, builtin/release.yaml).
 func Default() (*Set, error) { return Load("") }
 
 // Load returns the plans an operator chose. path "" means the embedded
@@ -377,7 +383,7 @@ func Load(path string) (*Set, error) {
 	s := &Set{plans: map[provisioner.JobKind]Plan{}}
 	for _, kind := range []provisioner.JobKind{provisioner.JobTest, provisioner.JobRelease} {
 		name := string(kind) + ".yaml"
-		data, err := fs.ReadFile(plans.FS, name)
+		data, err := fs.ReadFile(builtin, "builtin/"+name)
 		if err != nil {
 			return nil, fmt.Errorf("embedded plan %s: %w", name, err)
 		}

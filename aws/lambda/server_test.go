@@ -12,7 +12,7 @@ import (
 	"provisioner/app"
 	phttp "provisioner/http"
 	"provisioner/jwt"
-	"provisioner/local"
+	"provisioner/local/keyring"
 	"provisioner/sqlite"
 	"provisioner/static"
 
@@ -34,7 +34,7 @@ func newServer(t *testing.T) *server {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { store.Close() })
-	keys, err := local.OpenKeyring(filepath.Join(dir, "keys"))
+	keys, err := keyring.Open(keyring.Config{Dir: filepath.Join(dir, "keys")})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,17 +1,12 @@
 package main
 
 import (
-	"context"
 	"fmt"
-	"os"
-	"path/filepath"
 
 	"github.com/spf13/cobra"
 
-	"provisioner"
 	"provisioner/cmd/provisioner/internal/cmdutil"
 	"provisioner/local"
-	"provisioner/sqlite"
 )
 
 // newCmdQuarantine lists, and destroys on the operator's word, the local
@@ -32,7 +27,7 @@ it but the operator:
   provisioner quarantine destroy NAME --data DIR  stop one (serve must be stopped)`,
 		Args: cmdutil.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			names, err := unrecorded(cmd.Context(), data)
+			names, err := local.Quarantined(cmd.Context(), data)
 			if err != nil {
 				return err
 			}
@@ -51,67 +46,13 @@ it but the operator:
 		Short: "Stop a quarantined cluster's processes and remove its state (serve must be stopped)",
 		Args:  cmdutil.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			name := args[0]
-			unlock, err := lockData(data)
-			if err != nil {
+			if err := local.DestroyQuarantined(cmd.Context(), data, args[0]); err != nil {
 				return err
 			}
-			defer unlock()
-			names, err := unrecorded(cmd.Context(), data)
-			if err != nil {
-				return err
-			}
-			found := false
-			for _, n := range names {
-				found = found || n == name
-			}
-			if !found {
-				return provisioner.Errorf(provisioner.ENOTFOUND,
-					"%s is not a cluster without a record under %s (a recorded cluster is destroyed with `provisioner destroy`)", name, data)
-			}
-			// Destroy starts nothing; the driver needs a command only to be valid.
-			d, err := local.NewDriver(local.DriverConfig{Dir: filepath.Join(data, "clusters"), Issuer: "http://127.0.0.1",
-				Command: "false", Logger: nil})
-			if err != nil {
-				return err
-			}
-			if err := d.Destroy(cmd.Context(), name); err != nil {
-				return err
-			}
-			fmt.Fprintf(f.IOStreams.ErrOut, "Destroyed quarantined cluster %s\n", name)
+			fmt.Fprintf(f.IOStreams.ErrOut, "Destroyed quarantined cluster %s\n", args[0])
 			return nil
 		},
 	}
 	cmd.AddCommand(destroy)
 	return cmd
-}
-
-// unrecorded lists the clusters with local state under data and no record
-// in its database.
-func unrecorded(ctx context.Context, data string) ([]string, error) {
-	names, err := local.ClusterNames(filepath.Join(data, "clusters"))
-	if err != nil {
-		return nil, err
-	}
-	path := filepath.Join(data, "provisioner.db")
-	if fi, err := os.Stat(path); err != nil || fi.Size() == 0 {
-		return names, nil // no database: nothing is recorded (and none is created here)
-	}
-	store, err := sqlite.Open(path)
-	if err != nil {
-		return nil, err
-	}
-	defer store.Close()
-	known := knownIn(store)
-	var out []string
-	for _, n := range names {
-		ok, err := known(ctx, n)
-		if err != nil {
-			return nil, err
-		}
-		if !ok {
-			out = append(out, n)
-		}
-	}
-	return out, nil
 }

@@ -2,15 +2,8 @@ package main
 
 import (
 	"context"
-	"crypto/x509"
-	"encoding/pem"
 	"errors"
-	"fmt"
 	"log/slog"
-	"net"
-	"net/url"
-	"os"
-	"path/filepath"
 	"strings"
 	"sync"
 	"time"
@@ -19,7 +12,6 @@ import (
 	"golang.org/x/time/rate"
 
 	"provisioner"
-	"provisioner/affiliates"
 	"provisioner/app"
 	"provisioner/cmd/provisioner/internal/cmdutil"
 	"provisioner/cmd/provisioner/internal/iostreams"
@@ -27,12 +19,7 @@ import (
 	phttp "provisioner/http"
 	"provisioner/jwt"
 	"provisioner/local"
-	"provisioner/local/ilb"
-	"provisioner/plan"
 	"provisioner/ratelimit"
-	"provisioner/signature"
-	"provisioner/sqlite"
-	"provisioner/static"
 )
 
 type serveOptions struct {
@@ -254,114 +241,104 @@ func (o *serveOptions) run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	if err := os.MkdirAll(o.Data, 0o700); err != nil {
-		return fmt.Errorf("data directory: %w", err)
-	}
-	unlock, err := lockData(o.Data)
-	if err != nil {
-		return err
-	}
-	defer unlock()
-	dbPath := filepath.Join(o.Data, "provisioner.db")
-	if err := o.checkDatabase(dbPath, log); err != nil {
-		return err
-	}
-	store, err := sqlite.Open(dbPath)
-	if err != nil {
-		return err
-	}
-	defer store.Close()
-	keys, err := local.OpenKeyring(filepath.Join(o.Data, "keys"),
-		local.WithMaxTokenLifetime(o.UserTokenTTL), local.WithLogger(log))
-	if err != nil {
-		return err
-	}
-
-	l, err := net.Listen("tcp", o.Addr)
-	if err != nil {
-		return fmt.Errorf("listen on %s: %w", o.Addr, err)
-	}
-	defer l.Close()
-	issuer := o.Issuer
-	if issuer == "" {
-		issuer = "http://" + l.Addr().String()
-	}
-
-	// The app and its scheduler need each other: the scheduler fires the
-	// app's destroy, the app sets the scheduler's schedules.
-	var a *app.App
-	sched := sqlite.NewScheduler(store, func(ctx context.Context, cluster string, at time.Time) error {
-		return a.FireDestroy(ctx, cluster, at)
-	}, sqlite.WithLogger(log))
-	// Local clusters are cheap to probe: look often, so DEPLOY --wait
-	// returns soon after the cluster answers.
 	login, err := o.loginLimits()
 	if err != nil {
 		return err
 	}
-	cfg := app.Config{Store: store, Logger: log, Scheduler: sched, Limits: o.Limits, PublicCluster: o.PublicCluster, Poll: 200 * time.Millisecond,
-		Login: login, AuditRetention: time.Duration(o.AuditRetention), EventRetention: time.Duration(o.EventRetention),
-		DeployTimeout: o.DeployTimeout, DestroyTimeout: o.DestroyTimeout, HealthMaxAge: o.HealthMaxAge,
-		Tokens: jwt.New(jwt.Config{Issuer: issuer, Signer: keys, UserTTL: o.UserTokenTTL, ClusterTTL: o.ClusterTokenTTL}), Keys: keys}
-	if err := o.identity(&cfg, log); err != nil {
+	cfg, err := o.backendConfig(log)
+	if err != nil {
 		return err
 	}
-	if o.Affiliates != "" {
-		src, err := affiliates.NewFile(o.Affiliates, log)
-		if err != nil {
-			return usagef("--affiliates: %v", err)
+	b, err := cfg.Open(ctx)
+	if err != nil {
+		if _, ok := errors.AsType[*local.ConfigError](err); ok {
+			return usageError{err}
 		}
-		cfg.Affiliates = src
-		log.Info("affiliates", "file", o.Affiliates)
-	}
-	driver, err := o.driver(ctx, issuer, keys, log)
-	if err != nil {
 		return err
 	}
-	if driver != nil {
-		cfg.Driver = driver
+	defer b.Close()
+
+	var recheck time.Duration // the membership re-check's, when there is one
+	if b.Membership != nil {
+		recheck = o.MembershipRecheck
 	}
-	if err := o.jobs(&cfg, log); err != nil {
-		return err
-	}
-	verifier, err := o.signatures(log)
-	if err != nil {
-		return err
-	}
-	cfg.Signatures = verifier.Policy
-	a = app.New(cfg)
-	srv := phttp.NewServer(phttp.Config{App: a, Keys: keys, Issuer: issuer, Logger: log, DevicePace: o.DevicePace,
-		TrustedProxies: o.TrustedProxies, Signatures: verifier})
-	// The HTTP server, the scheduler and the sweep stop together.
+	// Local clusters are cheap to probe: look often, so DEPLOY --wait
+	// returns soon after the cluster answers.
+	a := app.New(app.Config{Store: b.Store, Logger: log, Scheduler: b.Scheduler, Limits: o.Limits, PublicCluster: o.PublicCluster,
+		Poll: 200 * time.Millisecond, Login: login, AuditRetention: time.Duration(o.AuditRetention), EventRetention: time.Duration(o.EventRetention),
+		DeployTimeout: o.DeployTimeout, DestroyTimeout: o.DestroyTimeout, HealthMaxAge: o.HealthMaxAge,
+		Tokens: jwt.New(jwt.Config{Issuer: b.Issuer, Signer: b.Signer, UserTTL: o.UserTokenTTL, ClusterTTL: o.ClusterTokenTTL}), Keys: b.Signer,
+		Identity: b.Identity, Device: b.Device, Actions: b.Actions, Membership: b.Membership, MembershipRecheck: recheck,
+		Affiliates: b.Affiliates, Driver: b.Driver, Runner: b.Runner, Logs: b.Logs, JobTimeout: o.JobTimeout, TestCluster: o.TestCluster,
+		Signatures: b.Signatures.Policy})
+	srv := phttp.NewServer(phttp.Config{App: a, Keys: b.Signer, Issuer: b.Issuer, Logger: log, DevicePace: o.DevicePace,
+		TrustedProxies: o.TrustedProxies, Signatures: b.Signatures})
+	// The HTTP server, the backend's work and the sweep stop together.
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	var wg sync.WaitGroup
-	if driver != nil {
-		// Serve at once; the driver holds DEPLOY and DESTROY until the
-		// clusters of the last run are adopted or cleaned.
-		adopted := driver.StartAdopt(ctx, knownIn(store))
-		wg.Add(1)
-		go func() { defer wg.Done(); logAdoption(<-adopted, log) }()
-	}
+	b.Start(ctx, a.FireDestroy)
 
-	log.Info("provisioner listening", "addr", l.Addr().String(), "issuer", issuer, "data", o.Data, "identity", o.Identity,
-		"clusters", driver != nil)
+	log.Info("provisioner listening", "addr", b.Listener.Addr().String(), "issuer", b.Issuer, "data", o.Data, "identity", o.Identity,
+		"clusters", b.Clusters != nil)
 	if o.ready != nil {
-		o.ready(l.Addr().String())
+		o.ready(b.Listener.Addr().String())
 	}
-	var schedErr error
-	wg.Add(3)
-	go func() { defer wg.Done(); schedErr = sched.Run(ctx) }()
-	go func() { defer wg.Done(); refreshILBKeys(ctx, driver, keys, o.KeyRefresh, log) }()
-	go func() { defer wg.Done(); _ = a.Run(ctx, o.Reconcile) }()
-	err = phttp.Serve(ctx, l, srv, 15*time.Second)
+	var wg sync.WaitGroup
+	wg.Go(func() { _ = a.Run(ctx, o.Reconcile) })
+	err = phttp.Serve(ctx, b.Listener, srv, 15*time.Second)
 	cancel()
 	wg.Wait()
+	schedErr := b.Wait()
 	log.Info("provisioner stopped")
 	if err == nil {
 		err = schedErr
 	}
 	return err
+}
+
+// backendConfig is the embedded backend's configuration from the flags.
+func (o *serveOptions) backendConfig(log *slog.Logger) (local.Config, error) {
+	var rules []github.ActionsRule
+	if o.ActionsRules != "" {
+		var err error
+		if rules, err = github.ParseActionsRules(o.ActionsRules); err != nil {
+			return local.Config{}, usagef("invalid --actions-rules: %v", err)
+		}
+	}
+	policy, err := provisioner.ParseSignaturePolicy(o.SignaturePolicy)
+	if err != nil {
+		return local.Config{}, usagef("--signature-policy: %s", provisioner.ErrorMessage(err))
+	}
+	cfg := local.Config{Data: o.Data, Addr: o.Addr, Issuer: o.Issuer, RecreateDB: o.RecreateDB, UserTokenTTL: o.UserTokenTTL, Logger: log,
+		GitHub: github.Config{APIURL: o.GitHubAPIURL, WebURL: o.GitHubURL, Org: o.GitHubOrg, AdminTeam: o.AdminTeam,
+			AllowedTeams: o.AllowedTeams, ClientID: o.GitHubClientID, ActionsIssuer: o.ActionsIssuer,
+			ActionsAudience: o.ActionsAudience, ActionsRules: rules, MemberToken: o.GitHubToken},
+		Affiliates:      o.Affiliates,
+		SignaturePolicy: policy, SigningKeys: o.SigningKeys, SigningKeysGitHub: o.SigningGitHub,
+		ClusterUpstream: o.ClusterUpstream, ClusterCommand: o.ClusterCommand, UpstreamHealth: o.UpstreamHealth,
+		ILBDir: o.ILBDir, HAProxy: o.HAProxy, ILBKeyRefresh: o.KeyRefresh, ClusterDomain: o.ClusterDomain,
+		SlideruleRepo: o.SlideruleRepo, Plans: o.Plans, ContainerWrapper: o.ContainerWrap, JobData: o.JobData, JobTimeout: o.JobTimeout,
+	}
+	if path, ok := strings.CutPrefix(o.Identity, "static:"); ok {
+		cfg.StaticIdentity = path
+	}
+	if o.SlideruleRepo == "" {
+		return cfg, nil // TEST and RELEASE are disabled: their settings are not read
+	}
+	cfg.JobEnv = map[string]string{}
+	for _, kv := range o.JobEnv {
+		k, v, ok := strings.Cut(kv, "=")
+		if !ok || k == "" {
+			return cfg, usagef("--job-env %q: want KEY=VALUE", kv)
+		}
+		cfg.JobEnv[k] = v
+	}
+	if o.JobSecrets != "" {
+		if cfg.JobSecrets, err = readSecretsFile(o.JobSecrets); err != nil {
+			return cfg, usagef("--job-secrets: %v", err)
+		}
+	}
+	return cfg, nil
 }
 
 // loginLimits reads the --login-rate-* and --login-burst-* flags.
@@ -382,299 +359,4 @@ func (o *serveOptions) loginLimits() (app.LoginLimits, error) {
 		return l, usagef("%v", err)
 	}
 	return l, nil
-}
-
-// driver returns the local cluster driver, or nil when no upstream is set
-// (then DEPLOY answers that deployment is not enabled). run then adopts the
-// clusters still alive from a previous run, in the background.
-func (o *serveOptions) driver(ctx context.Context, issuer string, keys *local.Keyring, log *slog.Logger) (*local.Driver, error) {
-	if o.ClusterUpstream == "" && o.ClusterCommand == "" {
-		log.Warn("no --cluster-upstream or --cluster-command: DEPLOY is disabled")
-		return nil, nil
-	}
-	if o.ClusterUpstream != "" {
-		if u, err := url.Parse(o.ClusterUpstream); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-			return nil, usagef("--cluster-upstream must be an http(s) URL")
-		}
-	}
-	ilbCfg, err := o.ilb(ctx, keys, log)
-	if err != nil {
-		return nil, err
-	}
-	return local.NewDriver(local.DriverConfig{Dir: filepath.Join(o.Data, "clusters"), Issuer: issuer,
-		Upstream: o.ClusterUpstream, Command: o.ClusterCommand, UpstreamHealth: o.UpstreamHealth, Logger: log,
-		ILB: ilbCfg})
-}
-
-// knownIn is local.Known on the store: a cluster is known when it has a
-// record. A failed lookup is an error, so the cluster is adopted, never
-// quarantined for a store hiccup.
-func knownIn(store provisioner.Store) local.Known {
-	return func(ctx context.Context, name string) (bool, error) {
-		_, err := store.GetCluster(ctx, name)
-		switch provisioner.ErrorCode(err) {
-		case "":
-			return true, nil
-		case provisioner.ENOTFOUND:
-			return false, nil
-		}
-		return false, err
-	}
-}
-
-// logAdoption reports what the start-up adoption found.
-func logAdoption(r local.AdoptResult, log *slog.Logger) {
-	if len(r.Adopted) > 0 {
-		log.Info("re-adopted local clusters", "clusters", r.Adopted)
-	}
-	if len(r.Quarantined) > 0 {
-		log.Warn("quarantined local clusters: running without a record, left running and not managed; "+
-			"list them with `provisioner quarantine --data DIR`, destroy one with `provisioner quarantine destroy NAME --data DIR` once serve is stopped",
-			"clusters", r.Quarantined)
-	}
-	if r.Err != nil {
-		log.Error("cleaning up the dead local clusters of the last run", "err", r.Err)
-	}
-	log.Info("local clusters adopted", "adopted", len(r.Adopted), "quarantined", len(r.Quarantined))
-}
-
-// checkDatabase refuses to start on a missing or empty database when the
-// data directory holds clusters or keys of an earlier run: a new database
-// would forget them (their owners, schedules and audit trail), so the
-// operator restores a backup or says --recreate-db.
-func (o *serveOptions) checkDatabase(path string, log *slog.Logger) error {
-	fi, err := os.Stat(path)
-	switch {
-	case err == nil && fi.Size() > 0:
-		return nil
-	case err != nil && !errors.Is(err, os.ErrNotExist):
-		return fmt.Errorf("database %s: %w", path, err)
-	}
-	if wal, err := os.Stat(path + "-wal"); err == nil && wal.Size() > 0 && fi != nil {
-		return nil // an empty file whose pages are all still in the WAL
-	}
-	what := "missing"
-	if err == nil {
-		what = "empty"
-	}
-	clusters, _ := local.ClusterNames(filepath.Join(o.Data, "clusters"))
-	keys := local.HasKeys(filepath.Join(o.Data, "keys"))
-	if len(clusters) == 0 && !keys {
-		return nil // a first start
-	}
-	var held []string
-	if len(clusters) > 0 {
-		held = append(held, fmt.Sprintf("%d local clusters (%s)", len(clusters), strings.Join(clusters, ", ")))
-	}
-	if keys {
-		held = append(held, "signing keys")
-	}
-	if !o.RecreateDB {
-		return provisioner.Errorf(provisioner.ESTORAGECORRUPT,
-			"the database %s is %s, but %s holds %s of an earlier run: restore the database from a backup, "+
-				"or start with --recreate-db to begin with an empty one (its clusters are then quarantined: left running, never destroyed)",
-			path, what, o.Data, strings.Join(held, " and "))
-	}
-	log.Warn("--recreate-db: starting with a new, empty database", "database", path, "was", what, "data_holds", strings.Join(held, " and "))
-	for _, f := range []string{path + "-wal", path + "-shm"} {
-		if err := os.Remove(f); err != nil && !errors.Is(err, os.ErrNotExist) {
-			return fmt.Errorf("--recreate-db: %w", err)
-		}
-	}
-	return nil
-}
-
-// enableILB says how to run local clusters on production's ILB.
-const enableILB = "give --ilb-dir (a SlideRule checkout's apps/ilb) and HAProxy >= 3.0 " +
-	"(scripts/haproxy.sh builds 3.0 into .cache/haproxy; pass it with --haproxy or put it on PATH); make run does so when both are at hand"
-
-// ilb decides how local clusters run: on production's ILB when --ilb-dir
-// is given and a usable HAProxy is found, else (nil) behind our gateway, the
-// fallback. It logs which, and why.
-func (o *serveOptions) ilb(ctx context.Context, keys *local.Keyring, log *slog.Logger) (*local.ILBConfig, error) {
-	if o.ILBDir == "" {
-		log.Info("local clusters: our gateway in front of each cluster (fallback); to run production's ILB, " + enableILB)
-		return nil, nil
-	}
-	if err := ilb.CheckSrc(o.ILBDir); err != nil {
-		return nil, usagef("--ilb-dir: %v", err)
-	}
-	fallback := func(why error) (*local.ILBConfig, error) {
-		log.Warn("local clusters: NOT on production's ILB, our gateway instead (fallback)", "reason", why.Error(), "enable", enableILB)
-		return nil, nil
-	}
-	if o.ClusterCommand == "" {
-		return fallback(errors.New("the ILB's nodes are started by --cluster-command, and there is none"))
-	}
-	bin, err := ilb.FindHAProxy(o.HAProxy)
-	if err != nil {
-		return fallback(err)
-	}
-	v, err := ilb.CheckHAProxy(ctx, bin)
-	if err != nil {
-		return fallback(err)
-	}
-	log.Info("local clusters: production's ILB", "ilb_dir", o.ILBDir, "haproxy", bin, "version", v.String(),
-		"key_refresh", o.KeyRefresh)
-	return &local.ILBConfig{HAProxy: bin, Dir: o.ILBDir, Domain: o.ClusterDomain,
-		Key: func(ctx context.Context) ([]byte, error) { return currentKeyPEM(ctx, keys) }}, nil
-}
-
-// currentKeyPEM is the signing key's public half as GET /auth/pem serves
-// it: a PKIX "PUBLIC KEY" PEM.
-func currentKeyPEM(ctx context.Context, keys *local.Keyring) ([]byte, error) {
-	kid, _, err := keys.Current(ctx)
-	if err != nil {
-		return nil, err
-	}
-	pk, err := keys.PublicKey(ctx, kid)
-	if err != nil {
-		return nil, err
-	}
-	der, err := x509.MarshalPKIXPublicKey(pk.Key)
-	if err != nil {
-		return nil, err
-	}
-	return pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: der}), nil
-}
-
-// keyWatch is how often refreshILBKeys looks whether the current key
-// changed (a cheap look at the keyring).
-const keyWatch = 5 * time.Second
-
-// refreshILBKeys gives the local ILBs the current signing key every
-// interval, and at once when the current key changes (a rotation by this
-// service or by `provisioner keys rotate`).
-func refreshILBKeys(ctx context.Context, d *local.Driver, keys *local.Keyring, interval time.Duration, log *slog.Logger) {
-	if d == nil {
-		return
-	}
-	last, _, _ := keys.Current(ctx)
-	next := time.Now().Add(interval)
-	t := time.NewTicker(min(keyWatch, interval))
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
-		kid, _, err := keys.Current(ctx)
-		if err == nil && kid == last && time.Now().Before(next) {
-			continue
-		}
-		if err := d.RefreshKeys(ctx); err != nil {
-			log.Warn("refreshing the local ILBs' key", "err", err)
-			continue // again at the next tick
-		}
-		last, next = kid, time.Now().Add(interval)
-	}
-}
-
-// jobs wires TEST and RELEASE: the local job runner and the logs on disk.
-func (o *serveOptions) jobs(cfg *app.Config, log *slog.Logger) error {
-	logs, err := local.OpenLogs(filepath.Join(o.Data, "logs"))
-	if err != nil {
-		return err
-	}
-	cfg.Logs, cfg.JobTimeout, cfg.TestCluster = logs, o.JobTimeout, o.TestCluster
-	if o.SlideruleRepo == "" {
-		log.Warn("no --sliderule-repo: TEST and RELEASE are disabled")
-		return nil
-	}
-	plans, err := plan.Load(o.Plans)
-	if err != nil {
-		return usagef("--plans: %v", err)
-	}
-	env := map[string]string{}
-	for _, kv := range o.JobEnv {
-		k, v, ok := strings.Cut(kv, "=")
-		if !ok || k == "" {
-			return usagef("--job-env %q: want KEY=VALUE", kv)
-		}
-		env[k] = v
-	}
-	var secrets map[string]string
-	if o.JobSecrets != "" {
-		if secrets, err = readSecretsFile(o.JobSecrets); err != nil {
-			return usagef("--job-secrets: %v", err)
-		}
-	}
-	runner, err := local.NewJobRunner(local.LocalRunnerConfig{Dir: filepath.Join(o.Data, "jobs"), RepoURL: o.SlideruleRepo,
-		Domain: o.ClusterDomain, ContainerWrapper: o.ContainerWrap, Env: env, Secrets: secrets, Data: o.JobData, Plans: plans, Logs: logs,
-		Timeout: o.JobTimeout, Logger: log})
-	if err != nil {
-		return usageError{err}
-	}
-	cfg.Runner = runner
-	return nil
-}
-
-// signatures builds the request signature check from --signature-policy,
-// --signing-keys and --signing-keys-github.
-func (o *serveOptions) signatures(log *slog.Logger) (*signature.Verifier, error) {
-	policy, err := provisioner.ParseSignaturePolicy(o.SignaturePolicy)
-	if err != nil {
-		return nil, usagef("--signature-policy: %s", provisioner.ErrorMessage(err))
-	}
-	var keys signature.Multi
-	if o.SigningKeys != "" {
-		f, err := signature.NewFileKeys(o.SigningKeys)
-		if err != nil {
-			return nil, usagef("--signing-keys: %v", err)
-		}
-		keys = append(keys, f)
-	}
-	if o.SigningGitHub {
-		keys = append(keys, &signature.GitHubKeys{APIURL: o.GitHubAPIURL})
-	}
-	if policy != provisioner.SignaturesOff && len(keys) == 0 {
-		return nil, usagef("--signature-policy %s needs --signing-keys or --signing-keys-github", policy)
-	}
-	log.Info("request signatures", "policy", string(policy), "keys_file", o.SigningKeys, "github_keys", o.SigningGitHub)
-	return &signature.Verifier{Policy: policy, Keys: keys}, nil
-}
-
-// identity wires the configured identity sources into cfg.
-func (o *serveOptions) identity(cfg *app.Config, log *slog.Logger) error {
-	var rules []github.ActionsRule
-	if o.ActionsRules != "" {
-		var err error
-		if rules, err = github.ParseActionsRules(o.ActionsRules); err != nil {
-			return usagef("invalid --actions-rules: %v", err)
-		}
-	}
-	gh, err := github.New(github.Config{
-		APIURL: o.GitHubAPIURL, WebURL: o.GitHubURL, Org: o.GitHubOrg, AdminTeam: o.AdminTeam,
-		AllowedTeams: o.AllowedTeams, ClientID: o.GitHubClientID, ActionsIssuer: o.ActionsIssuer,
-		ActionsAudience: o.ActionsAudience, ActionsRules: rules, MemberToken: o.GitHubToken,
-	})
-	if err != nil {
-		return usageError{err}
-	}
-	if o.GitHubToken != "" && o.GitHubOrg != "" && !strings.HasPrefix(o.Identity, "static:") {
-		cfg.Membership, cfg.MembershipRecheck = gh, o.MembershipRecheck
-	}
-	if path, ok := strings.CutPrefix(o.Identity, "static:"); ok {
-		p, err := static.Load(path)
-		if err != nil {
-			return err
-		}
-		cfg.Identity = p
-	} else {
-		if o.GitHubOrg == "" {
-			log.Warn("no --github-org: every GitHub user logs in as a member; nobody is an org member or admin")
-		}
-		cfg.Identity = gh
-		if o.GitHubClientID != "" {
-			cfg.Device = gh
-		}
-	}
-	if o.ActionsAudience != "" {
-		if o.GitHubOrg == "" {
-			return usagef("--actions-audience needs --github-org: Actions tokens are accepted only from the organization's repositories")
-		}
-		cfg.Actions = gh
-	}
-	return nil
 }

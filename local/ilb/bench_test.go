@@ -15,8 +15,8 @@ import (
 	"provisioner"
 	"provisioner/gateway"
 	"provisioner/jwt"
-	"provisioner/local"
 	"provisioner/local/ilb/ilbtest"
+	"provisioner/local/keyring"
 )
 
 // BenchmarkILBPath measures what a request to a stand-in node pays on each
@@ -33,7 +33,7 @@ import (
 // ilbtest.Start does; without them it is skipped.
 func BenchmarkILBPath(b *testing.B) {
 	ctx := context.Background()
-	keys, err := local.OpenKeyring(b.TempDir())
+	keys, err := keyring.Open(keyring.Config{Dir: b.TempDir()})
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -116,7 +116,7 @@ func BenchmarkILBPath(b *testing.B) {
 }
 
 // keyPEM is the keyring's current public key as /auth/pem serves it.
-func keyPEM(b *testing.B, keys *local.Keyring) []byte {
+func keyPEM(b *testing.B, keys *keyring.Keyring) []byte {
 	b.Helper()
 	ctx := context.Background()
 	kid, _, err := keys.Current(ctx)

@@ -9,7 +9,7 @@ import (
 
 	"provisioner/cmd/provisioner/internal/cmdutil"
 	"provisioner/cmd/provisioner/internal/iostreams"
-	"provisioner/local"
+	"provisioner/local/keyring"
 )
 
 // KeysOptions are the options of the `provisioner keys` commands, which
@@ -77,7 +77,7 @@ restart.`,
 }
 
 func keysRotateRun(opts *KeysOptions) error {
-	kid, err := local.Rotate(opts.dir(), local.WithMaxTokenLifetime(opts.MaxLifetime))
+	kid, err := keyring.Rotate(keyring.Config{Dir: opts.dir(), MaxTokenLifetime: opts.MaxLifetime})
 	if err != nil {
 		return err
 	}
@@ -89,7 +89,7 @@ func keysRotateRun(opts *KeysOptions) error {
 }
 
 func keysListRun(opts *KeysOptions) error {
-	k, err := local.OpenKeyring(opts.dir(), local.WithMaxTokenLifetime(opts.MaxLifetime))
+	k, err := keyring.Open(keyring.Config{Dir: opts.dir(), MaxTokenLifetime: opts.MaxLifetime})
 	if err != nil {
 		return err
 	}
@@ -106,7 +106,7 @@ func keysListRun(opts *KeysOptions) error {
 }
 
 func keysRevokeRun(opts *KeysOptions) error {
-	cur, err := local.Revoke(opts.dir(), opts.KID, local.WithMaxTokenLifetime(opts.MaxLifetime))
+	cur, err := keyring.Revoke(keyring.Config{Dir: opts.dir(), MaxTokenLifetime: opts.MaxLifetime}, opts.KID)
 	if err != nil {
 		return err
 	}
@@ -117,7 +117,7 @@ func keysRevokeRun(opts *KeysOptions) error {
 	return nil
 }
 
-func keyRow(i local.KeyInfo) []string {
+func keyRow(i keyring.KeyInfo) []string {
 	state := "current"
 	if !i.Current {
 		state = "retired " + i.RetiredAt.UTC().Format(time.RFC3339)
