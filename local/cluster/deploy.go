@@ -6,9 +6,12 @@ import (
 	"fmt"
 	"io/fs"
 	"path/filepath"
-	"provisioner/local/internal/proc"
 	"strconv"
+	"strings"
 	"time"
+	"unicode"
+
+	"provisioner/local/internal/proc"
 
 	"provisioner"
 )
@@ -19,7 +22,7 @@ import (
 // when they are healthy. Leftovers of a failed, interrupted or
 // half-destroyed deployment are stopped first.
 func (d *Driver) Deploy(ctx context.Context, spec provisioner.ClusterSpec) error {
-	if err := checkSpec(spec); err != nil {
+	if err := checkSpec(spec, d.cfg.Now()); err != nil {
 		return err
 	}
 	if err := ctx.Err(); err != nil {
@@ -67,12 +70,19 @@ func (d *Driver) Deploy(ctx context.Context, spec provisioner.ClusterSpec) error
 	return nil
 }
 
-func checkSpec(spec provisioner.ClusterSpec) error {
+func checkSpec(spec provisioner.ClusterSpec, now time.Time) error {
 	if err := provisioner.ValidateClusterName(spec.Name); err != nil {
 		return err
 	}
 	if spec.NodeCapacity < 1 {
 		return provisioner.Errorf(provisioner.EINVALID, "node capacity must be at least 1, not %d", spec.NodeCapacity)
+	}
+	// The creator lands in the state file and the cluster's environment.
+	if len(spec.CreatedBy) > 100 || strings.ContainsFunc(spec.CreatedBy, func(r rune) bool { return unicode.IsSpace(r) || unicode.IsControl(r) }) {
+		return provisioner.Errorf(provisioner.EINVALID, "invalid creator %q", spec.CreatedBy)
+	}
+	if !spec.ExpiresAt.IsZero() && !spec.ExpiresAt.After(now) {
+		return provisioner.Errorf(provisioner.EINVALID, "cluster %s would expire at %s, which is past", spec.Name, spec.ExpiresAt.UTC().Format(time.RFC3339))
 	}
 	if spec.Version != "" {
 		return provisioner.ValidateVersion(spec.Version)
