@@ -4,16 +4,15 @@ import (
 	"context"
 	"io"
 	"log/slog"
-	"path/filepath"
 	"sync"
 	"testing"
 	"time"
 
 	"provisioner"
 	"provisioner/jwt"
-	"provisioner/local/keyring"
 	"provisioner/sqlite"
 	"provisioner/testkit"
+	"provisioner/testkit/embedded"
 )
 
 // clock is a settable time for guard-window and deadline tests.
@@ -177,15 +176,7 @@ type fixture struct {
 
 func newFixture(t *testing.T) *fixture {
 	t.Helper()
-	store, err := sqlite.Open(filepath.Join(t.TempDir(), "p.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { store.Close() })
-	keys, err := keyring.Open(keyring.Config{Dir: filepath.Join(t.TempDir(), "keys")})
-	if err != nil {
-		t.Fatal(err)
-	}
+	store, keys := embedded.Open(t)
 	clk := testkit.NewClock(time.Date(2026, 6, 1, 12, 0, 0, 0, time.UTC))
 	f := &fixture{store: store, driver: newTestDriver(), sched: &testScheduler{at: map[string]time.Time{}}, clock: clk}
 	f.app = New(Config{Store: store, Tokens: jwt.New(jwt.Config{Issuer: "http://test", Signer: keys}),

@@ -7,7 +7,6 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
-	"path/filepath"
 	"sync/atomic"
 	"testing"
 
@@ -15,8 +14,8 @@ import (
 	phttp "provisioner/http"
 	"provisioner/jwt"
 	"provisioner/local/keyring"
-	"provisioner/sqlite"
 	"provisioner/static"
+	"provisioner/testkit/embedded"
 )
 
 // issuerEnv is the whole embedded provisioner (SQLite, local keyring, jwt,
@@ -37,15 +36,7 @@ const identityJSON = `{"org":"sliderule","users":[
 
 func newIssuerEnv(t *testing.T) *issuerEnv {
 	t.Helper()
-	store, err := sqlite.Open(filepath.Join(t.TempDir(), "p.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { store.Close() })
-	keys, err := keyring.Open(keyring.Config{Dir: filepath.Join(t.TempDir(), "keys")})
-	if err != nil {
-		t.Fatal(err)
-	}
+	store, keys := embedded.Open(t)
 	ident, err := static.Parse([]byte(identityJSON))
 	if err != nil {
 		t.Fatal(err)

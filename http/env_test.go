@@ -8,7 +8,6 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
-	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -22,6 +21,7 @@ import (
 	"provisioner/jwt"
 	"provisioner/local/keyring"
 	"provisioner/sqlite"
+	"provisioner/testkit/embedded"
 )
 
 const (
@@ -98,15 +98,7 @@ func newEnv(t *testing.T, opts ...func(*app.Config, *phttp.Config)) *env {
 	gh.AddUser("tok-pending", "pat", 4)
 	gh.SetOrgMembership("pat", org, "pending", "member")
 
-	store, err := sqlite.Open(filepath.Join(t.TempDir(), "p.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { store.Close() })
-	keys, err := keyring.Open(keyring.Config{Dir: filepath.Join(t.TempDir(), "keys")})
-	if err != nil {
-		t.Fatal(err)
-	}
+	store, keys := embedded.Open(t)
 	rules, err := github.ParseActionsRules(`[{"repository":"sliderule/sliderule","workflow":"sliderule/sliderule/.github/workflows/nightly.yml@refs/heads/main","level":"admin"}]`)
 	if err != nil {
 		t.Fatal(err)
