@@ -132,6 +132,10 @@ var Env = []envVar{
 		c.GitHub.ActionsRules, err = github.ParseActionsRules(v)
 		return err
 	}},
+	{"PROVISIONER_GITHUB_LOGIN_CACHE", false, "how long a PAT login's answer from GitHub is reused for the same token (a Go duration, at most 5m; default 10s, 0 off)", func(c *Config, v string) (err error) {
+		c.GitHub.LoginCache, err = time.ParseDuration(v)
+		return err
+	}},
 	{"PROVISIONER_GITHUB_TOKEN", false, "operator token (read:org); with the organization, enables the membership re-check", str(func(c *Config) *string { return &c.GitHub.MemberToken })},
 	{"PROVISIONER_AFFILIATES", false, "production's affiliates file: s3://BUCKET/KEY, or a KEY in the project bucket", func(c *Config, v string) error {
 		if strings.HasPrefix(v, "s3://") {
@@ -171,7 +175,7 @@ var Env = []envVar{
 // FromEnv reads a Config from the environment (getenv is os.Getenv on the
 // Lambda). It names every required variable missing and every bad value.
 func FromEnv(getenv func(string) string) (Config, error) {
-	c := Config{SignaturePolicy: provisioner.SignaturesOff}
+	c := Config{SignaturePolicy: provisioner.SignaturesOff, GitHub: github.Config{LoginCache: 10 * time.Second}}
 	var missing, bad []string
 	for _, e := range Env {
 		v := getenv(e.Name)

@@ -285,7 +285,7 @@ func TestFaultSIGTERMLongPolls(t *testing.T) {
 		t.Fatal("serve did not exit after SIGTERM")
 	}
 	if took := time.Since(start); took > 5*time.Second {
-		t.Errorf("shutdown took %s", took)
+		t.Errorf("shutdown took %s; the service logged:\n%s", took, f.srv.stderr)
 	}
 
 	// The restarted service answers the clients' next poll.

@@ -81,6 +81,7 @@ type serveOptions struct {
 	// MembershipRecheck; empty: no re-check.
 	GitHubToken       string
 	MembershipRecheck time.Duration
+	LoginCache        time.Duration
 }
 
 // newCmdServe is `provisioner serve`; runF nil is the real run.
@@ -117,6 +118,7 @@ Identity (--identity):
 	f.StringVar(&o.AdminTeam, "admin-team", "", "team (slug) of the organization whose members are admins")
 	f.StringVar(&o.GitHubToken, "github-token", "", "operator's GitHub token (read:org) that re-checks logged-in users' organization and team memberships; removed or demoted users lose their sessions (env PROVISIONER_GITHUB_TOKEN)")
 	f.DurationVar(&o.MembershipRecheck, "membership-recheck", app.DefaultMembershipRecheck, "how often a session's membership is re-checked with --github-token")
+	f.DurationVar(&o.LoginCache, "github-login-cache", 10*time.Second, "how long a PAT login's answer from GitHub is reused for the same token (0 asks GitHub every time; at most 5m): a revoked token or changed membership is seen this late")
 	f.StringSliceVar(&o.AllowedTeams, "allowed-teams", nil, "if set, only members of these teams are org members")
 	f.StringVar(&o.GitHubClientID, "github-client-id", "", "OAuth app client id for the device flow")
 	f.StringVar(&o.ActionsIssuer, "actions-issuer", "https://token.actions.githubusercontent.com", "GitHub Actions OIDC issuer")
@@ -200,6 +202,8 @@ func (o *serveOptions) validate() error {
 		return usagef("--cluster-token-ttl must be between 1m and 24h")
 	case o.MembershipRecheck < time.Minute:
 		return usagef("--membership-recheck must be at least 1m")
+	case o.LoginCache < 0 || o.LoginCache > 5*time.Minute:
+		return usagef("--github-login-cache must be between 0 and 5m")
 	case o.TrustedProxies < 0 || o.TrustedProxies > 10:
 		return usagef("--trusted-proxies must be between 0 and 10")
 	case o.Identity != "github" && !strings.HasPrefix(o.Identity, "static:"):
@@ -312,7 +316,7 @@ func (o *serveOptions) backendConfig(log *slog.Logger) (local.Config, error) {
 	cfg := local.Config{Data: o.Data, Addr: o.Addr, Issuer: o.Issuer, RecreateDB: o.RecreateDB, UserTokenTTL: o.UserTokenTTL, Logger: log,
 		GitHub: github.Config{APIURL: o.GitHubAPIURL, WebURL: o.GitHubURL, Org: o.GitHubOrg, AdminTeam: o.AdminTeam,
 			AllowedTeams: o.AllowedTeams, ClientID: o.GitHubClientID, ActionsIssuer: o.ActionsIssuer,
-			ActionsAudience: o.ActionsAudience, ActionsRules: rules, MemberToken: o.GitHubToken},
+			ActionsAudience: o.ActionsAudience, ActionsRules: rules, MemberToken: o.GitHubToken, LoginCache: o.LoginCache},
 		Affiliates:      o.Affiliates,
 		SignaturePolicy: policy, SigningKeys: o.SigningKeys, SigningKeysGitHub: o.SigningGitHub,
 		ClusterUpstream: o.ClusterUpstream, ClusterCommand: o.ClusterCommand, UpstreamHealth: o.UpstreamHealth,
