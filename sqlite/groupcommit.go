@@ -85,9 +85,20 @@ func (c *committer) commit(group []groupWrite) {
 	// one of them, so it runs on its own.
 	ctx := context.Background()
 	results := make([]error, len(group))
+	// Prepared before the transaction: the writer has one connection, which
+	// the transaction holds.
+	stmts := make([]*sql.Stmt, len(group))
+	for i, w := range group {
+		stmts[i] = c.db.w.stmt(ctx, w.query)
+	}
 	err := c.db.writeTx(ctx, func(tx *sql.Tx) error {
 		for i, w := range group {
-			if _, results[i] = tx.ExecContext(ctx, w.query, w.args...); results[i] != nil && !constraint(results[i]) {
+			if st := stmts[i]; st != nil {
+				_, results[i] = tx.StmtContext(ctx, st).ExecContext(ctx, w.args...)
+			} else {
+				_, results[i] = tx.ExecContext(ctx, w.query, w.args...)
+			}
+			if results[i] != nil && !constraint(results[i]) {
 				// Anything but a refused row (a full disk, say) may have
 				// ended the transaction: the whole group fails.
 				return results[i]

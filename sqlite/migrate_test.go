@@ -53,7 +53,7 @@ func TestReopenKeepsData(t *testing.T) {
 	if err != nil || !reflect.DeepEqual(got, want) {
 		t.Fatalf("after reopen: %+v, %v; want %+v", got, err, want)
 	}
-	if v := userVersion(t, db.w); v != len(migrations) {
+	if v := userVersion(t, db.w.DB); v != len(migrations) {
 		t.Fatalf("user_version = %d, want %d", v, len(migrations))
 	}
 }
@@ -78,14 +78,14 @@ func TestMigrateOnce(t *testing.T) {
 		t.Fatal(err)
 	}
 	for range 3 {
-		if err := migrate(t.Context(), db.w, steps); err != nil {
+		if err := migrate(t.Context(), db.w.DB, steps); err != nil {
 			t.Fatal(err)
 		}
 	}
 	if n := count(db); n != 1 {
 		t.Fatalf("probe step ran %d times, want 1", n)
 	}
-	if v := userVersion(t, db.w); v != len(steps) {
+	if v := userVersion(t, db.w.DB); v != len(steps) {
 		t.Fatalf("user_version = %d, want %d", v, len(steps))
 	}
 	db.Close()
@@ -102,7 +102,7 @@ func TestMigrateOnce(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer db.Close()
-	if err := migrate(t.Context(), db.w, steps); err != nil {
+	if err := migrate(t.Context(), db.w.DB, steps); err != nil {
 		t.Fatal(err)
 	}
 	if n := count(db); n != 1 {
@@ -119,10 +119,10 @@ func TestMigrateAtomic(t *testing.T) {
 	}
 	defer db.Close()
 	steps := append(migrations[:len(migrations):len(migrations)], `CREATE TABLE half (n INTEGER)`, `NOT SQL`)
-	if err := migrate(t.Context(), db.w, steps); err == nil {
+	if err := migrate(t.Context(), db.w.DB, steps); err == nil {
 		t.Fatal("migrate with a bad step succeeded")
 	}
-	if v := userVersion(t, db.w); v != 0 {
+	if v := userVersion(t, db.w.DB); v != 0 {
 		t.Fatalf("user_version = %d after a failed migration, want 0", v)
 	}
 	var n int

@@ -29,8 +29,8 @@ const busyTimeoutMS = 5000
 
 // DB is a provisioner.Store backed by one SQLite database.
 type DB struct {
-	w *sql.DB // one connection: the only writer
-	r *sql.DB // readers; the same pool as w for an in-memory database
+	w *pool // one connection: the only writer
+	r *pool // readers; the same pool as w for an in-memory database
 	// group commits the audit trail's appends (groupcommit.go).
 	group committer
 }
@@ -55,7 +55,7 @@ func Open(path string) (*DB, error) {
 		db.Close()
 		return nil, err
 	}
-	if err := migrate(ctx, db.w, migrations); err != nil {
+	if err := migrate(ctx, db.w.DB, migrations); err != nil {
 		db.Close()
 		return nil, openError(err, "cannot migrate database %s", path)
 	}
@@ -161,7 +161,11 @@ func open(path string) (*DB, error) {
 }
 
 func newDB(w, r *sql.DB) *DB {
-	db := &DB{w: w, r: r}
+	wp, rp := newPool(w), newPool(r)
+	if r == w {
+		rp = wp
+	}
+	db := &DB{w: wp, r: rp}
 	db.group.db = db
 	return db
 }

@@ -74,7 +74,7 @@ func TestMigrateFromV1(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := migrate(t.Context(), old.w, migrations[:1]); err != nil {
+	if err := migrate(t.Context(), old.w.DB, migrations[:1]); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := old.w.Exec(`INSERT INTO clusters (name, is_public, created_by, created_at, updated_at)
@@ -119,7 +119,7 @@ func TestMigrateFromV1(t *testing.T) {
 	if err != nil || rev <= fresh {
 		t.Fatalf("update of a migrated cluster: revision %d, %v", rev, err)
 	}
-	if v := userVersion(t, db.w); v != len(migrations) {
+	if v := userVersion(t, db.w.DB); v != len(migrations) {
 		t.Fatalf("user_version = %d, want %d", v, len(migrations))
 	}
 }
