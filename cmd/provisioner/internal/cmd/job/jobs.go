@@ -12,6 +12,7 @@ import (
 	"provisioner"
 	"provisioner/client"
 	"provisioner/cmd/provisioner/internal/cmdutil"
+	"provisioner/cmd/provisioner/internal/iostreams"
 )
 
 // StartOptions are the options of `provisioner test` and `provisioner release`.
@@ -174,7 +175,8 @@ func printJob(o *cmdutil.APIOptions, j provisioner.Job) error {
 
 // LogsOptions are the options of `provisioner logs`.
 type LogsOptions struct {
-	cmdutil.APIOptions
+	IO     *iostreams.IOStreams
+	Client func() (*client.Client, error)
 
 	ID     string
 	Follow bool
@@ -182,7 +184,7 @@ type LogsOptions struct {
 
 // NewCmdLogs is `provisioner logs JOB`; runF nil is the real run.
 func NewCmdLogs(f *cmdutil.Factory, runF func(*LogsOptions) error) *cobra.Command {
-	opts := cmdutil.UseAPI(f, &LogsOptions{})
+	opts := &LogsOptions{IO: f.IOStreams, Client: f.Client}
 	cmd := &cobra.Command{
 		Use:   "logs JOB",
 		Short: "Print a job's log; --follow keeps printing until the job ends",
