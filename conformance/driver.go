@@ -53,12 +53,17 @@ func ClusterDriver(t *testing.T, newDriver func(t *testing.T) Driver) {
 		}
 		t.Cleanup(func() { _ = d.Driver.Destroy(context.Background(), s.Name) })
 	}
-
-	t.Run("DeployRuns", func(t *testing.T) {
+	// running is a new driver with a cluster of its own deployed and running.
+	running := func(t *testing.T) (Driver, provisioner.ClusterSpec, provisioner.DriverStatus) {
+		t.Helper()
 		d := newDriver(t)
 		s := spec(d.Name())
 		deploy(t, d, s)
-		st := until(t, d, s.Name, provisioner.StateRunning)
+		return d, s, until(t, d, s.Name, provisioner.StateRunning)
+	}
+
+	t.Run("DeployRuns", func(t *testing.T) {
+		_, _, st := running(t)
 		if st.Nodes < 1 {
 			t.Errorf("running with %d nodes", st.Nodes)
 		}
@@ -95,10 +100,7 @@ func ClusterDriver(t *testing.T, newDriver func(t *testing.T) Driver) {
 		}
 	})
 	t.Run("DestroyIdempotent", func(t *testing.T) {
-		d := newDriver(t)
-		s := spec(d.Name())
-		deploy(t, d, s)
-		until(t, d, s.Name, provisioner.StateRunning)
+		d, s, _ := running(t)
 		for range 2 {
 			if err := d.Driver.Destroy(ctx, s.Name); err != nil {
 				t.Fatalf("Destroy: %v", err)
@@ -111,10 +113,7 @@ func ClusterDriver(t *testing.T, newDriver func(t *testing.T) Driver) {
 	})
 	t.Run("Redeploy", func(t *testing.T) {
 		// A name is free again once its cluster is gone.
-		d := newDriver(t)
-		s := spec(d.Name())
-		deploy(t, d, s)
-		until(t, d, s.Name, provisioner.StateRunning)
+		d, s, _ := running(t)
 		if err := d.Driver.Destroy(ctx, s.Name); err != nil {
 			t.Fatal(err)
 		}

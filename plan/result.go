@@ -235,6 +235,25 @@ func Evaluate(p Plan, r *Result, open JUnitOpener) provisioner.JobStatus {
 	return st
 }
 
+// EndSteps marks the step a stopped job was running (or that the stopped
+// script reported as failed without an exit status) as the job ended:
+// timed_out or cancelled with the job, failed otherwise. Runners call it
+// on a job that ended without the script's say.
+func EndSteps(steps []provisioner.StepResult, state provisioner.JobState) {
+	for i := range steps {
+		if steps[i].Status == StepRunning || steps[i].Status == StepFailed && steps[i].ExitCode == -1 {
+			switch state {
+			case provisioner.JobTimedOut:
+				steps[i].Status = StepTimedOut
+			case provisioner.JobCancelled:
+				steps[i].Status = StepCancelled
+			default:
+				steps[i].Status = StepFailed
+			}
+		}
+	}
+}
+
 func readJUnit(open JUnitOpener, path string) (junit.Report, error) {
 	if open == nil {
 		return junit.Report{}, errors.New("no way to read JUnit reports")

@@ -124,33 +124,26 @@ func parseSelector(s string) (selector, error) {
 	return sel, nil
 }
 
-func tighterLo(a, b bound) bound {
-	if !a.set {
-		return b
-	}
-	if !b.set {
-		return a
-	}
-	switch c := cmpVersion(a.v, b.v); {
-	case c > 0:
-		return a
-	case c < 0:
-		return b
-	}
-	return bound{true, a.v, a.incl && b.incl}
-}
+// tighterLo is the tighter of two lower bounds: the higher.
+func tighterLo(a, b bound) bound { return tighter(a, b, 1) }
 
-func tighterHi(a, b bound) bound {
+// tighterHi is the tighter of two upper bounds: the lower.
+func tighterHi(a, b bound) bound { return tighter(a, b, -1) }
+
+// tighter is the tighter of two bounds, an unset one being none: the one
+// further in direction dir (1 up, -1 down), or at the same version the
+// exclusive one.
+func tighter(a, b bound, dir int) bound {
 	if !a.set {
 		return b
 	}
 	if !b.set {
 		return a
 	}
-	switch c := cmpVersion(a.v, b.v); {
-	case c < 0:
-		return a
+	switch c := dir * cmpVersion(a.v, b.v); {
 	case c > 0:
+		return a
+	case c < 0:
 		return b
 	}
 	return bound{true, a.v, a.incl && b.incl}

@@ -361,18 +361,7 @@ func (r *Runner) finish(ctx context.Context, j provisioner.Job, res *plan.Result
 
 // jobEnded is a final status; the step a stopped job was running ends with it.
 func jobEnded(state provisioner.JobState, reason string, steps []provisioner.StepResult) provisioner.JobStatus {
-	for i := range steps {
-		if steps[i].Status == plan.StepRunning || steps[i].Status == plan.StepFailed && steps[i].ExitCode == -1 {
-			switch state {
-			case provisioner.JobTimedOut:
-				steps[i].Status = plan.StepTimedOut
-			case provisioner.JobCancelled:
-				steps[i].Status = plan.StepCancelled
-			default:
-				steps[i].Status = plan.StepFailed
-			}
-		}
-	}
+	plan.EndSteps(steps, state)
 	return provisioner.JobStatus{State: state, Reason: reason, Steps: steps}
 }
 

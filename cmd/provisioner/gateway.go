@@ -80,10 +80,7 @@ Prometheus metrics are served on --metrics-addr (off by default) at /metrics.`,
   provisioner gateway --cluster demo --public --listen :443 --trust-proxy 1 --rate-anonymous 600/m`,
 		Args: cmdutil.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if runF != nil {
-				return runF(o)
-			}
-			return o.run(cmd.Context())
+			return cmdutil.Run(cmd.Context(), o, runF, gatewayRun)
 		},
 	}
 	f := cmd.Flags()
@@ -171,7 +168,7 @@ func (o *gatewayOptions) config(log *slog.Logger) (gateway.Config, error) {
 		Limits: gateway.Limits{Anonymous: lims[0], Member: lims[1], OrgMember: lims[2], Admin: lims[3]}}, nil
 }
 
-func (o *gatewayOptions) run(ctx context.Context) error {
+func gatewayRun(ctx context.Context, o *gatewayOptions) error {
 	log, err := (&serveOptions{io: o.io, LogFormat: o.LogFormat, LogLevel: o.LogLevel}).logger()
 	if err != nil {
 		return err

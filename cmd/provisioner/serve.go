@@ -101,10 +101,7 @@ Identity (--identity):
   provisioner serve --github-org SlideRuleEarth --admin-team admins --github-client-id Iv1.abc`,
 		Args: cmdutil.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if runF != nil {
-				return runF(o)
-			}
-			return o.run(cmd.Context())
+			return cmdutil.Run(cmd.Context(), o, runF, serveRun)
 		},
 	}
 	f := cmd.Flags()
@@ -237,7 +234,7 @@ func (o *serveOptions) validate() error {
 	return nil
 }
 
-func (o *serveOptions) run(ctx context.Context) error {
+func serveRun(ctx context.Context, o *serveOptions) error {
 	if err := o.validate(); err != nil {
 		return err
 	}

@@ -494,7 +494,7 @@ func (r *Runner) Poll(ctx context.Context, j provisioner.Job) (provisioner.JobSt
 	if r.has(j.ID, jobCancelled) {
 		s := status()
 		s.State, s.Reason = provisioner.JobCancelled, "cancelled"
-		endSteps(s.Steps, s.State)
+		plan.EndSteps(s.Steps, s.State)
 		return final(s)
 	}
 	now := r.cfg.Now()
@@ -507,7 +507,7 @@ func (r *Runner) Poll(ctx context.Context, j provisioner.Job) (provisioner.JobSt
 		s := status()
 		s.State = provisioner.JobTimedOut
 		s.Reason = fmt.Sprintf("the job did not end by its deadline (%s); its processes were killed", st.Deadline.Format(time.RFC3339))
-		endSteps(s.Steps, s.State)
+		plan.EndSteps(s.Steps, s.State)
 		return final(s)
 	}
 	if r.alive(st) {
@@ -534,26 +534,8 @@ func (r *Runner) Poll(ctx context.Context, j provisioner.Job) (provisioner.JobSt
 	default:
 		s.State, s.Reason = provisioner.JobError, fmt.Sprintf("the job's script %s without a result; see the job log", r.exitText(st))
 	}
-	endSteps(s.Steps, s.State)
+	plan.EndSteps(s.Steps, s.State)
 	return final(s)
-}
-
-// endSteps marks the step a stopped job was running (or that the stopped
-// script reported as failed without an exit status): timed_out or
-// cancelled with the job, failed otherwise.
-func endSteps(steps []provisioner.StepResult, state provisioner.JobState) {
-	for i := range steps {
-		if steps[i].Status == plan.StepRunning || steps[i].Status == plan.StepFailed && steps[i].ExitCode == -1 {
-			switch state {
-			case provisioner.JobTimedOut:
-				steps[i].Status = plan.StepTimedOut
-			case provisioner.JobCancelled:
-				steps[i].Status = plan.StepCancelled
-			default:
-				steps[i].Status = plan.StepFailed
-			}
-		}
-	}
 }
 
 // Cancel stops every process of the job; Poll then reports it cancelled.

@@ -1,6 +1,7 @@
 // Package cmdutil is what the CLI's commands share: the Factory that hands
 // them their streams, clock and API client, usage errors, the root's global
-// flags, and output helpers (JSON, tables, progress).
+// flags, the skeleton of a command on the API (options, arguments, the call
+// and its JSON or text), and output helpers (JSON, tables, progress).
 package cmdutil
 
 import (

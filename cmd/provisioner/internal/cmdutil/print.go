@@ -36,6 +36,19 @@ func Table(ios *iostreams.IOStreams, header []string, rows [][]string) {
 	}
 }
 
+// TableOf returns a text printer for a list: a Table of a row per item,
+// made by row.
+func TableOf[T any](ios *iostreams.IOStreams, header []string, row func(T) []string) func([]T) error {
+	return func(items []T) error {
+		rows := make([][]string, 0, len(items))
+		for _, it := range items {
+			rows = append(rows, row(it))
+		}
+		Table(ios, header, rows)
+		return nil
+	}
+}
+
 // Dash is s, or "-" for an empty table cell.
 func Dash(s string) string {
 	if s == "" {

@@ -45,10 +45,11 @@ func init() { cobra.AddTemplateFunc("isGroup", isGroup) }
 // groupAnnotation marks a command that only groups others.
 const groupAnnotation = "provisioner/group"
 
-// Group makes cmd a command that only groups subcommands: alone it shows
-// its help, and an unknown subcommand is a usage error. (Cobra would show
-// the help for both, and exit 0.)
-func Group(cmd *cobra.Command) *cobra.Command {
+// Group makes cmd a command that only groups subcommands, adding subs:
+// alone it shows its help, and an unknown subcommand is a usage error.
+// (Cobra would show the help for both, and exit 0.)
+func Group(cmd *cobra.Command, subs ...*cobra.Command) *cobra.Command {
+	cmd.AddCommand(subs...)
 	if cmd.Annotations == nil {
 		cmd.Annotations = map[string]string{}
 	}

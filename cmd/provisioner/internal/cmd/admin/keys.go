@@ -1,6 +1,7 @@
 package admin
 
 import (
+	"context"
 	"fmt"
 	"path/filepath"
 	"time"
@@ -57,16 +58,13 @@ restart.`,
 	cmd.PersistentFlags().StringVar(&opts.Data, "data", f.DataDir, "the service's data directory")
 	cmd.PersistentFlags().DurationVar(&opts.MaxLifetime, "max-token-lifetime", 24*time.Hour, "the service's --user-token-ttl")
 
-	run := map[string]func(*KeysOptions) error{"rotate": keysRotateRun, "list": keysListRun, "revoke": keysRevokeRun}
+	run := map[string]func(context.Context, *KeysOptions) error{"rotate": keysRotateRun, "list": keysListRun, "revoke": keysRevokeRun}
 	runE := func(cmd *cobra.Command, args []string) error {
 		opts.Action, opts.JSON = cmd.Name(), f.JSON
 		if len(args) == 1 {
 			opts.KID = args[0]
 		}
-		if runF != nil {
-			return runF(opts)
-		}
-		return run[opts.Action](opts)
+		return cmdutil.Run(cmd.Context(), opts, runF, run[opts.Action])
 	}
 	cmd.AddCommand(
 		&cobra.Command{Use: "rotate", Short: "Make a new signing key current", Args: cmdutil.NoArgs, RunE: runE},
@@ -76,7 +74,7 @@ restart.`,
 	return cmd
 }
 
-func keysRotateRun(opts *KeysOptions) error {
+func keysRotateRun(_ context.Context, opts *KeysOptions) error {
 	kid, err := keyring.Rotate(keyring.Config{Dir: opts.dir(), MaxTokenLifetime: opts.MaxLifetime})
 	if err != nil {
 		return err
@@ -88,7 +86,7 @@ func keysRotateRun(opts *KeysOptions) error {
 	return nil
 }
 
-func keysListRun(opts *KeysOptions) error {
+func keysListRun(_ context.Context, opts *KeysOptions) error {
 	k, err := keyring.Open(keyring.Config{Dir: opts.dir(), MaxTokenLifetime: opts.MaxLifetime})
 	if err != nil {
 		return err
@@ -105,7 +103,7 @@ func keysListRun(opts *KeysOptions) error {
 	return nil
 }
 
-func keysRevokeRun(opts *KeysOptions) error {
+func keysRevokeRun(_ context.Context, opts *KeysOptions) error {
 	cur, err := keyring.Revoke(keyring.Config{Dir: opts.dir(), MaxTokenLifetime: opts.MaxLifetime}, opts.KID)
 	if err != nil {
 		return err

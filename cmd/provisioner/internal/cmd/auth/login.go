@@ -62,10 +62,7 @@ With none of these, an interactive terminal uses the device flow.`,
 		Args: cmdutil.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			opts.Server, opts.JSON = f.Server, f.JSON
-			if runF != nil {
-				return runF(opts)
-			}
-			return loginRun(cmd.Context(), opts)
+			return cmdutil.Run(cmd.Context(), opts, runF, loginRun)
 		},
 	}
 	cmd.Flags().StringVar(&opts.PAT, "pat", "", "GitHub personal access token")

@@ -32,10 +32,7 @@ logout can be retried.`,
 		Args: cmdutil.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			opts.Server = f.Server
-			if runF != nil {
-				return runF(opts)
-			}
-			return logoutRun(cmd.Context(), opts)
+			return cmdutil.Run(cmd.Context(), opts, runF, logoutRun)
 		},
 	}
 }

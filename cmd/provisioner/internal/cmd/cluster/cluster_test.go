@@ -33,7 +33,7 @@ func TestNewCmdDeploy(t *testing.T) {
 			Timeout: 15 * time.Minute}},
 		{args: "deploy demo --nodes 4 --ttl 90s --version v4.5.1 --public --wait --timeout 1m --json",
 			want: DeployOptions{Request: api.DeployRequest{Cluster: "demo", IsPublic: true, NodeCapacity: 4, TTL: 2, Version: "v4.5.1"},
-				Wait: true, Timeout: time.Minute, JSON: true}},
+				Wait: true, Timeout: time.Minute, APIOptions: cmdutil.APIOptions{JSON: true}}},
 		{args: "deploy demo --private", want: DeployOptions{Request: api.DeployRequest{Cluster: "demo", NodeCapacity: 1, TTL: 60, Version: "latest"},
 			Timeout: 15 * time.Minute}},
 		{args: "deploy", wantErr: "accepts 1 arg(s), received 0"},

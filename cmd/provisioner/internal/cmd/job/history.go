@@ -11,14 +11,11 @@ import (
 	"provisioner/api"
 	"provisioner/client"
 	"provisioner/cmd/provisioner/internal/cmdutil"
-	"provisioner/cmd/provisioner/internal/iostreams"
 )
 
 // HistoryOptions are the options of `provisioner jobs history`.
 type HistoryOptions struct {
-	IO     *iostreams.IOStreams
-	Client func() (*client.Client, error)
-	JSON   bool
+	cmdutil.APIOptions
 
 	Branch string
 	Limit  int
@@ -26,39 +23,23 @@ type HistoryOptions struct {
 
 // NewCmdHistory is `provisioner jobs history`; runF nil is the real run.
 func NewCmdHistory(f *cmdutil.Factory, runF func(*HistoryOptions) error) *cobra.Command {
-	opts := &HistoryOptions{IO: f.IOStreams, Client: f.Client}
-	cmd := &cobra.Command{
+	opts := &HistoryOptions{}
+	cmd := cmdutil.NoArgsCmd(f, &cobra.Command{
 		Use:     "history --branch BRANCH",
 		Short:   "A branch's last TEST runs as a per-step pass/fail grid, with flaky and failing tests (organization members)",
 		Example: "  provisioner jobs history --branch main --limit 10",
-		Args:    cmdutil.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			opts.JSON = f.JSON
-			if runF != nil {
-				return runF(opts)
-			}
-			return historyRun(cmd.Context(), opts)
-		},
-	}
+	}, opts, runF, historyRun)
 	cmd.Flags().StringVar(&opts.Branch, "branch", "main", "the branch (or version) tested")
 	cmd.Flags().IntVar(&opts.Limit, "limit", 20, "at most this many runs (1 to 100)")
 	return cmd
 }
 
 func historyRun(ctx context.Context, opts *HistoryOptions) error {
-	c, err := opts.Client()
-	if err != nil {
-		return err
-	}
-	h, err := c.TestHistory(ctx, opts.Branch, opts.Limit)
-	if err != nil {
-		return err
-	}
-	if opts.JSON {
-		return cmdutil.PrintJSON(opts.IO.Out, h)
-	}
-	printHistory(opts.IO.Out, h, opts.IO.IsStdoutTTY())
-	return nil
+	return cmdutil.Show(&opts.APIOptions, func(c *client.Client) (api.TestHistory, error) { return c.TestHistory(ctx, opts.Branch, opts.Limit) },
+		func(h api.TestHistory) error {
+			printHistory(opts.IO.Out, h, opts.IO.IsStdoutTTY())
+			return nil
+		})
 }
 
 // printHistory writes a history as a grid: a row per step, a column per

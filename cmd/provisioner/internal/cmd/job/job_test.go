@@ -31,7 +31,8 @@ func TestNewCmdStart(t *testing.T) {
 		{kind: provisioner.JobTest, args: "test nightly --version v1.0.0",
 			want: StartOptions{Kind: provisioner.JobTest, Cluster: "nightly", Version: "v1.0.0", Timeout: 4 * time.Hour}},
 		{kind: provisioner.JobRelease, args: "release nightly --version main --wait --timeout 1h --json",
-			want: StartOptions{Kind: provisioner.JobRelease, Cluster: "nightly", Version: "main", Wait: true, Timeout: time.Hour, JSON: true}},
+			want: StartOptions{Kind: provisioner.JobRelease, Cluster: "nightly", Version: "main", Wait: true, Timeout: time.Hour,
+				APIOptions: cmdutil.APIOptions{JSON: true}}},
 		{kind: provisioner.JobTest, args: "test nightly", wantErr: `required flag(s) "version" not set`},
 		{kind: provisioner.JobTest, args: "test nightly --version v1;rm", wantErr: "version"},
 		{kind: provisioner.JobTest, args: "test nightly --version --upload-pack=x", wantErr: "version"},
@@ -64,7 +65,7 @@ func TestNewCmdJobs(t *testing.T) {
 		wantErr string
 	}{
 		{args: "jobs", want: JobsOptions{Filter: provisioner.JobFilter{Limit: 50}}},
-		{args: "jobs abc --json", want: JobsOptions{ID: "abc", JSON: true, Filter: provisioner.JobFilter{Limit: 50}}},
+		{args: "jobs abc --json", want: JobsOptions{ID: "abc", APIOptions: cmdutil.APIOptions{JSON: true}, Filter: provisioner.JobFilter{Limit: 50}}},
 		{args: "jobs --cluster nightly --state failed --limit 5",
 			want: JobsOptions{Filter: provisioner.JobFilter{Cluster: "nightly", State: provisioner.JobFailed, Limit: 5}}},
 		{args: "jobs a b", wantErr: "accepts at most 1 arg(s), received 2"},

@@ -1,6 +1,7 @@
 package job
 
 import (
+	"context"
 	"fmt"
 
 	"github.com/spf13/cobra"
@@ -14,9 +15,7 @@ import (
 // against SlideRule's layout at every release (tag files, made by
 // scripts/make-tags.sh). Local: it talks to no server.
 func NewCmdPlans(f *cmdutil.Factory) *cobra.Command {
-	cmd := cmdutil.Group(&cobra.Command{Use: "plans", Short: "Check TEST and RELEASE plans"})
-	cmd.AddCommand(NewCmdPlansCheck(f, nil))
-	return cmd
+	return cmdutil.Group(&cobra.Command{Use: "plans", Short: "Check TEST and RELEASE plans"}, NewCmdPlansCheck(f, nil))
 }
 
 // PlansCheckOptions are the options of `provisioner plans check`.
@@ -48,10 +47,7 @@ as unchecked with --verbose, and counted. Exit 1 if anything is wrong.`,
 			if opts.Tags == "" {
 				return cmdutil.FlagErrorf("--tags DIR is required")
 			}
-			if runF != nil {
-				return runF(opts)
-			}
-			return plansCheckRun(opts)
+			return cmdutil.Run(cmd.Context(), opts, runF, plansCheckRun)
 		},
 	}
 	cmd.Flags().StringVar(&opts.Tags, "tags", "", "directory of tag files (<tag>.txt)")
@@ -60,7 +56,7 @@ as unchecked with --verbose, and counted. Exit 1 if anything is wrong.`,
 	return cmd
 }
 
-func plansCheckRun(opts *PlansCheckOptions) error {
+func plansCheckRun(_ context.Context, opts *PlansCheckOptions) error {
 	set, err := plan.Load(opts.Plans)
 	if err != nil {
 		return err

@@ -2,6 +2,7 @@
 package version
 
 import (
+	"context"
 	"fmt"
 
 	"github.com/spf13/cobra"
@@ -29,15 +30,12 @@ func NewCmdVersion(f *cmdutil.Factory, runF func(*Options) error) *cobra.Command
 		Args:  cmdutil.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			opts.JSON, opts.Name = f.JSON, cmd.Root().Name()
-			if runF != nil {
-				return runF(opts)
-			}
-			return run(opts)
+			return cmdutil.Run(cmd.Context(), opts, runF, run)
 		},
 	}
 }
 
-func run(opts *Options) error {
+func run(_ context.Context, opts *Options) error {
 	if opts.JSON {
 		return cmdutil.PrintJSON(opts.IO.Out, buildinfo.Get())
 	}
