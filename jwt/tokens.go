@@ -49,9 +49,10 @@ type Config struct {
 
 // Tokens implements provisioner.Tokens. It is safe for concurrent use.
 type Tokens struct {
-	cfg    Config
-	parser *jwt.Parser
-	reuse  *reuseCache
+	cfg      Config
+	parser   *jwt.Parser
+	reuse    *reuseCache
+	verified verifiedCache
 }
 
 var _ provisioner.Tokens = (*Tokens)(nil)

@@ -15,6 +15,9 @@ import (
 // VerifyUser checks a jwt_user of this issuer whose audience names the
 // provisioner: EUNAUTHORIZED for anything else.
 func (t *Tokens) VerifyUser(ctx context.Context, token string) (provisioner.Claims, error) {
+	if c, ok := t.verified.get(ctx, t, token); ok {
+		return c, nil
+	}
 	c, level, typ, err := t.verify(ctx, token, provisioner.TypeUserToken)
 	if err != nil {
 		return provisioner.Claims{}, err
@@ -22,7 +25,9 @@ func (t *Tokens) VerifyUser(ctx context.Context, token string) (provisioner.Clai
 	if !slices.Contains(c.Audience.values, provisioner.AudienceProvisioner) {
 		return provisioner.Claims{}, unauthorized("token is for another audience")
 	}
-	return c.claims(typ, level), nil
+	claims := c.claims(typ, level)
+	t.verified.put(t, token, claims)
+	return claims, nil
 }
 
 // VerifyCluster checks a token presented at cluster: a jwt_cluster whose
