@@ -6,6 +6,8 @@
 # clients, and the ratios. Needs python3 with requests, boto3, cryptography.
 #
 #   scripts/bench-login.sh [N]     # N logins per measurement (default 2000)
+#   BIN=/path/to/provisioner scripts/bench-login.sh   # an older build, for "before"
+#   SERVE_FLAGS="--github-login-cache 0" scripts/bench-login.sh   # every login asks GitHub
 set -euo pipefail
 cd "$(dirname "$0")/.."
 n=${1:-2000}
@@ -19,7 +21,11 @@ trap cleanup EXIT
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 wait_up() { for _ in $(seq 1 100); do curl -sS -o /dev/null "$1" 2>/dev/null && return 0; sleep 0.1; done; echo "no answer at $1" >&2; exit 1; }
 
-go build -o "${work}/provisioner" ./cmd/provisioner
+bin=${BIN:-}
+if [ -z "${bin}" ]; then
+	go build -o "${work}/provisioner" ./cmd/provisioner
+	bin="${work}/provisioner"
+fi
 go build -o "${work}/fakegithub" ./scripts/fakegithub
 go build -o "${work}/load" ./scripts/load
 
@@ -30,9 +36,10 @@ gh="http://127.0.0.1:${gh_port}"
 wait_up "${gh}/user/teams"
 
 p_port=$(free_port)
-"${work}/provisioner" serve --addr "127.0.0.1:${p_port}" --data "${work}/data" --log-level error \
+read -ra extra <<<"${SERVE_FLAGS:-}"
+"${bin}" serve --addr "127.0.0.1:${p_port}" --data "${work}/data" --log-level error \
 	--github-api-url "${gh}" --github-org sliderule-test \
-	--login-rate-source unlimited --login-rate-failure unlimited --login-rate-identity unlimited &
+	--login-rate-source unlimited --login-rate-failure unlimited --login-rate-identity unlimited "${extra[@]}" &
 pids+=($!)
 wait_up "http://127.0.0.1:${p_port}/healthz"
 
