@@ -8,6 +8,8 @@ import (
 
 	"modernc.org/sqlite"
 	sqlite3 "modernc.org/sqlite/lib"
+
+	"provisioner"
 )
 
 // maxGroup bounds the statements of one group commit.
@@ -32,8 +34,10 @@ type committer struct {
 
 	mu      sync.Mutex
 	queue   []groupWrite
-	running bool // a goroutine is committing the queue
-	commits int  // transactions so far, for tests and benchmarks
+	running bool          // a goroutine is committing the queue
+	closed  bool          // the store is closing: no new writes
+	idle    chan struct{} // closed when the running goroutine stops
+	commits int           // transactions so far, for tests and benchmarks
 }
 
 // exec runs query in the next group commit and returns its own outcome: a
@@ -45,28 +49,57 @@ func (c *committer) exec(ctx context.Context, query string, args ...any) error {
 	}
 	w := groupWrite{query: query, args: args, done: make(chan error, 1)}
 	c.mu.Lock()
+	if c.closed {
+		c.mu.Unlock()
+		return provisioner.Errorf(provisioner.EUNAVAILABLE, "the store is closing")
+	}
 	c.queue = append(c.queue, w)
 	if !c.running {
 		c.running = true
-		go c.run()
+		c.idle = make(chan struct{})
+		go c.run(c.idle)
 	}
 	c.mu.Unlock()
 	select {
 	case err := <-w.done:
 		return err
 	case <-ctx.Done():
-		// The write may still land; the caller stops waiting.
-		return ctx.Err()
+	}
+	// Given up while still queued: withdrawn, nothing written. Already in
+	// a transaction: its outcome is the caller's, one commit away, so that
+	// a write reported as failed is never in the database.
+	c.mu.Lock()
+	for i, q := range c.queue {
+		if q.done == w.done {
+			c.queue = append(c.queue[:i:i], c.queue[i+1:]...)
+			c.mu.Unlock()
+			return ctx.Err()
+		}
+	}
+	c.mu.Unlock()
+	return <-w.done
+}
+
+// close refuses new writes and waits for the queued ones to be committed.
+func (c *committer) close() {
+	c.mu.Lock()
+	c.closed = true
+	idle := c.idle
+	running := c.running
+	c.mu.Unlock()
+	if running {
+		<-idle
 	}
 }
 
-// run commits the queue in groups until it is empty.
-func (c *committer) run() {
+// run commits the queue in groups until it is empty, then closes idle.
+func (c *committer) run(idle chan struct{}) {
 	for {
 		c.mu.Lock()
 		n := min(len(c.queue), maxGroup)
 		if n == 0 {
 			c.running = false
+			close(idle)
 			c.mu.Unlock()
 			return
 		}

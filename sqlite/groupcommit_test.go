@@ -2,8 +2,12 @@ package sqlite
 
 import (
 	"context"
+	"database/sql"
+	"errors"
 	"fmt"
 	"path/filepath"
+	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -95,4 +99,72 @@ func BenchmarkAppendAudit(b *testing.B) {
 			}
 		}
 	})
+}
+
+// TestGroupCommitGivenUp: an append whose caller gives up while it waits
+// in the queue is withdrawn (never written, so never reported failed yet
+// saved); Close waits for the appends still queued and refuses new ones.
+func TestGroupCommitGivenUp(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "p.db")
+	db, err := Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	// queueIs waits until the committer holds a group and n writes wait.
+	queueIs := func(n int) {
+		t.Helper()
+		for range 500 {
+			db.group.mu.Lock()
+			ok := db.group.running && len(db.group.queue) == n
+			db.group.mu.Unlock()
+			if ok {
+				return
+			}
+			time.Sleep(2 * time.Millisecond)
+		}
+		t.Fatalf("the queue never held %d writes", n)
+	}
+	hold, release := make(chan struct{}), make(chan struct{})
+	go func() { _ = db.writeTx(ctx, func(*sql.Tx) error { close(hold); <-release; return nil }) }() // holds the writer
+	<-hold
+	first := make(chan error, 1)
+	go func() { first <- db.AppendAudit(ctx, groupEntry("first")) }()
+	queueIs(0) // "first" is the group waiting for the writer
+	short, cancel := context.WithTimeout(ctx, 50*time.Millisecond)
+	defer cancel()
+	if err := db.AppendAudit(short, groupEntry("given-up")); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("an append given up: %v", err)
+	}
+	queued := make(chan error, 1)
+	go func() { queued <- db.AppendAudit(ctx, groupEntry("queued")) }()
+	queueIs(1)
+	closed := make(chan error, 1)
+	go func() { closed <- db.Close() }()
+	close(release)
+	for name, ch := range map[string]chan error{"first": first, "queued": queued, "Close": closed} {
+		if err := <-ch; err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+	}
+	if err := db.AppendAudit(ctx, groupEntry("late")); err == nil {
+		t.Fatal("an append after Close succeeded")
+	}
+	db, err = Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	entries, err := db.ListAudit(ctx, provisioner.AuditFilter{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ids []string
+	for _, e := range entries {
+		ids = append(ids, e.ID)
+	}
+	slices.Sort(ids)
+	if strings.Join(ids, " ") != "first queued" {
+		t.Fatalf("entries %v, want first and queued", ids)
+	}
 }

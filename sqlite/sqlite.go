@@ -192,9 +192,10 @@ func create(path string) error {
 	return nil
 }
 
-// Close closes the database. Pending writes are committed already: every
-// method commits before it returns.
+// Close closes the database. Writes waiting for a group commit are
+// committed first; every other method commits before it returns.
 func (db *DB) Close() error {
+	db.group.close()
 	err := db.w.Close()
 	if db.r != db.w {
 		err = errors.Join(err, db.r.Close())
