@@ -2,7 +2,6 @@ package github
 
 import (
 	"context"
-	"errors"
 	"net/http"
 	"net/url"
 	"regexp"
@@ -97,6 +96,11 @@ func (p *Provider) resolve(ctx context.Context, token, via string) (provisioner.
 	wg.Wait()
 	if uerr != nil {
 		status, mapped := apiError(uerr)
+		if provisioner.ErrorCode(merr) == provisioner.ERATELIMITED && provisioner.ErrorCode(mapped) != provisioner.ERATELIMITED {
+			// GitHub limits us: say so, with when to come back, whatever
+			// the other lookup ran into.
+			return provisioner.User{}, merr
+		}
 		switch {
 		case mapped != nil:
 			return provisioner.User{}, mapped
@@ -160,19 +164,22 @@ func (p *Provider) levelFrom(ctx context.Context, c *gh.Client, u provisioner.Us
 		wg.Go(func() { in[i], errs[i] = p.inTeam(ctx, c, team, login) })
 	}
 	wg.Wait()
-	if err := errors.Join(errs...); err != nil {
-		for _, e := range errs { // the first error, as a provisioner.Error
-			if e != nil {
-				return provisioner.User{}, e
-			}
-		}
-	}
 	if p.cfg.AdminTeam != "" {
+		// The admin team decides alone when it can: an admin's login does
+		// not fail because an allowed team could not be looked up.
+		if errs[0] != nil {
+			return provisioner.User{}, errs[0]
+		}
 		if in[0] {
 			u.Level = provisioner.LevelAdmin
 			return u, nil
 		}
-		in, teams = in[1:], teams[1:]
+		in, teams, errs = in[1:], teams[1:], errs[1:]
+	}
+	for _, err := range errs {
+		if err != nil {
+			return provisioner.User{}, err
+		}
 	}
 	if len(p.cfg.AllowedTeams) == 0 {
 		u.Level = provisioner.LevelOrgMember

@@ -318,3 +318,23 @@ func TestLoginTokenCache(t *testing.T) {
 		t.Error("an hour-long login cache was accepted")
 	}
 }
+
+// TestLoginTokenAdminDespiteTeamFailure: an admin team member logs in as
+// admin though an allowed team's lookup fails at the same time; a member
+// of no admin team gets the failure.
+func TestLoginTokenAdminDespiteTeamFailure(t *testing.T) {
+	srv := githubtest.New(t)
+	srv.AddUser("tok", "alice", 42)
+	srv.SetOrgMembership("alice", org, "active", "member")
+	srv.AddTeamMember(org, "admins", "alice")
+	srv.AddUser("tok2", "bob", 43)
+	srv.SetOrgMembership("bob", org, "active", "member")
+	srv.FailPath("/orgs/"+org+"/teams/devs/memberships/alice", 502)
+	srv.FailPath("/orgs/"+org+"/teams/devs/memberships/bob", 502)
+	p := newProvider(t, srv, func(c *github.Config) { c.AdminTeam, c.AllowedTeams = "admins", []string{"devs"} })
+	if u, err := p.LoginToken(t.Context(), "tok"); err != nil || u.Level != provisioner.LevelAdmin {
+		t.Fatalf("admin with a failing allowed team: %+v %v", u, err)
+	}
+	_, err := p.LoginToken(t.Context(), "tok2")
+	wantCode(t, err, provisioner.EUNAVAILABLE)
+}
