@@ -110,3 +110,13 @@ func (a *audience) UnmarshalJSON(b []byte) error {
 	*a = audience{values: []string{s}}
 	return nil
 }
+
+// cloneClaims copies the lists of c, which callers may change, for the
+// token caches (reuse, verified). OrgRoles stays a list even when empty, as
+// a full verification gives it ("org_roles": [], never null).
+func cloneClaims(c provisioner.Claims) provisioner.Claims {
+	c.Audience = append([]string(nil), c.Audience...)
+	c.OrgRoles = append([]string{}, c.OrgRoles...)
+	c.Teams = append([]string(nil), c.Teams...)
+	return c
+}

@@ -52,10 +52,7 @@ func (c *reuseCache) get(key string, now time.Time, fresh time.Duration) (string
 	if !ok || r.claims.ExpiresAt.Sub(now) < fresh || now.Before(r.claims.IssuedAt) {
 		return "", provisioner.Claims{}, false
 	}
-	cl := r.claims
-	cl.Audience = append([]string(nil), cl.Audience...)
-	cl.OrgRoles = append([]string{}, cl.OrgRoles...)
-	return r.token, cl, true
+	return r.token, cloneClaims(r.claims), true
 }
 
 func (c *reuseCache) put(key, token string, claims provisioner.Claims, now time.Time) {
@@ -72,9 +69,7 @@ func (c *reuseCache) put(key, token string, claims provisioner.Claims, now time.
 		}
 	}
 	// The caller keeps the claims it was handed: keep copies of their lists.
-	claims.Audience = append([]string(nil), claims.Audience...)
-	claims.OrgRoles = append([]string{}, claims.OrgRoles...)
-	c.m[key] = reused{token: token, claims: claims}
+	c.m[key] = reused{token: token, claims: cloneClaims(claims)}
 }
 
 // Forget drops every reused token of the user login, so that a change to

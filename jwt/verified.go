@@ -2,7 +2,6 @@ package jwt
 
 import (
 	"context"
-	"crypto/sha256"
 	"encoding/base64"
 	"encoding/json"
 	"strings"
@@ -35,8 +34,7 @@ type verifiedEntry struct {
 	until  time.Time // the earlier of expiry and verification + verifiedTTL
 }
 
-func (v *verifiedCache) get(ctx context.Context, t *Tokens, token string) (provisioner.Claims, bool) {
-	sum := sha256.Sum256([]byte(token))
+func (v *verifiedCache) get(ctx context.Context, t *Tokens, sum [32]byte) (provisioner.Claims, bool) {
 	v.mu.Lock()
 	e, ok := v.m[sum]
 	v.mu.Unlock()
@@ -49,7 +47,7 @@ func (v *verifiedCache) get(ctx context.Context, t *Tokens, token string) (provi
 	return cloneClaims(e.claims), true
 }
 
-func (v *verifiedCache) put(t *Tokens, token string, c provisioner.Claims) {
+func (v *verifiedCache) put(t *Tokens, token string, sum [32]byte, c provisioner.Claims) {
 	kid := headerKID(token)
 	now := t.cfg.Now()
 	if kid == "" || now.Before(c.NotBefore) {
@@ -60,21 +58,12 @@ func (v *verifiedCache) put(t *Tokens, token string, c provisioner.Claims) {
 		until = c.ExpiresAt
 	}
 	e := verifiedEntry{claims: cloneClaims(c), kid: kid, until: until}
-	sum := sha256.Sum256([]byte(token))
 	v.mu.Lock()
 	defer v.mu.Unlock()
 	if v.m == nil || len(v.m) >= verifiedSize {
 		v.m = make(map[[32]byte]verifiedEntry)
 	}
 	v.m[sum] = e
-}
-
-// cloneClaims copies the slices, which callers may change.
-func cloneClaims(c provisioner.Claims) provisioner.Claims {
-	c.OrgRoles = append([]string(nil), c.OrgRoles...)
-	c.Audience = append([]string(nil), c.Audience...)
-	c.Teams = append([]string(nil), c.Teams...)
-	return c
 }
 
 // headerKID reads the kid of a token that has just verified.

@@ -49,6 +49,19 @@ func TestVerifiedCache(t *testing.T) {
 	if err != nil || !reflect.DeepEqual(again, fresh) {
 		t.Fatalf("remembered %+v, verified afresh %+v (%v)", again, fresh, err)
 	}
+	// A member has no org roles: remembered, still a list ("org_roles": []).
+	guest := provisioner.User{Login: "gus", ID: 7, Level: provisioner.LevelMember}
+	gtok, _, err := toks.IssueUser(context.Background(), guest, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for range 2 {
+		got, err := toks.VerifyUser(context.Background(), gtok)
+		want, ferr := New(Config{Issuer: issuer, Signer: r, Now: clk.Now}).VerifyUser(context.Background(), gtok)
+		if err != nil || ferr != nil || !reflect.DeepEqual(got, want) {
+			t.Fatalf("member: remembered %#v, afresh %#v (%v, %v)", got.OrgRoles, want.OrgRoles, err, ferr)
+		}
+	}
 	// Past the expiry (and the leeway), refused though remembered.
 	clk.Add(5*time.Second + DefaultLeeway + time.Second)
 	if _, err := toks.VerifyUser(context.Background(), tok); provisioner.ErrorCode(err) != provisioner.EUNAUTHORIZED {

@@ -3,6 +3,7 @@ package jwt
 import (
 	"context"
 	"crypto/rsa"
+	"crypto/sha256"
 	"errors"
 	"slices"
 	"strings"
@@ -15,7 +16,8 @@ import (
 // VerifyUser checks a jwt_user of this issuer whose audience names the
 // provisioner: EUNAUTHORIZED for anything else.
 func (t *Tokens) VerifyUser(ctx context.Context, token string) (provisioner.Claims, error) {
-	if c, ok := t.verified.get(ctx, t, token); ok {
+	sum := sha256.Sum256([]byte(token))
+	if c, ok := t.verified.get(ctx, t, sum); ok {
 		return c, nil
 	}
 	c, level, typ, err := t.verify(ctx, token, provisioner.TypeUserToken)
@@ -26,7 +28,7 @@ func (t *Tokens) VerifyUser(ctx context.Context, token string) (provisioner.Clai
 		return provisioner.Claims{}, unauthorized("token is for another audience")
 	}
 	claims := c.claims(typ, level)
-	t.verified.put(t, token, claims)
+	t.verified.put(t, token, sum, claims)
 	return claims, nil
 }
 
