@@ -25,19 +25,20 @@ var loginRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$`)
 // LoginToken resolves a GitHub personal access token (classic or
 // fine-grained) to a user; see the package documentation for the levels.
 func (p *Provider) LoginToken(ctx context.Context, token string) (provisioner.User, error) {
+	token, err := checkToken(token)
+	if err != nil {
+		return provisioner.User{}, err
+	}
 	if p.cfg.LoginCache > 0 {
-		if tok, err := checkToken(token); err == nil {
-			if u, ok := p.logins.get(tok, time.Now()); ok {
-				return u, nil
-			}
+		if u, ok := p.logins.get(token, time.Now()); ok {
+			return u, nil
 		}
 	}
 	ctx, cancel := context.WithTimeout(ctx, p.cfg.Timeout)
 	defer cancel()
 	u, err := p.resolve(ctx, token, "pat")
 	if err == nil && p.cfg.LoginCache > 0 {
-		tok, _ := checkToken(token)
-		p.logins.put(tok, u, time.Now().Add(p.cfg.LoginCache))
+		p.logins.put(token, u, time.Now().Add(p.cfg.LoginCache))
 	}
 	return u, err
 }
