@@ -1,46 +1,26 @@
 package github
 
 import (
-	"crypto/sha256"
-	"sync"
 	"time"
 
 	"provisioner"
+	"provisioner/secretcache"
 )
 
-// maxCachedLogins bounds the login cache; past it the cache starts over.
+// maxCachedLogins bounds the login cache (Config.LoginCache).
 const maxCachedLogins = 4096
 
-// loginCache remembers PAT logins by the SHA-256 of the token (never the
-// token itself) for Config.LoginCache.
-type loginCache struct {
-	mu sync.Mutex
-	m  map[[32]byte]cachedLogin
-}
+// loginCache remembers PAT logins by the SHA-256 of the token, never the
+// token itself.
+type loginCache struct{ c *secretcache.Cache[provisioner.User] }
 
-type cachedLogin struct {
-	user    provisioner.User
-	expires time.Time
-}
-
-func (c *loginCache) get(token string, now time.Time) (provisioner.User, bool) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	e, ok := c.m[sha256.Sum256([]byte(token))]
-	if !ok || !now.Before(e.expires) {
-		return provisioner.User{}, false
-	}
-	u := e.user
+func (l loginCache) get(token string, now time.Time) (provisioner.User, bool) {
+	u, ok := l.c.Get(secretcache.Key(token), now)
 	u.Teams = append([]string(nil), u.Teams...)
-	return u, true
+	return u, ok
 }
 
-func (c *loginCache) put(token string, u provisioner.User, until time.Time) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.m == nil || len(c.m) >= maxCachedLogins {
-		c.m = make(map[[32]byte]cachedLogin)
-	}
+func (l loginCache) put(token string, u provisioner.User, until time.Time) {
 	u.Teams = append([]string(nil), u.Teams...)
-	c.m[sha256.Sum256([]byte(token))] = cachedLogin{user: u, expires: until}
+	l.c.Put(secretcache.Key(token), u, until)
 }

@@ -31,6 +31,8 @@ import (
 	"strings"
 	"time"
 
+	"provisioner/secretcache"
+
 	"provisioner"
 )
 
@@ -127,6 +129,7 @@ func New(cfg Config) (*Provider, error) {
 	}
 	p := &Provider{cfg: cfg, client: client}
 	p.devices.m = make(map[string]deviceFlow)
+	p.logins = loginCache{secretcache.New[provisioner.User](maxCachedLogins)}
 	p.actions.sem = make(chan struct{}, 1)
 	return p, nil
 }

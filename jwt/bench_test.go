@@ -68,7 +68,7 @@ func BenchmarkVerifyUser(b *testing.B) {
 	}
 	b.ReportAllocs()
 	for b.Loop() {
-		toks.verified = verifiedCache{} // the full check every time
+		toks.verified = newVerifiedCache() // the full check every time
 		if _, err := toks.VerifyUser(ctx, tok); err != nil {
 			b.Fatal(err)
 		}

@@ -80,8 +80,9 @@ func New(cfg Config) *Tokens {
 		cfg.Now = func() time.Time { return provisioner.Now() }
 	}
 	return &Tokens{
-		cfg:   cfg,
-		reuse: newReuseCache(reuseCacheSize),
+		cfg:      cfg,
+		reuse:    newReuseCache(reuseCacheSize),
+		verified: newVerifiedCache(),
 		parser: jwt.NewParser(
 			jwt.WithValidMethods([]string{AlgRS256}),
 			jwt.WithExpirationRequired(),

@@ -5,8 +5,9 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"strings"
-	"sync"
 	"time"
+
+	"provisioner/secretcache"
 
 	"provisioner"
 )
@@ -24,21 +25,21 @@ const (
 // hit still checks the expiry, and that the signing key is still
 // published: a revoked key ends its tokens' entries at once.
 type verifiedCache struct {
-	mu sync.Mutex
-	m  map[[32]byte]verifiedEntry
+	c *secretcache.Cache[verifiedEntry]
+}
+
+func newVerifiedCache() verifiedCache {
+	return verifiedCache{secretcache.New[verifiedEntry](verifiedSize)}
 }
 
 type verifiedEntry struct {
 	claims provisioner.Claims
 	kid    string
-	until  time.Time // the earlier of expiry and verification + verifiedTTL
 }
 
-func (v *verifiedCache) get(ctx context.Context, t *Tokens, sum [32]byte) (provisioner.Claims, bool) {
-	v.mu.Lock()
-	e, ok := v.m[sum]
-	v.mu.Unlock()
-	if !ok || !t.cfg.Now().Before(e.until) {
+func (v verifiedCache) get(ctx context.Context, t *Tokens, key [32]byte) (provisioner.Claims, bool) {
+	e, ok := v.c.Get(key, t.cfg.Now())
+	if !ok {
 		return provisioner.Claims{}, false
 	}
 	if _, err := t.cfg.Keys.PublicKey(ctx, e.kid); err != nil {
@@ -47,7 +48,8 @@ func (v *verifiedCache) get(ctx context.Context, t *Tokens, sum [32]byte) (provi
 	return cloneClaims(e.claims), true
 }
 
-func (v *verifiedCache) put(t *Tokens, token string, sum [32]byte, c provisioner.Claims) {
+// put remembers c until the earlier of its expiry and verifiedTTL from now.
+func (v verifiedCache) put(t *Tokens, token string, key [32]byte, c provisioner.Claims) {
 	kid := headerKID(token)
 	now := t.cfg.Now()
 	if kid == "" || now.Before(c.NotBefore) {
@@ -57,13 +59,7 @@ func (v *verifiedCache) put(t *Tokens, token string, sum [32]byte, c provisioner
 	if c.ExpiresAt.Before(until) {
 		until = c.ExpiresAt
 	}
-	e := verifiedEntry{claims: cloneClaims(c), kid: kid, until: until}
-	v.mu.Lock()
-	defer v.mu.Unlock()
-	if v.m == nil || len(v.m) >= verifiedSize {
-		v.m = make(map[[32]byte]verifiedEntry)
-	}
-	v.m[sum] = e
+	v.c.Put(key, verifiedEntry{claims: cloneClaims(c), kid: kid}, until)
 }
 
 // headerKID reads the kid of a token that has just verified.

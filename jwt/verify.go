@@ -3,10 +3,11 @@ package jwt
 import (
 	"context"
 	"crypto/rsa"
-	"crypto/sha256"
 	"errors"
 	"slices"
 	"strings"
+
+	"provisioner/secretcache"
 
 	"github.com/golang-jwt/jwt/v5"
 
@@ -16,8 +17,8 @@ import (
 // VerifyUser checks a jwt_user of this issuer whose audience names the
 // provisioner: EUNAUTHORIZED for anything else.
 func (t *Tokens) VerifyUser(ctx context.Context, token string) (provisioner.Claims, error) {
-	sum := sha256.Sum256([]byte(token))
-	if c, ok := t.verified.get(ctx, t, sum); ok {
+	key := secretcache.Key(token)
+	if c, ok := t.verified.get(ctx, t, key); ok {
 		return c, nil
 	}
 	c, level, typ, err := t.verify(ctx, token, provisioner.TypeUserToken)
@@ -28,7 +29,7 @@ func (t *Tokens) VerifyUser(ctx context.Context, token string) (provisioner.Clai
 		return provisioner.Claims{}, unauthorized("token is for another audience")
 	}
 	claims := c.claims(typ, level)
-	t.verified.put(t, token, sum, claims)
+	t.verified.put(t, token, key, claims)
 	return claims, nil
 }
 
