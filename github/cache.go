@@ -12,7 +12,9 @@ const maxCachedLogins = 4096
 
 // loginCache remembers PAT logins by the SHA-256 of the token, never the
 // token itself.
-type loginCache struct{ c *secretcache.Cache[provisioner.User] }
+type loginCache struct {
+	c *secretcache.Cache[provisioner.User]
+}
 
 func (l loginCache) get(token string, now time.Time) (provisioner.User, bool) {
 	u, ok := l.c.Get(secretcache.Key(token), now)
