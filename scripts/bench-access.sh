@@ -9,16 +9,8 @@
 #   BIN=/path/to/provisioner scripts/bench-access.sh   # an older build, for "before"
 set -euo pipefail
 cd "$(dirname "$0")/.."
-work=$(mktemp -d)
-pids=()
-cleanup() { kill "${pids[@]}" 2>/dev/null || true; wait 2>/dev/null || true; rm -rf "${work}"; }
-trap cleanup EXIT
-bin=${BIN:-}
-if [ -z "${bin}" ]; then
-	go build -o "${work}/provisioner" ./cmd/provisioner
-	bin="${work}/provisioner"
-fi
-go build -o "${work}/load" ./scripts/load
+# shellcheck source-path=SCRIPTDIR source=bench-lib.sh
+. scripts/bench-lib.sh
 
 python3 - "${work}/id.json" <<'PY'
 import json, sys
@@ -26,12 +18,12 @@ users = [{"token": "dev-admin-token", "login": "dev-admin", "id": 1001, "level":
 users += [{"token": "u%02d-token" % i, "login": "u%02d" % i, "id": 2000 + i, "level": "org_member"} for i in range(20)]
 json.dump({"org": "sliderule", "users": users}, open(sys.argv[1], "w"))
 PY
-port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+port=$(free_port)
 p="http://127.0.0.1:${port}"
 "${bin}" serve --addr "127.0.0.1:${port}" --data "${work}/data" --identity "static:${work}/id.json" --log-level error \
 	--login-rate-source unlimited --login-rate-failure unlimited --login-rate-identity unlimited &
 pids+=($!)
-for _ in $(seq 1 100); do curl -sS -o /dev/null "${p}/healthz" 2>/dev/null && break; sleep 0.1; done
+wait_up "${p}/healthz"
 
 login() { curl -sS -H 'Content-Type: application/json' -d "{\"pat\":\"$1\"}" "${p}/auth/github/pat" |
 	python3 -c 'import json,sys; print(json.load(sys.stdin)["token"])'; }

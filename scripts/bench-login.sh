@@ -13,21 +13,9 @@ cd "$(dirname "$0")/.."
 n=${1:-2000}
 ref=${SLIDERULE_REF:-$(cd .. && pwd)/shared/sliderule-ref}
 anchor=${ANCHOR:-$(cd .. && pwd)/shared/bench/anchor_pat_login.py}
-work=$(mktemp -d)
-pids=()
-cleanup() { kill "${pids[@]}" 2>/dev/null || true; wait 2>/dev/null || true; rm -rf "${work}"; }
-trap cleanup EXIT
-
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-wait_up() { for _ in $(seq 1 100); do curl -sS -o /dev/null "$1" 2>/dev/null && return 0; sleep 0.1; done; echo "no answer at $1" >&2; exit 1; }
-
-bin=${BIN:-}
-if [ -z "${bin}" ]; then
-	go build -o "${work}/provisioner" ./cmd/provisioner
-	bin="${work}/provisioner"
-fi
+# shellcheck source-path=SCRIPTDIR source=bench-lib.sh
+. scripts/bench-lib.sh
 go build -o "${work}/fakegithub" ./scripts/fakegithub
-go build -o "${work}/load" ./scripts/load
 
 gh_port=$(free_port)
 "${work}/fakegithub" -addr "127.0.0.1:${gh_port}" 2>/dev/null &

@@ -34,5 +34,5 @@ func TestShellcheck(t *testing.T) {
 	if len(files) < 5 {
 		t.Fatalf("found only %v", files)
 	}
-	testkit.Shellcheck(t, []string{"-S", "warning"}, files...)
+	testkit.Shellcheck(t, []string{"-x", "-S", "warning"}, files...) // -x: follows what a script sources
 }
