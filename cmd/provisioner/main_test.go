@@ -342,6 +342,8 @@ func TestServeBadFlags(t *testing.T) {
 		{"serve", "--log-format", "xml"},
 		{"serve", "--actions-audience", "x"}, // needs --github-org
 		{"serve", "--actions-rules", `[{"level":"root"}]`},
+		{"serve", "--github-login-cache", "10m"},
+		{"serve", "--github-login-cache", "-1s"},
 	} {
 		args = append(args, "--data", t.TempDir(), "--addr", "127.0.0.1:0")
 		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
