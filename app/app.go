@@ -72,6 +72,10 @@ type Config struct {
 	// Reap, when set, ends job machines that outlived their jobs; the
 	// reconcile sweep calls it.
 	Reap func(ctx context.Context) error
+
+	// Notices says who hears of destroys to come and of failures
+	// (notice.go); no sinks: nobody.
+	Notices NoticeConfig
 }
 
 // App implements the seed's functions.
@@ -98,6 +102,7 @@ type App struct {
 	keys            KeyLister
 
 	lifecycle
+	notices  notices
 	jobs     jobsConfig
 	locks    keyedMutex
 	watchers watchers
@@ -143,7 +148,7 @@ func New(c Config) *App {
 		sessionTTL: c.SessionCacheTTL, membership: c.Membership, membershipEvery: c.MembershipRecheck, keys: c.Keys,
 		lifecycle: lifecycle{driver: c.Driver, scheduler: c.Scheduler, limits: c.Limits.withDefaults(), publicCluster: c.PublicCluster,
 			deployTimeout: c.DeployTimeout, destroyTimeout: c.DestroyTimeout, poll: c.Poll},
-		rt: runtimeState{maxAge: c.HealthMaxAge}}
+		rt: runtimeState{maxAge: c.HealthMaxAge}, notices: notices{NoticeConfig: c.Notices.withDefaults()}}
 }
 
 // Caller is who makes a request and from where, for authorization and audit.

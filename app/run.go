@@ -58,6 +58,9 @@ func (a *App) Reconcile(ctx context.Context) error {
 		if ctx.Err() != nil {
 			return ctx.Err()
 		}
+		if err := a.noticeBeforeDestroy(ctx, cl); err != nil {
+			a.log.Warn("sweep: notice", "cluster", cl.Name, "err", err)
+		}
 		switch {
 		case cl.State == provisioner.StateDeploying || cl.State == provisioner.StateDestroying:
 			if err := a.advance(ctx, cl.Name); err != nil {

@@ -22,19 +22,19 @@ func longAnswer(done bool, op provisioner.Operation, status any) (any, error) {
 	return reply{http.StatusAccepted, api.PendingOp{Status: "pending", Operation: op}}, nil
 }
 
-func longResult(r app.Result, err error) (any, error) {
+func (s *Server) longResult(r app.Result, err error) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	return longAnswer(r.Done, r.Operation, api.StatusOf(r.Cluster))
+	return longAnswer(r.Done, r.Operation, s.statusOf(r.Cluster))
 }
 
 // statusAnswer answers a cluster's status, or err.
-func statusAnswer(cl provisioner.Cluster, err error) (any, error) {
+func (s *Server) statusAnswer(cl provisioner.Cluster, err error) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	return api.StatusOf(cl), nil
+	return s.statusOf(cl), nil
 }
 
 // ttl turns the Python client's TTL minutes into a duration. Negative
@@ -52,14 +52,14 @@ func (s *Server) deploy() http.HandlerFunc {
 		if err != nil {
 			return nil, err
 		}
-		return longResult(s.app.Deploy(r.Context(), c, app.DeployRequest{Cluster: req.Cluster, IsPublic: req.IsPublic,
+		return s.longResult(s.app.Deploy(r.Context(), c, app.DeployRequest{Cluster: req.Cluster, IsPublic: req.IsPublic,
 			NodeCapacity: req.NodeCapacity, TTL: d, Version: req.Version, Team: req.Team}))
 	})
 }
 
 func (s *Server) destroy() http.HandlerFunc {
 	return endpoint(s, true, false, func(r *http.Request, c app.Caller, req api.ClusterRequest) (any, error) {
-		return longResult(s.app.Destroy(r.Context(), c, req.Cluster))
+		return s.longResult(s.app.Destroy(r.Context(), c, req.Cluster))
 	})
 }
 
@@ -69,7 +69,7 @@ func (s *Server) extend() http.HandlerFunc {
 		if err != nil {
 			return nil, err
 		}
-		return statusAnswer(s.app.Extend(r.Context(), c, req.Cluster, d))
+		return s.statusAnswer(s.app.Extend(r.Context(), c, req.Cluster, d))
 	})
 }
 
@@ -79,13 +79,13 @@ func (s *Server) scheduleDestroy() http.HandlerFunc {
 		if err != nil {
 			return nil, provisioner.Errorf(provisioner.EINVALID, "time must be an RFC 3339 time such as 2026-01-02T15:04:05Z")
 		}
-		return statusAnswer(s.app.ScheduleDestroy(r.Context(), c, req.Cluster, at))
+		return s.statusAnswer(s.app.ScheduleDestroy(r.Context(), c, req.Cluster, at))
 	})
 }
 
 func (s *Server) status() http.HandlerFunc {
 	return endpoint(s, true, false, func(r *http.Request, c app.Caller, req api.ClusterRequest) (any, error) {
-		return statusAnswer(s.app.Status(r.Context(), c, req.Cluster))
+		return s.statusAnswer(s.app.Status(r.Context(), c, req.Cluster))
 	})
 }
 
