@@ -436,7 +436,9 @@ func TestFailingSinkNeverBlocksDestroy(t *testing.T) {
 	// delivers before it returns, and hangs.
 	f.clock.Set(t0.Add(110 * time.Minute))
 	fired := make(chan error, 1)
-	go func() { fired <- f.app.FireDestroy(bg, provisioner.NoticeKey("c1", 10*time.Minute), t0.Add(110*time.Minute)) }()
+	go func() {
+		fired <- f.app.FireDestroy(bg, provisioner.NoticeKey("c1", 10*time.Minute), t0.Add(110*time.Minute))
+	}()
 	<-hang.calls
 	f.clock.Set(t0.Add(2 * time.Hour))
 	if err := f.app.FireDestroy(bg, "c1", t0.Add(2*time.Hour)); err != nil {
