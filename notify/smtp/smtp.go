@@ -12,13 +12,13 @@ import (
 	"mime"
 	"mime/quotedprintable"
 	"net"
-	"net/mail"
 	"net/smtp"
 	"net/textproto"
 	"strings"
 	"time"
 
 	"provisioner"
+	"provisioner/notify"
 )
 
 // The ways to secure the connection.
@@ -72,60 +72,23 @@ func New(c Config) (*Sink, error) {
 	if c.Hello == "" {
 		c.Hello = "localhost"
 	}
-	from, err := Address(c.From)
+	from, err := notify.Address(c.From)
 	if err != nil {
 		return nil, err
 	}
-	if len(c.To) == 0 {
-		return nil, provisioner.Errorf(provisioner.EINVALID, "name at least one address to send notices to")
+	to, err := notify.Addresses(c.To)
+	if err != nil {
+		return nil, err
 	}
-	s := &Sink{c: c, host: host, from: from}
-	for _, a := range c.To {
-		addr, err := Address(a)
-		if err != nil {
-			return nil, err
-		}
-		s.to = append(s.to, addr)
-	}
-	return s, nil
-}
-
-// Address checks one bare email address ("ops@example.org").
-func Address(a string) (string, error) {
-	m, err := mail.ParseAddress(a)
-	if err != nil || m.Name != "" || m.Address != a || strings.ContainsAny(a, "\r\n<>") {
-		return "", provisioner.Errorf(provisioner.EINVALID, "%q is not an email address such as ops@example.org", a)
-	}
-	return a, nil
+	return &Sink{c: c, host: host, from: from, to: to}, nil
 }
 
 // Name is "smtp".
 func (s *Sink) Name() string { return "smtp" }
 
-// Recipients are the sink's addresses and the valid ones of n.To, once
-// each.
-func Recipients(to []string, n provisioner.Notice) []string {
-	out := append([]string(nil), to...)
-	for _, a := range n.To {
-		if _, err := Address(a); err == nil && !contains(out, a) {
-			out = append(out, a)
-		}
-	}
-	return out
-}
-
-func contains(list []string, s string) bool {
-	for _, v := range list {
-		if strings.EqualFold(v, s) {
-			return true
-		}
-	}
-	return false
-}
-
 // Send mails n once to the sink's addresses and n.To.
 func (s *Sink) Send(ctx context.Context, n provisioner.Notice) error {
-	rcpt := Recipients(s.to, n)
+	rcpt := notify.Recipients(s.to, n)
 	msg, err := Message(s.from, rcpt, n)
 	if err != nil {
 		return err
