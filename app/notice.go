@@ -46,9 +46,6 @@ type NoticeConfig struct {
 	Sleep func(ctx context.Context, d time.Duration) error
 }
 
-// DefaultNoticeLeads are the lead times when none are configured.
-var DefaultNoticeLeads = []time.Duration{60 * time.Minute, 10 * time.Minute}
-
 // noticeEvents is where a notice about no cluster is recorded: no
 // cluster's name has an underscore.
 const noticeEvents = "_notices"

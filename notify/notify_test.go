@@ -30,3 +30,27 @@ func TestRecipients(t *testing.T) {
 		t.Fatalf("%v", got)
 	}
 }
+
+func TestConfig(t *testing.T) {
+	sinks, err := Config{WebhookURL: "https://hooks.example.org/p", WebhookSecret: "0123456789abcdef0123",
+		SlackURL: "https://hooks.slack.example/services/T/B/X", DashboardURL: "https://provisioner.example.org"}.HTTPSinks()
+	if err != nil || len(sinks) != 2 || sinks[0].Name() != "webhook" || sinks[1].Name() != "slack" {
+		t.Fatalf("%v %v", sinks, err)
+	}
+	if sinks, err := (Config{}).HTTPSinks(); err != nil || len(sinks) != 0 {
+		t.Fatalf("none: %v %v", sinks, err)
+	}
+	for name, c := range map[string]Config{
+		"short secret":     {WebhookURL: "https://h.example/p", WebhookSecret: "short"},
+		"no secret":        {WebhookURL: "https://h.example/p"},
+		"secret alone":     {WebhookSecret: "0123456789abcdef0123"},
+		"bad slack":        {SlackURL: "hooks.slack.com/x"},
+		"bad dashboard":    {DashboardURL: "javascript:alert(1)"},
+		"dashboard query":  {DashboardURL: "https://d.example/?x=1"},
+		"webhook with pwd": {WebhookURL: "https://u:p@h.example/p", WebhookSecret: "0123456789abcdef0123"},
+	} {
+		if _, err := c.HTTPSinks(); provisioner.ErrorCode(err) != provisioner.EINVALID {
+			t.Errorf("%s: %v", name, err)
+		}
+	}
+}

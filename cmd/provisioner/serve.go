@@ -82,6 +82,8 @@ type serveOptions struct {
 	GitHubToken       string
 	MembershipRecheck time.Duration
 	LoginCache        time.Duration
+
+	Notices noticeFlags
 }
 
 // newCmdServe is `provisioner serve`; runF nil is the real run.
@@ -169,6 +171,7 @@ Identity (--identity):
 		f.StringVar(&o.LoginRates[i], "login-rate-"+l.name, ratelimit.FormatRate(l.lim.Rate), "rate limit of "+l.help+" (N/s, N/m, N/h, unlimited)")
 		f.IntVar(&o.LoginBursts[i], "login-burst-"+l.name, l.lim.Burst, "burst of --login-rate-"+l.name)
 	}
+	o.Notices.add(f)
 	f.BoolVar(&o.NoDevicePacing, "no-device-pacing", false, "do not enforce device codes' poll interval locally (tests)")
 	_ = f.MarkHidden("no-device-pacing")
 	f.StringVar(&o.LogFormat, "log-format", "text", "log format: text or json")
@@ -246,6 +249,10 @@ func serveRun(ctx context.Context, o *serveOptions) error {
 	if err != nil {
 		return err
 	}
+	notices, err := o.Notices.config()
+	if err != nil {
+		return err
+	}
 	cfg, err := o.backendConfig(log)
 	if err != nil {
 		return err
@@ -271,7 +278,7 @@ func serveRun(ctx context.Context, o *serveOptions) error {
 		Tokens: jwt.New(jwt.Config{Issuer: b.Issuer, Signer: b.Signer, UserTTL: o.UserTokenTTL, ClusterTTL: o.ClusterTokenTTL}), Keys: b.Signer,
 		Identity: b.Identity, Device: b.Device, Actions: b.Actions, Membership: b.Membership, MembershipRecheck: recheck,
 		Affiliates: b.Affiliates, Driver: b.Driver, Runner: b.Runner, Logs: b.Logs, JobTimeout: o.JobTimeout, TestCluster: o.TestCluster,
-		Signatures: b.Signatures.Policy})
+		Signatures: b.Signatures.Policy, Notices: notices})
 	srv := phttp.NewServer(phttp.Config{App: a, Keys: b.Signer, Issuer: b.Issuer, Logger: log, DevicePace: o.DevicePace,
 		TrustedProxies: o.TrustedProxies, Signatures: b.Signatures})
 	// The HTTP server, the backend's work and the sweep stop together.

@@ -1,0 +1,60 @@
+package notify
+
+import (
+	"net/url"
+	"time"
+
+	"provisioner"
+	"provisioner/notify/webhook"
+)
+
+// DefaultLeads are the notice lead times before a destroy when none are
+// configured: an hour and ten minutes before.
+var DefaultLeads = []time.Duration{time.Hour, 10 * time.Minute}
+
+// Config is what both backends read of notices: the serve flags
+// --notice-* and the Lambda's PROVISIONER_NOTICE_* (the same names). The
+// email sink is the backend's own: SMTP embedded, SES on AWS.
+type Config struct {
+	WebhookURL    string
+	WebhookSecret string
+	SlackURL      string
+	EmailFrom     string
+	EmailTo       []string
+	// Leads are the lead times before a destroy (DefaultLeads unless
+	// configured; none for "none").
+	Leads []time.Duration
+	// DashboardURL is the base of a cluster's link in its notices.
+	DashboardURL string
+}
+
+// Email reports whether email notices are asked for.
+func (c Config) Email() bool { return c.EmailFrom != "" || len(c.EmailTo) > 0 }
+
+// HTTPSinks returns the webhook and Slack sinks c names, or EINVALID.
+func (c Config) HTTPSinks() ([]provisioner.NoticeSink, error) {
+	var out []provisioner.NoticeSink
+	if c.WebhookURL != "" {
+		s, err := webhook.New(webhook.Config{URL: c.WebhookURL, Secret: []byte(c.WebhookSecret)})
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, s)
+	} else if c.WebhookSecret != "" {
+		return nil, provisioner.Errorf(provisioner.EINVALID, "a webhook secret without a webhook URL")
+	}
+	if c.SlackURL != "" {
+		s, err := webhook.NewSlack(c.SlackURL, nil)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, s)
+	}
+	if c.DashboardURL != "" {
+		u, err := url.Parse(c.DashboardURL)
+		if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" || u.User != nil || u.RawQuery != "" || u.Fragment != "" {
+			return nil, provisioner.Errorf(provisioner.EINVALID, "the dashboard URL must be http(s)://HOST[/PATH]")
+		}
+	}
+	return out, nil
+}
