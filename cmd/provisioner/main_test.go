@@ -348,7 +348,7 @@ func TestServeBadFlags(t *testing.T) {
 		{"serve", "--notice-leads", "10m,10m"},
 		{"serve", "--notice-webhook-url", "https://hooks.example.org/x"}, // no secret
 		{"serve", "--notice-webhook-url", "ftp://x/y", "--notice-webhook-secret", "0123456789abcdef"},
-		{"serve", "--notice-email-to", "ops@example.org"}, // no --notice-smtp
+		{"serve", "--notice-email-to", "ops@example.org"},                                          // no --notice-smtp
 		{"serve", "--notice-smtp", "mail.example.org:587", "--notice-email-to", "ops@example.org"}, // no sender
 		{"serve", "--notice-smtp", "mail.example.org:25", "--notice-smtp-tls", "none", "--notice-smtp-user", "u",
 			"--notice-email-from", "p@example.org", "--notice-email-to", "ops@example.org"},
