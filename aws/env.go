@@ -185,6 +185,7 @@ var Env = []envVar{
 		}
 		return nil
 	}},
+	{"PROVISIONER_NOTICE_OWNERS", false, "true (default): email notices about a cluster to its owner too, at their public GitHub address", boolean(func(c *Config) *bool { return &c.Notify.Owners })},
 	{"PROVISIONER_DASHBOARD_URL", false, "public base URL of the dashboard: notices link to URL/#/clusters/NAME", str(func(c *Config) *string { return &c.Notify.DashboardURL })},
 }
 
@@ -192,7 +193,7 @@ var Env = []envVar{
 // Lambda). It names every required variable missing and every bad value.
 func FromEnv(getenv func(string) string) (Config, error) {
 	c := Config{SignaturePolicy: provisioner.SignaturesOff, GitHub: github.Config{LoginCache: 10 * time.Second},
-		Notify: notify.Config{Leads: slices.Clone(notify.DefaultLeads)}}
+		Notify: notify.Config{Leads: slices.Clone(notify.DefaultLeads), Owners: true}}
 	var missing, bad []string
 	for _, e := range Env {
 		v := getenv(e.Name)

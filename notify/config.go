@@ -26,6 +26,20 @@ type Config struct {
 	Leads []time.Duration
 	// DashboardURL is the base of a cluster's link in its notices.
 	DashboardURL string
+	// Owners sends email notices about a cluster to its owner too, at the
+	// address the owner publishes on GitHub (when there is one).
+	Owners bool
+}
+
+// Contacts is what finds owners' addresses, when email notices go to
+// owners: the identity provider, if it knows addresses (GitHub does; a
+// static identity file does not).
+func (c Config) Contacts(identity any) provisioner.Contacts {
+	if !c.Owners || !c.Email() {
+		return nil
+	}
+	contacts, _ := identity.(provisioner.Contacts)
+	return contacts
 }
 
 // Email reports whether email notices are asked for.

@@ -1,6 +1,7 @@
 package notify
 
 import (
+	"context"
 	"slices"
 	"testing"
 
@@ -52,5 +53,26 @@ func TestConfig(t *testing.T) {
 		if _, err := c.HTTPSinks(); provisioner.ErrorCode(err) != provisioner.EINVALID {
 			t.Errorf("%s: %v", name, err)
 		}
+	}
+}
+
+type knows struct{}
+
+func (knows) Email(context.Context, string) (string, error) { return "a@example.org", nil }
+
+// TestContacts: owners get email only when email is configured, asked
+// for, and the identity knows addresses.
+func TestContacts(t *testing.T) {
+	email := Config{EmailFrom: "p@example.org", EmailTo: []string{"o@example.org"}, Owners: true}
+	if email.Contacts(knows{}) == nil {
+		t.Error("no contacts with email and owners on")
+	}
+	if email.Contacts(struct{}{}) != nil {
+		t.Error("contacts from an identity that knows no addresses")
+	}
+	off := email
+	off.Owners = false
+	if off.Contacts(knows{}) != nil || (Config{Owners: true}).Contacts(knows{}) != nil {
+		t.Error("contacts without email or with owners off")
 	}
 }

@@ -34,6 +34,7 @@ func (n *noticeFlags) add(f *pflag.FlagSet) {
 	f.StringVar(&n.SMTPPassword, "notice-smtp-password", "", "SMTP password (env PROVISIONER_NOTICE_SMTP_PASSWORD)")
 	f.StringVar(&n.SMTPTLS, "notice-smtp-tls", smtp.TLSStartTLS, "SMTP security: starttls (required), tls (from the start) or none (a local relay)")
 	f.StringVar(&n.Leads, "notice-leads", "60m,10m", "when notices go out before a scheduled destroy (whole minutes, at most 5, or none)")
+	f.BoolVar(&n.Owners, "notice-owners", true, "email notices about a cluster to its owner too, at the address they publish on GitHub")
 	f.StringVar(&n.DashboardURL, "dashboard-url", "", "public base URL of the dashboard: notices link to URL/#/clusters/NAME")
 }
 

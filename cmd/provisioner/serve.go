@@ -265,6 +265,7 @@ func serveRun(ctx context.Context, o *serveOptions) error {
 		return err
 	}
 	defer b.Close()
+	notices.Contacts = o.Notices.Contacts(b.Identity)
 
 	var recheck time.Duration // the membership re-check's, when there is one
 	if b.Membership != nil {
