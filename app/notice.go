@@ -248,9 +248,9 @@ func (a *App) destroyNotice(cl provisioner.Cluster, d time.Time, lead time.Durat
 	fmt.Fprintf(&b, "Cluster %s%s will be destroyed at %s, in %s.\n", cl.Name, ownedBy(cl.CreatedBy), d.UTC().Format(time.RFC3339), in)
 	if left > GuardWindow {
 		n.ExtendCommand = fmt.Sprintf("provisioner extend %s --ttl %s", cl.Name, provisioner.FormatLead(a.limits.DefaultTTL.Round(time.Minute)))
-		fmt.Fprintf(&b, "To keep it longer, run: %s\n(extending is possible until %s before the destroy).\n", n.ExtendCommand, GuardWindow)
+		fmt.Fprintf(&b, "To keep it longer, run: %s\n(extending is possible until %s before the destroy).\n", n.ExtendCommand, provisioner.FormatLead(GuardWindow))
 	} else {
-		fmt.Fprintf(&b, "It is within %s of its destroy and can no longer be extended.\n", GuardWindow)
+		fmt.Fprintf(&b, "It is within %s of its destroy and can no longer be extended.\n", provisioner.FormatLead(GuardWindow))
 	}
 	if n.URL != "" {
 		fmt.Fprintf(&b, "Dashboard: %s\n", n.URL)

@@ -122,12 +122,35 @@ func TestAWSNotices(t *testing.T) {
 		t.Errorf("%d notice.sent events", sent)
 	}
 
+	// The 10m notice, fired twice at once on each of three instances: one
+	// delivery.
+	in10, _ := input(tenKey)
+	b.clock.Add(50 * time.Minute)
+	var wg sync.WaitGroup
+	for range 3 {
+		h, err := b.handler()
+		if err != nil {
+			t.Fatal(err)
+		}
+		for range 2 {
+			wg.Go(func() {
+				if _, err := h.Invoke(context.Background(), []byte(in10)); err != nil {
+					t.Error(err)
+				}
+			})
+		}
+	}
+	wg.Wait()
+	if ns := notices(); len(ns) != 2 || ns[1].LeadMinutes != 10 {
+		t.Fatalf("after the 10m fires: %+v", ns)
+	}
+
 	status, body = b.api("POST", "/destroy", `{"cluster":"ntc1"}`)
 	b.wait(status, body)
 	if _, ok := input(tenKey); ok {
 		t.Error("the 10m notice schedule outlived the destroy")
 	}
-	if len(notices()) != 1 {
+	if len(notices()) != 2 {
 		t.Error("a destroy sent a notice")
 	}
 }
