@@ -41,6 +41,12 @@ type NoticeConfig struct {
 	// AttemptTimeout bounds one try (default 10 s); Deadline the whole
 	// delivery of a notice, retries included (default 1 min).
 	AttemptTimeout, Deadline time.Duration
+	// InlineDeadline bounds a delivery that runs in an API request,
+	// before its answer (default 5 s): on the Lambda, where nothing runs
+	// in the background, a request that raises a notice (a poll that sees
+	// a DEPLOY fail) must still answer within API Gateway's 30 s.
+	// Deliveries from schedules and the sweep get Deadline.
+	InlineDeadline time.Duration
 	// Sleep waits between attempts (default: a timer); tests pass one that
 	// moves their clock instead.
 	Sleep func(ctx context.Context, d time.Duration) error
@@ -70,6 +76,9 @@ func (c NoticeConfig) withDefaults() NoticeConfig {
 	}
 	if c.Deadline <= 0 {
 		c.Deadline = time.Minute
+	}
+	if c.InlineDeadline <= 0 {
+		c.InlineDeadline = 5 * time.Second
 	}
 	if c.Sleep == nil {
 		c.Sleep = sleep
@@ -156,9 +165,9 @@ func destroyNoticeID(cluster string, destroyAt time.Time, lead time.Duration) st
 }
 
 // scheduleNotices moves a cluster's notice schedules to its destroy time
-// at: one schedule per lead still ahead. A lead whose time has already
-// come is claimed as skipped, so neither the sweep nor a schedule sends it
-// late: whoever set the destroy time knows it.
+// at: one schedule per lead still ahead; a lead whose time has already
+// come gets none (and loses any it had): whoever set the destroy time
+// knows it, and it is never sent late.
 func (a *App) scheduleNotices(ctx context.Context, name string, at time.Time) {
 	if !a.notices.on() || a.scheduler == nil {
 		return
@@ -173,16 +182,8 @@ func (a *App) scheduleNotices(ctx context.Context, name string, at time.Time) {
 			if err := a.scheduler.SetDestroy(ctx, key, t); err != nil {
 				a.log.Error("cannot schedule a notice; the sweep sends it", "cluster", name, "lead", lead, "err", err)
 			}
-			continue
-		}
-		if err := a.scheduler.RemoveDestroy(ctx, key); err != nil {
+		} else if err := a.scheduler.RemoveDestroy(ctx, key); err != nil {
 			a.log.Warn("cannot remove a notice schedule", "cluster", name, "lead", lead, "err", err)
-		}
-		id := destroyNoticeID(name, at, lead)
-		msg := fmt.Sprintf("the %s notice before the destroy at %s is not sent: its time had passed when the destroy was set",
-			provisioner.FormatLead(lead), at.UTC().Format(time.RFC3339))
-		if _, err := a.claimNotice(ctx, id, name, "notice.skipped", msg); err != nil {
-			a.log.Warn("cannot record a skipped notice", "cluster", name, "lead", lead, "err", err)
 		}
 	}
 }
@@ -202,10 +203,13 @@ func (a *App) unscheduleNotices(ctx context.Context, name string) {
 	}
 }
 
-// fireNotice sends the notice due now before cluster's destroy, if any and
-// not sent yet: a notice schedule calls it, and so does the sweep, which
-// catches a schedule lost. An error (the store's) makes a schedule retry.
-func (a *App) fireNotice(ctx context.Context, name string) error {
+// fireNotice is a notice schedule's fire: the notice lead before the
+// destroy of cluster, from the cluster's destroy time now. It sends
+// nothing when that lead is not the one due (the destroy moved since, and
+// the schedule at the new time sends it; or a shorter lead's time has come
+// too, after a stretch with nothing running: that one goes out, not both).
+// An error (the store's) makes the scheduler retry.
+func (a *App) fireNotice(ctx context.Context, name string, lead time.Duration) error {
 	if !a.notices.on() {
 		return nil
 	}
@@ -215,18 +219,34 @@ func (a *App) fireNotice(ctx context.Context, name string) error {
 	} else if err != nil {
 		return err
 	}
-	return a.noticeBeforeDestroy(ctx, cl)
+	if due, ok := a.dueLead(cl.DestroyTime()); !ok || due != lead {
+		return nil
+	}
+	return a.noticeBeforeDestroy(ctx, cl, lead)
 }
 
-func (a *App) noticeBeforeDestroy(ctx context.Context, cl provisioner.Cluster) error {
-	if cl.State != provisioner.StateRunning && cl.State != provisioner.StateDeploying {
+// sweepNotice is the sweep's look at a cluster: it sends the notice due now
+// that a schedule missed (one that could not be set, say), if that
+// notice's time came after the cluster was last changed, so that a lead
+// already past when the destroy time was set is never sent by it either.
+func (a *App) sweepNotice(ctx context.Context, cl provisioner.Cluster) error {
+	if !a.notices.on() {
 		return nil
 	}
 	d := cl.DestroyTime()
 	lead, ok := a.dueLead(d)
-	if !ok {
+	if !ok || !d.Add(-lead).After(cl.UpdatedAt) {
 		return nil
 	}
+	return a.noticeBeforeDestroy(ctx, cl, lead)
+}
+
+// noticeBeforeDestroy sends the notice lead before cl's destroy, once.
+func (a *App) noticeBeforeDestroy(ctx context.Context, cl provisioner.Cluster, lead time.Duration) error {
+	if cl.State != provisioner.StateRunning && cl.State != provisioner.StateDeploying {
+		return nil
+	}
+	d := cl.DestroyTime()
 	id := destroyNoticeID(cl.Name, d, lead)
 	if a.notices.seen(id, false) {
 		return nil
@@ -423,8 +443,9 @@ func (a *App) deliver(ctx context.Context, n provisioner.Notice) {
 		}
 		cancel()
 	}
+	deadline := a.notices.Deadline
 	run := func(ctx context.Context) {
-		ctx, cancel := context.WithTimeout(ctx, a.notices.Deadline)
+		ctx, cancel := context.WithTimeout(ctx, deadline)
 		defer cancel()
 		var wg sync.WaitGroup
 		for _, s := range a.notices.Sinks {
@@ -432,9 +453,22 @@ func (a *App) deliver(ctx context.Context, n provisioner.Notice) {
 		}
 		wg.Wait()
 	}
-	if !a.watchers.start("notice:"+n.ID, run) {
-		run(context.WithoutCancel(ctx))
+	if a.watchers.start("notice:"+n.ID, run) {
+		return
 	}
+	if ctx.Value(scheduledKey{}) == nil {
+		deadline = min(deadline, a.notices.InlineDeadline)
+	}
+	run(context.WithoutCancel(ctx))
+}
+
+type scheduledKey struct{}
+
+// scheduled marks ctx as a schedule's or the sweep's, which may take a
+// notice's whole delivery deadline where nothing runs in the background
+// (the Lambda); an API request gets InlineDeadline.
+func scheduled(ctx context.Context) context.Context {
+	return context.WithValue(ctx, scheduledKey{}, true)
 }
 
 // sendTo tries s until it takes n, the attempts run out, the error is

@@ -315,17 +315,14 @@ func (f *noticeFixture) sibling(t *testing.T) *App {
 }
 
 // TestNoticePassedOrMissed: a lead already past when the destroy is set is
-// not sent (recorded as skipped); after a stretch with nothing running,
-// only the latest due notice goes out, not every missed one.
+// not sent, by a schedule or the sweep; after a stretch with nothing
+// running, only the latest due notice goes out, not every missed one.
 func TestNoticePassedOrMissed(t *testing.T) {
 	f := newNoticeFixture(t)
 	t0 := f.clock.Now()
 	deployTTL(t, f.fixture, "short", 30*time.Minute)
 	if _, ok := f.sched.get(provisioner.NoticeKey("short", time.Hour)); ok {
 		t.Error("a notice schedule in the past was set")
-	}
-	if sk := f.eventsOf(t, "short", "notice.skipped"); len(sk) != 1 || !strings.Contains(sk[0], "the 1h notice") {
-		t.Errorf("skipped: %q", sk)
 	}
 	f.clock.Set(t0.Add(time.Minute))
 	if err := f.app.Reconcile(bg); err != nil {
@@ -340,12 +337,19 @@ func TestNoticePassedOrMissed(t *testing.T) {
 		t.Fatalf("%+v", got)
 	}
 
-	// Down from before the 60m notice until past the 10m one: the sweep
-	// at restart sends the 10m notice alone, saying how long is left.
+	// Down from before the 60m notice until past the 10m one: at restart
+	// both schedules fire and the sweep runs; the 10m notice goes out
+	// alone, saying how long is left.
 	deployTTL(t, f.fixture, "long", 2*time.Hour)
 	t1 := f.clock.Now()
 	f.clock.Set(t1.Add(115 * time.Minute))
-	if err := f.sibling(t).Reconcile(bg); err != nil {
+	restarted := f.sibling(t)
+	for _, lead := range []time.Duration{time.Hour, 10 * time.Minute} {
+		if err := restarted.FireDestroy(bg, provisioner.NoticeKey("long", lead), t1.Add(2*time.Hour-lead)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := restarted.Reconcile(bg); err != nil {
 		t.Fatal(err)
 	}
 	got := f.hook.notices()
@@ -354,6 +358,50 @@ func TestNoticePassedOrMissed(t *testing.T) {
 	}
 	if strings.Contains(got[1].Text, "provisioner extend") || got[1].ExtendCommand != "" {
 		t.Errorf("a notice within the guard window offers an extend: %q", got[1].Text)
+	}
+
+	// Down until the sweep alone is left (the schedules lost): it sends the
+	// due notice whose time came after the cluster's last change.
+	deployTTL(t, f.fixture, "lost", 2*time.Hour)
+	f.sched.mu.Lock()
+	delete(f.sched.at, provisioner.NoticeKey("lost", time.Hour))
+	delete(f.sched.at, provisioner.NoticeKey("lost", 10*time.Minute))
+	f.sched.mu.Unlock()
+	f.clock.Add(61 * time.Minute)
+	if err := f.sibling(t).Reconcile(bg); err != nil {
+		t.Fatal(err)
+	}
+	if got := f.hook.notices(); len(got) != 3 || got[2].Cluster != "lost" || got[2].LeadMinutes != 60 {
+		t.Fatalf("%+v", got)
+	}
+}
+
+// TestInlineDeadline: where nothing runs in the background (the Lambda),
+// a notice raised in an API request (a poll that sees a DEPLOY fail) waits
+// on a hanging sink no longer than the inline deadline, and the failure is
+// answered.
+func TestInlineDeadline(t *testing.T) {
+	hang := &hangingSink{release: make(chan struct{}), calls: make(chan provisioner.Notice, 16)}
+	defer close(hang.release)
+	f := newNoticeFixture(t, hang)
+	f.app.notices.InlineDeadline = 100 * time.Millisecond
+	f.driver.failWith = "no capacity"
+	r, err := f.app.Deploy(bg, orgMem, DeployRequest{Cluster: "bad", NodeCapacity: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	if op := f.wait(t, r.Operation.ID); op.State != provisioner.OpFailure {
+		t.Fatalf("%+v", op)
+	}
+	if d := time.Since(start); d > 10*time.Second {
+		t.Fatalf("the poll waited %s on the sink", d)
+	}
+	if n := <-hang.calls; n.Kind != provisioner.NoticeDeployFailed {
+		t.Fatalf("%+v", n)
+	}
+	if failed := f.eventsOf(t, "bad", "notice.failed"); len(failed) == 0 || !strings.Contains(strings.Join(failed, " "), "hanging") {
+		t.Errorf("no failed attempt of the hanging sink recorded: %q", failed)
 	}
 }
 
