@@ -44,6 +44,9 @@ type Config struct {
 	// SessionCacheTTL is how long a session read from the store is trusted
 	// (default 5 s): how late another process sees a revocation.
 	SessionCacheTTL time.Duration
+	// LoginReuse is how long a PAT login's jwt_user is the answer to the
+	// same PAT again (reuse.go); 0 issues a new token every time.
+	LoginReuse time.Duration
 	// Keys lists the keys that verify tokens, for the revocation feed; nil
 	// leaves the feed's key list empty.
 	Keys KeyLister
@@ -86,6 +89,7 @@ type App struct {
 	log      *slog.Logger
 	now      func() time.Time
 	login    *loginGuard
+	reuse    loginReuse
 	// retention: see Config.AuditRetention; lastPrune is when the sweep
 	// last pruned (it prunes at most hourly).
 	auditRetention, eventRetention time.Duration
@@ -139,7 +143,7 @@ func New(c Config) *App {
 	}
 	return &App{store: c.Store, jobs: jobsConfig{runner: c.Runner, logs: c.Logs, timeout: c.JobTimeout, reap: c.Reap, testCluster: c.TestCluster}, tokens: c.Tokens, identity: c.Identity, device: c.Device,
 		actions: c.Actions, signing: c.Signatures, affil: c.Affiliates, log: c.Logger, now: c.Now,
-		login: newLoginGuard(c.Login), auditRetention: c.AuditRetention, eventRetention: c.EventRetention,
+		login: newLoginGuard(c.Login), reuse: newLoginReuse(c.LoginReuse), auditRetention: c.AuditRetention, eventRetention: c.EventRetention,
 		sessionTTL: c.SessionCacheTTL, membership: c.Membership, membershipEvery: c.MembershipRecheck, keys: c.Keys,
 		lifecycle: lifecycle{driver: c.Driver, scheduler: c.Scheduler, limits: c.Limits.withDefaults(), publicCluster: c.PublicCluster,
 			deployTimeout: c.DeployTimeout, destroyTimeout: c.DestroyTimeout, poll: c.Poll},
