@@ -12,13 +12,14 @@ import (
 // records until the request's next write: a cluster change (transition),
 // which carries them in its Store.Apply, or the request's own audit entry.
 // A DEPLOY is then three writes (the change that starts it, its audit
-// entry with the schedule's event, the change that ends it) where each
-// event would be one more, four items of its own on DynamoDB.
+// entry with the schedule's event, the change that ends it), where each
+// event written on its own would be one more (four items on DynamoDB: the
+// event, its audit line, and their ID guards).
 //
 // Only events and audit lines wait, which nothing in the request reads
 // back; clusters and operations are written at once. What waits is lost
-// with the process only if the process dies before the request answers:
-// nothing acknowledged is lost, as the request's audit entry goes with it.
+// only if the process dies before the request answers: nothing
+// acknowledged is lost, as the request's audit entry goes with it.
 type journal struct {
 	mu      sync.Mutex
 	pending provisioner.Batch // Events and Audit only

@@ -36,7 +36,7 @@ type txPut struct {
 // (PutCluster's compare-and-swap, or DeleteCluster's tombstone), each
 // operation, and each event and audit entry as its guard and record, both
 // only where no item is (see putUnique). A batch of 40 records is at most
-// 81 items, under DynamoDB's 100. The audit day index is written before,
+// 80 items, under DynamoDB's 100. The audit day index is written before,
 // as by AppendAudit. A batch of one item (a cluster, or an operation,
 // alone) is a plain PutItem, since a transaction costs twice the write
 // capacity of its items.
