@@ -160,23 +160,24 @@ type Caller struct {
 // the request succeeded but its record cannot be written, the write's error
 // (storage_full, storage_corrupt, ...). A request the audit trail cannot
 // record fails: no token, login or change goes unrecorded. The failure is
-// also logged with its cause.
+// also logged with its cause. Under a journal (journaled) the entry is
+// written with the events the journal holds, in one Store.Apply.
 func (a *App) audit(ctx context.Context, c Caller, action, target string, err error, detail string) error {
-	result := "success"
-	if err != nil {
-		result = provisioner.ErrorCode(err)
-		if detail == "" {
-			detail = provisioner.ErrorMessage(err)
-		}
-	}
-	e := provisioner.AuditEntry{
-		ID: newID(), Time: a.now().UTC(), Actor: c.User.Login, Level: c.User.Level,
-		Action: action, Target: target, Result: result, Source: c.Source, Detail: detail,
-	}
+	e := a.auditEntry(c, action, target, err, detail)
 	// The request's context may already be cancelled; the record must still land.
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+	wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
 	defer cancel()
-	werr := a.store.AppendAudit(ctx, e)
+	var werr error
+	if j := journalOf(ctx); j != nil {
+		p := j.take()
+		b := p
+		b.Audit = append(p.Audit[:len(p.Audit):len(p.Audit)], e)
+		if _, werr = a.store.Apply(wctx, b); werr != nil {
+			j.putBack(p)
+		}
+	} else {
+		werr = a.store.AppendAudit(wctx, e)
+	}
 	if werr == nil {
 		return err
 	}
@@ -189,6 +190,23 @@ func (a *App) audit(ctx context.Context, c Caller, action, target string, err er
 		code = provisioner.EUNAVAILABLE
 	}
 	return provisioner.Wrap(code, werr, "%s: cannot record it in the audit log: %s", action, provisioner.ErrorMessage(werr))
+}
+
+// auditEntry is the audit trail's line for an attempt: its result is
+// "success" or err's code, and its detail, when none is given, err's
+// message.
+func (a *App) auditEntry(c Caller, action, target string, err error, detail string) provisioner.AuditEntry {
+	result := "success"
+	if err != nil {
+		result = provisioner.ErrorCode(err)
+		if detail == "" {
+			detail = provisioner.ErrorMessage(err)
+		}
+	}
+	return provisioner.AuditEntry{
+		ID: newID(), Time: a.now().UTC(), Actor: c.User.Login, Level: c.User.Level,
+		Action: action, Target: target, Result: result, Source: c.Source, Detail: detail,
+	}
 }
 
 func newID() string {
