@@ -31,6 +31,16 @@ type Store interface {
 	// ListClusters returns every cluster record ordered by name.
 	ListClusters(ctx context.Context) ([]Cluster, error)
 
+	// Apply writes b at once: all of it, or on any error none of it. Its
+	// cluster follows PutCluster's compare-and-swap (ECONFLICT when the
+	// revision is not the stored one), or DeleteCluster's rule (deleting
+	// an absent record is not an error: the rest is written); an event or
+	// audit ID in use is ECONFLICT; a batch Validate refuses is EINVALID.
+	// It returns the cluster's new revision (0 without one, or when b
+	// deletes it). An empty batch writes nothing. One batch is one write:
+	// a transaction (SQLite), one TransactWriteItems (DynamoDB).
+	Apply(ctx context.Context, b Batch) (int64, error)
+
 	// GroupStore keeps the user node groups of clusters.
 	GroupStore
 

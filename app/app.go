@@ -44,6 +44,9 @@ type Config struct {
 	// SessionCacheTTL is how long a session read from the store is trusted
 	// (default 5 s): how late another process sees a revocation.
 	SessionCacheTTL time.Duration
+	// LoginReuse is how long a PAT login's jwt_user is the answer to the
+	// same PAT again (reuse.go); 0 issues a new token every time.
+	LoginReuse time.Duration
 	// Keys lists the keys that verify tokens, for the revocation feed; nil
 	// leaves the feed's key list empty.
 	Keys KeyLister
@@ -90,6 +93,7 @@ type App struct {
 	log      *slog.Logger
 	now      func() time.Time
 	login    *loginGuard
+	reuse    loginReuse
 	// retention: see Config.AuditRetention; lastPrune is when the sweep
 	// last pruned (it prunes at most hourly).
 	auditRetention, eventRetention time.Duration
@@ -144,7 +148,7 @@ func New(c Config) *App {
 	}
 	return &App{store: c.Store, jobs: jobsConfig{runner: c.Runner, logs: c.Logs, timeout: c.JobTimeout, reap: c.Reap, testCluster: c.TestCluster}, tokens: c.Tokens, identity: c.Identity, device: c.Device,
 		actions: c.Actions, signing: c.Signatures, affil: c.Affiliates, log: c.Logger, now: c.Now,
-		login: newLoginGuard(c.Login), auditRetention: c.AuditRetention, eventRetention: c.EventRetention,
+		login: newLoginGuard(c.Login), reuse: newLoginReuse(c.LoginReuse), auditRetention: c.AuditRetention, eventRetention: c.EventRetention,
 		sessionTTL: c.SessionCacheTTL, membership: c.Membership, membershipEvery: c.MembershipRecheck, keys: c.Keys,
 		lifecycle: lifecycle{driver: c.Driver, scheduler: c.Scheduler, limits: c.Limits.withDefaults(), publicCluster: c.PublicCluster,
 			deployTimeout: c.DeployTimeout, destroyTimeout: c.DestroyTimeout, poll: c.Poll},
@@ -161,23 +165,24 @@ type Caller struct {
 // the request succeeded but its record cannot be written, the write's error
 // (storage_full, storage_corrupt, ...). A request the audit trail cannot
 // record fails: no token, login or change goes unrecorded. The failure is
-// also logged with its cause.
+// also logged with its cause. Under a journal (journaled) the entry is
+// written with the events the journal holds, in one Store.Apply.
 func (a *App) audit(ctx context.Context, c Caller, action, target string, err error, detail string) error {
-	result := "success"
-	if err != nil {
-		result = provisioner.ErrorCode(err)
-		if detail == "" {
-			detail = provisioner.ErrorMessage(err)
-		}
-	}
-	e := provisioner.AuditEntry{
-		ID: newID(), Time: a.now().UTC(), Actor: c.User.Login, Level: c.User.Level,
-		Action: action, Target: target, Result: result, Source: c.Source, Detail: detail,
-	}
+	e := a.auditEntry(c, action, target, err, detail)
 	// The request's context may already be cancelled; the record must still land.
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+	wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
 	defer cancel()
-	werr := a.store.AppendAudit(ctx, e)
+	var werr error
+	if j := journalOf(ctx); j != nil {
+		p := j.take()
+		b := p
+		b.Audit = append(p.Audit[:len(p.Audit):len(p.Audit)], e)
+		if _, werr = a.store.Apply(wctx, b); werr != nil {
+			j.putBack(p)
+		}
+	} else {
+		werr = a.store.AppendAudit(wctx, e)
+	}
 	if werr == nil {
 		return err
 	}
@@ -190,6 +195,23 @@ func (a *App) audit(ctx context.Context, c Caller, action, target string, err er
 		code = provisioner.EUNAVAILABLE
 	}
 	return provisioner.Wrap(code, werr, "%s: cannot record it in the audit log: %s", action, provisioner.ErrorMessage(werr))
+}
+
+// auditEntry is the audit trail's line for an attempt: its result is
+// "success" or err's code, and its detail, when none is given, err's
+// message.
+func (a *App) auditEntry(c Caller, action, target string, err error, detail string) provisioner.AuditEntry {
+	result := "success"
+	if err != nil {
+		result = provisioner.ErrorCode(err)
+		if detail == "" {
+			detail = provisioner.ErrorMessage(err)
+		}
+	}
+	return provisioner.AuditEntry{
+		ID: newID(), Time: a.now().UTC(), Actor: c.User.Login, Level: c.User.Level,
+		Action: action, Target: target, Result: result, Source: c.Source, Detail: detail,
+	}
 }
 
 func newID() string {

@@ -38,6 +38,8 @@ var system = Caller{User: provisioner.User{Login: "provisioner", Level: provisio
 // failure; deploying → join the deployment in flight; otherwise deploy, and
 // the returned operation ends when the cluster runs or the deadline passes.
 func (a *App) Deploy(ctx context.Context, c Caller, req DeployRequest) (Result, error) {
+	ctx, end := a.journaled(ctx)
+	defer end()
 	r, err := a.deploy(ctx, c, req)
 	err = a.audit(ctx, c, "deploy", req.Cluster, err, fmt.Sprintf("nodes=%d ttl=%s version=%s public=%t team=%s", req.NodeCapacity, req.TTL, req.Version, req.IsPublic, req.Team))
 	return r, err
@@ -67,7 +69,7 @@ func (a *App) deploy(ctx context.Context, c Caller, req DeployRequest) (Result, 
 
 	var res Result
 	var started bool
-	err := a.update(ctx, req.Cluster, func(cl *provisioner.Cluster, exists bool) (bool, error) {
+	_, err := a.transition(ctx, req.Cluster, func(cl *provisioner.Cluster, exists bool, b *provisioner.Batch) (bool, error) {
 		started = false
 		now := a.now().UTC()
 		if exists {
@@ -111,9 +113,6 @@ func (a *App) deploy(ctx context.Context, c Caller, req DeployRequest) (Result, 
 			return false, err
 		}
 		op := a.newOperation("deploy", req.Cluster, c, now, a.deployTimeout)
-		if err := a.store.PutOperation(ctx, op); err != nil {
-			return false, err
-		}
 		created, owner, team := cl.CreatedAt, cl.CreatedBy, cl.Team
 		if !exists {
 			created = now
@@ -128,6 +127,9 @@ func (a *App) deploy(ctx context.Context, c Caller, req DeployRequest) (Result, 
 			Deployment: provisioner.Deployment{State: provisioner.StateDeploying, NodeCapacity: req.NodeCapacity,
 				CreatedBy: owner, CreatedAt: created, UpdatedAt: now, ExpiresAt: now.Add(req.TTL), Operation: op.ID,
 				Revision: cl.Revision}}
+		// The operation and the request's event are written with the record.
+		b.Operations = append(b.Operations, op)
+		a.note(b, cl.Name, "deploy.requested", c, fmt.Sprintf("nodes=%d version=%s ttl until %s", cl.NodeCapacity, cl.Version, cl.ExpiresAt.Format(time.RFC3339)))
 		res, started = Result{Operation: op, Cluster: *cl}, true
 		return true, nil
 	})
@@ -146,7 +148,6 @@ func (a *App) deploy(ctx context.Context, c Caller, req DeployRequest) (Result, 
 // startDeploy sets the TTL schedule and asks the driver to deploy; a driver
 // that refuses at once fails the operation now rather than at the deadline.
 func (a *App) startDeploy(ctx context.Context, c Caller, cl provisioner.Cluster) {
-	a.event(ctx, cl.Name, "deploy.requested", c, fmt.Sprintf("nodes=%d version=%s ttl until %s", cl.NodeCapacity, cl.Version, cl.ExpiresAt.Format(time.RFC3339)))
 	if err := a.setSchedule(ctx, cl.Name, cl.ExpiresAt, c); err != nil {
 		a.log.Error("cannot schedule the TTL destroy; the reconcile sweep will catch it", "cluster", cl.Name, "err", err)
 	}

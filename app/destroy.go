@@ -12,6 +12,8 @@ import (
 // succeeds (and removes any schedule left). A DEPLOY in flight is ended as
 // failed first, so a deploy racing a destroy ends in one clear state.
 func (a *App) Destroy(ctx context.Context, c Caller, name string) (Result, error) {
+	ctx, end := a.journaled(ctx)
+	defer end()
 	r, err := a.destroy(ctx, c, name)
 	err = a.audit(ctx, c, "destroy", name, err, "")
 	return r, err
@@ -33,7 +35,7 @@ func (a *App) destroy(ctx context.Context, c Caller, name string) (Result, error
 	if err := a.refuseParentDestroy(ctx, c, name); err != nil {
 		return Result{}, err
 	}
-	res, started, cancelled, err := a.markDestroying(ctx, c, name)
+	res, started, err := a.markDestroying(ctx, c, name)
 	if err != nil {
 		return res, err
 	}
@@ -46,10 +48,6 @@ func (a *App) destroy(ctx context.Context, c Caller, name string) (Result, error
 		// client that disconnects does not abandon it.
 		ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), a.destroyTimeout)
 		defer cancel()
-		if cancelled != "" {
-			a.finishOp(ctx, cancelled, provisioner.EFAILED, "deploy of "+name+" was cancelled by a destroy")
-		}
-		a.event(ctx, name, "destroy.requested", c, "")
 		// Its node groups first, as production deletes the group stacks
 		// before the cluster's.
 		a.destroyGroupsOf(ctx, name)
@@ -82,13 +80,14 @@ func (a *App) refuseParentDestroy(ctx context.Context, c Caller, name string) er
 	return provisioner.Errorf(provisioner.EFORBIDDEN, "%s has a node group on cluster %s, which is not theirs: DESTROY of the cluster is refused; to remove the node group, POST /destroy/%s with {\"cluster\": %q}, or let its TTL end it", c.User.Login, name, c.User.Login, name)
 }
 
-// markDestroying moves a cluster to destroying under its lock; it reports
-// the in-flight deploy it cancels, if any.
-func (a *App) markDestroying(ctx context.Context, c Caller, name string) (res Result, started bool, cancelled string, err error) {
+// markDestroying moves a cluster to destroying under its lock: with its
+// new operation, the end of the deploy in flight it cancels, if any, and
+// the destroy.requested event, in one write.
+func (a *App) markDestroying(ctx context.Context, c Caller, name string) (res Result, started bool, err error) {
 	unlock := a.locks.lock(name)
 	defer unlock()
-	err = a.update(ctx, name, func(cl *provisioner.Cluster, exists bool) (bool, error) {
-		started, cancelled = false, ""
+	_, err = a.transition(ctx, name, func(cl *provisioner.Cluster, exists bool, b *provisioner.Batch) (bool, error) {
+		started = false
 		if !exists {
 			res = Result{Cluster: provisioner.Cluster{Name: name, Deployment: provisioner.Deployment{State: provisioner.StateAbsent}}, Done: true}
 			return false, nil
@@ -104,25 +103,26 @@ func (a *App) markDestroying(ctx context.Context, c Caller, name string) (res Re
 			res = Result{Operation: op, Cluster: *cl}
 			return false, err
 		}
-		if cl.State == provisioner.StateDeploying {
-			cancelled = cl.Operation
-		}
 		now := a.now().UTC()
 		op := a.newOperation("destroy", name, c, now, a.destroyTimeout)
-		if err := a.store.PutOperation(ctx, op); err != nil {
-			return false, err
+		b.Operations = append(b.Operations, op)
+		if cl.State == provisioner.StateDeploying {
+			a.endOp(ctx, b, cl.Operation, provisioner.EFAILED, "deploy of "+name+" was cancelled by a destroy")
 		}
+		a.note(b, name, "destroy.requested", c, "")
 		cl.State, cl.Operation, cl.UpdatedAt = provisioner.StateDestroying, op.ID, now
 		res, started = Result{Operation: op, Cluster: *cl}, true
 		return true, nil
 	})
-	return res, started, cancelled, err
+	return res, started, err
 }
 
 // ScheduleDestroy is the seed's SCHEDULE_DESTROY: a cluster whose destroy is
 // within 5 minutes can no longer be rescheduled; otherwise its one destroy
 // schedule is replaced by at.
 func (a *App) ScheduleDestroy(ctx context.Context, c Caller, name string, at time.Time) (provisioner.Cluster, error) {
+	ctx, end := a.journaled(ctx)
+	defer end()
 	cl, err := a.scheduleDestroy(ctx, c, name, at)
 	err = a.audit(ctx, c, "schedule_destroy", name, err, at.UTC().Format(time.RFC3339))
 	return cl, err
@@ -154,6 +154,8 @@ func (a *App) scheduleDestroy(ctx context.Context, c Caller, name string, at tim
 // Extend keeps a cluster for ttl from now, replacing any destroy schedule,
 // under the same 5-minute rule as SCHEDULE_DESTROY.
 func (a *App) Extend(ctx context.Context, c Caller, name string, ttl time.Duration) (provisioner.Cluster, error) {
+	ctx, end := a.journaled(ctx)
+	defer end()
 	cl, err := a.extend(ctx, c, name, ttl)
 	err = a.audit(ctx, c, "extend", name, err, ttl.String())
 	return cl, err

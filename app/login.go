@@ -45,6 +45,10 @@ func (a *App) loginToken(ctx context.Context, c *Caller, id, token string) (Logi
 	if err := a.login.refusedBefore(id, a.now()); err != nil {
 		return Login{}, err
 	}
+	if l, ok := a.reused(ctx, id); ok {
+		c.User = l.Claims.User()
+		return l, nil
+	}
 	u, err := a.identity.LoginToken(ctx, token)
 	if provisioner.ErrorCode(err) == provisioner.EUNAUTHORIZED {
 		a.login.remember(id, err, a.now())
@@ -53,7 +57,11 @@ func (a *App) loginToken(ctx context.Context, c *Caller, id, token string) (Logi
 		return Login{}, err
 	}
 	c.User = u
-	return a.issue(ctx, u)
+	l, err := a.issue(ctx, u)
+	if err == nil {
+		a.keep(id, l)
+	}
+	return l, err
 }
 
 // StartDevice begins a GitHub device flow login, within the login limits

@@ -16,8 +16,33 @@ const maxCASRetries = 8
 // won the race, so no request loses another's update. fn reports whether
 // to write; it may run more than once.
 func (a *App) update(ctx context.Context, name string, fn func(cl *provisioner.Cluster, exists bool) (bool, error)) error {
+	_, err := a.transition(ctx, name, func(cl *provisioner.Cluster, exists bool, _ *provisioner.Batch) (bool, error) {
+		return fn(cl, exists)
+	})
+	return err
+}
+
+// transition is update whose fn may also put in b what changes with the
+// cluster (the operation it starts or ends, the events that record it):
+// all of it, with the events waiting in ctx's journal, is one
+// Store.Apply, so a crash never leaves a state without its operation or
+// its record. b starts empty on each run of fn. It reports whether it
+// wrote.
+func (a *App) transition(ctx context.Context, name string,
+	fn func(cl *provisioner.Cluster, exists bool, b *provisioner.Batch) (bool, error)) (wrote bool, err error) {
+	var b provisioner.Batch
 	get := func(ctx context.Context) (provisioner.Cluster, error) { return a.store.GetCluster(ctx, name) }
-	return swap(ctx, get, a.store.PutCluster, provisioner.Cluster{Name: name}, fn)
+	put := func(ctx context.Context, cl provisioner.Cluster) (int64, error) {
+		b.Cluster = &cl
+		rev, err := a.apply(ctx, b)
+		wrote = err == nil
+		return rev, err
+	}
+	err = swap(ctx, get, put, provisioner.Cluster{Name: name}, func(cl *provisioner.Cluster, exists bool) (bool, error) {
+		b = provisioner.Batch{}
+		return fn(cl, exists, &b)
+	})
+	return wrote, err
 }
 
 // swap is update's loop for any record: get reads it (ENOTFOUND: there is
@@ -47,13 +72,9 @@ func swap[T any](ctx context.Context, get func(context.Context) (T, error), put 
 
 // finishOp records an operation's final result once.
 func (a *App) finishOp(ctx context.Context, id string, code, msg string) provisioner.Operation {
-	op, err := a.store.GetOperation(ctx, id)
-	if err != nil || op.Done() {
+	op, ok := a.endedOp(ctx, id, code, msg)
+	if !ok {
 		return op
-	}
-	op.State, op.UpdatedAt = provisioner.OpSuccess, a.now().UTC()
-	if code != "" {
-		op.State, op.ErrorCode, op.Message = provisioner.OpFailure, code, msg
 	}
 	if err := a.store.PutOperation(ctx, op); err != nil {
 		a.log.Error("cannot record operation result", "op", id, "err", err)
@@ -61,10 +82,33 @@ func (a *App) finishOp(ctx context.Context, id string, code, msg string) provisi
 	return op
 }
 
+// endedOp returns the operation with its final result (failure when code
+// is set), to be written; false when it has one already, or cannot be read.
+func (a *App) endedOp(ctx context.Context, id string, code, msg string) (provisioner.Operation, bool) {
+	op, err := a.store.GetOperation(ctx, id)
+	if err != nil || op.Done() {
+		return op, false
+	}
+	op.State, op.UpdatedAt = provisioner.OpSuccess, a.now().UTC()
+	if code != "" {
+		op.State, op.ErrorCode, op.Message = provisioner.OpFailure, code, msg
+	}
+	return op, true
+}
+
+// endOp adds to b the final result of operation id (see endedOp).
+func (a *App) endOp(ctx context.Context, b *provisioner.Batch, id string, code, msg string) {
+	if op, ok := a.endedOp(ctx, id, code, msg); ok {
+		b.Operations = append(b.Operations, op)
+	}
+}
+
 // advance moves a cluster's deployment or destruction on from what the
 // driver observes now. Every path that waits calls it: the watcher
 // goroutine, operation polls and the reconcile sweep; it is idempotent.
 func (a *App) advance(ctx context.Context, name string) error {
+	ctx, end := a.journaled(ctx)
+	defer end()
 	unlock := a.locks.lock(name)
 	defer unlock()
 	cl, err := a.store.GetCluster(ctx, name)
@@ -139,26 +183,35 @@ func (a *App) finishDeploy(ctx context.Context, name, opID string, st provisione
 }
 
 // finishDeployLocked ends a deployment: running, or failed and cleaned up
-// (the driver's leftovers destroyed, the TTL schedule removed).
+// (the driver's leftovers destroyed, the TTL schedule removed). The new
+// state, the operation's result and the event are one write.
 func (a *App) finishDeployLocked(ctx context.Context, cl provisioner.Cluster, st provisioner.DriverStatus) error {
 	opID := cl.Operation
-	err := a.update(ctx, cl.Name, func(c *provisioner.Cluster, exists bool) (bool, error) {
+	running := st.State == provisioner.StateRunning
+	typ, msg, code, opMsg := "state.running", "endpoint "+st.Endpoint, "", ""
+	if !running {
+		typ, msg, code, opMsg = "state.failed", st.Reason, provisioner.EFAILED, "deploy of "+cl.Name+" failed: "+st.Reason
+	}
+	wrote, err := a.transition(ctx, cl.Name, func(c *provisioner.Cluster, exists bool, b *provisioner.Batch) (bool, error) {
 		if !exists || c.State != provisioner.StateDeploying || c.Operation != opID {
 			return false, nil
 		}
 		c.State, c.UpdatedAt, c.Endpoint, c.Reason = st.State, a.now().UTC(), st.Endpoint, st.Reason
+		a.endOp(ctx, b, opID, code, opMsg)
+		a.note(b, cl.Name, typ, system, msg)
 		return true, nil
 	})
 	if err != nil {
 		return err
 	}
-	if st.State == provisioner.StateRunning {
-		a.finishOp(ctx, opID, "", "")
-		a.event(ctx, cl.Name, "state.running", system, "endpoint "+st.Endpoint)
+	if !wrote {
+		// The record moved on meanwhile; the operation still ends.
+		a.finishOp(ctx, opID, code, opMsg)
+		a.event(ctx, cl.Name, typ, system, msg)
+	}
+	if running {
 		return nil
 	}
-	a.finishOp(ctx, opID, provisioner.EFAILED, "deploy of "+cl.Name+" failed: "+st.Reason)
-	a.event(ctx, cl.Name, "state.failed", system, st.Reason)
 	a.noticeFailure(ctx, provisioner.NoticeDeployFailed, cl, opID, st.Reason)
 	if err := a.driver.Destroy(ctx, cl.Name); err != nil {
 		a.log.Error("cannot clean up a failed cluster; the sweep will retry", "cluster", cl.Name, "err", err)
@@ -169,7 +222,8 @@ func (a *App) finishDeployLocked(ctx context.Context, cl provisioner.Cluster, st
 
 // finishDestroyLocked ends a destruction: the record and every schedule
 // gone on success; on failure the cluster keeps its schedule, so the
-// scheduler and the sweep try again.
+// scheduler and the sweep try again. The record's change, the operation's
+// result and the events are one write.
 func (a *App) finishDestroyLocked(ctx context.Context, cl provisioner.Cluster, st provisioner.DriverStatus, failure string) error {
 	if failure != "" {
 		// Running again only if the driver says it runs, never by default.
@@ -177,26 +231,30 @@ func (a *App) finishDestroyLocked(ctx context.Context, cl provisioner.Cluster, s
 		if st.State == provisioner.StateRunning {
 			state = provisioner.StateRunning
 		}
-		err := a.update(ctx, cl.Name, func(c *provisioner.Cluster, exists bool) (bool, error) {
+		msg := "destroy of " + cl.Name + " failed: " + failure
+		wrote, err := a.transition(ctx, cl.Name, func(c *provisioner.Cluster, exists bool, b *provisioner.Batch) (bool, error) {
 			if !exists || c.Operation != cl.Operation || c.State != provisioner.StateDestroying {
 				return false, nil
 			}
 			c.State, c.Reason, c.UpdatedAt = state, "destroy failed: "+failure, a.now().UTC()
+			a.endOp(ctx, b, cl.Operation, provisioner.EFAILED, msg)
+			a.note(b, cl.Name, "destroy.failed", system, failure)
 			return true, nil
 		})
-		a.finishOp(ctx, cl.Operation, provisioner.EFAILED, "destroy of "+cl.Name+" failed: "+failure)
-		a.event(ctx, cl.Name, "destroy.failed", system, failure)
+		if !wrote {
+			a.finishOp(ctx, cl.Operation, provisioner.EFAILED, msg)
+			a.event(ctx, cl.Name, "destroy.failed", system, failure)
+		}
 		a.noticeFailure(ctx, provisioner.NoticeDestroyFailed, cl, cl.Operation, failure)
 		return err
 	}
 	a.removeSchedule(ctx, cl.Name, system)
 	a.forgetGroupsOf(ctx, cl.Name)
-	if err := a.store.DeleteCluster(ctx, cl.Name, cl.Revision); err != nil {
-		return err
-	}
-	a.finishOp(ctx, cl.Operation, "", "")
-	a.event(ctx, cl.Name, "state.absent", system, "destroyed")
-	return nil
+	b := provisioner.Batch{Cluster: &cl, DeleteCluster: true}
+	a.endOp(ctx, &b, cl.Operation, "", "")
+	a.note(&b, cl.Name, "state.absent", system, "destroyed")
+	_, err := a.apply(ctx, b)
+	return err
 }
 
 // follow watches a cluster's pending operation in the background until it
@@ -275,15 +333,13 @@ func (a *App) removeSchedule(ctx context.Context, name string, actor Caller) {
 	a.event(ctx, name, "schedule.removed", actor, "")
 }
 
-// event records a cluster event, and the same line in the audit trail.
+// event records a cluster event, and the same line in the audit trail:
+// with the next write of ctx's journal, if it has one (journaled), else
+// now, in one write.
 func (a *App) event(ctx context.Context, cluster, typ string, actor Caller, msg string) {
-	e := provisioner.Event{ID: newID(), Cluster: cluster, Time: a.now().UTC(), Type: typ, Actor: actor.User.Login, Message: msg}
-	wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
-	defer cancel()
-	if err := a.store.AppendEvent(wctx, e); err != nil {
-		a.log.Error("event write failed", "cluster", cluster, "type", typ, "err", err)
-	}
-	_ = a.audit(ctx, actor, "event."+typ, cluster, nil, msg)
+	var b provisioner.Batch
+	a.note(&b, cluster, typ, actor, msg)
+	a.record(ctx, b)
 }
 
 // refresh re-reads a result's operation and cluster, so an answer given

@@ -134,7 +134,7 @@ var Env = []envVar{
 		c.GitHub.ActionsRules, err = github.ParseActionsRules(v)
 		return err
 	}},
-	{"PROVISIONER_GITHUB_LOGIN_CACHE", false, "how long a PAT login's answer from GitHub is reused for the same token (a Go duration, at most 5m; default 10s, 0 off)", func(c *Config, v string) (err error) {
+	{"PROVISIONER_GITHUB_LOGIN_CACHE", false, "how long a PAT login's answer from GitHub, and the jwt_user it issued to a member, are reused for the same token (a Go duration, at most 5m; default 10s, 0 off)", func(c *Config, v string) (err error) {
 		c.GitHub.LoginCache, err = time.ParseDuration(v)
 		return err
 	}},

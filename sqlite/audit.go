@@ -21,10 +21,12 @@ func (db *DB) AppendAudit(ctx context.Context, e provisioner.AuditEntry) error {
 		return err
 	}
 	// Group committed: every request appends one (groupcommit.go).
-	err = db.group.exec(ctx, `
-		INSERT INTO audit (`+auditRowColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`, row...)
+	err = db.group.exec(ctx, appendAuditSQL, row...)
 	return storeError(ctx, err, "append audit entry")
 }
+
+// appendAuditSQL appends an audit entry from auditRow's values.
+const appendAuditSQL = `INSERT INTO audit (` + auditRowColumns + `) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`
 
 // auditRowColumns are the columns of auditRow, in its order.
 const auditRowColumns = `id, time, actor, level, action, target, result, source, detail`

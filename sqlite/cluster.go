@@ -40,7 +40,20 @@ func (db *DB) PutCluster(ctx context.Context, c provisioner.Cluster) (int64, err
 	if c.Revision < 0 {
 		return 0, provisioner.Errorf(provisioner.EINVALID, "cluster revision must not be negative")
 	}
-	return db.putDeployment(ctx, "save cluster", `
+	var rev int64
+	err := db.writeTx(ctx, func(tx *sql.Tx) (err error) {
+		rev, err = putCluster(ctx, tx, c)
+		return err
+	})
+	if err != nil {
+		return 0, storeError(ctx, err, "save cluster")
+	}
+	return rev, nil
+}
+
+// putCluster is PutCluster's write in tx; errors come back unconverted.
+func putCluster(ctx context.Context, tx *sql.Tx, c provisioner.Cluster) (int64, error) {
+	return putDeploymentTx(ctx, tx, `
 		INSERT INTO clusters (is_public, version, endpoint, team, `+deploymentColumns+`, name)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 		ON CONFLICT (name) DO NOTHING`, `
@@ -56,22 +69,26 @@ func (db *DB) DeleteCluster(ctx context.Context, name string, revision int64) er
 	if revision < 0 {
 		return provisioner.Errorf(provisioner.EINVALID, "cluster revision must not be negative")
 	}
-	err := db.writeTx(ctx, func(tx *sql.Tx) error {
-		res, err := tx.ExecContext(ctx, `DELETE FROM clusters WHERE name = ? AND revision = ?`, name, revision)
-		if err != nil {
-			return err
-		}
-		if n, err := res.RowsAffected(); err != nil {
-			return err
-		} else if n == 0 {
-			if exists, err := clusterExists(ctx, tx, name); err != nil || !exists {
-				return err
-			}
-			return provisioner.Errorf(provisioner.ECONFLICT, "cluster %q was changed by another request", name)
-		}
-		return nil
-	})
+	err := db.writeTx(ctx, func(tx *sql.Tx) error { return deleteCluster(ctx, tx, name, revision) })
 	return storeError(ctx, err, "delete cluster")
+}
+
+// deleteCluster is DeleteCluster's write in tx; errors come back
+// unconverted.
+func deleteCluster(ctx context.Context, tx *sql.Tx, name string, revision int64) error {
+	res, err := tx.ExecContext(ctx, `DELETE FROM clusters WHERE name = ? AND revision = ?`, name, revision)
+	if err != nil {
+		return err
+	}
+	if n, err := res.RowsAffected(); err != nil {
+		return err
+	} else if n == 0 {
+		if exists, err := clusterExists(ctx, tx, name); err != nil || !exists {
+			return err
+		}
+		return provisioner.Errorf(provisioner.ECONFLICT, "cluster %q was changed by another request", name)
+	}
+	return nil
 }
 
 // clusterConflict explains why a write that expected revision changed no

@@ -20,13 +20,27 @@ const (
 )
 
 // putDeployment writes a cluster's or node group's row under PutCluster's
-// compare-and-swap, in one write transaction that takes the new revision
-// from the database's counter. The values go in the order head (the row's
-// own columns), d's deploymentColumns with the new revision, key (the
-// row's key): insert's when d.Revision is 0 (the row must not exist),
-// update's otherwise, with d.Revision last as the expected revision. A
-// write that changes no row returns conflict's error.
+// compare-and-swap, in one write transaction (putDeploymentTx).
 func (db *DB) putDeployment(ctx context.Context, op, insert, update string, head []any, d provisioner.Deployment,
+	key []any, conflict func(*sql.Tx) error) (int64, error) {
+	var rev int64
+	err := db.writeTx(ctx, func(tx *sql.Tx) (err error) {
+		rev, err = putDeploymentTx(ctx, tx, insert, update, head, d, key, conflict)
+		return err
+	})
+	if err != nil {
+		return 0, storeError(ctx, err, op)
+	}
+	return rev, nil
+}
+
+// putDeploymentTx writes the row in tx, taking the new revision from the
+// database's counter. The values go in the order head (the row's own
+// columns), d's deploymentColumns with the new revision, key (the row's
+// key): insert's when d.Revision is 0 (the row must not exist), update's
+// otherwise, with d.Revision last as the expected revision. A write that
+// changes no row returns conflict's error. Errors come back unconverted.
+func putDeploymentTx(ctx context.Context, tx *sql.Tx, insert, update string, head []any, d provisioner.Deployment,
 	key []any, conflict func(*sql.Tx) error) (int64, error) {
 	created, err := storetime.Format(d.CreatedAt)
 	if err != nil {
@@ -45,32 +59,25 @@ func (db *DB) putDeployment(ctx context.Context, op, insert, update string, head
 		return 0, err
 	}
 	var rev int64
-	err = db.writeTx(ctx, func(tx *sql.Tx) error {
-		if err := tx.QueryRowContext(ctx,
-			`UPDATE sequences SET value = value + 1 WHERE name = 'cluster_revision' RETURNING value`).Scan(&rev); err != nil {
-			return err
-		}
-		args := slices.Concat(head, []any{string(d.State), d.NodeCapacity, d.CreatedBy, created, updated, expires, destroy,
-			d.Operation, d.Reason, rev}, key)
-		var res sql.Result
-		var err error
-		if d.Revision == 0 {
-			res, err = tx.ExecContext(ctx, insert, args...)
-		} else {
-			res, err = tx.ExecContext(ctx, update, append(args, d.Revision)...)
-		}
-		if err != nil {
-			return err
-		}
-		if n, err := res.RowsAffected(); err != nil {
-			return err
-		} else if n == 0 {
-			return conflict(tx)
-		}
-		return nil
-	})
+	if err := tx.QueryRowContext(ctx,
+		`UPDATE sequences SET value = value + 1 WHERE name = 'cluster_revision' RETURNING value`).Scan(&rev); err != nil {
+		return 0, err
+	}
+	args := slices.Concat(head, []any{string(d.State), d.NodeCapacity, d.CreatedBy, created, updated, expires, destroy,
+		d.Operation, d.Reason, rev}, key)
+	var res sql.Result
+	if d.Revision == 0 {
+		res, err = tx.ExecContext(ctx, insert, args...)
+	} else {
+		res, err = tx.ExecContext(ctx, update, append(args, d.Revision)...)
+	}
 	if err != nil {
-		return 0, storeError(ctx, err, op)
+		return 0, err
+	}
+	if n, err := res.RowsAffected(); err != nil {
+		return 0, err
+	} else if n == 0 {
+		return 0, conflict(tx)
 	}
 	return rev, nil
 }

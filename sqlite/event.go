@@ -16,14 +16,24 @@ func (db *DB) AppendEvent(ctx context.Context, e provisioner.Event) error {
 	if err := e.Validate(); err != nil {
 		return err
 	}
-	t, err := storetime.Format(e.Time)
+	args, err := eventRow(e)
 	if err != nil {
 		return err
 	}
-	_, err = db.w.ExecContext(ctx, `
-		INSERT INTO events (id, cluster, time, type, actor, message) VALUES (?, ?, ?, ?, ?, ?)`,
-		e.ID, e.Cluster, t, e.Type, e.Actor, e.Message)
+	_, err = db.w.ExecContext(ctx, appendEventSQL, args...)
 	return storeError(ctx, err, "append event")
+}
+
+// appendEventSQL appends an event from eventRow's values.
+const appendEventSQL = `INSERT INTO events (id, cluster, time, type, actor, message) VALUES (?, ?, ?, ?, ?, ?)`
+
+// eventRow returns the values of appendEventSQL.
+func eventRow(e provisioner.Event) ([]any, error) {
+	t, err := storetime.Format(e.Time)
+	if err != nil {
+		return nil, err
+	}
+	return []any{e.ID, e.Cluster, t, e.Type, e.Actor, e.Message}, nil
 }
 
 // ListEvents returns the newest limit events of the cluster (100 when limit

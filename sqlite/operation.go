@@ -15,27 +15,38 @@ func (db *DB) PutOperation(ctx context.Context, op provisioner.Operation) error 
 	if op.ID == "" {
 		return provisioner.Errorf(provisioner.EINVALID, "operation id is required")
 	}
-	created, err := storetime.Format(op.CreatedAt)
+	args, err := operationRow(op)
 	if err != nil {
 		return err
+	}
+	_, err = db.w.ExecContext(ctx, putOperationSQL, args...)
+	return storeError(ctx, err, "save operation")
+}
+
+// putOperationSQL creates or replaces an operation from operationRow's values.
+const putOperationSQL = `
+	INSERT INTO operations (id, kind, cluster, state, error_code, message, created_by, created_at, updated_at, deadline)
+	VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+	ON CONFLICT (id) DO UPDATE SET
+		kind = excluded.kind, cluster = excluded.cluster, state = excluded.state,
+		error_code = excluded.error_code, message = excluded.message, created_by = excluded.created_by,
+		created_at = excluded.created_at, updated_at = excluded.updated_at, deadline = excluded.deadline`
+
+// operationRow returns the values of putOperationSQL.
+func operationRow(op provisioner.Operation) ([]any, error) {
+	created, err := storetime.Format(op.CreatedAt)
+	if err != nil {
+		return nil, err
 	}
 	updated, err := storetime.Format(op.UpdatedAt)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	deadline, err := formatOptionalTime(op.Deadline)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	_, err = db.w.ExecContext(ctx, `
-		INSERT INTO operations (id, kind, cluster, state, error_code, message, created_by, created_at, updated_at, deadline)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-		ON CONFLICT (id) DO UPDATE SET
-			kind = excluded.kind, cluster = excluded.cluster, state = excluded.state,
-			error_code = excluded.error_code, message = excluded.message, created_by = excluded.created_by,
-			created_at = excluded.created_at, updated_at = excluded.updated_at, deadline = excluded.deadline`,
-		op.ID, op.Kind, op.Cluster, string(op.State), op.ErrorCode, op.Message, op.CreatedBy, created, updated, deadline)
-	return storeError(ctx, err, "save operation")
+	return []any{op.ID, op.Kind, op.Cluster, string(op.State), op.ErrorCode, op.Message, op.CreatedBy, created, updated, deadline}, nil
 }
 
 // GetOperation returns the operation with the given ID, or ENOTFOUND.

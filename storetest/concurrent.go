@@ -204,6 +204,12 @@ func testContext(t *testing.T, open func(t *testing.T) provisioner.Store) {
 			"ListEvents":    func() error { _, err := s.ListEvents(ctx, "keep", 0); return err },
 			"AppendAudit":   func() error { return s.AppendAudit(ctx, entry(0, base)) },
 			"ListAudit":     func() error { _, err := s.ListAudit(ctx, provisioner.AuditFilter{}); return err },
+			"Apply": func() error {
+				ghost := cluster("ghost", false, 0)
+				_, err := s.Apply(ctx, provisioner.Batch{Cluster: &ghost, Operations: []provisioner.Operation{operation("ghost")},
+					Events: []provisioner.Event{event("keep", 1, base)}, Audit: []provisioner.AuditEntry{entry(1, base)}})
+				return err
+			},
 		}
 		for name, op := range ops {
 			err := op()

@@ -41,7 +41,7 @@ const (
 // The entry goes to the partition of its UTC day, after that day is in the
 // day index.
 func (s *Store) AppendAudit(ctx context.Context, e provisioner.AuditEntry) error {
-	it, ttl, err := s.auditItem(ctx, e)
+	it, ttl, err := s.indexedAuditItem(ctx, e)
 	if err != nil {
 		return err
 	}
@@ -59,7 +59,7 @@ func (s *Store) CountAudit(ctx context.Context, e provisioner.AuditEntry) error 
 	if e.Count < 0 {
 		return provisioner.Errorf(provisioner.EINVALID, "audit entry count must not be negative")
 	}
-	it, ttl, err := s.auditItem(ctx, e)
+	it, ttl, err := s.indexedAuditItem(ctx, e)
 	if err != nil {
 		return err
 	}
@@ -114,9 +114,23 @@ func (s *Store) CountAudit(ctx context.Context, e provisioner.AuditEntry) error 
 	return storeError(ctx, err, "count audit entry")
 }
 
-// auditItem checks e and returns its item and TTL, after its day is in
-// the day index.
-func (s *Store) auditItem(ctx context.Context, e provisioner.AuditEntry) (item, int64, error) {
+// indexedAuditItem is auditItem, after e's day is in the day index.
+func (s *Store) indexedAuditItem(ctx context.Context, e provisioner.AuditEntry) (item, int64, error) {
+	it, ttl, err := s.auditItem(e)
+	if err != nil {
+		return nil, 0, err
+	}
+	if err := checkContext(ctx, "append audit entry"); err != nil {
+		return nil, 0, err
+	}
+	if err := s.indexDay(ctx, e.Time.UTC()); err != nil {
+		return nil, 0, storeError(ctx, err, "append audit entry")
+	}
+	return it, ttl, nil
+}
+
+// auditItem checks e and returns its item and TTL.
+func (s *Store) auditItem(e provisioner.AuditEntry) (item, int64, error) {
 	switch {
 	case e.ID == "":
 		return nil, 0, provisioner.Errorf(provisioner.EINVALID, "audit entry id is required")
@@ -149,12 +163,6 @@ func (s *Store) auditItem(ctx context.Context, e provisioner.AuditEntry) (item, 
 	it.setStr(attrSource, e.Source)
 	it.setStr(attrDetail, e.Detail)
 	it.setTTL(ttl)
-	if err := checkContext(ctx, "append audit entry"); err != nil {
-		return nil, 0, err
-	}
-	if err := s.indexDay(ctx, t); err != nil {
-		return nil, 0, storeError(ctx, err, "append audit entry")
-	}
 	return it, ttl, nil
 }
 

@@ -13,7 +13,8 @@ import (
 
 // TestCallsPerMethod pins the DynamoDB requests each method makes, counted
 // by the SDK middleware of awsenv: one request per call, two per append
-// (guard, record), and the audit day index once per day and Store.
+// (guard, record), one transaction per Apply of more than one item, and
+// the audit day index once per day and Store.
 func TestCallsPerMethod(t *testing.T) {
 	cfg := awstest.Config(t)
 	cfg.HTTPClient = gatedClient{next: cfg.HTTPClient}
@@ -54,6 +55,17 @@ func TestCallsPerMethod(t *testing.T) {
 			return s.AppendAudit(ctx, provisioner.AuditEntry{ID: "a2", Time: base})
 		}, []string{"DynamoDB.PutItem=2"}},
 		{"ListAudit one day", func() error { _, err := s.ListAudit(ctx, provisioner.AuditFilter{}); return err }, []string{"DynamoDB.Query=2"}},
+		{"Apply cluster, operation, event, audit entry", func() error {
+			c := provisioner.Cluster{Name: "beta"}
+			_, err := s.Apply(ctx, provisioner.Batch{Cluster: &c, Operations: []provisioner.Operation{{ID: "op0"}},
+				Events: []provisioner.Event{{ID: "e2", Cluster: "beta", Time: base}}, Audit: []provisioner.AuditEntry{{ID: "a3", Time: base}}})
+			return err
+		}, []string{"DynamoDB.TransactWriteItems=1"}},
+		{"Apply cluster alone", func() error {
+			c := provisioner.Cluster{Name: "gamma"}
+			_, err := s.Apply(ctx, provisioner.Batch{Cluster: &c})
+			return err
+		}, []string{"DynamoDB.PutItem=1"}},
 		{"PutOperation", func() error { return s.PutOperation(ctx, provisioner.Operation{ID: "op1"}) }, []string{"DynamoDB.PutItem=1"}},
 		{"GetOperation", func() error { _, err := s.GetOperation(ctx, "op1"); return err }, []string{"DynamoDB.GetItem=1"}},
 		{"PutJob", func() error { _, err := s.PutJob(ctx, provisioner.Job{ID: "j1"}); return err }, []string{"DynamoDB.PutItem=1"}},

@@ -109,22 +109,15 @@ func (s *Store) putVersioned(ctx context.Context, it item, revision int64, what,
 	for range createAttempts {
 		rev := s.nextRevision(prev)
 		it.setNum(attrRevision, rev)
-		in := &ddb.PutItemInput{
+		cond, names, values := versionedCondition(revision, rev)
+		_, err := s.db.PutItem(ctx, &ddb.PutItemInput{
 			TableName:                           aws.String(s.table),
 			Item:                                it,
+			ConditionExpression:                 cond,
+			ExpressionAttributeNames:            names,
+			ExpressionAttributeValues:           values,
 			ReturnValuesOnConditionCheckFailure: types.ReturnValuesOnConditionCheckFailureAllOld,
-		}
-		if revision == 0 {
-			// Absent, or deleted at a revision below the new one.
-			in.ConditionExpression = aws.String("attribute_not_exists(#pk) OR (attribute_exists(#del) AND #rev < :rev)")
-			in.ExpressionAttributeNames = map[string]string{"#pk": attrPK, "#rev": attrRevision, "#del": attrDeleted}
-			in.ExpressionAttributeValues = item{":rev": numAV(rev)}
-		} else {
-			in.ConditionExpression = aws.String("#rev = :old AND attribute_not_exists(#del)")
-			in.ExpressionAttributeNames = map[string]string{"#rev": attrRevision, "#del": attrDeleted}
-			in.ExpressionAttributeValues = item{":old": numAV(revision)}
-		}
-		_, err := s.db.PutItem(ctx, in)
+		})
 		if err == nil {
 			return rev, nil
 		}
@@ -135,21 +128,46 @@ func (s *Store) putVersioned(ctx context.Context, it item, revision int64, what,
 		if ownWrite(old, tok) { // an SDK retry of a write that landed
 			return old.num(attrRevision)
 		}
-		switch {
-		case revision != 0 && (old == nil || isTombstone(old)):
-			return 0, provisioner.Wrap(provisioner.ECONFLICT, err, "%s no longer exists", what)
-		case revision != 0:
-			return 0, provisioner.Wrap(provisioner.ECONFLICT, err, "%s was changed by another request", what)
-		case old == nil || !isTombstone(old):
-			return 0, provisioner.Wrap(provisioner.ECONFLICT, err, "%s already exists", what)
-		}
-		// A tombstone at or above rev: this clock is behind the machine
-		// that deleted the cluster. Go above the tombstone.
-		if prev, err = old.num(attrRevision); err != nil {
+		if prev, err = versionedRetry(old, revision, what, err); err != nil {
 			return 0, err
 		}
 	}
-	return 0, provisioner.Errorf(provisioner.ECONFLICT, "%s is being deleted and created again by other requests", what)
+	return 0, tombstoneRace(what)
+}
+
+// versionedCondition is the condition of a compare-and-swap write of
+// revision rev over revision: the stored revision is still revision, or
+// (revision 0) there is no record, or a tombstone below rev.
+func versionedCondition(revision, rev int64) (*string, map[string]string, item) {
+	if revision == 0 {
+		return aws.String("attribute_not_exists(#pk) OR (attribute_exists(#del) AND #rev < :rev)"),
+			map[string]string{"#pk": attrPK, "#rev": attrRevision, "#del": attrDeleted}, item{":rev": numAV(rev)}
+	}
+	return aws.String("#rev = :old AND attribute_not_exists(#del)"),
+		map[string]string{"#rev": attrRevision, "#del": attrDeleted}, item{":old": numAV(revision)}
+}
+
+// versionedRetry reads the failure (cause) of a compare-and-swap expecting
+// revision, old being the item that failed it and not the write's own:
+// ECONFLICT, or, for a create over a tombstone at or above the new
+// revision (this clock is behind the machine that deleted the record),
+// the revision to go above.
+func versionedRetry(old item, revision int64, what string, cause error) (int64, error) {
+	switch {
+	case revision != 0 && (old == nil || isTombstone(old)):
+		return 0, provisioner.Wrap(provisioner.ECONFLICT, cause, "%s no longer exists", what)
+	case revision != 0:
+		return 0, provisioner.Wrap(provisioner.ECONFLICT, cause, "%s was changed by another request", what)
+	case old == nil || !isTombstone(old):
+		return 0, provisioner.Wrap(provisioner.ECONFLICT, cause, "%s already exists", what)
+	}
+	return old.num(attrRevision)
+}
+
+// tombstoneRace is the error of a create that kept meeting newer
+// tombstones.
+func tombstoneRace(what string) error {
+	return provisioner.Errorf(provisioner.ECONFLICT, "%s is being deleted and created again by other requests", what)
 }
 
 // DeleteCluster removes the cluster if its revision is revision, else
@@ -172,15 +190,13 @@ func (s *Store) DeleteCluster(ctx context.Context, name string, revision int64) 
 // deleteVersioned turns the record at tomb's key into a tombstone if its
 // revision is revision: DeleteCluster's and DeleteNodeGroup's rule.
 func (s *Store) deleteVersioned(ctx context.Context, tomb item, revision int64, what, op string) error {
-	tomb.setNum(attrRevision, revision)
-	tomb.setBool(attrDeleted, true)
-	tomb.setTTL(s.expiry(s.now()))
+	cond, names, values := s.tombstone(tomb, revision)
 	_, err := s.db.PutItem(ctx, &ddb.PutItemInput{
 		TableName:                           aws.String(s.table),
 		Item:                                tomb,
-		ConditionExpression:                 aws.String("#rev = :rev AND attribute_not_exists(#del)"),
-		ExpressionAttributeNames:            map[string]string{"#rev": attrRevision, "#del": attrDeleted},
-		ExpressionAttributeValues:           item{":rev": numAV(revision)},
+		ConditionExpression:                 cond,
+		ExpressionAttributeNames:            names,
+		ExpressionAttributeValues:           values,
 		ReturnValuesOnConditionCheckFailure: types.ReturnValuesOnConditionCheckFailureAllOld,
 	})
 	if err == nil {
@@ -194,6 +210,17 @@ func (s *Store) deleteVersioned(ctx context.Context, tomb item, revision int64, 
 		return nil
 	}
 	return provisioner.Wrap(provisioner.ECONFLICT, err, "%s was changed by another request", what)
+}
+
+// tombstone makes tomb (a record's key) the tombstone of a record deleted
+// at revision, and returns the condition of writing it: the record is
+// still at revision, and not deleted.
+func (s *Store) tombstone(tomb item, revision int64) (*string, map[string]string, item) {
+	tomb.setNum(attrRevision, revision)
+	tomb.setBool(attrDeleted, true)
+	tomb.setTTL(s.expiry(s.now()))
+	return aws.String("#rev = :rev AND attribute_not_exists(#del)"),
+		map[string]string{"#rev": attrRevision, "#del": attrDeleted}, item{":rev": numAV(revision)}
 }
 
 // ListClusters returns every cluster ordered by name (byte order), from one

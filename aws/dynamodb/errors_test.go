@@ -45,6 +45,11 @@ func storeCalls(s *Store) map[string]func(ctx context.Context) error {
 			_, err := s.PutJob(ctx, provisioner.Job{ID: "j1", CreatedAt: base})
 			return err
 		},
+		"Apply": func(ctx context.Context) error {
+			_, err := s.Apply(ctx, provisioner.Batch{Cluster: &provisioner.Cluster{Name: "alpha", Deployment: provisioner.Deployment{Revision: 7}},
+				Events: []provisioner.Event{{ID: "ev-2", Cluster: "alpha", Time: base}}})
+			return err
+		},
 		"GetJob":   func(ctx context.Context) error { _, err := s.GetJob(ctx, "j1"); return err },
 		"ListJobs": func(ctx context.Context) error { _, err := s.ListJobs(ctx, provisioner.JobFilter{}); return err },
 	}

@@ -29,31 +29,40 @@ const (
 // (by any cluster's event) is ECONFLICT, because a cluster's history is
 // append-only (see putUnique).
 func (s *Store) AppendEvent(ctx context.Context, e provisioner.Event) error {
-	if err := e.Validate(); err != nil {
+	it, ttl, err := s.eventItem(e)
+	if err != nil {
 		return err
 	}
+	if err := checkContext(ctx, "append event"); err != nil {
+		return err
+	}
+	return s.putUnique(ctx, it, eventIDPrefix+e.ID, ttl, fmt.Sprintf("event %q", e.ID))
+}
+
+// eventItem checks e and returns its item and TTL.
+func (s *Store) eventItem(e provisioner.Event) (item, int64, error) {
+	if err := e.Validate(); err != nil {
+		return nil, 0, err
+	}
 	if len(e.ID) > maxKeyPart/2 || len(e.Cluster) > maxKeyPart {
-		return provisioner.Errorf(provisioner.EINVALID, "event id or cluster is too long")
+		return nil, 0, provisioner.Errorf(provisioner.EINVALID, "event id or cluster is too long")
 	}
 	sk, err := timeKey(e.Time, e.ID)
 	if err != nil {
-		return err
+		return nil, 0, err
 	}
 	ttl := s.eventExpiry(e.Time)
 	it := key(eventPrefix+e.Cluster, sk)
 	it.setStr(attrID, e.ID)
 	it.setStr(attrCluster, e.Cluster)
 	if err := it.setTime(attrTime, e.Time); err != nil {
-		return err
+		return nil, 0, err
 	}
 	it.setStr(attrType, e.Type)
 	it.setStr(attrActor, e.Actor)
 	it.setStr(attrMessage, e.Message)
 	it.setTTL(ttl)
-	if err := checkContext(ctx, "append event"); err != nil {
-		return err
-	}
-	return s.putUnique(ctx, it, eventIDPrefix+e.ID, ttl, fmt.Sprintf("event %q", e.ID))
+	return it, ttl, nil
 }
 
 // ListEvents returns the newest limit events of the cluster (100 when limit
@@ -112,17 +121,7 @@ func (s *Store) ListEvents(ctx context.Context, cluster string, limit int) ([]pr
 // that is another record's. Two plain writes cost half a transaction of
 // two items, and never conflict with other transactions.
 func (s *Store) putUnique(ctx context.Context, it item, guardPK string, ttl int64, what string) error {
-	ref := it[attrPK].(*types.AttributeValueMemberS).Value + "|" + it[attrSK].(*types.AttributeValueMemberS).Value
-	guard := key(guardPK, guardSK)
-	guard.setStr(attrRef, ref)
-	guard.setTTL(ttl)
-	for _, w := range []struct {
-		it   item
-		same func(old item) bool
-	}{
-		{guard, func(old item) bool { r, err := old.str(attrRef); return err == nil && r == ref }},
-		{it, func(old item) bool { return sameItem(old, it) }},
-	} {
+	for _, w := range uniqueWrites(it, guardPK, ttl) {
 		_, err := s.db.PutItem(ctx, &ddb.PutItemInput{
 			TableName:                           aws.String(s.table),
 			Item:                                w.it,
@@ -142,6 +141,27 @@ func (s *Store) putUnique(ctx context.Context, it item, guardPK string, ttl int6
 		}
 	}
 	return nil
+}
+
+// uniqueWrite is one of the two items of an append, and how to recognise
+// the item a repeat of the same append finds in its place.
+type uniqueWrite struct {
+	it   item
+	same func(old item) bool
+}
+
+// uniqueWrites returns the guard of the record it (guardPK/"ID", naming
+// its key) and the record: the writes of an append, each to be made only
+// where no item is.
+func uniqueWrites(it item, guardPK string, ttl int64) []uniqueWrite {
+	ref := it[attrPK].(*types.AttributeValueMemberS).Value + "|" + it[attrSK].(*types.AttributeValueMemberS).Value
+	guard := key(guardPK, guardSK)
+	guard.setStr(attrRef, ref)
+	guard.setTTL(ttl)
+	return []uniqueWrite{
+		{guard, func(old item) bool { r, err := old.str(attrRef); return err == nil && r == ref }},
+		{it, func(old item) bool { return sameItem(old, it) }},
+	}
 }
 
 // sameItem reports whether two items hold the same strings, numbers and

@@ -26,11 +26,24 @@ const (
 // with the same ID. Its TTL counts from UpdatedAt (CreatedAt, else now), so
 // an operation is kept for the retention period after it last changed.
 func (s *Store) PutOperation(ctx context.Context, op provisioner.Operation) error {
+	it, err := s.operationItem(op)
+	if err != nil {
+		return err
+	}
+	if err := checkContext(ctx, "save operation"); err != nil {
+		return err
+	}
+	_, err = s.db.PutItem(ctx, &ddb.PutItemInput{TableName: aws.String(s.table), Item: it})
+	return storeError(ctx, err, "save operation")
+}
+
+// operationItem checks op and returns its item.
+func (s *Store) operationItem(op provisioner.Operation) (item, error) {
 	switch {
 	case op.ID == "":
-		return provisioner.Errorf(provisioner.EINVALID, "operation id is required")
+		return nil, provisioner.Errorf(provisioner.EINVALID, "operation id is required")
 	case len(op.ID) > maxKeyPart:
-		return provisioner.Errorf(provisioner.EINVALID, "operation id is too long")
+		return nil, provisioner.Errorf(provisioner.EINVALID, "operation id is too long")
 	}
 	it := key(opPrefix+op.ID, opSK)
 	it.setStr(attrID, op.ID)
@@ -42,18 +55,14 @@ func (s *Store) PutOperation(ctx context.Context, op provisioner.Operation) erro
 	it.setStr(attrCreatedBy, op.CreatedBy)
 	if err := it.setTimes([]timeAttr{{attrCreatedAt, op.CreatedAt}, {attrUpdatedAt, op.UpdatedAt},
 		{attrDeadline, op.Deadline}}); err != nil {
-		return err
+		return nil, err
 	}
 	last := op.UpdatedAt
 	if last.IsZero() {
 		last = op.CreatedAt
 	}
 	it.setTTL(s.expiry(last))
-	if err := checkContext(ctx, "save operation"); err != nil {
-		return err
-	}
-	_, err := s.db.PutItem(ctx, &ddb.PutItemInput{TableName: aws.String(s.table), Item: it})
-	return storeError(ctx, err, "save operation")
+	return it, nil
 }
 
 // GetOperation returns the operation with the given ID, or ENOTFOUND. The

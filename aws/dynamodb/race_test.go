@@ -278,6 +278,31 @@ func TestLostResponse(t *testing.T) {
 		t.Fatalf("job: %+v, %v; want revision %d", j, err, jrev)
 	}
 
+	bc := provisioner.Cluster{Name: "beta", Deployment: provisioner.Deployment{State: provisioner.StateDeploying}}
+	batch := func(n int) provisioner.Batch {
+		at := base.Add(time.Duration(n) * time.Minute)
+		return provisioner.Batch{Cluster: &bc, Operations: []provisioner.Operation{{ID: fmt.Sprint("op", n), CreatedAt: at}},
+			Events: []provisioner.Event{{ID: fmt.Sprint("bev", n), Cluster: "beta", Time: at}},
+			Audit:  []provisioner.AuditEntry{{ID: fmt.Sprint("bau", n), Time: at}}}
+	}
+	step("apply create", func() (err error) { bc.Revision, err = s.Apply(ctx, batch(0)); return err })
+	bc.State = provisioner.StateRunning
+	step("apply update", func() (err error) { bc.Revision, err = s.Apply(ctx, batch(1)); return err })
+	if got, err := s.GetCluster(ctx, "beta"); err != nil || got.Revision != bc.Revision || got.State != provisioner.StateRunning {
+		t.Fatalf("after apply: %+v, %v; want revision %d", got, err, bc.Revision)
+	}
+	step("apply delete", func() error {
+		b := batch(2)
+		b.DeleteCluster = true
+		_, err := s.Apply(ctx, b)
+		return err
+	})
+	_, err = s.GetCluster(ctx, "beta")
+	testkit.WantCode(t, err, provisioner.ENOTFOUND)
+	if events, err := s.ListEvents(ctx, "beta", 0); err != nil || len(events) != 3 {
+		t.Fatalf("events of the batches: %v, %v; want 3", events, err)
+	}
+
 	step("event", func() error {
 		return s.AppendEvent(ctx, provisioner.Event{ID: "ev1", Cluster: "alpha", Time: base, Type: "state.running"})
 	})
@@ -288,8 +313,8 @@ func TestLostResponse(t *testing.T) {
 	ok(t, err)
 	entries, err := s.ListAudit(ctx, provisioner.AuditFilter{})
 	ok(t, err)
-	if len(events) != 1 || len(entries) != 1 {
-		t.Fatalf("%d events and %d audit entries, want one of each", len(events), len(entries))
+	if len(events) != 1 || len(entries) != 4 {
+		t.Fatalf("%d events and %d audit entries, want 1 and 4 (3 of the batches)", len(events), len(entries))
 	}
 	// A real duplicate still conflicts.
 	err = s.AppendEvent(ctx, provisioner.Event{ID: "ev1", Cluster: "alpha", Time: base, Type: "state.failed"})
@@ -297,9 +322,10 @@ func TestLostResponse(t *testing.T) {
 }
 
 // lossyClient passes every request on, but fails the first attempt of each
-// PutItem after the table has applied it, as when a connection drops before
-// the response arrives. The SDK's retries send the same body again, which
-// it lets through.
+// PutItem and TransactWriteItems after the table has applied it, as when a
+// connection drops before the response arrives. The SDK's retries send the
+// same body again (for a transaction, the same ClientRequestToken, which
+// the emulator ignores), which it lets through.
 type lossyClient struct {
 	next aws.HTTPClient
 	mu   sync.Mutex
@@ -308,7 +334,7 @@ type lossyClient struct {
 }
 
 func (l *lossyClient) Do(r *http.Request) (*http.Response, error) {
-	if operation(r) != "PutItem" || r.Body == nil {
+	if op := operation(r); (op != "PutItem" && op != "TransactWriteItems") || r.Body == nil {
 		return l.next.Do(r)
 	}
 	body, err := io.ReadAll(r.Body)

@@ -41,6 +41,11 @@
 // PutItems cost half of a two-item TransactWriteItems and never fail on
 // transaction conflicts.
 //
+// Apply writes what must change together (a cluster, the operation it
+// starts or ends, the events and audit entries recording it) in one
+// TransactWriteItems, with the same conditions: one round trip, all or
+// nothing, for twice the write capacity of its items.
+//
 // Jobs are listed newest first through the sparse index gsi1 (only jobs
 // carry gsi1pk). Reads of a global secondary index are eventually
 // consistent: ListJobs may lag a PutJob by a moment; GetJob is consistent,
@@ -66,7 +71,8 @@
 // conflict. Event and audit appends recognise their own guard and record.
 //
 // The store uses GetItem, PutItem (tombstones replace deletes), UpdateItem
-// (CountAudit's atomic count) and Query (on the table and on gsi1) only:
+// (CountAudit's atomic count), Query (on the table and on gsi1) and
+// TransactWriteItems (Apply, authorized as the PutItems it holds) only:
 // those are the IAM actions it needs.
 //
 // # Retention

@@ -20,7 +20,9 @@ import (
 // evaluates a ConditionExpression and then writes without a lock
 // (moto/dynamodb/models/table.py, put_item), so two concurrent conditional
 // writes to one item can both succeed there; DynamoDB evaluates the
-// condition atomically with the write. Through the gate each request is
+// condition atomically with the write. Its TransactWriteItems copies the
+// table first and puts the copy back when the transaction is cancelled,
+// undoing any write made meanwhile (models/__init__.py). Through the gate each request is
 // atomic, as in DynamoDB, while goroutines still interleave their requests
 // in any order, so the compare-and-swap logic is tested as it runs in AWS.
 // Without it the race tests fail now and then with updates lost inside the

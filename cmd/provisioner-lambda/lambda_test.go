@@ -10,6 +10,7 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"os"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -367,6 +368,30 @@ func TestAWSBackendLifecycle(t *testing.T) {
 	t.Logf("AWS calls per DEPLOY (request + waiting): %v", deployCalls)
 	t.Logf("AWS calls per STATUS: %v", statusCalls)
 	t.Logf("AWS calls per DESTROY (request + waiting): %v", destroyCalls)
+	for what, calls := range map[string][]string{"DEPLOY": deployCalls, "DESTROY": destroyCalls} {
+		if n := dynamoDBWrites(calls); n < 1 || n > maxDynamoDBWrites {
+			t.Errorf("%s made %d DynamoDB write calls (%v), want 1 to %d", what, n, calls, maxDynamoDBWrites)
+		}
+	}
+}
+
+// maxDynamoDBWrites is the most DynamoDB write calls a DEPLOY or a DESTROY
+// may make, request and waiting, audit included (BENCHMARKS.md).
+const maxDynamoDBWrites = 6
+
+// dynamoDBWrites counts the DynamoDB write calls among calls
+// ("Service.Operation=N", as awsenv.Counter lists them).
+func dynamoDBWrites(calls []string) int {
+	n := 0
+	for _, c := range calls {
+		op, count, _ := strings.Cut(c, "=")
+		switch op {
+		case "DynamoDB.PutItem", "DynamoDB.UpdateItem", "DynamoDB.DeleteItem", "DynamoDB.BatchWriteItem", "DynamoDB.TransactWriteItems":
+			k, _ := strconv.Atoi(count)
+			n += k
+		}
+	}
+	return n
 }
 
 // roundTripFunc serves HTTP requests from a handler in process.

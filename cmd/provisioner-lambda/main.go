@@ -63,7 +63,7 @@ func newHandler(ctx context.Context, cfg aws.Config, sdk awssdk.Config, now func
 		TestCluster: cfg.TestCluster, PublicCluster: cfg.PublicCluster, Signatures: b.Signatures.Policy,
 		Notices: app.NoticeConfig{Sinks: b.Notices, Leads: cfg.Notify.Leads, DashboardURL: cfg.Notify.DashboardURL,
 			Contacts: cfg.Notify.Contacts(b.Identity)},
-		Logger: log, Now: now, Poll: 2 * time.Second})
+		Logger: log, Now: now, Poll: 2 * time.Second, LoginReuse: cfg.GitHub.LoginCache})
 	// TrustedProxies stays 0: the Lambda adapter puts API Gateway's sourceIp in RemoteAddr.
 	srv := phttp.NewServer(phttp.Config{App: a, Keys: b.Signer, Issuer: cfg.Issuer, Logger: log, Signatures: b.Signatures})
 	return &lambda.Handler{HTTP: srv, Destroy: a.FireDestroy, Reconcile: a.Reconcile, Logger: log}, nil

@@ -117,7 +117,7 @@ Identity (--identity):
 	f.StringVar(&o.AdminTeam, "admin-team", "", "team (slug) of the organization whose members are admins")
 	f.StringVar(&o.GitHubToken, "github-token", "", "operator's GitHub token (read:org) that re-checks logged-in users' organization and team memberships; removed or demoted users lose their sessions (env PROVISIONER_GITHUB_TOKEN)")
 	f.DurationVar(&o.MembershipRecheck, "membership-recheck", app.DefaultMembershipRecheck, "how often a session's membership is re-checked with --github-token")
-	f.DurationVar(&o.LoginCache, "github-login-cache", 10*time.Second, "how long a PAT login's answer from GitHub is reused for the same token (0 asks GitHub every time; at most 5m): a revoked token or changed membership is seen this late")
+	f.DurationVar(&o.LoginCache, "github-login-cache", 10*time.Second, "how long a PAT login's answer from GitHub, and the jwt_user it issued to an organization member, are reused for the same token (0 asks GitHub and signs every time; at most 5m): a revoked token or changed membership is seen this late")
 	f.StringSliceVar(&o.AllowedTeams, "allowed-teams", nil, "if set, only members of these teams are org members")
 	f.StringVar(&o.GitHubClientID, "github-client-id", "", "OAuth app client id for the device flow")
 	f.StringVar(&o.ActionsIssuer, "actions-issuer", "https://token.actions.githubusercontent.com", "GitHub Actions OIDC issuer")
@@ -274,7 +274,7 @@ func serveRun(ctx context.Context, o *serveOptions) error {
 	// Local clusters are cheap to probe: look often, so DEPLOY --wait
 	// returns soon after the cluster answers.
 	a := app.New(app.Config{Store: b.Store, Logger: log, Scheduler: b.Scheduler, Limits: o.Limits, PublicCluster: o.PublicCluster,
-		Poll: 200 * time.Millisecond, Login: login, AuditRetention: time.Duration(o.AuditRetention), EventRetention: time.Duration(o.EventRetention),
+		Poll: 200 * time.Millisecond, Login: login, LoginReuse: o.LoginCache, AuditRetention: time.Duration(o.AuditRetention), EventRetention: time.Duration(o.EventRetention),
 		DeployTimeout: o.DeployTimeout, DestroyTimeout: o.DestroyTimeout, HealthMaxAge: o.HealthMaxAge,
 		Tokens: jwt.New(jwt.Config{Issuer: b.Issuer, Signer: b.Signer, UserTTL: o.UserTokenTTL, ClusterTTL: o.ClusterTokenTTL}), Keys: b.Signer,
 		Identity: b.Identity, Device: b.Device, Actions: b.Actions, Membership: b.Membership, MembershipRecheck: recheck,
