@@ -44,6 +44,23 @@ type env struct {
 	app    *app.App
 	jobs   *fakeJobs
 	signIn web.SignIn
+	dash   *web.Handler
+
+	mu   sync.Mutex
+	seen []seenRequest
+}
+
+// seenRequest is a request the server got, and whether it carried the
+// session cookie.
+type seenRequest struct {
+	method, path string
+	cookie       bool
+}
+
+func (e *env) requests() []seenRequest {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return append([]seenRequest(nil), e.seen...)
 }
 
 // newEnv starts the service; signIn may be nil.
@@ -64,10 +81,22 @@ func newEnv(t *testing.T, signIn web.SignIn) *env {
 		Driver: &instantDriver{up: map[string]bool{}}, Scheduler: sched, Poll: 20 * time.Millisecond,
 		Runner: e.jobs, Logs: e.jobs})
 	api := phttp.NewServer(phttp.Config{App: e.app, Keys: keys, Issuer: issuer, Logger: log, DevicePace: -1})
-	srv.Config.Handler = web.New(web.Config{API: api, Sessions: e.app, Now: e.clock.Now, Logger: log, SignIn: signIn})
+	e.dash = web.New(web.Config{API: api, Sessions: e.app, Now: e.clock.Now, Logger: log, SignIn: signIn})
+	srv.Config.Handler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, err := r.Cookie(web.CookieName)
+		e.mu.Lock()
+		e.seen = append(e.seen, seenRequest{r.Method, r.URL.Path, err == nil})
+		e.mu.Unlock()
+		e.dash.ServeHTTP(w, r)
+	})
 	srv.Start()
 	t.Cleanup(srv.Close)
 	e.srv = srv
+	// The App's watchers follow operations and jobs, as under serve.
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { defer close(done); _ = e.app.Run(ctx, time.Minute) }()
+	t.Cleanup(func() { cancel(); <-done })
 	return e
 }
 

@@ -447,7 +447,7 @@ func TestRoutesInSpec(t *testing.T) {
 		t.Fatal(err)
 	}
 	e := newEnv(t, nil)
-	h := e.srv.Config.Handler.(*web.Handler)
+	h := e.dash
 	for _, r := range h.Routes() {
 		method, path, _ := strings.Cut(r, " ")
 		path = strings.Replace(path, "{file...}", "{file}", 1)

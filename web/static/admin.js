@@ -47,7 +47,7 @@ async function audit() {
         cell('Actor', e.actor || 'anonymous'),
         cell('Action', h('code', { text: e.action })),
         cell('Target', e.target || ''),
-        cell('Result', badge(e.result)),
+        cell('Result', badge(e.result, e.result === 'success' ? 'ok' : 'bad')),
         cell('Source', e.source || ''),
         cell('Detail', (e.count ? `${e.count}× ` : '') + (e.detail || ''))));
     }
@@ -57,10 +57,13 @@ async function audit() {
   }
 }
 
-// users lists the people of the audit entries, latest first.
+// users lists the people who logged in, from the audit entries, latest
+// first.
 function users(entries) {
   const seen = new Map();
-  for (const e of entries) if (e.actor && !seen.has(e.actor)) seen.set(e.actor, e);
+  for (const e of entries) {
+    if (e.actor && e.action.startsWith('login') && !seen.has(e.actor)) seen.set(e.actor, e);
+  }
   const ul = clear($('users-list'));
   if (seen.size === 0) ul.append(h('li', { class: 'hint', text: 'Nobody yet.' }));
   for (const [login, e] of seen) {

@@ -76,9 +76,9 @@ export function fmtDuration(ns) {
 
 // badge is a state as a labelled pill; the word carries the meaning, the
 // colour repeats it.
-export function badge(state) {
-  const kind = {
-    running: 'ok', passed: 'ok', success: 'ok',
+export function badge(state, kind) {
+  kind = kind || {
+    running: 'ok', passed: 'ok', success: 'ok', live: 'ok',
     failed: 'bad', error: 'bad', timed_out: 'bad',
     deploying: 'busy', destroying: 'busy', queued: 'busy', provisioning: 'busy', pending: 'busy',
   }[state] || 'idle';

@@ -65,8 +65,8 @@ function total(run) {
   return (run.steps || []).reduce((n, st) => n + (st.duration_ns || 0), 0);
 }
 
-// chart draws the SVG; it scales to its box (viewBox), so a phone shows
-// it whole.
+// chart draws the SVG at its natural size; on a narrow screen it shrinks
+// to its box (viewBox, max-width), so a phone shows it whole.
 function chart(branch, runs) {
   const steps = [];
   for (const r of runs.slice().reverse()) { // the newest run's order first
@@ -79,7 +79,7 @@ function chart(branch, runs) {
   const H = gridTop + rows.length * (C + G) + 46;
   const max = Math.max(1, ...runs.map(total));
 
-  const svg = s('svg', { viewBox: `0 0 ${W} ${H}`, width: '100%', role: 'img',
+  const svg = s('svg', { viewBox: `0 0 ${W} ${H}`, width: W, height: H, role: 'img',
     'aria-labelledby': 'hc-title hc-desc', class: 'history-svg', preserveAspectRatio: 'xMinYMin meet' },
   s('title', { id: 'hc-title', text: `Test history of ${branch}` }),
   s('desc', { id: 'hc-desc', text: runs.map((r) => `${fmtTime(r.date)} ${r.version}: ${r.result}`).join('; ') }));

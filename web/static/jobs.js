@@ -45,7 +45,7 @@ function render(list) {
   show($('jobs-empty'), list.length === 0);
   show($('jobs-table'), list.length > 0);
   for (const j of list) {
-    const btn = h('button', { type: 'button', class: 'secondary', text: 'Open log', 'aria-label': `Open the log of job ${j.id.slice(0, 8)}`, 'data-job': j.id });
+    const btn = h('button', { type: 'button', class: 'secondary', text: 'Open log', 'aria-label': `Open log of job ${j.id.slice(0, 8)}`, 'data-job': j.id });
     btn.addEventListener('click', () => openLog(j));
     body.append(h('tr', null,
       cell('Job', h('code', { text: j.id.slice(0, 8), title: j.id })),
