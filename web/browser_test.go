@@ -479,6 +479,13 @@ func TestDashboardInChromium(t *testing.T) {
 	b.wait(`document.getElementById('log-text').textContent.includes('cloning sliderule')`)
 	e.jobs.appendLog(key, "step unit: 412 tests, 0 failures\n")
 	b.wait(`document.getElementById('log-text').textContent.includes('412 tests')`)
+	// Markup in API data stays text.
+	const markup = `<img src=x onerror="window.pwned=1"><script>window.pwned=2</script>`
+	e.jobs.appendLog(key, markup+"\n")
+	b.wait(`document.getElementById('log-text').textContent.includes('window.pwned=2')`)
+	if got := eval[string](b, `String(window.pwned) + document.querySelectorAll('#log-text *').length`); got != "undefined0" {
+		t.Errorf("markup in a log ran or became elements: %s", got)
+	}
 	e.jobs.appendLog(key, "all steps passed\n")
 	e.jobs.finish(id, provisioner.JobStatus{State: provisioner.JobPassed, Steps: []provisioner.StepResult{{Name: "unit", Status: "passed", Tests: 412}}})
 	b.wait(`document.getElementById('log-state').textContent === 'passed'`)
