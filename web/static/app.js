@@ -62,6 +62,7 @@ function route() {
   }
   if (name === current) return;
   if (current && views[current].leave) views[current].leave();
+  if (current) notify(''); // a result belongs to the view it came from
   current = name;
   showOnly(`view-${name}`);
   views[name].enter({ session, notify });

@@ -76,6 +76,7 @@ async function openLog(j) {
   $('log-h').focus();
   try {
     await follow(j.id, pre, ctl.signal);
+    load(); // the job ended: its row says so too
   } catch (e) {
     if (ctl.signal.aborted) return;
     ctx.notify(`Log of ${j.id.slice(0, 8)}: ${e.message}`, 'error');
