@@ -15,6 +15,10 @@ VENV=.venv
 SLIDERULE_CLIENT_VERSION=5.7.0
 CRYPTOGRAPHY_VERSION=46.0.3 # the clients' request signer needs it
 CLIENTS_VENV=.cache/clients-venv
+# axe-core, the accessibility checker the dashboard's browser tests run in
+# the page, and its npm integrity.
+AXE_VERSION=4.14.1
+AXE_INTEGRITY='sha512-FHfa+lmNjQZfJz1q8wKqIDwC6DExcHt/pkjNQb09a3NPjCKg2rhu5qb2S4r76ASyFNNtuFooJpZe37OgudVGtQ=='
 
 log() { printf '==> %s\n' "$*"; }
 
@@ -84,6 +88,47 @@ if ! command -v shellcheck >/dev/null; then
 	fi
 	echo "no shellcheck: the shell script checks will be skipped" >&2
 fi
+
+log "Chromium and axe-core ${AXE_VERSION} for the dashboard's browser tests (web/)"
+# Debian's chromium, driven by chromedp; axe-core from npm, checked against
+# its pinned integrity, unpacked in .cache.
+if ! command -v chromium >/dev/null && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+	apt-get install -y -qq chromium >/dev/null 2>&1 ||
+		{ apt-get update -qq >/dev/null 2>&1 && apt-get install -y -qq chromium >/dev/null 2>&1; } || true
+fi
+if command -v chromium >/dev/null; then
+	PROVISIONER_TEST_CHROMIUM=$(command -v chromium)
+	export PROVISIONER_TEST_CHROMIUM
+elif [ "${CI:-}" = true ]; then
+	echo "no chromium (apt-get install chromium)" >&2
+	exit 1
+else
+	echo "no chromium: the dashboard's browser tests will be skipped" >&2
+fi
+axe_dir=".cache/axe-core-${AXE_VERSION}"
+if [ ! -f "${axe_dir}/axe.min.js" ] && command -v npm >/dev/null; then
+	tmp=$(mktemp -d)
+	if (cd "${tmp}" && npm pack --silent "axe-core@${AXE_VERSION}" >/dev/null 2>&1); then
+		got=$(python3 -c 'import base64,hashlib,sys; print("sha512-" + base64.b64encode(hashlib.sha512(open(sys.argv[1], "rb").read()).digest()).decode())' "${tmp}/axe-core-${AXE_VERSION}.tgz")
+		if [ "${got}" = "${AXE_INTEGRITY}" ]; then
+			mkdir -p "${axe_dir}"
+			tar -xzf "${tmp}/axe-core-${AXE_VERSION}.tgz" -C "${axe_dir}" --strip-components=1 package/axe.min.js
+		else
+			echo "axe-core ${AXE_VERSION}: integrity ${got}, want ${AXE_INTEGRITY}" >&2
+		fi
+	fi
+	rm -rf "${tmp}"
+fi
+if [ -f "${axe_dir}/axe.min.js" ]; then
+	export PROVISIONER_TEST_AXE="${PWD}/${axe_dir}/axe.min.js"
+elif [ "${CI:-}" = true ]; then
+	echo "could not fetch axe-core ${AXE_VERSION} with npm" >&2
+	exit 1
+else
+	echo "no axe-core: the dashboard's browser tests will be skipped" >&2
+fi
+# Screenshots of the browser tests land here.
+export PROVISIONER_TEST_ARTIFACTS="${PWD}/.cache/test-artifacts"
 
 log "gofmt, go vet, staticcheck"
 # shellcheck disable=SC2046 # file names without spaces, one argument each

@@ -21,6 +21,7 @@ import (
 	"provisioner/buildinfo"
 	phttp "provisioner/http"
 	"provisioner/jwt"
+	"provisioner/web"
 )
 
 func main() {
@@ -66,5 +67,6 @@ func newHandler(ctx context.Context, cfg aws.Config, sdk awssdk.Config, now func
 		Logger: log, Now: now, Poll: 2 * time.Second, LoginReuse: cfg.GitHub.LoginCache})
 	// TrustedProxies stays 0: the Lambda adapter puts API Gateway's sourceIp in RemoteAddr.
 	srv := phttp.NewServer(phttp.Config{App: a, Keys: b.Signer, Issuer: cfg.Issuer, Logger: log, Signatures: b.Signatures})
-	return &lambda.Handler{HTTP: srv, Destroy: a.FireDestroy, Reconcile: a.Reconcile, Logger: log}, nil
+	dash := web.New(web.Config{API: srv, Sessions: a, Now: now, Logger: log})
+	return &lambda.Handler{HTTP: dash, Destroy: a.FireDestroy, Reconcile: a.Reconcile, Logger: log}, nil
 }

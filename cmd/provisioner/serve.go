@@ -20,6 +20,7 @@ import (
 	"provisioner/jwt"
 	"provisioner/local"
 	"provisioner/ratelimit"
+	"provisioner/web"
 )
 
 type serveOptions struct {
@@ -294,7 +295,9 @@ func serveRun(ctx context.Context, o *serveOptions) error {
 	}
 	var wg sync.WaitGroup
 	wg.Go(func() { _ = a.Run(ctx, o.Reconcile) })
-	err = phttp.Serve(ctx, b.Listener, srv, 15*time.Second)
+	// The dashboard at "/" in front of the API (package web).
+	dash := web.New(web.Config{API: srv, Sessions: a, Logger: log, TrustedProxies: o.TrustedProxies})
+	err = phttp.Serve(ctx, b.Listener, dash, 15*time.Second)
 	cancel()
 	wg.Wait()
 	schedErr := b.Wait()

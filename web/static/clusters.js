@@ -1,0 +1,209 @@
+// Clusters: the ones the caller may see, with a TTL countdown on the
+// server's clock; DEPLOY, EXTEND, SCHEDULE_DESTROY and DESTROY through the
+// API, whose limits and errors are shown as they come.
+import { $, h, clear, show, fmtTime, fmtLeft, badge } from './dom.js';
+import { call, serverNow, waitOperation } from './api.js';
+
+let ctx = null;
+let tick = 0;
+let refresh = 0;
+let bound = false;
+let eventsOf = '';
+
+export function enter(c) {
+  ctx = c;
+  if (!bound) bind();
+  load();
+  limits();
+  tick = setInterval(countdown, 1000);
+  refresh = setInterval(load, 15000);
+}
+
+export function leave() {
+  clearInterval(tick);
+  clearInterval(refresh);
+}
+
+function bind() {
+  bound = true;
+  $('clusters-refresh').addEventListener('click', load);
+  $('events-close').addEventListener('click', () => {
+    show($('events'), false);
+    eventsOf = '';
+  });
+  $('deploy-form').addEventListener('submit', deploy);
+}
+
+async function limits() {
+  try {
+    const { data } = await call('POST', '/info', {});
+    $('limits').textContent = `Your limits: up to ${data.maxNodes} nodes per cluster, TTL up to ${data.maxTTL} minutes.`;
+  } catch {
+    $('limits').textContent = '';
+  }
+}
+
+export async function load() {
+  try {
+    const { data } = await call('GET', '/clusters');
+    render(data.clusters || []);
+    if (eventsOf) events(eventsOf);
+  } catch (e) {
+    ctx.notify(`Cannot list clusters: ${e.message}`, 'error');
+  }
+}
+
+function render(list) {
+  const ul = clear($('clusters-list'));
+  show($('clusters-empty'), list.length === 0);
+  list.sort((a, b) => a.cluster.localeCompare(b.cluster));
+  for (const c of list) ul.append(card(c));
+  countdown();
+}
+
+// countdown redraws every timer from the server's clock.
+function countdown() {
+  const now = serverNow();
+  $('server-time').textContent = fmtTime(new Date(now).toISOString());
+  for (const el of document.querySelectorAll('.countdown')) {
+    const at = Date.parse(el.dataset.at);
+    if (Number.isNaN(at)) continue;
+    const left = Math.max(0, Math.floor((at - now) / 1000));
+    el.dataset.left = String(left);
+    el.textContent = fmtLeft(left);
+  }
+}
+
+function fact(label, value) {
+  return h('div', null, h('dt', { text: label }), h('dd', null, value));
+}
+
+function card(c) {
+  const name = c.cluster;
+  const id = name.replace(/[^A-Za-z0-9_-]/g, '_');
+  const at = c.destroy_at || c.expires_at || '';
+  const timer = at
+    ? h('span', { class: 'countdown', role: 'timer', 'data-at': at, 'aria-label': `time left for ${name}` })
+    : h('span', { text: '—' });
+  const live = c.state === 'running' || c.state === 'deploying';
+  const busy = c.state === 'deploying' || c.state === 'destroying';
+  const nodes = `${c.current_nodes} of ${c.node_capacity}`;
+
+  const extend = h('form', { class: 'mini', 'aria-label': `Extend ${name}` },
+    h('label', { for: `extend-${id}`, text: 'Keep for (minutes)' }),
+    h('input', { id: `extend-${id}`, type: 'number', min: '1', value: '60', required: true }),
+    h('button', { type: 'submit', class: 'secondary', text: 'Extend' }));
+  extend.addEventListener('submit', (ev) => {
+    ev.preventDefault();
+    act(`Extend ${name}`, () => call('POST', '/extend', { cluster: name, ttl: Number(extend.elements[0].value) }));
+  });
+
+  const sched = h('form', { class: 'mini', 'aria-label': `Schedule the destroy of ${name}` },
+    h('label', { for: `sched-${id}`, text: 'Destroy at (UTC)' }),
+    h('input', { id: `sched-${id}`, type: 'datetime-local', step: '60', required: true,
+      value: at ? new Date(Date.parse(at)).toISOString().slice(0, 16) : '' }),
+    h('button', { type: 'submit', class: 'secondary', text: 'Schedule destroy' }));
+  sched.addEventListener('submit', (ev) => {
+    ev.preventDefault();
+    const v = sched.elements[0].value; // "2026-01-02T15:04", read as UTC
+    act(`Schedule the destroy of ${name}`, () => call('POST', '/schedule_destroy', { cluster: name, time: `${v.length === 16 ? v + ':00' : v}Z` }));
+  });
+
+  const destroy = h('button', { type: 'button', class: 'danger', text: 'Destroy', 'data-action': 'destroy' });
+  const confirm = h('button', { type: 'button', class: 'danger', text: `Confirm destroy of ${name}`, hidden: true, 'data-action': 'confirm-destroy' });
+  const cancel = h('button', { type: 'button', class: 'secondary', text: 'Keep it', hidden: true });
+  destroy.addEventListener('click', () => {
+    show(destroy, false);
+    show(confirm, true);
+    show(cancel, true);
+    confirm.focus();
+  });
+  cancel.addEventListener('click', () => {
+    show(confirm, false);
+    show(cancel, false);
+    show(destroy, true);
+    destroy.focus();
+  });
+  confirm.addEventListener('click', () => long(`Destroy ${name}`, () => call('POST', '/destroy', { cluster: name })));
+
+  const evBtn = h('button', { type: 'button', class: 'secondary', text: 'Events', 'aria-label': `Events of ${name}` });
+  evBtn.addEventListener('click', () => events(name, true));
+
+  return h('li', { class: 'card cluster', 'data-cluster': name },
+    h('div', { class: 'bar' }, h('h2', { text: name }), badge(c.state), c.is_public === 'true' ? h('span', { class: 'badge idle', text: 'public' }) : null),
+    h('dl', { class: 'facts' },
+      fact('Nodes', nodes),
+      fact('Version', c.version || '—'),
+      fact('Owner', c.created_by || '—'),
+      fact('Time left', timer),
+      fact('Destroy at', h('time', { datetime: at, text: fmtTime(at) }))),
+    c.reason ? h('p', { class: 'reason', text: c.reason }) : null,
+    h('div', { class: 'actions' }, evBtn, live && !busy ? [extend, sched] : null, c.state !== 'destroying' ? [destroy, confirm, cancel] : null));
+}
+
+// act runs a short request and shows its answer.
+async function act(what, fn) {
+  ctx.notify(`${what}…`);
+  try {
+    await fn();
+    ctx.notify(`${what}: done.`, 'ok');
+  } catch (e) {
+    ctx.notify(`${what} failed: ${e.message}`, 'error');
+  }
+  load();
+}
+
+// long runs a DEPLOY or DESTROY, following its operation when it answers 202.
+async function long(what, fn) {
+  ctx.notify(`${what}…`);
+  try {
+    const { status, data } = await fn();
+    load();
+    if (status === 202 && data.operation) {
+      ctx.notify(`${what}: in progress (operation ${data.operation.id}).`);
+      await waitOperation(data.operation.id);
+    }
+    ctx.notify(`${what}: done.`, 'ok');
+  } catch (e) {
+    ctx.notify(`${what} failed: ${e.message}`, 'error');
+  }
+  load();
+}
+
+async function deploy(ev) {
+  ev.preventDefault();
+  const f = ev.target;
+  const name = $('deploy-cluster').value.trim();
+  const body = {
+    cluster: name,
+    node_capacity: Number($('deploy-nodes').value),
+    ttl: Number($('deploy-ttl').value),
+    version: $('deploy-version').value.trim(),
+    is_public: $('deploy-public').checked,
+  };
+  const btn = f.querySelector('button[type=submit]');
+  btn.disabled = true;
+  await long(`Deploy ${name}`, () => call('POST', '/deploy', body));
+  btn.disabled = false;
+}
+
+async function events(name, focus) {
+  eventsOf = name;
+  $('events-h').textContent = `Events of ${name}`;
+  const ol = $('events-list');
+  try {
+    const { data } = await call('POST', '/events', { cluster: name });
+    clear(ol);
+    const evs = (data.events || []).slice().reverse();
+    if (evs.length === 0) ol.append(h('li', { class: 'hint', text: 'No events.' }));
+    for (const e of evs) {
+      ol.append(h('li', null,
+        h('time', { datetime: e.time, text: fmtTime(e.time) }), ' ',
+        h('code', { text: e.type }), e.actor ? ` by ${e.actor}` : '', e.message ? ` — ${e.message}` : ''));
+    }
+    show($('events'), true);
+    if (focus) $('events-h').focus();
+  } catch (e) {
+    ctx.notify(`Events of ${name}: ${e.message}`, 'error');
+  }
+}
