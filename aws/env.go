@@ -186,7 +186,7 @@ var Env = []envVar{
 		return nil
 	}},
 	{"PROVISIONER_NOTICE_OWNERS", false, "true (default): email notices about a cluster to its owner too, at their public GitHub address", boolean(func(c *Config) *bool { return &c.Notify.Owners })},
-	{"PROVISIONER_DASHBOARD_URL", false, "public base URL of the dashboard: notices link to URL/#/clusters/NAME", str(func(c *Config) *string { return &c.Notify.DashboardURL })},
+	{"PROVISIONER_DASHBOARD_URL", false, "base URL of the dashboard notices link to (URL/#/clusters/NAME): default the issuer's; none for no link", str(func(c *Config) *string { return &c.Notify.DashboardURL })},
 }
 
 // FromEnv reads a Config from the environment (getenv is os.Getenv on the

@@ -2,6 +2,7 @@ package notify
 
 import (
 	"net/url"
+	"strings"
 	"time"
 
 	"provisioner"
@@ -24,7 +25,9 @@ type Config struct {
 	// Leads are the lead times before a destroy (DefaultLeads unless
 	// configured; none for "none").
 	Leads []time.Duration
-	// DashboardURL is the base of a cluster's link in its notices.
+	// DashboardURL is the base of a cluster's link in its notices: ""
+	// for the provisioner's own dashboard (at its issuer URL), "none" for
+	// no link.
 	DashboardURL string
 	// Owners sends email notices about a cluster to its owner too, at the
 	// address the owner publishes on GitHub (when there is one).
@@ -40,6 +43,19 @@ func (c Config) Contacts(identity any) provisioner.Contacts {
 	}
 	contacts, _ := identity.(provisioner.Contacts)
 	return contacts
+}
+
+// Dashboard is the base URL of the dashboard links in notices: the
+// configured one, else the provisioner's own dashboard at issuer (its
+// public URL), or none.
+func (c Config) Dashboard(issuer string) string {
+	switch c.DashboardURL {
+	case "none":
+		return ""
+	case "":
+		return strings.TrimRight(issuer, "/")
+	}
+	return strings.TrimRight(c.DashboardURL, "/")
 }
 
 // Email reports whether email notices are asked for.
@@ -64,7 +80,7 @@ func (c Config) HTTPSinks() ([]provisioner.NoticeSink, error) {
 		}
 		out = append(out, s)
 	}
-	if c.DashboardURL != "" {
+	if c.DashboardURL != "" && c.DashboardURL != "none" {
 		u, err := url.Parse(c.DashboardURL)
 		if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" || u.User != nil || u.RawQuery != "" || u.Fragment != "" {
 			return nil, provisioner.Errorf(provisioner.EINVALID, "the dashboard URL must be http(s)://HOST[/PATH]")

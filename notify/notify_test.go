@@ -76,3 +76,15 @@ func TestContacts(t *testing.T) {
 		t.Error("contacts without email or with owners off")
 	}
 }
+
+func TestDashboard(t *testing.T) {
+	for url, want := range map[string]string{"": "https://provisioner.example.org", "none": "",
+		"https://dash.example.org/": "https://dash.example.org"} {
+		if got := (Config{DashboardURL: url}).Dashboard("https://provisioner.example.org/"); got != want {
+			t.Errorf("%q: %q, want %q", url, got, want)
+		}
+	}
+	if _, err := (Config{DashboardURL: "none"}).HTTPSinks(); err != nil {
+		t.Error(err)
+	}
+}

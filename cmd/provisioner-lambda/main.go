@@ -62,7 +62,7 @@ func newHandler(ctx context.Context, cfg aws.Config, sdk awssdk.Config, now func
 		Identity: b.Identity, Device: b.Device, Actions: b.Actions, Membership: b.Membership, Affiliates: b.Affiliates,
 		Driver: b.Driver, Scheduler: b.Scheduler, Runner: b.Runner, Logs: b.Logs, Reap: b.Reap,
 		TestCluster: cfg.TestCluster, PublicCluster: cfg.PublicCluster, Signatures: b.Signatures.Policy,
-		Notices: app.NoticeConfig{Sinks: b.Notices, Leads: cfg.Notify.Leads, DashboardURL: cfg.Notify.DashboardURL,
+		Notices: app.NoticeConfig{Sinks: b.Notices, Leads: cfg.Notify.Leads, DashboardURL: cfg.Notify.Dashboard(cfg.Issuer),
 			Contacts: cfg.Notify.Contacts(b.Identity)},
 		Logger: log, Now: now, Poll: 2 * time.Second, LoginReuse: cfg.GitHub.LoginCache})
 	// TrustedProxies stays 0: the Lambda adapter puts API Gateway's sourceIp in RemoteAddr.

@@ -1,8 +1,6 @@
 package main
 
 import (
-	"strings"
-
 	"github.com/spf13/pflag"
 
 	"provisioner"
@@ -35,7 +33,7 @@ func (n *noticeFlags) add(f *pflag.FlagSet) {
 	f.StringVar(&n.SMTPTLS, "notice-smtp-tls", smtp.TLSStartTLS, "SMTP security: starttls (required), tls (from the start) or none (a local relay)")
 	f.StringVar(&n.Leads, "notice-leads", "60m,10m", "when notices go out before a scheduled destroy (whole minutes, at most 5, or none)")
 	f.BoolVar(&n.Owners, "notice-owners", true, "email notices about a cluster to its owner too, at the address they publish on GitHub")
-	f.StringVar(&n.DashboardURL, "dashboard-url", "", "public base URL of the dashboard: notices link to URL/#/clusters/NAME")
+	f.StringVar(&n.DashboardURL, "dashboard-url", "", "base URL of the dashboard notices link to (URL/#/clusters/NAME): default the provisioner's own (--issuer); none for no link")
 }
 
 // config checks the notice flags and builds the sinks.
@@ -59,5 +57,5 @@ func (n *noticeFlags) config() (app.NoticeConfig, error) {
 	case n.Email() || n.SMTPUser != "" || n.SMTPPassword != "":
 		return app.NoticeConfig{}, usagef("email notices need --notice-smtp HOST:PORT")
 	}
-	return app.NoticeConfig{Sinks: sinks, Leads: leads, DashboardURL: strings.TrimRight(n.DashboardURL, "/")}, nil
+	return app.NoticeConfig{Sinks: sinks, Leads: leads}, nil
 }

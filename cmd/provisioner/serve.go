@@ -267,6 +267,7 @@ func serveRun(ctx context.Context, o *serveOptions) error {
 	}
 	defer b.Close()
 	notices.Contacts = o.Notices.Contacts(b.Identity)
+	notices.DashboardURL = o.Notices.Dashboard(b.Issuer)
 
 	var recheck time.Duration // the membership re-check's, when there is one
 	if b.Membership != nil {
