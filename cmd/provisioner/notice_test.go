@@ -18,8 +18,9 @@ import (
 
 // TestServeNotices: serve's notice flags wired end to end: a DEPLOY that
 // fails sends one signed deploy.failed notice to the webhook (the secret
-// from the environment, as every flag can be), and `provisioner status`
-// of a deploying cluster shows when its first notice goes out.
+// from the environment, as every flag can be), linking to serve's own
+// dashboard, and `provisioner status` of a deploying cluster shows when its
+// first notice goes out.
 func TestServeNotices(t *testing.T) {
 	t.Setenv("PROVISIONER_CONFIG_DIR", t.TempDir())
 	t.Setenv("PROVISIONER_TOKEN", "")
@@ -42,7 +43,7 @@ func TestServeNotices(t *testing.T) {
 	defer hook.Close()
 	marker := fmt.Sprintf("sleep 300.%d", time.Now().UnixNano()%1000000)
 	srv := startServe(t, []string{"PROVISIONER_NOTICE_WEBHOOK_SECRET=" + secret}, "--identity", "static:"+writeIdentity(t),
-		"--notice-webhook-url", hook.URL, "--dashboard-url", "https://provisioner.example.org",
+		"--notice-webhook-url", hook.URL,
 		"--cluster-command", `if [ "$CLUSTER" = broken ]; then echo "no such data" >&2; exit 3; fi; exec `+marker)
 	t.Cleanup(func() { _ = exec.Command("pkill", "-f", "^"+marker+"$").Run() })
 	t.Setenv("PROVISIONER_URL", srv.URL)
@@ -60,7 +61,7 @@ func TestServeNotices(t *testing.T) {
 	n := got[0]
 	mu.Unlock()
 	if n.Kind != provisioner.NoticeDeployFailed || n.Cluster != "broken" || n.Owner != "otto" ||
-		!strings.Contains(n.Reason, "no such data") || n.URL != "https://provisioner.example.org/#/clusters/broken" {
+		!strings.Contains(n.Reason, "no such data") || n.URL != srv.URL+"/#/clusters/broken" {
 		t.Fatalf("notice %+v", n)
 	}
 
