@@ -146,8 +146,8 @@ func (a *App) dueLead(d time.Time) (time.Duration, bool) {
 	}
 	var due time.Duration
 	found := false
-	for _, lead := range a.notices.Leads { // longest first
-		if !d.Add(-lead).After(now) {
+	for _, lead := range a.notices.Leads {
+		if !d.Add(-lead).After(now) && (!found || lead < due) {
 			due, found = lead, true
 		}
 	}
