@@ -57,8 +57,15 @@ func TestAWSNotices(t *testing.T) {
 		t.Fatalf("login: %d %v", status, body)
 	}
 	b.token = body["token"].(string)
+	b.calls.Reset()
 	status, body = b.api("POST", "/deploy", `{"cluster":"ntc1","node_capacity":1,"ttl":120}`)
 	b.wait(status, body)
+	// Notices cost a DEPLOY EventBridge calls, no DynamoDB write.
+	if calls := b.calls.Calls(); dynamoDBWrites(calls) > maxDynamoDBWrites {
+		t.Errorf("DEPLOY with notices made %d DynamoDB write calls: %v", dynamoDBWrites(calls), calls)
+	} else {
+		t.Logf("AWS calls per DEPLOY with notices: %v", calls)
+	}
 
 	status, st := b.api("POST", "/status", `{"cluster":"ntc1"}`)
 	destroyAt, _ := time.Parse(time.RFC3339, st["destroy_at"].(string))
