@@ -94,7 +94,9 @@ func testOAuthCodes(t *testing.T, s provisioner.Store) {
 
 func testOAuthGrants(t *testing.T, s provisioner.Store) {
 	ctx := context.Background()
-	times := func(g *provisioner.OAuthGrant) []*time.Time { return []*time.Time{&g.Created, &g.Expires, &g.RevokedAt} }
+	times := func(g *provisioner.OAuthGrant) []*time.Time {
+		return []*time.Time{&g.Created, &g.Expires, &g.RevokedAt}
+	}
 	g1 := provisioner.OAuthGrant{ID: "g1", ClientID: "client-1", Scope: []string{"sliderule:access", "provisioner:access"}, User: oauthUser,
 		Current: "h0", Session: "s0", Created: base, Expires: base.Add(30 * 24 * time.Hour)}
 	g2 := g1
