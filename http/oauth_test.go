@@ -232,7 +232,9 @@ func TestOAuthConformance(t *testing.T) {
 	}
 	for _, action := range []string{"oauth.register", "oauth.authorize", "login.oauth", "oauth.refresh"} {
 		a, _ := e.store.ListAudit(context.Background(), provisioner.AuditFilter{Action: action})
-		if !slices.ContainsFunc(a, func(a provisioner.AuditEntry) bool { return a.Result == "success" && a.Actor != "" || action == "oauth.register" }) {
+		if !slices.ContainsFunc(a, func(a provisioner.AuditEntry) bool {
+			return a.Result == "success" && a.Actor != "" || action == "oauth.register"
+		}) {
 			t.Errorf("no successful %s in the audit trail: %+v", action, a)
 		}
 	}

@@ -57,7 +57,9 @@ func prodDir() string {
 func prodSpecFile() string { return filepath.Join(prodDir(), "provisioner", "openapi", "openapi.yml") }
 
 // authSpecFile is production's authenticator (login service) OpenAPI.
-func authSpecFile() string { return filepath.Join(prodDir(), "authenticator", "openapi", "openapi.yml") }
+func authSpecFile() string {
+	return filepath.Join(prodDir(), "authenticator", "openapi", "openapi.yml")
+}
 
 var (
 	prodOnce   sync.Once
