@@ -93,10 +93,18 @@ type OAuthConfig struct {
 	Register ratelimit.Limit
 }
 
-// Check fills in the defaults and refuses what cannot work.
+// Check fills in the defaults and refuses what cannot work; the hosts are
+// checked even when the server is off.
 func (c OAuthConfig) Check() (OAuthConfig, error) {
 	bad := func(format string, args ...any) (OAuthConfig, error) {
 		return c, provisioner.Errorf(provisioner.EINVALID, format, args...)
+	}
+	for _, hosts := range [][]string{c.TrustedHosts, c.ThirdPartyHosts} {
+		for _, h := range hosts {
+			if h == "" || strings.ContainsAny(h, "/:@ \t") || strings.HasPrefix(h, ".") {
+				return bad("invalid OAuth redirect host %q: want a host name like example.org", h)
+			}
+		}
 	}
 	if c.Upstream == nil {
 		return c, nil
@@ -124,13 +132,6 @@ func (c OAuthConfig) Check() (OAuthConfig, error) {
 	}
 	if c.Register, err = c.Register.Check("OAuth registration"); err != nil {
 		return c, err
-	}
-	for _, hosts := range [][]string{c.TrustedHosts, c.ThirdPartyHosts} {
-		for _, h := range hosts {
-			if h == "" || strings.ContainsAny(h, "/:@ \t") || strings.HasPrefix(h, ".") {
-				return bad("invalid OAuth redirect host %q: want a host name like example.org", h)
-			}
-		}
 	}
 	c.Domain = strings.Trim(strings.ToLower(c.Domain), ".")
 	return c, nil
