@@ -591,3 +591,43 @@ func TestOAuthOff(t *testing.T) {
 		wantError(t, r, 404, provisioner.ENOTFOUND)
 	}
 }
+
+// TestOAuthConcurrentRefresh: refreshes racing with one refresh token:
+// exactly one wins, the grant is not forked, and the losers' reuse
+// revokes it, so the winner's new refresh token is dead too.
+func TestOAuthConcurrentRefresh(t *testing.T) {
+	e := newOAuthEnv(t)
+	id := e.registerClient(webRedirect, []string{"authorization_code", "refresh_token"}, "provisioner:access")
+	conf := e.config(id, webRedirect)
+	tok := e.login(conf, "tok-org")
+	const n = 6
+	type result struct {
+		tok *oauth2.Token
+		err error
+	}
+	out := make(chan result, n)
+	start := make(chan struct{})
+	for range n {
+		go func() {
+			<-start
+			t, err := conf.TokenSource(e.ctx(), &oauth2.Token{RefreshToken: tok.RefreshToken}).Token()
+			out <- result{t, err}
+		}()
+	}
+	close(start)
+	var won []*oauth2.Token
+	for range n {
+		r := <-out
+		switch {
+		case r.err == nil:
+			won = append(won, r.tok)
+		default:
+			wantGrantError(t, r.err, "invalid_grant")
+		}
+	}
+	if len(won) != 1 {
+		t.Fatalf("%d of %d concurrent refreshes won, want exactly 1", len(won), n)
+	}
+	_, err := conf.TokenSource(e.ctx(), &oauth2.Token{RefreshToken: won[0].RefreshToken}).Token()
+	wantGrantError(t, err, "invalid_grant")
+}
