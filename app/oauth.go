@@ -99,6 +99,7 @@ func (c OAuthConfig) Check() (OAuthConfig, error) {
 	bad := func(format string, args ...any) (OAuthConfig, error) {
 		return c, provisioner.Errorf(provisioner.EINVALID, format, args...)
 	}
+	c.TrustedHosts, c.ThirdPartyHosts = lower(c.TrustedHosts), lower(c.ThirdPartyHosts)
 	for _, hosts := range [][]string{c.TrustedHosts, c.ThirdPartyHosts} {
 		for _, h := range hosts {
 			if h == "" || strings.ContainsAny(h, "/:@ \t") || strings.HasPrefix(h, ".") {
@@ -135,6 +136,14 @@ func (c OAuthConfig) Check() (OAuthConfig, error) {
 	}
 	c.Domain = strings.Trim(strings.ToLower(c.Domain), ".")
 	return c, nil
+}
+
+func lower(hosts []string) []string {
+	out := make([]string, len(hosts))
+	for i, h := range hosts {
+		out[i] = strings.ToLower(h)
+	}
+	return out
 }
 
 // ParseHosts reads a list of redirect hosts separated by commas or

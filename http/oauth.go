@@ -22,7 +22,7 @@ import (
 // registered redirect URI with error= when there is one to trust.
 
 // browserCookie binds an authorization request to the browser that made
-// it; only the callback reads it.
+// it: the callback compares it, the login paths reuse it.
 const browserCookie = "oauth_browser"
 
 func (s *Server) oauthRoutes() {
@@ -152,7 +152,8 @@ func (s *Server) redirect(w http.ResponseWriter, r *http.Request, rd app.Redirec
 	}
 	secure := strings.HasPrefix(s.app.OAuthIssuer(), "https://")
 	if rd.Browser != "" {
-		http.SetCookie(w, &http.Cookie{Name: browserCookie, Value: rd.Browser, Path: app.OAuthCallbackPath,
+		// Sent back to the login paths too, so logins in two tabs share it.
+		http.SetCookie(w, &http.Cookie{Name: browserCookie, Value: rd.Browser, Path: "/auth/github/",
 			MaxAge: int(s.app.OAuthRequestTTL() / time.Second), HttpOnly: true, Secure: secure, SameSite: http.SameSiteLaxMode})
 	}
 	if rd.Token != nil {

@@ -631,3 +631,25 @@ func TestOAuthConcurrentRefresh(t *testing.T) {
 	_, err := conf.TokenSource(e.ctx(), &oauth2.Token{RefreshToken: won[0].RefreshToken}).Token()
 	wantGrantError(t, err, "invalid_grant")
 }
+
+// TestOAuthExpiry: a client that never completes a login is forgotten
+// after a day, one in use is not; a grant ends RefreshTTL after the login,
+// however often it was refreshed. The app's clock moves; nothing sleeps.
+func TestOAuthExpiry(t *testing.T) {
+	e := newOAuthEnv(t)
+	unused := e.registerClient(webRedirect, nil, "provisioner:access")
+	used := e.registerClient(webRedirect, []string{"authorization_code", "refresh_token"}, "provisioner:access")
+	conf := e.config(used, webRedirect)
+	tok := e.login(conf, "tok-org")
+	e.clock.Add(25 * time.Hour)
+	if loc, resp := e.browse(e.config(unused, webRedirect).AuthCodeURL("s", oauth2.S256ChallengeOption(oauth2.GenerateVerifier()))); resp.StatusCode != 400 || loc != nil {
+		t.Fatalf("a client unused for a day: %d to %v, want a 400", resp.StatusCode, loc)
+	}
+	tok, err := conf.TokenSource(e.ctx(), &oauth2.Token{RefreshToken: tok.RefreshToken}).Token()
+	if err != nil {
+		t.Fatalf("refresh a day later: %v", err)
+	}
+	e.clock.Add(app.DefaultRefreshTTL - time.Hour) // the grant is 30 days old, the client used a day after it
+	_, err = conf.TokenSource(e.ctx(), &oauth2.Token{RefreshToken: tok.RefreshToken}).Token()
+	wantGrantError(t, err, "invalid_grant")
+}
