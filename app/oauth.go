@@ -81,8 +81,9 @@ type OAuthConfig struct {
 	Domain string
 	// TrustedHosts are production's trusted redirect hosts (and their
 	// subdomains): first-party web clients, the basic login's only
-	// destinations. ThirdPartyHosts are redirect hosts whose clients get
-	// the MCP scopes only. A client redirecting elsewhere cannot log in.
+	// destinations; the provisioner's own pages (the issuer's origin) are
+	// first-party too. ThirdPartyHosts are redirect hosts whose clients
+	// get the MCP scopes only. A client redirecting elsewhere cannot log in.
 	TrustedHosts, ThirdPartyHosts []string
 	// CodeTTL (default and at most 60 s), RequestTTL (10 m), RefreshTTL
 	// (30 d), ClientUnusedTTL (24 h), ClientIdleTTL (30 d): see the
@@ -353,6 +354,18 @@ func hostIn(uri string, hosts []string) bool {
 		}
 	}
 	return false
+}
+
+// firstParty tells whether uri is on a trusted host or one of the
+// provisioner's own pages (the issuer's scheme, host and port), such as a
+// dashboard it serves.
+func (a *App) firstParty(uri string) bool {
+	if hostIn(uri, a.oauth.cfg.TrustedHosts) {
+		return true
+	}
+	u, err := url.Parse(uri)
+	iss, ierr := url.Parse(a.oauth.cfg.Issuer)
+	return err == nil && ierr == nil && u.Scheme == iss.Scheme && strings.EqualFold(u.Host, iss.Host)
 }
 
 // secretHash is how a code or refresh token secret is stored and

@@ -152,7 +152,7 @@ func (a *App) BasicLogin(ctx context.Context, src, redirectURI, browser string) 
 	if err := checkRedirectURI(redirectURI); err != nil {
 		return Redirect{}, provisioner.Errorf(provisioner.EINVALID, "%s", provisioner.ErrorMessage(err))
 	}
-	if !hostIn(redirectURI, a.oauth.cfg.TrustedHosts) {
+	if !a.firstParty(redirectURI) {
 		return Redirect{}, provisioner.Errorf(provisioner.EINVALID, "redirect_uri is not on a trusted host")
 	}
 	b := browserBinding(browser)
@@ -178,7 +178,7 @@ func (a *App) allowedRedirect(uri string) error {
 	if err := checkRedirectURI(uri); err != nil {
 		return provisioner.Errorf(provisioner.EINVALID, "%s", provisioner.ErrorMessage(err))
 	}
-	if !hostIn(uri, a.oauth.cfg.TrustedHosts) && !hostIn(uri, a.oauth.cfg.ThirdPartyHosts) {
+	if !a.firstParty(uri) && !hostIn(uri, a.oauth.cfg.ThirdPartyHosts) {
 		return provisioner.Errorf(provisioner.EINVALID, "redirect_uri's host is neither a trusted nor a third-party redirect host of this provisioner")
 	}
 	return nil

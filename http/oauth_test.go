@@ -653,3 +653,36 @@ func TestOAuthExpiry(t *testing.T) {
 	_, err = conf.TokenSource(e.ctx(), &oauth2.Token{RefreshToken: tok.RefreshToken}).Token()
 	wantGrantError(t, err, "invalid_grant")
 }
+
+// TestOAuthFirstPartyPage: a page the provisioner serves itself (the
+// issuer's origin, such as a dashboard) is a first-party client without
+// being listed among the trusted hosts; another port of the same host is
+// not (TestOAuthRefusals).
+func TestOAuthFirstPartyPage(t *testing.T) {
+	e := newOAuthEnv(t)
+	page := e.srv.URL + "/dashboard/callback"
+	id := e.registerClient(page, nil, "provisioner:access")
+	conf := e.config(id, page, "provisioner:access")
+	e.gh.SignInWeb("tok-org")
+	v := oauth2.GenerateVerifier()
+	var back *url.URL
+	e.browser.CheckRedirect = func(req *http.Request, _ []*http.Request) error {
+		if req.URL.Path == "/dashboard/callback" {
+			back = req.URL
+			return http.ErrUseLastResponse
+		}
+		return nil
+	}
+	resp, err := e.browser.Get(conf.AuthCodeURL("st-page", oauth2.S256ChallengeOption(v)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if back == nil || back.Query().Get("state") != "st-page" {
+		t.Fatalf("the login did not come back to the page: %d %v", resp.StatusCode, back)
+	}
+	tok, err := conf.Exchange(e.ctx(), back.Query().Get("code"), oauth2.VerifierOption(v))
+	if err != nil || e.whoami(tok.AccessToken) != 200 {
+		t.Fatalf("exchange: %v", err)
+	}
+}
