@@ -21,6 +21,9 @@ type Backend struct {
 	Actions    ActionsVerifier
 	Membership MembershipChecker
 	Affiliates Affiliates
+	// Web is GitHub's web flow, the OAuth authorization server's upstream
+	// (the OAuth app's client id and secret); nil turns the server off.
+	Web WebFlow
 
 	// Reap ends job machines that outlived their jobs (the reconcile sweep
 	// calls it); nil when jobs end with their process.

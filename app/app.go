@@ -50,6 +50,9 @@ type Config struct {
 	// Keys lists the keys that verify tokens, for the revocation feed; nil
 	// leaves the feed's key list empty.
 	Keys KeyLister
+	// OAuth is the OAuth 2.1 authorization server (oauth.go); off without
+	// an upstream.
+	OAuth OAuthConfig
 
 	// The cluster functions; nil Driver disables DEPLOY and DESTROY.
 	Driver    provisioner.ClusterDriver
@@ -100,6 +103,7 @@ type App struct {
 	membership      provisioner.MembershipChecker
 	membershipEvery time.Duration
 	keys            KeyLister
+	oauth           *oauthServer
 
 	lifecycle
 	jobs     jobsConfig
@@ -145,6 +149,7 @@ func New(c Config) *App {
 		actions: c.Actions, signing: c.Signatures, affil: c.Affiliates, log: c.Logger, now: c.Now,
 		login: newLoginGuard(c.Login), reuse: newLoginReuse(c.LoginReuse), auditRetention: c.AuditRetention, eventRetention: c.EventRetention,
 		sessionTTL: c.SessionCacheTTL, membership: c.Membership, membershipEvery: c.MembershipRecheck, keys: c.Keys,
+		oauth: newOAuthServer(c.OAuth),
 		lifecycle: lifecycle{driver: c.Driver, scheduler: c.Scheduler, limits: c.Limits.withDefaults(), publicCluster: c.PublicCluster,
 			deployTimeout: c.DeployTimeout, destroyTimeout: c.DestroyTimeout, poll: c.Poll},
 		rt: runtimeState{maxAge: c.HealthMaxAge}}

@@ -58,6 +58,10 @@ type Config struct {
 
 	GitHub     github.Config
 	Affiliates string
+	// OAuthTrustedHosts and OAuthThirdPartyHosts are the authorization
+	// server's redirect hosts (production's TRUSTED_REDIRECT_HOSTS and
+	// THIRD_PARTY_REDIRECT_HOSTS).
+	OAuthTrustedHosts, OAuthThirdPartyHosts []string
 
 	SignaturePolicy                provisioner.SignaturePolicy
 	SigningKeys, SigningKeysObject string
@@ -129,6 +133,9 @@ func (c Config) Open(ctx context.Context, sdk awssdk.Config) (*Backend, error) {
 	}
 	if c.GitHub.ClientID != "" {
 		b.Device = gh
+	}
+	if c.GitHub.WebConfigured() {
+		b.Web = gh
 	}
 	if c.GitHub.ActionsAudience != "" {
 		b.Actions = gh

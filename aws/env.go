@@ -38,6 +38,21 @@ func list(f func(c *Config) *[]string) func(*Config, string) error {
 	}
 }
 
+// hosts sets a list of redirect hosts, separated by commas or spaces as
+// production's variables are.
+func hosts(f func(c *Config) *[]string) func(*Config, string) error {
+	return func(c *Config, v string) error {
+		list := strings.FieldsFunc(strings.ToLower(v), func(r rune) bool { return r == ',' || r == ' ' || r == '\t' || r == '\n' })
+		for _, h := range list {
+			if strings.ContainsAny(h, "/:@") || strings.HasPrefix(h, ".") {
+				return fmt.Errorf("%q is not a host name (want example.org, not a URL)", h)
+			}
+		}
+		*f(c) = list
+		return nil
+	}
+}
+
 func retention(f func(c *Config) *time.Duration) func(*Config, string) error {
 	return func(c *Config, v string) error {
 		d, err := provisioner.ParseRetention(v)
@@ -126,6 +141,9 @@ var Env = []envVar{
 	{"PROVISIONER_ADMIN_TEAM", false, "team of the organization whose members are admins", str(func(c *Config) *string { return &c.GitHub.AdminTeam })},
 	{"PROVISIONER_ALLOWED_TEAMS", false, "teams (comma-separated) that alone make members", list(func(c *Config) *[]string { return &c.GitHub.AllowedTeams })},
 	{"PROVISIONER_GITHUB_CLIENT_ID", false, "OAuth app client id; enables the device flow", str(func(c *Config) *string { return &c.GitHub.ClientID })},
+	{"PROVISIONER_GITHUB_CLIENT_SECRET", false, "the OAuth app's secret; with the client id, enables the OAuth authorization server (docs/oauth.md)", str(func(c *Config) *string { return &c.GitHub.ClientSecret })},
+	{"PROVISIONER_OAUTH_TRUSTED_HOSTS", false, "redirect hosts (and their subdomains) of first-party web clients and the basic login, comma- or space-separated", hosts(func(c *Config) *[]string { return &c.OAuthTrustedHosts })},
+	{"PROVISIONER_OAUTH_THIRD_PARTY_HOSTS", false, "redirect hosts of third-party (MCP) clients, which get the MCP scopes only", hosts(func(c *Config) *[]string { return &c.OAuthThirdPartyHosts })},
 	{"PROVISIONER_ACTIONS_ISSUER", false, "OIDC issuer of Actions ID tokens (default GitHub's)", str(func(c *Config) *string { return &c.GitHub.ActionsIssuer })},
 	{"PROVISIONER_ACTIONS_AUDIENCE", false, "the `aud` workflows request; enables Actions login", str(func(c *Config) *string { return &c.GitHub.ActionsAudience })},
 	{"PROVISIONER_ACTIONS_RULES", false, "workflow-to-level rules (github.ParseActionsRules)", func(c *Config, v string) (err error) {

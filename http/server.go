@@ -92,6 +92,7 @@ func (s *Server) routes() {
 	s.handle("GET /auth/revocations", s.revocations())
 	s.handle("POST /users/{login}/revoke", s.revokeUser())
 	s.handle("GET /users/{login}/sessions", s.userSessions())
+	s.oauthRoutes()
 
 	s.handle("POST /access", s.access())
 	s.handle("GET /clusters", s.listClusters())

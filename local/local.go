@@ -288,6 +288,9 @@ func (c Config) identity(b *provisioner.Backend, log *slog.Logger) error {
 		if c.GitHub.ClientID != "" {
 			b.Device = gh
 		}
+		if c.GitHub.WebConfigured() {
+			b.Web = gh
+		}
 	}
 	if c.GitHub.ActionsAudience != "" {
 		if c.GitHub.Org == "" {

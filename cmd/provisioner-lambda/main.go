@@ -58,7 +58,12 @@ func newHandler(ctx context.Context, cfg aws.Config, sdk awssdk.Config, now func
 	if log == nil {
 		log = slog.Default()
 	}
-	a := app.New(app.Config{Store: b.Store, Tokens: jwt.New(jwt.Config{Issuer: cfg.Issuer, Signer: b.Signer}), Keys: b.Signer,
+	oauth, err := app.OAuthConfig{Upstream: b.Web, Issuer: cfg.Issuer, Domain: cfg.Domain,
+		TrustedHosts: cfg.OAuthTrustedHosts, ThirdPartyHosts: cfg.OAuthThirdPartyHosts}.Check()
+	if err != nil {
+		return nil, err
+	}
+	a := app.New(app.Config{OAuth: oauth, Store: b.Store, Tokens: jwt.New(jwt.Config{Issuer: cfg.Issuer, Signer: b.Signer}), Keys: b.Signer,
 		Identity: b.Identity, Device: b.Device, Actions: b.Actions, Membership: b.Membership, Affiliates: b.Affiliates,
 		Driver: b.Driver, Scheduler: b.Scheduler, Runner: b.Runner, Logs: b.Logs, Reap: b.Reap,
 		TestCluster: cfg.TestCluster, PublicCluster: cfg.PublicCluster, Signatures: b.Signatures.Policy,

@@ -344,6 +344,9 @@ func TestServeBadFlags(t *testing.T) {
 		{"serve", "--actions-rules", `[{"level":"root"}]`},
 		{"serve", "--github-login-cache", "10m"},
 		{"serve", "--github-login-cache", "-1s"},
+		{"serve", "--oauth-trusted-hosts", "https://app.example.org/"},
+		{"serve", "--oauth-third-party-hosts", "claude.ai:443"},
+		{"serve", "--github-client-secret", "s"}, // needs --github-client-id
 	} {
 		args = append(args, "--data", t.TempDir(), "--addr", "127.0.0.1:0")
 		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
