@@ -425,3 +425,15 @@ func Meter(usage []Usage, since, until time.Time, price func(Usage) float64) []S
 	})
 	return rows
 }
+
+// The cost allocation tags every AWS resource of a cluster, a node group
+// or a job machine carries, which Cost Explorer groups the bill by once
+// they are activated: the cluster ("" for job machines), its owner (a
+// node group's user; a job's requester), the team the cluster is shared
+// with (none: no tag), and the kind (cluster, group, runner).
+const (
+	CostTagCluster = "cluster"
+	CostTagOwner   = "owner"
+	CostTagTeam    = "team"
+	CostTagKind    = "kind"
+)
