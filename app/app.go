@@ -72,6 +72,9 @@ type Config struct {
 	// Reap, when set, ends job machines that outlived their jobs; the
 	// reconcile sweep calls it.
 	Reap func(ctx context.Context) error
+
+	// Costs: prices, the cluster layout, the bill or the meter (cost.go).
+	Costs CostConfig
 }
 
 // App implements the seed's functions.
@@ -102,6 +105,7 @@ type App struct {
 	locks    keyedMutex
 	watchers watchers
 	rt       runtimeState
+	costs    CostConfig
 }
 
 // New returns an App; it panics on a missing required dependency, which is a
@@ -143,7 +147,7 @@ func New(c Config) *App {
 		sessionTTL: c.SessionCacheTTL, membership: c.Membership, membershipEvery: c.MembershipRecheck, keys: c.Keys,
 		lifecycle: lifecycle{driver: c.Driver, scheduler: c.Scheduler, limits: c.Limits.withDefaults(), publicCluster: c.PublicCluster,
 			deployTimeout: c.DeployTimeout, destroyTimeout: c.DestroyTimeout, poll: c.Poll},
-		rt: runtimeState{maxAge: c.HealthMaxAge}}
+		rt: runtimeState{maxAge: c.HealthMaxAge}, costs: c.Costs}
 }
 
 // Caller is who makes a request and from where, for authorization and audit.

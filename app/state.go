@@ -279,6 +279,7 @@ func (a *App) event(ctx context.Context, cluster, typ string, actor Caller, msg 
 	if err := a.store.AppendEvent(wctx, e); err != nil {
 		a.log.Error("event write failed", "cluster", cluster, "type", typ, "err", err)
 	}
+	a.meterEvent(wctx, cluster, typ, e.Time)
 	_ = a.audit(ctx, actor, "event."+typ, cluster, nil, msg)
 }
 
