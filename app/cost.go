@@ -319,8 +319,8 @@ func (a *App) Spend(ctx context.Context, since time.Time) ([]provisioner.SpendRo
 // The groupings of a spend report.
 var costGroupings = []string{"cluster", "user", "team"}
 
-// CostQuery asks for a spend report: by cluster, user or team, from
-// since (a UTC day) until now.
+// CostQuery asks for a spend report: by cluster (the default), user or
+// team, from since (a UTC day; zero: the first of this month) until now.
 type CostQuery struct {
 	By    string
 	Since time.Time
@@ -365,9 +365,10 @@ func (a *App) Costs(ctx context.Context, c Caller, q CostQuery) (CostReport, err
 		return CostReport{}, provisioner.Errorf(provisioner.EINVALID, "by must be one of %s, not %q", strings.Join(costGroupings, ", "), clip(q.By))
 	}
 	now := a.now().UTC()
+	if q.Since.IsZero() {
+		q.Since = time.Date(now.Year(), now.Month(), 1, 0, 0, 0, 0, time.UTC)
+	}
 	switch {
-	case q.Since.IsZero():
-		return CostReport{}, provisioner.Errorf(provisioner.EINVALID, "since is required: a date such as %s", now.AddDate(0, 0, -7).Format(time.DateOnly))
 	case q.Since.After(now):
 		return CostReport{}, provisioner.Errorf(provisioner.EINVALID, "since (%s) is in the future", q.Since.UTC().Format(time.RFC3339))
 	case now.Sub(q.Since) > MaxCostWindow:

@@ -227,7 +227,11 @@ func TestMeteredCosts(t *testing.T) {
 	check(tim, "cluster", group{"c2", 1.490727})
 	check(member, "cluster")
 
-	for _, q := range []CostQuery{{By: "zone", Since: since}, {By: "cluster"}, {Since: at(16, 0)}, {Since: at(0, 0).AddDate(-2, 0, 0)}} {
+	// Since defaults to the first of the month.
+	if rep, err := f.app.Costs(bg, admin, CostQuery{}); err != nil || !rep.Since.Equal(time.Date(2026, 6, 1, 0, 0, 0, 0, time.UTC)) || rep.Total != 3.311987 {
+		t.Errorf("default window: %+v, %v", rep, err)
+	}
+	for _, q := range []CostQuery{{By: "zone", Since: since}, {By: "Cluster", Since: since}, {Since: at(16, 0)}, {Since: at(0, 0).AddDate(-2, 0, 0)}} {
 		_, err := f.app.Costs(bg, admin, q)
 		wantCode(t, err, provisioner.EINVALID)
 	}
