@@ -132,7 +132,7 @@ standard error) before any waiting; --dry-run checks the request, prints the
 estimate part by part and deploys nothing.`,
 		Example: `  provisioner deploy my-cluster --nodes 4 --ttl 2h --version v4.5.1 --wait
   provisioner deploy my-cluster --nodes 4 --ttl 2h --dry-run`,
-		Args:    cmdutil.ExactArgs(1),
+		Args: cmdutil.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if err := cmdutil.ValidCluster(args[0]); err != nil {
 				return err
