@@ -8,10 +8,14 @@ import (
 	"encoding/json"
 	"fmt"
 	"maps"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"runtime"
+	"strconv"
 	"sync"
+	"testing"
 
 	"provisioner/prices"
 )
@@ -20,8 +24,9 @@ import (
 type Recorded struct {
 	Queries []Query `json:"queries"`
 
-	mu    sync.Mutex
-	Asked []Query // the queries asked, in order (Pages empty)
+	mu     sync.Mutex
+	Asked  []Query  // the queries asked, in order (Pages empty)
+	Signed []string // Server: each call's Authorization header
 }
 
 // Query is one GetProducts query and its answer, page by page.
@@ -76,4 +81,56 @@ func (r *Recorded) Products(_ context.Context, service string, filters []prices.
 		out = append(out, p...)
 	}
 	return out, nil
+}
+
+// Server serves the recorded answers as the Price List API does (JSON 1.1
+// over HTTP, a page per call with NextToken), so the real SDK client runs
+// against them; the service code "Fail" answers an API error. It records
+// each call's Authorization header in Signed.
+func (r *Recorded) Server(t testing.TB) *httptest.Server {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		if got := req.Header.Get("X-Amz-Target"); got != "AWSPriceListService.GetProducts" {
+			http.Error(w, "unexpected target "+got, http.StatusBadRequest)
+			return
+		}
+		r.mu.Lock()
+		r.Signed = append(r.Signed, req.Header.Get("Authorization"))
+		r.mu.Unlock()
+		var in struct {
+			ServiceCode, FormatVersion, NextToken string
+			Filters                               []struct{ Type, Field, Value string }
+		}
+		if err := json.NewDecoder(req.Body).Decode(&in); err != nil {
+			http.Error(w, err.Error(), http.StatusBadRequest)
+			return
+		}
+		filters := map[string]string{}
+		for _, f := range in.Filters {
+			if f.Type != "TERM_MATCH" {
+				t.Errorf("filter type %q", f.Type)
+			}
+			filters[f.Field] = f.Value
+		}
+		w.Header().Set("Content-Type", "application/x-amz-json-1.1")
+		if in.ServiceCode == "Fail" {
+			w.WriteHeader(http.StatusBadRequest)
+			_, _ = w.Write([]byte(`{"__type":"InvalidParameterException","Message":"bad service"}`))
+			return
+		}
+		pages, _ := r.Pages(in.ServiceCode, filters)
+		page := 0
+		if in.NextToken != "" {
+			page, _ = strconv.Atoi(in.NextToken)
+		}
+		out := map[string]any{"FormatVersion": in.FormatVersion, "PriceList": []string{}}
+		if page < len(pages) {
+			out["PriceList"] = pages[page]
+		}
+		if page+1 < len(pages) {
+			out["NextToken"] = strconv.Itoa(page + 1)
+		}
+		_ = json.NewEncoder(w).Encode(out)
+	}))
+	t.Cleanup(srv.Close)
+	return srv
 }

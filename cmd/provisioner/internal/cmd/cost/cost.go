@@ -50,7 +50,11 @@ func Summary(e provisioner.Estimate) string {
 	if e.PricesAsOf != "" {
 		asOf = ", prices of " + e.PricesAsOf
 	}
-	return fmt.Sprintf("%s an hour, %s for %s (%d nodes, %s%s)", Dollars(e.Hourly), Dollars(e.Total), Hours(e.Hours), e.Nodes, e.Region, asOf)
+	nodes := fmt.Sprintf("%d nodes", e.Nodes)
+	if e.Nodes == 1 {
+		nodes = "1 node"
+	}
+	return fmt.Sprintf("%s an hour, %s for %s (%s, %s%s)", Dollars(e.Hourly), Dollars(e.Total), Hours(e.Hours), nodes, e.Region, asOf)
 }
 
 // PrintEstimate says what a deployment is estimated to cost, on w (the
