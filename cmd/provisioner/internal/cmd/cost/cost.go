@@ -155,7 +155,7 @@ func costsRun(ctx context.Context, opts *CostsOptions) error {
 			tty := opts.IO.IsStdoutTTY()
 			amount := func(v float64) string {
 				if tty {
-					return fmt.Sprintf("%.2f", v)
+					return strings.TrimPrefix(Dollars(v), "$")
 				}
 				return num(v)
 			}

@@ -53,7 +53,8 @@ var report = api.CostReport{Status: "success", By: "cluster", Since: "2026-07-01
 		{Key: "", Total: 1.490727, Days: []api.DayCost{{Date: "2026-07-31", Amount: 1.490727}}},
 	}}
 
-// TestCostsOutput: aligned under a header on a terminal (cents), bare
+// TestCostsOutput: aligned under a header on a terminal (cents, or four
+// decimals under a dollar), bare
 // tab-separated rows with every digit for scripts; the total on stderr.
 func TestCostsOutput(t *testing.T) {
 	for _, tc := range []struct {
@@ -64,7 +65,7 @@ func TestCostsOutput(t *testing.T) {
 		{"costs", false, "c1\t1.82126\n-\t1.490727\n"},
 		{"costs", true, "CLUSTER  TOTAL (USD)\nc1       1.82\n-        1.49\n"},
 		{"costs --daily", false, "c1\t2026-07-30\t0.5\nc1\t2026-07-31\t1.32126\n-\t2026-07-31\t1.490727\n"},
-		{"costs --daily", true, "CLUSTER  DAY         AMOUNT (USD)\nc1       2026-07-30  0.50\nc1       2026-07-31  1.32\n-        2026-07-31  1.49\n"},
+		{"costs --daily", true, "CLUSTER  DAY         AMOUNT (USD)\nc1       2026-07-30  0.5000\nc1       2026-07-31  1.32\n-        2026-07-31  1.49\n"},
 	} {
 		f, out, errb := cmdtest.Factory(t)
 		f.IOStreams.SetStdoutTTY(tc.tty)
