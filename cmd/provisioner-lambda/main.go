@@ -1,9 +1,10 @@
 // Command provisioner-lambda is the SlideRule Provisioner on AWS: the Lambda
 // of deploy/provisioner.yaml (built as its "bootstrap" by make package). It
 // reads its configuration from the environment (aws.Env, documented in
-// deploy/README.md) and serves API Gateway requests, scheduled destroys and
-// the reconcile sweep. It links no embedded part (SQLite, local clusters,
-// the CLI), which keeps the package small and cold starts fast.
+// deploy/README.md) and serves API Gateway requests, scheduled destroys,
+// the reconcile sweep and the daily price table refresh. It links no
+// embedded part (SQLite, local clusters, the CLI), which keeps the package
+// small and cold starts fast.
 package main
 
 import (
