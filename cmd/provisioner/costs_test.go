@@ -49,6 +49,17 @@ func TestPricesAndCosts(t *testing.T) {
 	if err := os.WriteFile(override, []byte(`{"regions":{"us-west-2":{"instances":{"t4g.2xlarge":{"on_demand":1}}}}}`), 0o600); err != nil {
 		t.Fatal(err)
 	}
+	// A bad override, or a bad region, refuses to start.
+	bad := filepath.Join(t.TempDir(), "bad.json")
+	if err := os.WriteFile(bad, []byte(`{"regions":{"us-west-2":{"instances":{"t4g.2xlarge":{"on_demand":-1}}}}}`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if errs := serveRefused(t, t.TempDir(), "--prices", bad); !strings.Contains(errs, "--prices") || !strings.Contains(errs, "not a price") {
+		t.Errorf("bad --prices: %s", errs)
+	}
+	if errs := serveRefused(t, t.TempDir(), "--cost-region", "mars"); !strings.Contains(errs, "--cost-region") {
+		t.Errorf("bad --cost-region: %s", errs)
+	}
 	srv := clusterServe(t, data, "127.0.0.1:0", "PROVISIONER_PRICES="+override)
 	t.Setenv("PROVISIONER_URL", srv.URL)
 	mustCLI(t, "login", "--pat", "member-token-1")
