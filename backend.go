@@ -21,8 +21,22 @@ type Backend struct {
 	Actions    ActionsVerifier
 	Membership MembershipChecker
 	Affiliates Affiliates
+	// Web is GitHub's web flow, the OAuth authorization server's upstream
+	// (the OAuth app's client id and secret); nil turns the server off.
+	Web WebFlow
 
 	// Reap ends job machines that outlived their jobs (the reconcile sweep
 	// calls it); nil when jobs end with their process.
 	Reap func(ctx context.Context) error
+
+	// Costs: Prices is the price table in force and Layout what a cluster
+	// is made of, as priced; Spend is the bill (AWS Cost Explorer), Usage
+	// the meter (embedded); RefreshPrices reads the AWS Price List API
+	// into the table (AWS, on a schedule). Nil parts: no estimates, no
+	// spend report.
+	Prices        Prices
+	Layout        Layout
+	Spend         SpendSource
+	Usage         UsageStore
+	RefreshPrices func(ctx context.Context) error
 }

@@ -54,6 +54,10 @@ type Store interface {
 	// SessionStore keeps LOGIN's sessions, for revocation.
 	SessionStore
 
+	// OAuthStore keeps the authorization server's clients, requests,
+	// codes and grants (oauth.go).
+	OAuthStore
+
 	// AppendEvent records one cluster event; ID and Time are set by the caller.
 	AppendEvent(ctx context.Context, e Event) error
 	// ListEvents returns the newest limit events of a cluster (0: 100), oldest first.

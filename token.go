@@ -150,6 +150,10 @@ type Tokens interface {
 	// IssueUser returns a signed jwt_user for u with the given audience
 	// ("provisioner" is always included).
 	IssueUser(ctx context.Context, u User, audience []string) (string, Claims, error)
+	// IssueUserAudience returns a signed jwt_user for u whose audience is
+	// exactly audience (the OAuth authorization server's, which its scopes
+	// decide); an empty audience is EINVALID.
+	IssueUserAudience(ctx context.Context, u User, audience []string) (string, Claims, error)
 	// IssueCluster returns a signed jwt_cluster for u on one cluster. It
 	// may return a still-fresh token it issued before for the same user,
 	// cluster and key.

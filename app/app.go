@@ -50,6 +50,9 @@ type Config struct {
 	// Keys lists the keys that verify tokens, for the revocation feed; nil
 	// leaves the feed's key list empty.
 	Keys KeyLister
+	// OAuth is the OAuth 2.1 authorization server (oauth.go); off without
+	// an upstream.
+	OAuth OAuthConfig
 
 	// The cluster functions; nil Driver disables DEPLOY and DESTROY.
 	Driver    provisioner.ClusterDriver
@@ -79,6 +82,9 @@ type Config struct {
 	// Notices says who hears of destroys to come and of failures
 	// (notice.go); no sinks: nobody.
 	Notices NoticeConfig
+
+	// Costs: prices, the cluster layout, the bill or the meter (cost.go).
+	Costs CostConfig
 }
 
 // App implements the seed's functions.
@@ -104,6 +110,7 @@ type App struct {
 	membership      provisioner.MembershipChecker
 	membershipEvery time.Duration
 	keys            KeyLister
+	oauth           *oauthServer
 
 	lifecycle
 	notices  notices
@@ -111,6 +118,7 @@ type App struct {
 	locks    keyedMutex
 	watchers watchers
 	rt       runtimeState
+	costs    CostConfig
 }
 
 // New returns an App; it panics on a missing required dependency, which is a
@@ -150,9 +158,11 @@ func New(c Config) *App {
 		actions: c.Actions, signing: c.Signatures, affil: c.Affiliates, log: c.Logger, now: c.Now,
 		login: newLoginGuard(c.Login), reuse: newLoginReuse(c.LoginReuse), auditRetention: c.AuditRetention, eventRetention: c.EventRetention,
 		sessionTTL: c.SessionCacheTTL, membership: c.Membership, membershipEvery: c.MembershipRecheck, keys: c.Keys,
+		oauth: newOAuthServer(c.OAuth),
 		lifecycle: lifecycle{driver: c.Driver, scheduler: c.Scheduler, limits: c.Limits.withDefaults(), publicCluster: c.PublicCluster,
 			deployTimeout: c.DeployTimeout, destroyTimeout: c.DestroyTimeout, poll: c.Poll},
-		rt: runtimeState{maxAge: c.HealthMaxAge}, notices: notices{NoticeConfig: c.Notices.withDefaults()}}
+		rt: runtimeState{maxAge: c.HealthMaxAge}, notices: notices{NoticeConfig: c.Notices.withDefaults()},
+		costs: c.Costs}
 }
 
 // Caller is who makes a request and from where, for authorization and audit.
@@ -177,7 +187,7 @@ func (a *App) audit(ctx context.Context, c Caller, action, target string, err er
 		p := j.take()
 		b := p
 		b.Audit = append(p.Audit[:len(p.Audit):len(p.Audit)], e)
-		if _, werr = a.store.Apply(wctx, b); werr != nil {
+		if _, werr = a.applied(wctx, b); werr != nil {
 			j.putBack(p)
 		}
 	} else {

@@ -2,6 +2,7 @@ package app
 
 import (
 	"context"
+	"errors"
 	"strings"
 	"sync"
 	"time"
@@ -143,7 +144,7 @@ func (a *App) checkSession(ctx context.Context, claims provisioner.Claims) error
 // later; workflows (GitHub Actions) and static identities get their level
 // from configuration, not membership, and are not re-checked.
 func (a *App) recheck(ctx context.Context, s provisioner.Session, now time.Time) error {
-	if a.membership == nil || a.membershipEvery <= 0 || (s.Via != "pat" && s.Via != "device") {
+	if a.membership == nil || a.membershipEvery <= 0 || (s.Via != "pat" && s.Via != "device" && s.Via != "oauth") {
 		return nil
 	}
 	if now.Sub(s.CheckedAt) < a.membershipEvery || !a.sessions.claimCheck(s.Login, s.ID, now) {
@@ -174,12 +175,17 @@ func (a *App) recheck(ctx context.Context, s provisioner.Session, now time.Time)
 
 // revoke revokes the login's session id (every session when id is ""),
 // drops what this process remembers of them and the login's reused
-// jwt_cluster tokens.
+// jwt_cluster tokens, and revokes the OAuth grants (refresh tokens) whose
+// latest access token was one of them.
 func (a *App) revoke(ctx context.Context, login, id, reason string) ([]provisioner.Session, error) {
 	out, err := a.store.RevokeSessions(ctx, login, id, a.now().UTC(), reason)
 	a.sessions.forget(login)
 	if f, ok := a.tokens.(interface{ Forget(login string) }); ok {
 		f.Forget(login)
+	}
+	if a.OAuthEnabled() {
+		// The OAuth grants whose access token it was end with the session.
+		err = errors.Join(err, a.revokeGrants(ctx, login, id, reason))
 	}
 	return out, err
 }

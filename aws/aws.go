@@ -59,6 +59,15 @@ type Config struct {
 
 	GitHub     github.Config
 	Affiliates string
+	// OAuthTrustedHosts and OAuthThirdPartyHosts are the authorization
+	// server's redirect hosts (production's TRUSTED_REDIRECT_HOSTS and
+	// THIRD_PARTY_REDIRECT_HOSTS).
+	OAuthTrustedHosts, OAuthThirdPartyHosts []string
+
+	// Prices is the operator's price table override (an S3 object);
+	// NoCostExplorer turns the spend report's Cost Explorer off.
+	Prices         string
+	NoCostExplorer bool
 
 	SignaturePolicy                provisioner.SignaturePolicy
 	SigningKeys, SigningKeysObject string
@@ -137,6 +146,9 @@ func (c Config) Open(ctx context.Context, sdk awssdk.Config) (*Backend, error) {
 	if c.GitHub.ClientID != "" {
 		b.Device = gh
 	}
+	if c.GitHub.WebConfigured() {
+		b.Web = gh
+	}
 	if c.GitHub.ActionsAudience != "" {
 		b.Actions = gh
 	}
@@ -147,6 +159,9 @@ func (c Config) Open(ctx context.Context, sdk awssdk.Config) (*Backend, error) {
 		return nil, err
 	}
 	if b.Signatures, err = c.signatures(sdk, store); err != nil {
+		return nil, err
+	}
+	if err := c.costs(sdk, &b.Backend, log); err != nil {
 		return nil, err
 	}
 	if b.Notices, err = c.noticeSinks(sdk); err != nil {

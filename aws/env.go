@@ -40,6 +40,21 @@ func list(f func(c *Config) *[]string) func(*Config, string) error {
 	}
 }
 
+// hosts sets a list of redirect hosts, separated by commas or spaces as
+// production's variables are.
+func hosts(f func(c *Config) *[]string) func(*Config, string) error {
+	return func(c *Config, v string) error {
+		list := strings.FieldsFunc(strings.ToLower(v), func(r rune) bool { return r == ',' || r == ' ' || r == '\t' || r == '\n' })
+		for _, h := range list {
+			if strings.ContainsAny(h, "/:@") || strings.HasPrefix(h, ".") {
+				return fmt.Errorf("%q is not a host name (want example.org, not a URL)", h)
+			}
+		}
+		*f(c) = list
+		return nil
+	}
+}
+
 func retention(f func(c *Config) *time.Duration) func(*Config, string) error {
 	return func(c *Config, v string) error {
 		d, err := provisioner.ParseRetention(v)
@@ -128,6 +143,9 @@ var Env = []envVar{
 	{"PROVISIONER_ADMIN_TEAM", false, "team of the organization whose members are admins", str(func(c *Config) *string { return &c.GitHub.AdminTeam })},
 	{"PROVISIONER_ALLOWED_TEAMS", false, "teams (comma-separated) that alone make members", list(func(c *Config) *[]string { return &c.GitHub.AllowedTeams })},
 	{"PROVISIONER_GITHUB_CLIENT_ID", false, "OAuth app client id; enables the device flow", str(func(c *Config) *string { return &c.GitHub.ClientID })},
+	{"PROVISIONER_GITHUB_CLIENT_SECRET", false, "the OAuth app's secret; with the client id, enables the OAuth authorization server (docs/oauth.md)", str(func(c *Config) *string { return &c.GitHub.ClientSecret })},
+	{"PROVISIONER_OAUTH_TRUSTED_HOSTS", false, "redirect hosts (and their subdomains) of first-party web clients and the basic login, comma- or space-separated", hosts(func(c *Config) *[]string { return &c.OAuthTrustedHosts })},
+	{"PROVISIONER_OAUTH_THIRD_PARTY_HOSTS", false, "redirect hosts of third-party (MCP) clients, which get the MCP scopes only", hosts(func(c *Config) *[]string { return &c.OAuthThirdPartyHosts })},
 	{"PROVISIONER_ACTIONS_ISSUER", false, "OIDC issuer of Actions ID tokens (default GitHub's)", str(func(c *Config) *string { return &c.GitHub.ActionsIssuer })},
 	{"PROVISIONER_ACTIONS_AUDIENCE", false, "the `aud` workflows request; enables Actions login", str(func(c *Config) *string { return &c.GitHub.ActionsAudience })},
 	{"PROVISIONER_ACTIONS_RULES", false, "workflow-to-level rules (github.ParseActionsRules)", func(c *Config, v string) (err error) {
@@ -172,6 +190,25 @@ var Env = []envVar{
 	{"PROVISIONER_JOB_SECURITY_GROUP_IDS", false, "security groups of job machines, comma-separated", list(func(c *Config) *[]string { return &c.JobSecurityGroupIDs })},
 	{"PROVISIONER_JOB_INSTANCE_TYPE", false, "instance type of job machines (default the runner's)", str(func(c *Config) *string { return &c.JobInstanceType })},
 	{"PROVISIONER_JOB_SECRETS_OBJECT", false, "key of an object in the log bucket of NAME=VALUE job secrets", str(func(c *Config) *string { return &c.JobSecretsObject })},
+
+	// Costs (aws/costs.go).
+	{"PROVISIONER_PRICES", false, "the operator's price table override: s3://BUCKET/KEY, or a KEY in the project bucket", func(c *Config, v string) error {
+		if strings.HasPrefix(v, "s3://") {
+			if _, _, err := s3.ParseObjectURL(v); err != nil {
+				return err
+			}
+		}
+		c.Prices = v
+		return nil
+	}},
+	{"PROVISIONER_COST_EXPLORER", false, "false: no spend from Cost Explorer (each request costs USD 0.01; a report asks two, kept an hour); default true", func(c *Config, v string) error {
+		b, err := strconv.ParseBool(v)
+		if err != nil {
+			return fmt.Errorf("%q is not true or false", v)
+		}
+		c.NoCostExplorer = !b
+		return nil
+	}},
 
 	// Notices (README: Notices).
 	{"PROVISIONER_NOTICE_WEBHOOK_URL", false, "send notices as signed JSON to this URL", str(func(c *Config) *string { return &c.Notify.WebhookURL })},

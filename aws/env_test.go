@@ -33,9 +33,13 @@ func TestFromEnv(t *testing.T) {
 	env["PROVISIONER_EVENT_RETENTION"] = "30d"
 	env["PROVISIONER_SCHEDULE_MAX_RETRIES"] = "0"
 	env["PROVISIONER_SIGNING_KEYS_GITHUB"] = "true"
+	env["PROVISIONER_OAUTH_TRUSTED_HOSTS"] = "client.example.org Example.org,"
 	c, err := aws.FromEnv(func(k string) string { return env[k] })
 	if err != nil {
 		t.Fatal(err)
+	}
+	if strings.Join(c.OAuthTrustedHosts, "|") != "client.example.org|example.org" {
+		t.Errorf("trusted hosts: %q", c.OAuthTrustedHosts)
 	}
 	if strings.Join(c.KMSKeyIDs, "|") != "k1|k2" || strings.Join(c.JobSecurityGroupIDs, "|") != "sg-1|sg-2" {
 		t.Errorf("lists: %q %q", c.KMSKeyIDs, c.JobSecurityGroupIDs)
@@ -55,13 +59,14 @@ func TestFromEnvRefuses(t *testing.T) {
 	delete(env, "PROVISIONER_TABLE")
 	delete(env, "PROVISIONER_ISSUER")
 	for k, v := range map[string]string{
-		"PROVISIONER_AUDIT_RETENTION":      "5m",
-		"PROVISIONER_SCHEDULE_MAX_RETRIES": "200",
-		"PROVISIONER_SIGNATURE_POLICY":     "sometimes",
-		"PROVISIONER_SIGNING_KEYS_GITHUB":  "yes please",
-		"PROVISIONER_PUBLIC_CLUSTER":       "Bad_Name",
-		"PROVISIONER_AFFILIATES":           "s3://",
-		"PROVISIONER_ACTIONS_RULES":        "[",
+		"PROVISIONER_AUDIT_RETENTION":         "5m",
+		"PROVISIONER_SCHEDULE_MAX_RETRIES":    "200",
+		"PROVISIONER_SIGNATURE_POLICY":        "sometimes",
+		"PROVISIONER_SIGNING_KEYS_GITHUB":     "yes please",
+		"PROVISIONER_PUBLIC_CLUSTER":          "Bad_Name",
+		"PROVISIONER_AFFILIATES":              "s3://",
+		"PROVISIONER_ACTIONS_RULES":           "[",
+		"PROVISIONER_OAUTH_THIRD_PARTY_HOSTS": "https://claude.ai/",
 	} {
 		env[k] = v
 	}
@@ -70,7 +75,7 @@ func TestFromEnvRefuses(t *testing.T) {
 		t.Fatal("accepted")
 	}
 	for _, want := range []string{"PROVISIONER_TABLE", "PROVISIONER_ISSUER", "PROVISIONER_AUDIT_RETENTION", "PROVISIONER_SCHEDULE_MAX_RETRIES",
-		"PROVISIONER_SIGNATURE_POLICY", "PROVISIONER_SIGNING_KEYS_GITHUB", "PROVISIONER_PUBLIC_CLUSTER", "PROVISIONER_AFFILIATES", "PROVISIONER_ACTIONS_RULES"} {
+		"PROVISIONER_SIGNATURE_POLICY", "PROVISIONER_SIGNING_KEYS_GITHUB", "PROVISIONER_PUBLIC_CLUSTER", "PROVISIONER_AFFILIATES", "PROVISIONER_ACTIONS_RULES", "PROVISIONER_OAUTH_THIRD_PARTY_HOSTS"} {
 		if !strings.Contains(err.Error(), want) {
 			t.Errorf("error does not name %s: %v", want, err)
 		}

@@ -64,6 +64,9 @@ type Config struct {
 	// ClientID is the OAuth app's client id for the device flow; empty
 	// disables the device flow.
 	ClientID string
+	// ClientSecret is the OAuth app's secret; with ClientID it enables the
+	// web application flow, the OAuth authorization server's upstream.
+	ClientSecret string
 	// ActionsIssuer is the OIDC issuer of GitHub Actions ID tokens (GitHub
 	// Enterprise Server: https://HOST/_services/token).
 	ActionsIssuer string
@@ -193,6 +196,9 @@ func (c *Config) validate() error {
 	}
 	if strings.ContainsAny(c.ClientID, " \t\r\n") {
 		return bad("invalid GitHub client id %q", c.ClientID)
+	}
+	if c.ClientSecret != "" && (c.ClientID == "" || strings.ContainsAny(c.ClientSecret, " \t\r\n")) {
+		return bad("invalid GitHub client secret: it needs a client id and has no whitespace")
 	}
 	if c.ActionsAudience == "" && len(c.ActionsRules) > 0 {
 		return bad("GitHub Actions rules need an audience: set --actions-audience")

@@ -97,6 +97,11 @@ func newEnv(t *testing.T, opts ...func(*app.Config, *phttp.Config)) *env {
 	gh.SetOrgMembership("ada", org, "active", "admin")
 	gh.AddUser("tok-pending", "pat", 4)
 	gh.SetOrgMembership("pat", org, "pending", "member")
+	// The OAuth app's web flow and the operator's token of the membership
+	// re-check, for the tests that turn them on (oauth_test.go).
+	gh.SetOAuthApp("client-1", "secret-1")
+	gh.AddUser("tok-operator", "operator", 99)
+	gh.SetOrgMembership("operator", org, "active", "member")
 
 	store, keys := embedded.Open(t)
 	rules, err := github.ParseActionsRules(`[{"repository":"sliderule/sliderule","workflow":"sliderule/sliderule/.github/workflows/nightly.yml@refs/heads/main","level":"admin"}]`)
@@ -104,7 +109,7 @@ func newEnv(t *testing.T, opts ...func(*app.Config, *phttp.Config)) *env {
 		t.Fatal(err)
 	}
 	prov, err := github.New(github.Config{APIURL: gh.APIURL(), WebURL: gh.WebURL(), Org: org,
-		ClientID: "client-1", ActionsIssuer: gh.IssuerURL(), ActionsAudience: audience, ActionsRules: rules,
+		ClientID: "client-1", ClientSecret: "secret-1", MemberToken: "tok-operator", ActionsIssuer: gh.IssuerURL(), ActionsAudience: audience, ActionsRules: rules,
 		Timeout: 2 * time.Second})
 	if err != nil {
 		t.Fatal(err)

@@ -29,6 +29,26 @@ func (t *Tokens) IssueUser(ctx context.Context, u provisioner.User, aud []string
 	return t.issue(ctx, provisioner.TypeUserToken, audience{values: list, list: true}, u, t.cfg.UserTTL)
 }
 
+// IssueUserAudience returns a signed jwt_user, valid for UserTTL, whose
+// audience is exactly aud (duplicates dropped), a list: the OAuth scopes
+// decide it, so "provisioner" is there only when asked for (a token for an
+// MCP server is ["mcp"]).
+func (t *Tokens) IssueUserAudience(ctx context.Context, u provisioner.User, aud []string) (string, provisioner.Claims, error) {
+	var list []string
+	for _, a := range aud {
+		if a == "" {
+			return "", provisioner.Claims{}, provisioner.Errorf(provisioner.EINVALID, "empty audience in a token")
+		}
+		if !slices.Contains(list, a) {
+			list = append(list, a)
+		}
+	}
+	if len(list) == 0 {
+		return "", provisioner.Claims{}, provisioner.Errorf(provisioner.EINVALID, "a token needs an audience")
+	}
+	return t.issue(ctx, provisioner.TypeUserToken, audience{values: list, list: true}, u, t.cfg.UserTTL)
+}
+
 // IssueCluster returns a jwt_cluster for u whose audience is exactly
 // cluster, valid for ClusterTTL. A token it issued for the same user,
 // cluster and signing key is reused while more than half its lifetime is

@@ -252,3 +252,37 @@ func TestIssueBadInput(t *testing.T) {
 	_, err = New(Config{Issuer: issuer}).VerifyUser(ctx, "x")
 	wantErr(t, err, provisioner.EINTERNAL, "")
 }
+
+// TestIssueUserAudience: the OAuth server's tokens carry exactly the
+// audience asked for, as a list; without "provisioner" they open clusters
+// but not the provisioner; an empty audience is refused.
+func TestIssueUserAudience(t *testing.T) {
+	ctx := context.Background()
+	toks := newTokens(keyring(t), fixed(t0))
+	tok, c, err := toks.IssueUserAudience(ctx, alice, []string{"monitor", "demo", "monitor"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(c.Audience, []string{"monitor", "demo"}) || c.Type != provisioner.TypeUserToken {
+		t.Fatalf("claims = %+v", c)
+	}
+	if _, claims := decode(t, tok); !reflect.DeepEqual(claims["aud"], []any{"monitor", "demo"}) {
+		t.Fatalf("aud on the wire = %v", claims["aud"])
+	}
+	if _, err := toks.VerifyCluster(ctx, tok, "demo"); err != nil {
+		t.Fatalf("VerifyCluster(demo): %v", err)
+	}
+	_, err = toks.VerifyUser(ctx, tok)
+	testkit.WantCode(t, err, provisioner.EUNAUTHORIZED)
+	mcp, _, err := toks.IssueUserAudience(ctx, alice, []string{"mcp"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, claims := decode(t, mcp); !reflect.DeepEqual(claims["aud"], []any{"mcp"}) {
+		t.Fatalf("mcp aud = %v", claims["aud"])
+	}
+	for _, bad := range [][]string{nil, {}, {"x", ""}} {
+		_, _, err := toks.IssueUserAudience(ctx, alice, bad)
+		testkit.WantCode(t, err, provisioner.EINVALID)
+	}
+}

@@ -89,6 +89,11 @@ type Config struct {
 	JobEnv, JobSecrets                     map[string]string
 	JobData                                string
 	JobTimeout                             time.Duration
+
+	// Costs (costs.go): CostRegion is the AWS region whose prices the
+	// local clusters are estimated and metered at (empty: us-west-2);
+	// Prices is the operator's override of the price table (empty: none).
+	CostRegion, Prices string
 }
 
 // Names under Config.Data.
@@ -214,6 +219,9 @@ func (c Config) Open(ctx context.Context) (_ *Backend, err error) {
 	if b.Signatures, err = c.signatures(log); err != nil {
 		return nil, err
 	}
+	if err := c.costs(ctx, &b.Backend, b.store, log); err != nil {
+		return nil, err
+	}
 	return b, nil
 }
 
@@ -287,6 +295,9 @@ func (c Config) identity(b *provisioner.Backend, log *slog.Logger) error {
 		b.Identity = gh
 		if c.GitHub.ClientID != "" {
 			b.Device = gh
+		}
+		if c.GitHub.WebConfigured() {
+			b.Web = gh
 		}
 	}
 	if c.GitHub.ActionsAudience != "" {

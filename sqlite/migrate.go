@@ -173,6 +173,60 @@ var migrations = []string{
 	// first, for a branch's TEST history.
 	`ALTER TABLE jobs ADD COLUMN commit_id TEXT NOT NULL DEFAULT '';
 	CREATE INDEX jobs_kind_version ON jobs (kind, version, created_at);`,
+
+	// 9: the OAuth authorization server: registered clients, pending
+	// authorization requests, codes and grants (refresh token families),
+	// each stored whole as JSON (doc) with the columns its queries and
+	// conditions need. A used code stays (used = 1) until pruned, so a
+	// replay is recognised; a grant's current is its live refresh token's
+	// hash, the compare-and-swap of a rotation.
+	`CREATE TABLE oauth_clients (
+		id         TEXT PRIMARY KEY,
+		doc        TEXT NOT NULL,
+		expires_at TEXT NOT NULL
+	) STRICT;
+	CREATE INDEX oauth_clients_expires ON oauth_clients (expires_at);
+	CREATE TABLE oauth_requests (
+		id         TEXT PRIMARY KEY,
+		doc        TEXT NOT NULL,
+		expires_at TEXT NOT NULL
+	) STRICT;
+	CREATE INDEX oauth_requests_expires ON oauth_requests (expires_at);
+	CREATE TABLE oauth_codes (
+		hash       TEXT PRIMARY KEY,
+		doc        TEXT NOT NULL,
+		used       INTEGER NOT NULL DEFAULT 0 CHECK (used IN (0, 1)),
+		expires_at TEXT NOT NULL
+	) STRICT;
+	CREATE INDEX oauth_codes_expires ON oauth_codes (expires_at);
+	CREATE TABLE oauth_grants (
+		id         TEXT PRIMARY KEY,
+		login      TEXT NOT NULL,
+		current    TEXT NOT NULL,
+		revoked    INTEGER NOT NULL CHECK (revoked IN (0, 1)),
+		created_at TEXT NOT NULL,
+		doc        TEXT NOT NULL,
+		expires_at TEXT NOT NULL
+	) STRICT;
+	CREATE INDEX oauth_grants_login ON oauth_grants (login, created_at);
+	CREATE INDEX oauth_grants_expires ON oauth_grants (expires_at);`,
+
+	// 10: metering (usage.go): stretches of a cluster's or node group's
+	// life at a node count and an hourly price; end_at NULL while open.
+	`CREATE TABLE usage (
+		key     TEXT NOT NULL,
+		start   TEXT NOT NULL,
+		cluster TEXT NOT NULL,
+		owner   TEXT NOT NULL,
+		team    TEXT NOT NULL,
+		grp     INTEGER NOT NULL CHECK (grp IN (0, 1)),
+		nodes   INTEGER NOT NULL CHECK (nodes >= 0),
+		hourly  REAL NOT NULL CHECK (hourly >= 0),
+		end_at  TEXT,
+		PRIMARY KEY (key, start)
+	) STRICT;
+	CREATE UNIQUE INDEX usage_open ON usage (key) WHERE end_at IS NULL;
+	CREATE INDEX usage_start ON usage (start);`,
 }
 
 // migrate applies the steps the database has not run yet, all in one

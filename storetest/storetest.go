@@ -35,6 +35,7 @@ func Run(t *testing.T, open func(t *testing.T) provisioner.Store) {
 	t.Run("Apply", func(t *testing.T) { testApply(t, open) })
 	t.Run("Jobs", func(t *testing.T) { testJobs(t, open) })
 	t.Run("Sessions", func(t *testing.T) { testSessions(t, open) })
+	t.Run("OAuth", func(t *testing.T) { testOAuth(t, open) })
 	t.Run("Concurrent", func(t *testing.T) { testConcurrent(t, open) })
 	t.Run("NoLostUpdate", func(t *testing.T) { testNoLostUpdate(t, open) })
 	t.Run("UpdateDeleteRace", func(t *testing.T) { testUpdateDeleteRace(t, open) })

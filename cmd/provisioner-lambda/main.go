@@ -1,9 +1,10 @@
 // Command provisioner-lambda is the SlideRule Provisioner on AWS: the Lambda
 // of deploy/provisioner.yaml (built as its "bootstrap" by make package). It
 // reads its configuration from the environment (aws.Env, documented in
-// deploy/README.md) and serves API Gateway requests, scheduled destroys and
-// the reconcile sweep. It links no embedded part (SQLite, local clusters,
-// the CLI), which keeps the package small and cold starts fast.
+// deploy/README.md) and serves API Gateway requests, scheduled destroys,
+// the reconcile sweep and the daily price table refresh. It links no
+// embedded part (SQLite, local clusters, the CLI), which keeps the package
+// small and cold starts fast.
 package main
 
 import (
@@ -58,15 +59,21 @@ func newHandler(ctx context.Context, cfg aws.Config, sdk awssdk.Config, now func
 	if log == nil {
 		log = slog.Default()
 	}
-	a := app.New(app.Config{Store: b.Store, Tokens: jwt.New(jwt.Config{Issuer: cfg.Issuer, Signer: b.Signer}), Keys: b.Signer,
+	oauth, err := app.OAuthConfig{Upstream: b.Web, Issuer: cfg.Issuer, Domain: cfg.Domain,
+		TrustedHosts: cfg.OAuthTrustedHosts, ThirdPartyHosts: cfg.OAuthThirdPartyHosts}.Check()
+	if err != nil {
+		return nil, err
+	}
+	a := app.New(app.Config{OAuth: oauth, Store: b.Store, Tokens: jwt.New(jwt.Config{Issuer: cfg.Issuer, Signer: b.Signer}), Keys: b.Signer,
 		Identity: b.Identity, Device: b.Device, Actions: b.Actions, Membership: b.Membership, Affiliates: b.Affiliates,
 		Driver: b.Driver, Scheduler: b.Scheduler, Runner: b.Runner, Logs: b.Logs, Reap: b.Reap,
 		TestCluster: cfg.TestCluster, PublicCluster: cfg.PublicCluster, Signatures: b.Signatures.Policy,
 		Notices: app.NoticeConfig{Sinks: b.Notices, Leads: cfg.Notify.Leads, DashboardURL: cfg.Notify.Dashboard(cfg.Issuer),
 			Contacts: cfg.Notify.Contacts(b.Identity)},
+		Costs:  app.CostConfig{Prices: b.Prices, Layout: b.Layout, Spend: b.Spend, Usage: b.Usage},
 		Logger: log, Now: now, Poll: 2 * time.Second, LoginReuse: cfg.GitHub.LoginCache})
 	// TrustedProxies stays 0: the Lambda adapter puts API Gateway's sourceIp in RemoteAddr.
 	srv := phttp.NewServer(phttp.Config{App: a, Keys: b.Signer, Issuer: cfg.Issuer, Logger: log, Signatures: b.Signatures})
 	dash := web.New(web.Config{API: srv, Sessions: a, Now: now, Logger: log})
-	return &lambda.Handler{HTTP: dash, Destroy: a.FireDestroy, Reconcile: a.Reconcile, Logger: log}, nil
+	return &lambda.Handler{HTTP: dash, Destroy: a.FireDestroy, Reconcile: a.Reconcile, RefreshPrices: b.RefreshPrices, Logger: log}, nil
 }

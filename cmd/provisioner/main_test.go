@@ -353,6 +353,9 @@ func TestServeBadFlags(t *testing.T) {
 		{"serve", "--notice-smtp", "mail.example.org:25", "--notice-smtp-tls", "none", "--notice-smtp-user", "u",
 			"--notice-email-from", "p@example.org", "--notice-email-to", "ops@example.org"},
 		{"serve", "--dashboard-url", "javascript:alert(1)"},
+		{"serve", "--oauth-trusted-hosts", "https://app.example.org/"},
+		{"serve", "--oauth-third-party-hosts", "claude.ai:443"},
+		{"serve", "--github-client-secret", "s"}, // needs --github-client-id
 	} {
 		args = append(args, "--data", t.TempDir(), "--addr", "127.0.0.1:0")
 		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)

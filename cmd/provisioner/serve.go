@@ -24,57 +24,62 @@ import (
 )
 
 type serveOptions struct {
-	io              *iostreams.IOStreams
-	Addr            string
-	Data            string
-	Issuer          string
-	Identity        string
-	GitHubAPIURL    string
-	GitHubURL       string
-	GitHubOrg       string
-	AdminTeam       string
-	AllowedTeams    []string
-	GitHubClientID  string
-	ActionsIssuer   string
-	ActionsAudience string
-	ActionsRules    string
-	UserTokenTTL    time.Duration
-	ClusterTokenTTL time.Duration
-	TrustedProxies  int
-	ClusterUpstream string
-	ClusterCommand  string
-	UpstreamHealth  string
-	ILBDir          string
-	HAProxy         string
-	KeyRefresh      time.Duration
-	DeployTimeout   time.Duration
-	DestroyTimeout  time.Duration
-	Reconcile       time.Duration
-	HealthMaxAge    time.Duration
-	Limits          app.Limits
-	PublicCluster   string
-	SlideruleRepo   string
-	Plans           string
-	ContainerWrap   string
-	ClusterDomain   string
-	JobTimeout      time.Duration
-	TestCluster     string
-	DevicePace      time.Duration
-	JobEnv          []string
-	JobSecrets      string
-	JobData         string
-	LogFormat       string
-	LogLevel        string
-	SignaturePolicy string
-	SigningKeys     string
-	SigningGitHub   bool
-	Affiliates      string
-	RecreateDB      bool
-	AuditRetention  retention
-	EventRetention  retention
-	LoginRates      [3]string // source, failures, identity: ratelimit.ParseRate
-	LoginBursts     [3]int
-	NoDevicePacing  bool
+	io             *iostreams.IOStreams
+	Addr           string
+	Data           string
+	Issuer         string
+	Identity       string
+	GitHubAPIURL   string
+	GitHubURL      string
+	GitHubOrg      string
+	AdminTeam      string
+	AllowedTeams   []string
+	GitHubClientID string
+	// GitHubClientSecret and the OAuth hosts: the OAuth authorization server.
+	GitHubClientSecret                      string
+	OAuthTrustedHosts, OAuthThirdPartyHosts []string
+	ActionsIssuer                           string
+	ActionsAudience                         string
+	ActionsRules                            string
+	UserTokenTTL                            time.Duration
+	ClusterTokenTTL                         time.Duration
+	TrustedProxies                          int
+	ClusterUpstream                         string
+	ClusterCommand                          string
+	UpstreamHealth                          string
+	ILBDir                                  string
+	HAProxy                                 string
+	KeyRefresh                              time.Duration
+	DeployTimeout                           time.Duration
+	DestroyTimeout                          time.Duration
+	Reconcile                               time.Duration
+	HealthMaxAge                            time.Duration
+	Limits                                  app.Limits
+	PublicCluster                           string
+	SlideruleRepo                           string
+	Plans                                   string
+	ContainerWrap                           string
+	ClusterDomain                           string
+	JobTimeout                              time.Duration
+	TestCluster                             string
+	DevicePace                              time.Duration
+	JobEnv                                  []string
+	JobSecrets                              string
+	JobData                                 string
+	LogFormat                               string
+	LogLevel                                string
+	SignaturePolicy                         string
+	SigningKeys                             string
+	SigningGitHub                           bool
+	Affiliates                              string
+	Prices                                  string
+	CostRegion                              string
+	RecreateDB                              bool
+	AuditRetention                          retention
+	EventRetention                          retention
+	LoginRates                              [3]string // source, failures, identity: ratelimit.ParseRate
+	LoginBursts                             [3]int
+	NoDevicePacing                          bool
 	// ready, when set, receives the bound address once the server listens (tests).
 	ready func(addr string)
 
@@ -121,6 +126,9 @@ Identity (--identity):
 	f.DurationVar(&o.LoginCache, "github-login-cache", 10*time.Second, "how long a PAT login's answer from GitHub, and the jwt_user it issued to an organization member, are reused for the same token (0 asks GitHub and signs every time; at most 5m): a revoked token or changed membership is seen this late")
 	f.StringSliceVar(&o.AllowedTeams, "allowed-teams", nil, "if set, only members of these teams are org members")
 	f.StringVar(&o.GitHubClientID, "github-client-id", "", "OAuth app client id for the device flow")
+	f.StringVar(&o.GitHubClientSecret, "github-client-secret", "", "the OAuth app's secret; with --github-client-id it turns the OAuth authorization server on (docs/oauth.md; the app's callback URL is ISSUER/auth/github/callback) (env PROVISIONER_GITHUB_CLIENT_SECRET)")
+	f.StringSliceVar(&o.OAuthTrustedHosts, "oauth-trusted-hosts", nil, "redirect hosts (and their subdomains) of first-party web clients and of the basic login's token cookie")
+	f.StringSliceVar(&o.OAuthThirdPartyHosts, "oauth-third-party-hosts", nil, "redirect hosts of third-party (MCP) clients, which get the MCP scopes only")
 	f.StringVar(&o.ActionsIssuer, "actions-issuer", "https://token.actions.githubusercontent.com", "GitHub Actions OIDC issuer")
 	f.StringVar(&o.ActionsAudience, "actions-audience", "", "audience Actions tokens must carry; empty disables Actions login")
 	f.StringVar(&o.ActionsRules, "actions-rules", "", "JSON rules mapping workflows to levels (see README)")
@@ -156,6 +164,8 @@ Identity (--identity):
 	f.StringVar(&o.SigningKeys, "signing-keys", "", "file (or directory of files) of \"login ssh-ed25519 AAAA... comment\" lines, the keys signed requests are checked with; reread on change")
 	f.BoolVar(&o.SigningGitHub, "signing-keys-github", false, "also accept the ssh-ed25519 keys users publish on GitHub (GET /users/{login}/keys at --github-api-url)")
 	f.StringVar(&o.Affiliates, "affiliates", "", "production's affiliates file (JSON: login -> {active, clusters, max_nodes, max_ttl in minutes, allowed_scopes}), users outside the organization granted clusters and limits; reread on change, a bad change keeps the last good list")
+	f.StringVar(&o.Prices, "prices", "", "the operator's price table override (JSON, prices/prices.json's shape; what it names replaces the shipped and refreshed prices); reread on change, a bad change keeps the last good one")
+	f.StringVar(&o.CostRegion, "cost-region", local.DefaultCostRegion, "the AWS region whose prices local clusters are estimated and metered at")
 	f.BoolVar(&o.RecreateDB, "recreate-db", false, "start with a new, empty database although --data holds clusters or keys of an earlier run (the database was lost); clusters still running are quarantined, never destroyed")
 	o.AuditRetention, o.EventRetention = retention(defaultAuditRetention), retention(defaultEventRetention)
 	f.Var(&o.AuditRetention, "audit-retention", "how long audit entries are kept (90d, 36h, forever); the sweep prunes older ones")
@@ -235,7 +245,28 @@ func (o *serveOptions) validate() error {
 			return usagef("--public-cluster: %s", provisioner.ErrorMessage(err))
 		}
 	}
+	if _, err := o.oauth(nil, "http://127.0.0.1"); err != nil {
+		return err
+	}
 	return nil
+}
+
+// oauth is the OAuth authorization server's configuration: on when the
+// backend has GitHub's web flow (web), its cookie domain --cluster-domain;
+// validate checks the hosts with web nil.
+func (o *serveOptions) oauth(web provisioner.WebFlow, issuer string) (app.OAuthConfig, error) {
+	var trusted, third []string
+	for _, h := range o.OAuthTrustedHosts {
+		trusted = append(trusted, app.ParseHosts(h)...)
+	}
+	for _, h := range o.OAuthThirdPartyHosts {
+		third = append(third, app.ParseHosts(h)...)
+	}
+	c, err := app.OAuthConfig{Upstream: web, Issuer: issuer, Domain: o.ClusterDomain, TrustedHosts: trusted, ThirdPartyHosts: third}.Check()
+	if err != nil {
+		return c, usagef("%s", provisioner.ErrorMessage(err))
+	}
+	return c, nil
 }
 
 func serveRun(ctx context.Context, o *serveOptions) error {
@@ -275,13 +306,17 @@ func serveRun(ctx context.Context, o *serveOptions) error {
 	}
 	// Local clusters are cheap to probe: look often, so DEPLOY --wait
 	// returns soon after the cluster answers.
-	a := app.New(app.Config{Store: b.Store, Logger: log, Scheduler: b.Scheduler, Limits: o.Limits, PublicCluster: o.PublicCluster,
+	oauth, err := o.oauth(b.Web, b.Issuer)
+	if err != nil {
+		return err
+	}
+	a := app.New(app.Config{OAuth: oauth, Store: b.Store, Logger: log, Scheduler: b.Scheduler, Limits: o.Limits, PublicCluster: o.PublicCluster,
 		Poll: 200 * time.Millisecond, Login: login, LoginReuse: o.LoginCache, AuditRetention: time.Duration(o.AuditRetention), EventRetention: time.Duration(o.EventRetention),
 		DeployTimeout: o.DeployTimeout, DestroyTimeout: o.DestroyTimeout, HealthMaxAge: o.HealthMaxAge,
 		Tokens: jwt.New(jwt.Config{Issuer: b.Issuer, Signer: b.Signer, UserTTL: o.UserTokenTTL, ClusterTTL: o.ClusterTokenTTL}), Keys: b.Signer,
 		Identity: b.Identity, Device: b.Device, Actions: b.Actions, Membership: b.Membership, MembershipRecheck: recheck,
 		Affiliates: b.Affiliates, Driver: b.Driver, Runner: b.Runner, Logs: b.Logs, JobTimeout: o.JobTimeout, TestCluster: o.TestCluster,
-		Signatures: b.Signatures.Policy, Notices: notices})
+		Signatures: b.Signatures.Policy, Notices: notices, Costs: app.CostConfig{Prices: b.Prices, Layout: b.Layout, Spend: b.Spend, Usage: b.Usage}})
 	srv := phttp.NewServer(phttp.Config{App: a, Keys: b.Signer, Issuer: b.Issuer, Logger: log, DevicePace: o.DevicePace,
 		TrustedProxies: o.TrustedProxies, Signatures: b.Signatures})
 	// The HTTP server, the backend's work and the sweep stop together.
@@ -324,9 +359,9 @@ func (o *serveOptions) backendConfig(log *slog.Logger) (local.Config, error) {
 	}
 	cfg := local.Config{Data: o.Data, Addr: o.Addr, Issuer: o.Issuer, RecreateDB: o.RecreateDB, UserTokenTTL: o.UserTokenTTL, Logger: log,
 		GitHub: github.Config{APIURL: o.GitHubAPIURL, WebURL: o.GitHubURL, Org: o.GitHubOrg, AdminTeam: o.AdminTeam,
-			AllowedTeams: o.AllowedTeams, ClientID: o.GitHubClientID, ActionsIssuer: o.ActionsIssuer,
+			AllowedTeams: o.AllowedTeams, ClientID: o.GitHubClientID, ClientSecret: o.GitHubClientSecret, ActionsIssuer: o.ActionsIssuer,
 			ActionsAudience: o.ActionsAudience, ActionsRules: rules, MemberToken: o.GitHubToken, LoginCache: o.LoginCache},
-		Affiliates:      o.Affiliates,
+		Affiliates: o.Affiliates, Prices: o.Prices, CostRegion: o.CostRegion,
 		SignaturePolicy: policy, SigningKeys: o.SigningKeys, SigningKeysGitHub: o.SigningGitHub,
 		ClusterUpstream: o.ClusterUpstream, ClusterCommand: o.ClusterCommand, UpstreamHealth: o.UpstreamHealth,
 		ILBDir: o.ILBDir, HAProxy: o.HAProxy, ILBKeyRefresh: o.KeyRefresh, ClusterDomain: o.ClusterDomain,

@@ -148,6 +148,9 @@ func (s *Server) deviceAnswer(path string, form url.Values) map[string]any {
 			"interval":         d.interval,
 		}
 	}
+	if form.Get("code") != "" && form.Get("grant_type") == "" {
+		return s.webAnswer(form)
+	}
 	if form.Get("grant_type") != "urn:ietf:params:oauth:grant-type:device_code" {
 		return oauthError("unsupported_grant_type")
 	}

@@ -1,7 +1,7 @@
 // Package githubtest is a fake GitHub for tests: one httptest server that
 // speaks the parts of the REST API the provisioner calls (also under the
 // /api/v3 prefix of GitHub Enterprise Server), the OAuth device flow, and a
-// GitHub Actions OIDC issuer, with knobs to script users, device flows and
+// GitHub Actions OIDC issuer, the OAuth web application flow (web.go), with knobs to script users, device flows and
 // failures, and request counters to assert what was (not) called.
 //
 // All methods are safe for concurrent use.
@@ -44,6 +44,7 @@ type Server struct {
 	rateReset  time.Time
 	secondary  time.Duration
 	issuerFail int
+	web        webApp
 }
 
 type fakeUser struct {
@@ -220,6 +221,8 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			"message":           "You have exceeded a secondary rate limit. Please wait a few minutes before you try again.",
 			"documentation_url": "https://docs.github.com/rest/overview/rate-limits-for-the-rest-api#about-secondary-rate-limits",
 		})
+	case path == "/login/oauth/authorize":
+		s.serveAuthorize(w, r)
 	case web:
 		s.serveDevice(w, r)
 	case !reset.IsZero():
