@@ -267,7 +267,9 @@ func TestEndToEndStatic(t *testing.T) {
 func TestKeyRotationWhileServing(t *testing.T) {
 	t.Setenv("PROVISIONER_CONFIG_DIR", t.TempDir())
 	t.Setenv("PROVISIONER_TOKEN", "")
-	srv := startServe(t, nil, "--identity", "static:"+writeIdentity(t))
+	// Each login signs (no reuse of the last login's token), so the loop
+	// below sees the new key as soon as the service uses it.
+	srv := startServe(t, nil, "--identity", "static:"+writeIdentity(t), "--github-login-cache", "0")
 	t.Setenv("PROVISIONER_URL", srv.URL)
 	mustCLI(t, "login", "--pat", "admin-token-1")
 	oldKid := kidOf(t, mustCLI(t, "login", "--pat", "admin-token-1", "--json"))
