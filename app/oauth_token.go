@@ -41,9 +41,11 @@ func (a *App) Token(ctx context.Context, src string, r TokenRequest) (TokenResul
 		return TokenResult{}, err
 	}
 	now := a.now().UTC()
-	if err := a.login.admit(src, "", now); err != nil {
+	release, err := a.login.admit(src, "", now)
+	if err != nil {
 		return TokenResult{}, err
 	}
+	defer release()
 	switch r.GrantType {
 	case "authorization_code":
 		return a.exchangeCode(ctx, src, r, now)
@@ -362,9 +364,11 @@ func (a *App) RevokeToken(ctx context.Context, src, token, clientID string) erro
 		return err
 	}
 	now := a.now().UTC()
-	if err := a.login.admit(src, "", now); err != nil {
+	release, err := a.login.admit(src, "", now)
+	if err != nil {
 		return err
 	}
+	defer release()
 	if token == "" {
 		return provisioner.Errorf(provisioner.EINVALID, "token is required")
 	}
