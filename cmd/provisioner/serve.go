@@ -245,9 +245,10 @@ func (o *serveOptions) validate() error {
 }
 
 // oauth is the OAuth authorization server's configuration: on when the
-// backend has GitHub's web flow (web), its cookie domain --cluster-domain;
-// validate checks the hosts with web nil.
-func (o *serveOptions) oauth(web provisioner.WebFlow, issuer string) (app.OAuthConfig, error) {
+// backend has GitHub's web flow (upstream), its cookie domain
+// --cluster-domain, the dashboard a built-in client; validate checks the
+// hosts with upstream nil.
+func (o *serveOptions) oauth(upstream provisioner.WebFlow, issuer string) (app.OAuthConfig, error) {
 	var trusted, third []string
 	for _, h := range o.OAuthTrustedHosts {
 		trusted = append(trusted, app.ParseHosts(h)...)
@@ -255,7 +256,8 @@ func (o *serveOptions) oauth(web provisioner.WebFlow, issuer string) (app.OAuthC
 	for _, h := range o.OAuthThirdPartyHosts {
 		third = append(third, app.ParseHosts(h)...)
 	}
-	c, err := app.OAuthConfig{Upstream: web, Issuer: issuer, Domain: o.ClusterDomain, TrustedHosts: trusted, ThirdPartyHosts: third}.Check()
+	c, err := app.OAuthConfig{Upstream: upstream, Issuer: issuer, Domain: o.ClusterDomain, TrustedHosts: trusted, ThirdPartyHosts: third,
+		DashboardCallback: web.CallbackPath}.Check()
 	if err != nil {
 		return c, usagef("%s", provisioner.ErrorMessage(err))
 	}
@@ -318,8 +320,14 @@ func serveRun(ctx context.Context, o *serveOptions) error {
 	}
 	var wg sync.WaitGroup
 	wg.Go(func() { _ = a.Run(ctx, o.Reconcile) })
-	// The dashboard at "/" in front of the API (package web).
-	dash := web.New(web.Config{API: srv, Sessions: a, Logger: log, TrustedProxies: o.TrustedProxies})
+	// The dashboard at "/" in front of the API (package web); with the
+	// OAuth server on, it signs in with GitHub through it too.
+	var signIn web.SignIn
+	if s := a.DashboardSignIn(); s != nil {
+		signIn = s
+		log.Info("dashboard: sign in with GitHub", "at", s.RedirectURI())
+	}
+	dash := web.New(web.Config{API: srv, Sessions: a, Logger: log, TrustedProxies: o.TrustedProxies, SignIn: signIn})
 	err = phttp.Serve(ctx, b.Listener, dash, 15*time.Second)
 	cancel()
 	wg.Wait()
