@@ -306,6 +306,12 @@ func serveRun(ctx context.Context, o *serveOptions) error {
 		Identity: b.Identity, Device: b.Device, Actions: b.Actions, Membership: b.Membership, MembershipRecheck: recheck,
 		Affiliates: b.Affiliates, Driver: b.Driver, Runner: b.Runner, Logs: b.Logs, JobTimeout: o.JobTimeout, TestCluster: o.TestCluster,
 		Signatures: b.Signatures.Policy})
+	// With the OAuth server on, the dashboard signs in with GitHub through it.
+	var signIn web.SignIn
+	if s := a.DashboardSignIn(); s != nil {
+		signIn = s
+		log.Info("dashboard: sign in with GitHub", "callback", s.RedirectURI())
+	}
 	srv := phttp.NewServer(phttp.Config{App: a, Keys: b.Signer, Issuer: b.Issuer, Logger: log, DevicePace: o.DevicePace,
 		TrustedProxies: o.TrustedProxies, Signatures: b.Signatures})
 	// The HTTP server, the backend's work and the sweep stop together.
@@ -320,13 +326,7 @@ func serveRun(ctx context.Context, o *serveOptions) error {
 	}
 	var wg sync.WaitGroup
 	wg.Go(func() { _ = a.Run(ctx, o.Reconcile) })
-	// The dashboard at "/" in front of the API (package web); with the
-	// OAuth server on, it signs in with GitHub through it too.
-	var signIn web.SignIn
-	if s := a.DashboardSignIn(); s != nil {
-		signIn = s
-		log.Info("dashboard: sign in with GitHub", "at", s.RedirectURI())
-	}
+	// The dashboard at "/" in front of the API (package web).
 	dash := web.New(web.Config{API: srv, Sessions: a, Logger: log, TrustedProxies: o.TrustedProxies, SignIn: signIn})
 	err = phttp.Serve(ctx, b.Listener, dash, 15*time.Second)
 	cancel()
