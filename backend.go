@@ -28,4 +28,15 @@ type Backend struct {
 	// Reap ends job machines that outlived their jobs (the reconcile sweep
 	// calls it); nil when jobs end with their process.
 	Reap func(ctx context.Context) error
+
+	// Costs: Prices is the price table in force and Layout what a cluster
+	// is made of, as priced; Spend is the bill (AWS Cost Explorer), Usage
+	// the meter (embedded); RefreshPrices reads the AWS Price List API
+	// into the table (AWS, on a schedule). Nil parts: no estimates, no
+	// spend report.
+	Prices        Prices
+	Layout        Layout
+	Spend         SpendSource
+	Usage         UsageStore
+	RefreshPrices func(ctx context.Context) error
 }

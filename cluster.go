@@ -73,6 +73,9 @@ type ClusterSpec struct {
 	Version      string
 	CreatedBy    string
 	ExpiresAt    time.Time // for tags and in-cluster deadlines
+	// Team is the team the cluster is shared with ("" for none), for the
+	// cost allocation tag of its resources.
+	Team string
 }
 
 // DriverStatus is what a driver observes of a cluster right now.

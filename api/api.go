@@ -145,6 +145,9 @@ type DeployRequest struct {
 	Version      string `json:"version"`
 	// Team (ours) shares the cluster with a team of the organization.
 	Team string `json:"team,omitempty"`
+	// DryRun (ours) checks the request and answers its estimated cost
+	// (DeployPlan) without deploying anything.
+	DryRun bool `json:"dry_run,omitempty"`
 }
 
 // ExtendRequest keeps a cluster ttl more minutes from now.
@@ -173,6 +176,8 @@ type Status struct {
 	CreatedBy    string `json:"created_by,omitempty"`
 	Team         string `json:"team,omitempty"`
 	DeploymentStatus
+	// EstimatedCost (ours) is set in the answers of DEPLOY and EXTEND.
+	EstimatedCost *provisioner.Estimate `json:"estimated_cost,omitempty"`
 }
 
 // DeploymentStatus is what the STATUS of a cluster and of a node group
@@ -246,6 +251,8 @@ func deploymentStatus(stack string, d provisioner.Deployment) DeploymentStatus {
 type PendingOp struct {
 	Status    string                `json:"status"` // "pending"
 	Operation provisioner.Operation `json:"operation"`
+	// EstimatedCost (ours) is set when the operation deploys.
+	EstimatedCost *provisioner.Estimate `json:"estimated_cost,omitempty"`
 }
 
 // OperationResult is the answer of GET /operations/{id}: status is
@@ -367,6 +374,8 @@ type GroupStatus struct {
 	NodeCapacity int    `json:"node_capacity"`
 	CreatedBy    string `json:"created_by,omitempty"`
 	DeploymentStatus
+	// EstimatedCost (ours) is set in the answers of DEPLOY and EXTEND.
+	EstimatedCost *provisioner.Estimate `json:"estimated_cost,omitempty"`
 }
 
 // GroupStackName is the name production gives a user node group's stack

@@ -78,6 +78,9 @@ type Config struct {
 	// Reap, when set, ends job machines that outlived their jobs; the
 	// reconcile sweep calls it.
 	Reap func(ctx context.Context) error
+
+	// Costs: prices, the cluster layout, the bill or the meter (cost.go).
+	Costs CostConfig
 }
 
 // App implements the seed's functions.
@@ -110,6 +113,7 @@ type App struct {
 	locks    keyedMutex
 	watchers watchers
 	rt       runtimeState
+	costs    CostConfig
 }
 
 // New returns an App; it panics on a missing required dependency, which is a
@@ -152,7 +156,7 @@ func New(c Config) *App {
 		oauth: newOAuthServer(c.OAuth),
 		lifecycle: lifecycle{driver: c.Driver, scheduler: c.Scheduler, limits: c.Limits.withDefaults(), publicCluster: c.PublicCluster,
 			deployTimeout: c.DeployTimeout, destroyTimeout: c.DestroyTimeout, poll: c.Poll},
-		rt: runtimeState{maxAge: c.HealthMaxAge}}
+		rt: runtimeState{maxAge: c.HealthMaxAge}, costs: c.Costs}
 }
 
 // Caller is who makes a request and from where, for authorization and audit.
@@ -177,7 +181,7 @@ func (a *App) audit(ctx context.Context, c Caller, action, target string, err er
 		p := j.take()
 		b := p
 		b.Audit = append(p.Audit[:len(p.Audit):len(p.Audit)], e)
-		if _, werr = a.store.Apply(wctx, b); werr != nil {
+		if _, werr = a.applied(wctx, b); werr != nil {
 			j.putBack(p)
 		}
 	} else {

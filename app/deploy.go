@@ -152,7 +152,7 @@ func (a *App) startDeploy(ctx context.Context, c Caller, cl provisioner.Cluster)
 		a.log.Error("cannot schedule the TTL destroy; the reconcile sweep will catch it", "cluster", cl.Name, "err", err)
 	}
 	spec := provisioner.ClusterSpec{Name: cl.Name, IsPublic: cl.IsPublic, NodeCapacity: cl.NodeCapacity,
-		Version: cl.Version, CreatedBy: cl.CreatedBy, ExpiresAt: cl.ExpiresAt}
+		Version: cl.Version, CreatedBy: cl.CreatedBy, ExpiresAt: cl.ExpiresAt, Team: cl.Team}
 	if err := a.driver.Deploy(ctx, spec); err != nil {
 		a.log.Error("driver deploy failed", "cluster", cl.Name, "err", err)
 		a.finishDeploy(ctx, cl.Name, cl.Operation, provisioner.DriverStatus{State: provisioner.StateFailed, Reason: "deploy could not start: " + provisioner.ErrorMessage(err)})

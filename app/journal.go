@@ -105,7 +105,7 @@ func (j *journal) putBack(p provisioner.Batch) {
 func (a *App) apply(ctx context.Context, b provisioner.Batch) (int64, error) {
 	j := journalOf(ctx)
 	if j == nil {
-		return a.store.Apply(ctx, b)
+		return a.applied(ctx, b)
 	}
 	p := j.take()
 	if p.Len()+b.Len() > provisioner.MaxBatch {
@@ -115,9 +115,21 @@ func (a *App) apply(ctx context.Context, b provisioner.Batch) (int64, error) {
 	all := b
 	all.Events = append(p.Events[:len(p.Events):len(p.Events)], b.Events...)
 	all.Audit = append(p.Audit[:len(p.Audit):len(p.Audit)], b.Audit...)
-	rev, err := a.store.Apply(ctx, all)
+	rev, err := a.applied(ctx, all)
 	if err != nil {
 		j.putBack(p)
+	}
+	return rev, err
+}
+
+// applied is Store.Apply, then the meter's part in the events written.
+func (a *App) applied(ctx context.Context, b provisioner.Batch) (int64, error) {
+	rev, err := a.store.Apply(ctx, b)
+	if err == nil {
+		ctx := context.WithoutCancel(ctx) // written: the meter must follow
+		for _, e := range b.Events {
+			a.meterEvent(ctx, e.Cluster, e.Type, e.Time)
+		}
 	}
 	return rev, err
 }
@@ -145,7 +157,7 @@ func (a *App) writeRecords(ctx context.Context, b provisioner.Batch) {
 	}
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
 	defer cancel()
-	if _, err := a.store.Apply(ctx, b); err != nil {
+	if _, err := a.applied(ctx, b); err != nil {
 		types := make([]string, len(b.Events))
 		for i, e := range b.Events {
 			types[i] = e.Cluster + " " + e.Type

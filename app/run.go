@@ -45,6 +45,7 @@ func (a *App) Reconcile(ctx context.Context) error {
 	if err := a.reconcileJobs(ctx); err != nil {
 		a.log.Error("reconcile jobs", "err", err)
 	}
+	a.reconcileUsage(ctx)
 	if a.driver == nil {
 		return nil
 	}

@@ -63,6 +63,11 @@ type Config struct {
 	// THIRD_PARTY_REDIRECT_HOSTS).
 	OAuthTrustedHosts, OAuthThirdPartyHosts []string
 
+	// Prices is the operator's price table override (an S3 object);
+	// NoCostExplorer turns the spend report's Cost Explorer off.
+	Prices         string
+	NoCostExplorer bool
+
 	SignaturePolicy                provisioner.SignaturePolicy
 	SigningKeys, SigningKeysObject string
 	SigningKeysGitHub              bool
@@ -147,6 +152,9 @@ func (c Config) Open(ctx context.Context, sdk awssdk.Config) (*Backend, error) {
 		return nil, err
 	}
 	if b.Signatures, err = c.signatures(sdk, store); err != nil {
+		return nil, err
+	}
+	if err := c.costs(sdk, &b.Backend, log); err != nil {
 		return nil, err
 	}
 	return b, nil

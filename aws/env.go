@@ -188,6 +188,25 @@ var Env = []envVar{
 	{"PROVISIONER_JOB_SECURITY_GROUP_IDS", false, "security groups of job machines, comma-separated", list(func(c *Config) *[]string { return &c.JobSecurityGroupIDs })},
 	{"PROVISIONER_JOB_INSTANCE_TYPE", false, "instance type of job machines (default the runner's)", str(func(c *Config) *string { return &c.JobInstanceType })},
 	{"PROVISIONER_JOB_SECRETS_OBJECT", false, "key of an object in the log bucket of NAME=VALUE job secrets", str(func(c *Config) *string { return &c.JobSecretsObject })},
+
+	// Costs (aws/costs.go).
+	{"PROVISIONER_PRICES", false, "the operator's price table override: s3://BUCKET/KEY, or a KEY in the project bucket", func(c *Config, v string) error {
+		if strings.HasPrefix(v, "s3://") {
+			if _, _, err := s3.ParseObjectURL(v); err != nil {
+				return err
+			}
+		}
+		c.Prices = v
+		return nil
+	}},
+	{"PROVISIONER_COST_EXPLORER", false, "false: no spend from Cost Explorer (each request costs USD 0.01; a report asks two, kept an hour); default true", func(c *Config, v string) error {
+		b, err := strconv.ParseBool(v)
+		if err != nil {
+			return fmt.Errorf("%q is not true or false", v)
+		}
+		c.NoCostExplorer = !b
+		return nil
+	}},
 }
 
 // FromEnv reads a Config from the environment (getenv is os.Getenv on the

@@ -275,6 +275,8 @@ type LongResult struct {
 	Done      bool
 	Status    api.Status
 	Operation provisioner.Operation
+	// Estimate is a DEPLOY's estimated cost, when the server gives one.
+	Estimate *provisioner.Estimate
 }
 
 func (c *Client) long(ctx context.Context, path string, in any) (LongResult, error) {
@@ -288,13 +290,13 @@ func (c *Client) long(ctx context.Context, path string, in any) (LongResult, err
 		if err := json.Unmarshal(raw, &p); err != nil {
 			return LongResult{}, provisioner.Wrap(provisioner.EINTERNAL, err, "the provisioner answered with invalid JSON")
 		}
-		return LongResult{Operation: p.Operation}, nil
+		return LongResult{Operation: p.Operation, Estimate: p.EstimatedCost}, nil
 	}
 	var st api.Status
 	if err := json.Unmarshal(raw, &st); err != nil {
 		return LongResult{}, provisioner.Wrap(provisioner.EINTERNAL, err, "the provisioner answered with invalid JSON")
 	}
-	return LongResult{Done: true, Status: st}, nil
+	return LongResult{Done: true, Status: st, Estimate: st.EstimatedCost}, nil
 }
 
 // Deploy asks for a cluster (DEPLOY).

@@ -10,23 +10,23 @@ import (
 )
 
 // longAnswer answers a DEPLOY or DESTROY of a cluster or a node group:
-// status when done, 202 with the operation to wait for otherwise, the
-// operation's error when it failed.
-func longAnswer(done bool, op provisioner.Operation, status any) (any, error) {
+// status when done, 202 with the operation to wait for otherwise (and the
+// estimate of a deployment, est), the operation's error when it failed.
+func longAnswer(done bool, op provisioner.Operation, status any, est *provisioner.Estimate) (any, error) {
 	switch {
 	case done && op.State == provisioner.OpFailure:
 		return nil, provisioner.Errorf(op.ErrorCode, "%s", op.Message)
 	case done:
 		return status, nil
 	}
-	return reply{http.StatusAccepted, api.PendingOp{Status: "pending", Operation: op}}, nil
+	return reply{http.StatusAccepted, api.PendingOp{Status: "pending", Operation: op, EstimatedCost: est}}, nil
 }
 
 func longResult(r app.Result, err error) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	return longAnswer(r.Done, r.Operation, api.StatusOf(r.Cluster))
+	return longAnswer(r.Done, r.Operation, api.StatusOf(r.Cluster), nil)
 }
 
 // statusAnswer answers a cluster's status, or err.
@@ -52,8 +52,18 @@ func (s *Server) deploy() http.HandlerFunc {
 		if err != nil {
 			return nil, err
 		}
-		return longResult(s.app.Deploy(r.Context(), c, app.DeployRequest{Cluster: req.Cluster, IsPublic: req.IsPublic,
-			NodeCapacity: req.NodeCapacity, TTL: d, Version: req.Version, Team: req.Team}))
+		dr := app.DeployRequest{Cluster: req.Cluster, IsPublic: req.IsPublic, NodeCapacity: req.NodeCapacity, TTL: d, Version: req.Version, Team: req.Team}
+		if req.DryRun {
+			return planAnswer(s.app.PlanDeploy(r.Context(), c, dr))
+		}
+		res, err := s.app.Deploy(r.Context(), c, dr)
+		if err != nil {
+			return nil, err
+		}
+		est := s.app.ClusterEstimate(r.Context(), res.Cluster)
+		st := api.StatusOf(res.Cluster)
+		st.EstimatedCost = est
+		return longAnswer(res.Done, res.Operation, st, est)
 	})
 }
 
@@ -69,7 +79,13 @@ func (s *Server) extend() http.HandlerFunc {
 		if err != nil {
 			return nil, err
 		}
-		return statusAnswer(s.app.Extend(r.Context(), c, req.Cluster, d))
+		cl, err := s.app.Extend(r.Context(), c, req.Cluster, d)
+		if err != nil {
+			return nil, err
+		}
+		st := api.StatusOf(cl)
+		st.EstimatedCost = s.app.ClusterEstimate(r.Context(), cl)
+		return st, nil
 	})
 }
 

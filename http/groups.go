@@ -16,7 +16,7 @@ func groupResult(r app.GroupResult, err error) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	return longAnswer(r.Done, r.Operation, api.GroupStatusOf(r.Group))
+	return longAnswer(r.Done, r.Operation, api.GroupStatusOf(r.Group), nil)
 }
 
 // groupStatusAnswer answers a node group's status, or err.
@@ -34,8 +34,18 @@ func (s *Server) deployGroup() http.HandlerFunc {
 			return nil, err
 		}
 		// is_public and version are the cluster's: a group takes them from it.
-		return groupResult(s.app.DeployGroup(r.Context(), c, app.GroupRequest{Cluster: req.Cluster,
-			User: r.PathValue("username"), NodeCapacity: req.NodeCapacity, TTL: d}))
+		gr := app.GroupRequest{Cluster: req.Cluster, User: r.PathValue("username"), NodeCapacity: req.NodeCapacity, TTL: d}
+		if req.DryRun {
+			return planAnswer(s.app.PlanGroup(r.Context(), c, gr))
+		}
+		res, err := s.app.DeployGroup(r.Context(), c, gr)
+		if err != nil {
+			return nil, err
+		}
+		est := s.app.GroupEstimate(r.Context(), res.Group)
+		st := api.GroupStatusOf(res.Group)
+		st.EstimatedCost = est
+		return longAnswer(res.Done, res.Operation, st, est)
 	})
 }
 
@@ -45,7 +55,13 @@ func (s *Server) extendGroup() http.HandlerFunc {
 		if err != nil {
 			return nil, err
 		}
-		return groupStatusAnswer(s.app.ExtendGroup(r.Context(), c, req.Cluster, r.PathValue("username"), d))
+		g, err := s.app.ExtendGroup(r.Context(), c, req.Cluster, r.PathValue("username"), d)
+		if err != nil {
+			return nil, err
+		}
+		st := api.GroupStatusOf(g)
+		st.EstimatedCost = s.app.GroupEstimate(r.Context(), g)
+		return st, nil
 	})
 }
 

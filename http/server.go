@@ -101,6 +101,7 @@ func (s *Server) routes() {
 	s.handle("POST /report/clusters/{cluster}", s.reportClusters())
 	s.handle("POST /report/tests", s.testReport())
 	s.handle("GET /report/tests", s.testHistory())
+	s.handle("GET /report/costs", s.costReport())
 	s.handle("POST /clusters/register", s.registerCluster())
 	s.handle("POST /clusters/unregister", s.unregisterCluster())
 	s.handle("GET /audit", s.auditList())

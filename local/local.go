@@ -89,6 +89,11 @@ type Config struct {
 	JobEnv, JobSecrets                     map[string]string
 	JobData                                string
 	JobTimeout                             time.Duration
+
+	// Costs (costs.go): CostRegion is the AWS region whose prices the
+	// local clusters are estimated and metered at (empty: us-west-2);
+	// Prices is the operator's override of the price table (empty: none).
+	CostRegion, Prices string
 }
 
 // Names under Config.Data.
@@ -212,6 +217,9 @@ func (c Config) Open(ctx context.Context) (_ *Backend, err error) {
 		return nil, err
 	}
 	if b.Signatures, err = c.signatures(log); err != nil {
+		return nil, err
+	}
+	if err := c.costs(ctx, &b.Backend, b.store, log); err != nil {
 		return nil, err
 	}
 	return b, nil

@@ -210,6 +210,23 @@ var migrations = []string{
 	) STRICT;
 	CREATE INDEX oauth_grants_login ON oauth_grants (login, created_at);
 	CREATE INDEX oauth_grants_expires ON oauth_grants (expires_at);`,
+
+	// 10: metering (usage.go): stretches of a cluster's or node group's
+	// life at a node count and an hourly price; end_at NULL while open.
+	`CREATE TABLE usage (
+		key     TEXT NOT NULL,
+		start   TEXT NOT NULL,
+		cluster TEXT NOT NULL,
+		owner   TEXT NOT NULL,
+		team    TEXT NOT NULL,
+		grp     INTEGER NOT NULL CHECK (grp IN (0, 1)),
+		nodes   INTEGER NOT NULL CHECK (nodes >= 0),
+		hourly  REAL NOT NULL CHECK (hourly >= 0),
+		end_at  TEXT,
+		PRIMARY KEY (key, start)
+	) STRICT;
+	CREATE UNIQUE INDEX usage_open ON usage (key) WHERE end_at IS NULL;
+	CREATE INDEX usage_start ON usage (start);`,
 }
 
 // migrate applies the steps the database has not run yet, all in one

@@ -55,6 +55,29 @@ const (
 	TagExpiresAt = "expires-at"
 )
 
+// The cost allocation tags (provisioner.CostTag*) on every stack beside
+// those: who pays (a cluster's owner, a group's user, a job's requester),
+// the kind of stack, and a cluster's team. Cost Explorer groups the bill
+// by them (aws/costexplorer).
+const (
+	TagOwner = provisioner.CostTagOwner
+	TagKind  = provisioner.CostTagKind
+	TagTeam  = provisioner.CostTagTeam
+
+	KindCluster = "cluster"
+	KindGroup   = "group"
+	KindRunner  = "runner"
+)
+
+// driverTag tells the tags the driver (or runner) sets itself.
+func driverTag(k string) bool {
+	switch k {
+	case TagCluster, TagUser, TagCreatedBy, TagExpiresAt, TagOwner, TagKind, TagTeam:
+		return true
+	}
+	return false
+}
+
 // Defaults and limits of Config.
 const (
 	// MaxNodeCapacity is the template's NodeCapacity MaxValue.
@@ -204,7 +227,7 @@ func New(cfg Config) (*Driver, error) {
 	}
 	for k, v := range cfg.Tags {
 		switch {
-		case k == TagCluster || k == TagUser || k == TagCreatedBy || k == TagExpiresAt:
+		case driverTag(k):
 			return nil, fmt.Errorf("cloudformation: tag %q is set by the driver", k)
 		case strings.HasPrefix(strings.ToLower(k), "aws:"):
 			return nil, fmt.Errorf("cloudformation: tag %q: the aws: prefix is reserved", k)
@@ -278,6 +301,9 @@ func (d *Driver) checkSpec(spec provisioner.ClusterSpec) error {
 	if !versionRE.MatchString(spec.Version) {
 		return provisioner.Errorf(provisioner.EINVALID, "invalid version %q: a git tag or branch such as v4.5.1, or latest", truncate(spec.Version, 64))
 	}
+	if len(spec.Team) > 100 || !tagValueRE.MatchString(spec.Team) {
+		return provisioner.Errorf(provisioner.EINVALID, "invalid team %q: not a tag value", truncate(spec.Team, 64))
+	}
 	return d.checkSizing(spec.NodeCapacity, spec.CreatedBy, spec.ExpiresAt, "cluster "+spec.Name)
 }
 
@@ -316,6 +342,10 @@ func (d *Driver) tags(spec provisioner.ClusterSpec) []types.Tag {
 	m[TagCluster] = spec.Name
 	m[TagCreatedBy] = creator(spec.CreatedBy)
 	m[TagExpiresAt] = expiry(spec.ExpiresAt)
+	m[TagOwner], m[TagKind] = creator(spec.CreatedBy), KindCluster
+	if spec.Team != "" {
+		m[TagTeam] = spec.Team
+	}
 	return sortedTags(m)
 }
 

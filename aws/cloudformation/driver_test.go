@@ -18,6 +18,7 @@ func TestDeployCreatesExactlyTheStack(t *testing.T) {
 	e := newEnv(t)
 	name := awstest.Name("c")
 	spec := e.spec(name, 3)
+	spec.Team = "science"
 	spec.IsPublic = true
 	e.deploy(spec)
 
@@ -46,7 +47,7 @@ func TestDeployCreatesExactlyTheStack(t *testing.T) {
 	}
 	tg := tags(st)
 	for k, v := range map[string]string{"cluster": name, "created-by": "alice", "expires-at": want["ExpiresAt"],
-		"project": "sliderule", "managed-by": "provisioner-test"} {
+		"project": "sliderule", "managed-by": "provisioner-test", "owner": "alice", "kind": "cluster", "team": spec.Team} {
 		if tg[k] != v {
 			t.Errorf("tag %s = %q, want %q", k, tg[k], v)
 		}

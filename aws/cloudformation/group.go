@@ -230,6 +230,9 @@ func (d *Driver) createGroup(ctx context.Context, spec provisioner.NodeGroupSpec
 	tags[TagUser] = spec.User
 	tags[TagCreatedBy] = creator(spec.CreatedBy)
 	tags[TagExpiresAt] = expiry(spec.ExpiresAt)
+	// The group's nodes are its user's to pay; its cluster's team, if any,
+	// is read from the cluster's own resources (aws/costexplorer).
+	tags[TagOwner], tags[TagKind] = spec.User, KindGroup
 	_, exists, err = d.createStack(ctx, newStack{
 		name:    name,
 		token:   GroupDeployToken(name, spec, replaces),

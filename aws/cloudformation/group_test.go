@@ -79,7 +79,8 @@ func TestGroupLifecycle(t *testing.T) {
 		}
 	}
 	tg := tags(st)
-	for k, v := range map[string]string{"cluster": name, "user": "Alice-1", "created-by": "Alice-1", "expires-at": want["ExpiresAt"], "project": "sliderule"} {
+	for k, v := range map[string]string{"cluster": name, "user": "Alice-1", "created-by": "Alice-1", "expires-at": want["ExpiresAt"], "project": "sliderule",
+		"owner": "Alice-1", "kind": "group"} {
 		if tg[k] != v {
 			t.Errorf("tag %s = %q, want %q", k, tg[k], v)
 		}

@@ -274,8 +274,8 @@ func NewRunner(cfg RunnerConfig) (*Runner, error) {
 	}
 	for k, v := range c.Tags {
 		lk := strings.ToLower(k)
-		if !tagKeyRE.MatchString(k) || !tagValueRE.MatchString(v) || strings.HasPrefix(lk, "aws:") || strings.HasPrefix(lk, "provisioner:") || k == "Name" {
-			return nil, bad("tag %q is not allowed: not Name, not aws:* or provisioner:*", k)
+		if !tagKeyRE.MatchString(k) || !tagValueRE.MatchString(v) || strings.HasPrefix(lk, "aws:") || strings.HasPrefix(lk, "provisioner:") || k == "Name" || k == TagOwner || k == TagKind {
+			return nil, bad("tag %q is not allowed: not Name, not aws:* or provisioner:*, not a cost allocation tag", k)
 		}
 	}
 	if c.Plans == nil {

@@ -286,5 +286,6 @@ func (r *Runner) jobTags(s *jobSpec, market string) []types.Tag {
 	m[JobTagRequestedBy] = j.RequestedBy
 	m[JobTagDeadline] = s.deadline.UTC().Format(time.RFC3339)
 	m[JobTagMarket] = market
+	m[TagOwner], m[TagKind] = j.RequestedBy, KindRunner
 	return sortedTags(m)
 }

@@ -126,7 +126,8 @@ func TestRunnerStartPollCancel(t *testing.T) {
 	}
 	tags := tags(st)
 	for k, v := range map[string]string{"provisioner:job-id": j.ID, "provisioner:kind": "test", "provisioner:market": "spot",
-		"provisioner:deployment": w.name, "team": "sliderule", "provisioner:deadline": j.Deadline.UTC().Truncate(time.Second).Format(time.RFC3339)} {
+		"provisioner:deployment": w.name, "team": "sliderule", "provisioner:deadline": j.Deadline.UTC().Truncate(time.Second).Format(time.RFC3339),
+		"owner": "ada", "kind": "runner"} {
 		if tags[k] != v {
 			t.Errorf("tag %s = %q, want %q", k, tags[k], v)
 		}

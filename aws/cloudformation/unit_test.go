@@ -157,6 +157,9 @@ func TestNewChecksConfig(t *testing.T) {
 		"version param":    func(c *Config) { c.Parameters["Version"] = "x" },
 		"capacity param":   func(c *Config) { c.Parameters["NodeCapacity"] = "1" },
 		"driver tag":       func(c *Config) { c.Tags["cluster"] = "x" },
+		"owner tag":        func(c *Config) { c.Tags["owner"] = "x" },
+		"kind tag":         func(c *Config) { c.Tags["kind"] = "x" },
+		"team tag":         func(c *Config) { c.Tags["team"] = "x" },
 		"aws tag":          func(c *Config) { c.Tags["aws:foo"] = "x" },
 		"bad tag":          func(c *Config) { c.Tags["a"] = "x\ny" },
 		"negative timeout": func(c *Config) { c.CreateTimeout = -time.Minute },
@@ -182,6 +185,24 @@ func TestNewChecksConfig(t *testing.T) {
 		if aws.ToString(p.ParameterKey) == "ClusterName" && aws.ToString(p.ParameterValue) != "good" {
 			t.Fatal("a caller's later change reached the parameters")
 		}
+	}
+	// The cost allocation tags: a cluster's owner, kind and team (none
+	// without one); a team that is no tag value is refused.
+	tg := map[string]string{}
+	for _, tag := range d.tags(provisioner.ClusterSpec{Name: "good", CreatedBy: "ann", Team: "science"}) {
+		tg[aws.ToString(tag.Key)] = aws.ToString(tag.Value)
+	}
+	if tg["owner"] != "ann" || tg["kind"] != "cluster" || tg["team"] != "science" || tg["project"] != "sliderule" {
+		t.Errorf("tags = %v", tg)
+	}
+	for _, tag := range d.tags(provisioner.ClusterSpec{Name: "good"}) {
+		if k := aws.ToString(tag.Key); k == "team" || (k == "owner" && aws.ToString(tag.Value) != "provisioner") {
+			t.Errorf("tag %s = %s", k, aws.ToString(tag.Value))
+		}
+	}
+	if err := d.Deploy(context.Background(), provisioner.ClusterSpec{Name: "good", NodeCapacity: 1, Version: "latest", CreatedBy: "ann",
+		ExpiresAt: time.Now().Add(time.Hour), Team: "$(id)"}); provisioner.ErrorCode(err) != provisioner.EINVALID {
+		t.Errorf("a team that is no tag value: %v", err)
 	}
 	if d.Endpoint("foo") != "https://foo.testsliderule.org" || d.StackName("foo") != "sliderule-foo" {
 		t.Fatalf("Endpoint %s StackName %s", d.Endpoint("foo"), d.StackName("foo"))

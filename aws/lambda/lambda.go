@@ -34,6 +34,9 @@ func Detect() bool { return os.Getenv(EnvRuntimeAPI) != "" }
 const (
 	ActionDestroy   = "destroy"
 	ActionReconcile = "reconcile"
+	// ActionPrices refreshes the price table (deploy/provisioner.yaml's
+	// daily schedule).
+	ActionPrices = "prices"
 )
 
 // Handler answers the provisioner Lambda's events. It implements the
@@ -45,6 +48,9 @@ type Handler struct {
 	Destroy func(ctx context.Context, cluster string, at time.Time) error
 	// Reconcile is called by the recurring sweep schedule: App.Reconcile.
 	Reconcile func(ctx context.Context) error
+	// RefreshPrices is called by the daily prices schedule: the backend's
+	// refresh from the AWS Price List API.
+	RefreshPrices func(ctx context.Context) error
 	// Logger logs scheduler events and failures; nil means slog.Default().
 	Logger *slog.Logger
 }
@@ -146,6 +152,11 @@ func (h *Handler) schedulerEvent(ctx context.Context, payload []byte) ([]byte, e
 			return nil, errors.New("lambda: reconcile events are not handled by this function")
 		}
 		err = h.Reconcile(ctx)
+	case ActionPrices:
+		if h.RefreshPrices == nil {
+			return nil, errors.New("lambda: prices events are not handled by this function")
+		}
+		err = h.RefreshPrices(ctx)
 	default:
 		return nil, fmt.Errorf("lambda: unknown scheduler action %q", ev.Action)
 	}

@@ -100,3 +100,23 @@ func TestSchedulerEventContext(t *testing.T) {
 		t.Errorf("context value = %v", got)
 	}
 }
+
+// The daily prices schedule refreshes the price table; without a refresh
+// configured it is an error, not a silent success; a failed refresh is
+// an error for Lambda's retries.
+func TestPricesEvent(t *testing.T) {
+	n := 0
+	var fail error
+	h := &lambda.Handler{RefreshPrices: func(context.Context) error { n++; return fail }, Logger: quiet}
+	out, err := h.Invoke(bg, []byte(`{"action":"prices"}`))
+	if err != nil || n != 1 || string(out) != `{"action":"prices","status":"success"}` {
+		t.Fatalf("prices: %s %v, %d calls", out, err, n)
+	}
+	fail = errors.New("price list unavailable")
+	if _, err := h.Invoke(bg, []byte(`{"action":"prices"}`)); !errors.Is(err, fail) {
+		t.Errorf("failed refresh: %v", err)
+	}
+	if _, err := (&lambda.Handler{Logger: quiet}).Invoke(bg, []byte(`{"action":"prices"}`)); err == nil {
+		t.Error("a prices event without a refresh succeeded")
+	}
+}

@@ -33,7 +33,7 @@ func ObjectLoader(api ObjectGetter, bucket, key string) func(ctx context.Context
 			if etag != "" && httpStatus(err) == http.StatusNotModified {
 				return nil, etag, nil
 			}
-			return nil, "", fmt.Errorf("s3://%s/%s: %v", bucket, key, err)
+			return nil, "", fmt.Errorf("s3://%s/%s: %w", bucket, key, err)
 		}
 		defer out.Body.Close()
 		data, err := io.ReadAll(io.LimitReader(out.Body, maxObject+1))
@@ -46,6 +46,10 @@ func ObjectLoader(api ObjectGetter, bucket, key string) func(ctx context.Context
 		return data, aws.ToString(out.ETag), nil
 	}
 }
+
+// IsNotFound tells an ObjectLoader's error for an object (or bucket) that
+// does not exist.
+func IsNotFound(err error) bool { return httpStatus(err) == http.StatusNotFound }
 
 // ParseObjectURL splits "s3://BUCKET/KEY".
 func ParseObjectURL(u string) (bucket, key string, err error) {

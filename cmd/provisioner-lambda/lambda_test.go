@@ -257,8 +257,28 @@ func TestAWSBackendLifecycle(t *testing.T) {
 	if status != 200 || err != nil || len(keys) != 1 {
 		t.Fatalf("jwks: %d %v %v", status, err, jwks)
 	}
+	// A dry run deploys nothing and answers the estimate: the shipped
+	// us-west-2 prices of a cluster of 2 nodes in an existing VPC (no NAT
+	// gateway, no monitor): 0.07976 + 0.005 + 20 GiB 0.0021918 + 2 ×
+	// (0.2688 + 64 GiB 0.0070137) = 0.638579 an hour.
+	b.calls.Reset()
+	status, body = b.api("POST", "/deploy", `{"cluster":"aws1","node_capacity":2,"ttl":60,"dry_run":true}`)
+	dryRunCalls := b.calls.Calls()
+	if est, _ := body["estimated_cost"].(map[string]any); status != 200 || body["state"] != "absent" || est["hourly"] != 0.638579 {
+		t.Fatalf("dry run: %d %v", status, body)
+	}
+	if got := b.stackStatus("aws1"); got != "absent" {
+		t.Fatalf("a dry run made a stack: %s", got)
+	}
+	// The spend report's checks come before Cost Explorer is asked.
+	if status, body = b.api("GET", "/report/costs?by=zone", ""); status != 400 {
+		t.Fatalf("report by zone: %d %v", status, body)
+	}
 	b.calls.Reset()
 	status, body = b.api("POST", "/deploy", `{"cluster":"aws1","is_public":false,"node_capacity":2,"ttl":60,"version":"v4.5.1"}`)
+	if est, _ := body["estimated_cost"].(map[string]any); est["hourly"] != 0.638579 || est["hours"].(float64) > 1 {
+		t.Fatalf("deploy without its estimate: %d %v", status, body)
+	}
 	b.wait(status, body)
 	deployCalls := b.calls.Calls()
 	if got := b.stackStatus("aws1"); got != "CREATE_COMPLETE" {
@@ -365,6 +385,7 @@ func TestAWSBackendLifecycle(t *testing.T) {
 
 	// A destroy schedule's event for an absent cluster is harmless.
 	b.scheduled(scheduler.DestroyInput("aws2", time.Now()))
+	t.Logf("AWS calls per DEPLOY dry run, the instance's first estimate: %v", dryRunCalls)
 	t.Logf("AWS calls per DEPLOY (request + waiting): %v", deployCalls)
 	t.Logf("AWS calls per STATUS: %v", statusCalls)
 	t.Logf("AWS calls per DESTROY (request + waiting): %v", destroyCalls)

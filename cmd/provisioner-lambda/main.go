@@ -1,9 +1,10 @@
 // Command provisioner-lambda is the SlideRule Provisioner on AWS: the Lambda
 // of deploy/provisioner.yaml (built as its "bootstrap" by make package). It
 // reads its configuration from the environment (aws.Env, documented in
-// deploy/README.md) and serves API Gateway requests, scheduled destroys and
-// the reconcile sweep. It links no embedded part (SQLite, local clusters,
-// the CLI), which keeps the package small and cold starts fast.
+// deploy/README.md) and serves API Gateway requests, scheduled destroys,
+// the reconcile sweep and the daily price table refresh. It links no
+// embedded part (SQLite, local clusters, the CLI), which keeps the package
+// small and cold starts fast.
 package main
 
 import (
@@ -67,6 +68,7 @@ func newHandler(ctx context.Context, cfg aws.Config, sdk awssdk.Config, now func
 		Identity: b.Identity, Device: b.Device, Actions: b.Actions, Membership: b.Membership, Affiliates: b.Affiliates,
 		Driver: b.Driver, Scheduler: b.Scheduler, Runner: b.Runner, Logs: b.Logs, Reap: b.Reap,
 		TestCluster: cfg.TestCluster, PublicCluster: cfg.PublicCluster, Signatures: b.Signatures.Policy,
+		Costs:  app.CostConfig{Prices: b.Prices, Layout: b.Layout, Spend: b.Spend, Usage: b.Usage},
 		Logger: log, Now: now, Poll: 2 * time.Second, LoginReuse: cfg.GitHub.LoginCache})
 	// TrustedProxies stays 0: the Lambda adapter puts API Gateway's sourceIp in RemoteAddr.
 	srv := phttp.NewServer(phttp.Config{App: a, Keys: b.Signer, Issuer: cfg.Issuer, Logger: log, Signatures: b.Signatures})
@@ -77,5 +79,5 @@ func newHandler(ctx context.Context, cfg aws.Config, sdk awssdk.Config, now func
 		signIn = s
 	}
 	dash := web.New(web.Config{API: srv, Sessions: a, Now: now, Logger: log, SignIn: signIn})
-	return &lambda.Handler{HTTP: dash, Destroy: a.FireDestroy, Reconcile: a.Reconcile, Logger: log}, nil
+	return &lambda.Handler{HTTP: dash, Destroy: a.FireDestroy, Reconcile: a.Reconcile, RefreshPrices: b.RefreshPrices, Logger: log}, nil
 }

@@ -79,7 +79,7 @@ func Main(args []string, ios *iostreams.IOStreams) int {
 // newRoot is the whole CLI: the client commands and the server commands.
 func newRoot(f *cmdutil.Factory) *cobra.Command {
 	cmd := root.NewCmdRoot(f, buildinfo.Version())
-	cmd.AddCommand(newCmdServe(f, nil), newCmdGateway(f, nil), newCmdQuarantine(f), newCmdNode(f), version.NewCmdVersion(f, nil))
+	cmd.AddCommand(newCmdServe(f, nil), newCmdGateway(f, nil), newCmdQuarantine(f), newCmdNode(f), newCmdPrices(f), version.NewCmdVersion(f, nil))
 	return cmd
 }
 

@@ -14,6 +14,7 @@ import (
 	"provisioner"
 	"provisioner/api"
 	"provisioner/client"
+	"provisioner/cmd/provisioner/internal/cmd/cost"
 	"provisioner/cmd/provisioner/internal/cmdutil"
 )
 
@@ -109,6 +110,8 @@ type DeployOptions struct {
 	Request api.DeployRequest // TTL in whole minutes
 	Wait    bool
 	Timeout time.Duration
+	// DryRun asks for the estimate only (Request.DryRun is set by the client).
+	DryRun bool
 }
 
 // NewCmdDeploy is `provisioner deploy CLUSTER`; runF nil is the real run.
@@ -122,9 +125,14 @@ func NewCmdDeploy(f *cmdutil.Factory, runF func(*DeployOptions) error) *cobra.Co
 		Long: `Deploy a cluster, or succeed at once if it already runs. Every cluster gets a
 destroy schedule from its TTL, so it goes away even if nobody destroys it.
 
-Private clusters need an org member, public ones an admin.`,
-		Example: `  provisioner deploy my-cluster --nodes 4 --ttl 2h --version v4.5.1 --wait`,
-		Args:    cmdutil.ExactArgs(1),
+Private clusters need an org member, public ones an admin.
+
+The provisioner answers with the cluster's estimated cost, printed (on the
+standard error) before any waiting; --dry-run checks the request, prints the
+estimate part by part and deploys nothing.`,
+		Example: `  provisioner deploy my-cluster --nodes 4 --ttl 2h --version v4.5.1 --wait
+  provisioner deploy my-cluster --nodes 4 --ttl 2h --dry-run`,
+		Args: cmdutil.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if err := cmdutil.ValidCluster(args[0]); err != nil {
 				return err
@@ -152,6 +160,8 @@ Private clusters need an org member, public ones an admin.`,
 	fl.StringVar(&opts.Request.Version, "version", "latest", "SlideRule version: a git tag or branch, or latest")
 	fl.BoolVar(&opts.Wait, "wait", false, "wait until the cluster runs (exit 0 only then)")
 	fl.DurationVar(&opts.Timeout, "timeout", 15*time.Minute, "with --wait, give up waiting after this long")
+	fl.BoolVar(&opts.DryRun, "dry-run", false, "check the request and print its estimated cost; deploy nothing")
+	cmd.MarkFlagsMutuallyExclusive("dry-run", "wait")
 	return cmd
 }
 
@@ -168,7 +178,17 @@ func deployRun(ctx context.Context, opts *DeployOptions) error {
 	if err != nil {
 		return err
 	}
+	if opts.DryRun {
+		p, err := c.PlanDeploy(ctx, opts.Request)
+		if err != nil {
+			return err
+		}
+		return opts.Print(p, func() error { cost.PrintPlan(opts.IO, p); return nil })
+	}
 	res, err := c.Deploy(ctx, opts.Request)
+	if err == nil && !opts.JSON {
+		cost.PrintEstimate(opts.IO.ErrOut, opts.Request.Cluster, res.Estimate)
+	}
 	return follower{&opts.APIOptions, opts.Now, c}.finish(ctx, "deploy", opts.Request.Cluster, res, err, opts.Wait, opts.Timeout)
 }
 

@@ -45,6 +45,9 @@ func TestNewCmdDeploy(t *testing.T) {
 		{args: "deploy demo --version v1;rm", wantErr: "version"},
 		{args: "deploy demo --public --private", wantErr: "none of the others can be"},
 		{args: "deploy demo --bogus", wantErr: "unknown flag: --bogus"},
+		{args: "deploy demo --dry-run --nodes 3", want: DeployOptions{Request: api.DeployRequest{Cluster: "demo", NodeCapacity: 3, TTL: 60, Version: "latest"},
+			Timeout: 15 * time.Minute, DryRun: true}},
+		{args: "deploy demo --dry-run --wait", wantErr: "none of the others can be"},
 	} {
 		t.Run(tt.args, func(t *testing.T) {
 			f, _, _ := cmdtest.Factory(t)
@@ -57,7 +60,7 @@ func TestNewCmdDeploy(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if got.Request != tt.want.Request || got.Wait != tt.want.Wait || got.Timeout != tt.want.Timeout || got.JSON != tt.want.JSON {
+			if got.Request != tt.want.Request || got.Wait != tt.want.Wait || got.Timeout != tt.want.Timeout || got.JSON != tt.want.JSON || got.DryRun != tt.want.DryRun {
 				t.Errorf("got %+v\nwant %+v", *got, tt.want)
 			}
 		})

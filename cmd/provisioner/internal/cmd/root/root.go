@@ -10,6 +10,7 @@ import (
 	"provisioner/cmd/provisioner/internal/cmd/admin"
 	"provisioner/cmd/provisioner/internal/cmd/auth"
 	"provisioner/cmd/provisioner/internal/cmd/cluster"
+	"provisioner/cmd/provisioner/internal/cmd/cost"
 	"provisioner/cmd/provisioner/internal/cmd/job"
 	"provisioner/cmd/provisioner/internal/cmdutil"
 )
@@ -35,6 +36,7 @@ and any other --some-flag is PROVISIONER_SOME_FLAG.`,
 		cluster.NewCmdAccess(f, nil), cluster.NewCmdList(f, nil), cluster.NewCmdCluster(f),
 		cluster.NewCmdDeploy(f, nil), cluster.NewCmdDestroy(f, nil), cluster.NewCmdExtend(f, nil),
 		cluster.NewCmdScheduleDestroy(f, nil), cluster.NewCmdStatus(f, nil), cluster.NewCmdEvents(f, nil),
+		cost.NewCmdCosts(f, nil),
 		job.NewCmdStart(f, provisioner.JobTest, nil), job.NewCmdStart(f, provisioner.JobRelease, nil),
 		job.NewCmdJobs(f, nil), job.NewCmdLogs(f, nil), job.NewCmdPlans(f),
 		admin.NewCmdAudit(f, nil), admin.NewCmdKeys(f, nil), admin.NewCmdUsers(f),
