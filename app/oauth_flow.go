@@ -212,6 +212,12 @@ func (a *App) oauthClient(ctx context.Context, id string) (provisioner.OAuthClie
 	if id == "" {
 		return provisioner.OAuthClient{}, provisioner.Errorf(provisioner.EINVALIDCLIENT, "client_id is required")
 	}
+	if id == DashboardClientID {
+		if cl, ok := a.dashboardClient(); ok {
+			return cl, nil
+		}
+		return provisioner.OAuthClient{}, provisioner.Errorf(provisioner.EINVALIDCLIENT, "this provisioner's dashboard signs in with a token only")
+	}
 	cl, err := a.store.GetOAuthClient(ctx, id)
 	if provisioner.ErrorCode(err) == provisioner.ENOTFOUND || (err == nil && !a.now().Before(cl.Expires)) {
 		return provisioner.OAuthClient{}, provisioner.Errorf(provisioner.EINVALIDCLIENT, "unknown or expired client_id; register again")

@@ -348,7 +348,7 @@ func (a *App) revokeGrants(ctx context.Context, login, session, reason string) e
 // touchClient records a use of a client, at most hourly, so a client in
 // use does not expire.
 func (a *App) touchClient(ctx context.Context, cl provisioner.OAuthClient, now time.Time) {
-	if !cl.UsedAt.IsZero() && now.Sub(cl.UsedAt) < touchEvery {
+	if cl.ID == DashboardClientID || !cl.UsedAt.IsZero() && now.Sub(cl.UsedAt) < touchEvery {
 		return
 	}
 	if err := a.store.TouchOAuthClient(ctx, cl.ID, now, now.Add(a.oauth.cfg.ClientIdleTTL)); err != nil {

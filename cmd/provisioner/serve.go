@@ -252,9 +252,10 @@ func (o *serveOptions) validate() error {
 }
 
 // oauth is the OAuth authorization server's configuration: on when the
-// backend has GitHub's web flow (web), its cookie domain --cluster-domain;
-// validate checks the hosts with web nil.
-func (o *serveOptions) oauth(web provisioner.WebFlow, issuer string) (app.OAuthConfig, error) {
+// backend has GitHub's web flow (upstream), its cookie domain
+// --cluster-domain, the dashboard a built-in client; validate checks the
+// hosts with upstream nil.
+func (o *serveOptions) oauth(upstream provisioner.WebFlow, issuer string) (app.OAuthConfig, error) {
 	var trusted, third []string
 	for _, h := range o.OAuthTrustedHosts {
 		trusted = append(trusted, app.ParseHosts(h)...)
@@ -262,7 +263,8 @@ func (o *serveOptions) oauth(web provisioner.WebFlow, issuer string) (app.OAuthC
 	for _, h := range o.OAuthThirdPartyHosts {
 		third = append(third, app.ParseHosts(h)...)
 	}
-	c, err := app.OAuthConfig{Upstream: web, Issuer: issuer, Domain: o.ClusterDomain, TrustedHosts: trusted, ThirdPartyHosts: third}.Check()
+	c, err := app.OAuthConfig{Upstream: upstream, Issuer: issuer, Domain: o.ClusterDomain, TrustedHosts: trusted, ThirdPartyHosts: third,
+		DashboardCallback: web.CallbackPath}.Check()
 	if err != nil {
 		return c, usagef("%s", provisioner.ErrorMessage(err))
 	}
@@ -317,6 +319,12 @@ func serveRun(ctx context.Context, o *serveOptions) error {
 		Identity: b.Identity, Device: b.Device, Actions: b.Actions, Membership: b.Membership, MembershipRecheck: recheck,
 		Affiliates: b.Affiliates, Driver: b.Driver, Runner: b.Runner, Logs: b.Logs, JobTimeout: o.JobTimeout, TestCluster: o.TestCluster,
 		Signatures: b.Signatures.Policy, Notices: notices, Costs: app.CostConfig{Prices: b.Prices, Layout: b.Layout, Spend: b.Spend, Usage: b.Usage}})
+	// With the OAuth server on, the dashboard signs in with GitHub through it.
+	var signIn web.SignIn
+	if s := a.DashboardSignIn(); s != nil {
+		signIn = s
+		log.Info("dashboard: sign in with GitHub", "callback", s.RedirectURI())
+	}
 	srv := phttp.NewServer(phttp.Config{App: a, Keys: b.Signer, Issuer: b.Issuer, Logger: log, DevicePace: o.DevicePace,
 		TrustedProxies: o.TrustedProxies, Signatures: b.Signatures})
 	// The HTTP server, the backend's work and the sweep stop together.
@@ -332,7 +340,7 @@ func serveRun(ctx context.Context, o *serveOptions) error {
 	var wg sync.WaitGroup
 	wg.Go(func() { _ = a.Run(ctx, o.Reconcile) })
 	// The dashboard at "/" in front of the API (package web).
-	dash := web.New(web.Config{API: srv, Sessions: a, Logger: log, TrustedProxies: o.TrustedProxies})
+	dash := web.New(web.Config{API: srv, Sessions: a, Logger: log, TrustedProxies: o.TrustedProxies, SignIn: signIn})
 	err = phttp.Serve(ctx, b.Listener, dash, 15*time.Second)
 	cancel()
 	wg.Wait()
