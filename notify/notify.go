@@ -22,6 +22,19 @@ func Address(a string) (string, error) {
 	return a, nil
 }
 
+// Envelope checks an email sink's sender and its own recipients.
+func Envelope(from string, to []string) (string, []string, error) {
+	f, err := Address(from)
+	if err != nil {
+		return "", nil, err
+	}
+	t, err := Addresses(to)
+	if err != nil {
+		return "", nil, err
+	}
+	return f, t, nil
+}
+
 // Addresses checks a sink's own list of addresses: at least one, each
 // bare.
 func Addresses(list []string) ([]string, error) {

@@ -49,11 +49,7 @@ type Sink struct {
 // HTTP client and endpoint (BaseEndpoint, for an emulator; else SES's
 // regional one), or EINVALID for bad addresses. It makes no call.
 func New(cfg aws.Config, c Config) (*Sink, error) {
-	from, err := notify.Address(c.From)
-	if err != nil {
-		return nil, err
-	}
-	to, err := notify.Addresses(c.To)
+	from, to, err := notify.Envelope(c.From, c.To)
 	if err != nil {
 		return nil, err
 	}

@@ -72,11 +72,7 @@ func New(c Config) (*Sink, error) {
 	if c.Hello == "" {
 		c.Hello = "localhost"
 	}
-	from, err := notify.Address(c.From)
-	if err != nil {
-		return nil, err
-	}
-	to, err := notify.Addresses(c.To)
+	from, to, err := notify.Envelope(c.From, c.To)
 	if err != nil {
 		return nil, err
 	}
