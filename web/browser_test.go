@@ -601,7 +601,7 @@ func seedHistory(t *testing.T, e *env) int {
 // TestDashboardPhone: at a phone's width every view fits without
 // horizontal scrolling, and passes axe-core.
 func TestDashboardPhone(t *testing.T) {
-	e := newEnv(t, nil)
+	e := newEnvWith(t, withCosts(&noticeSink{}))
 	seedHistory(t, e)
 	b := newBrowser(t, 390, 844)
 	b.run(chromedp.EmulateViewport(390, 844, chromedp.EmulateMobile, chromedp.EmulateTouch))
@@ -612,24 +612,33 @@ func TestDashboardPhone(t *testing.T) {
 	b.click("#token-form button[type=submit]")
 	b.wait(`!document.getElementById('view-clusters').hidden`)
 	b.fill("#deploy-cluster", "phone")
+	b.click("#deploy-estimate-button")
+	b.wait(`!document.getElementById('deploy-estimate').hidden`)
+	b.noHorizontalScroll("clusters with an estimate")
+	b.checkA11y("estimate (phone)")
+	b.screenshot("phone-estimate")
 	b.click("#deploy-form button[type=submit]")
 	b.wait(`document.querySelector('li[data-cluster="phone"] .badge.ok')`)
+	e.clock.Add(2 * time.Hour) // spend to show in the costs view
 	b.noHorizontalScroll("clusters")
 	b.checkA11y("clusters (phone)")
 	b.screenshot("phone-clusters")
-	for _, v := range []struct{ view, ready string }{
-		{"jobs", `!document.getElementById('jobs-empty').hidden || document.getElementById('jobs-body').children.length > 0`},
-		{"history", `document.querySelectorAll('#history-chart g.cell').length > 0`},
-		{"admin", `document.getElementById('audit-body').children.length > 0`},
+	for _, v := range []struct{ view, ready, chart string }{
+		{"jobs", `!document.getElementById('jobs-empty').hidden || document.getElementById('jobs-body').children.length > 0`, ""},
+		{"history", `document.querySelectorAll('#history-chart g.cell').length > 0`, "#history-chart svg"},
+		{"costs", `document.querySelectorAll('#costs-chart rect.bar').length > 0`, "#costs-chart svg"},
+		{"admin", `document.getElementById('audit-body').children.length > 0`, ""},
 	} {
 		b.click(`#nav a[href="#` + v.view + `"]`)
 		b.wait(v.ready)
 		b.noHorizontalScroll(v.view)
+		if v.chart != "" { // shown, and shrunk to the phone's width
+			if w := eval[float64](b, `document.querySelector(`+jsString(v.chart)+`).getBoundingClientRect().width`); w == 0 || w > 390 {
+				t.Errorf("%s is %v px wide on a 390 px phone", v.chart, w)
+			}
+		}
 		b.checkA11y(v.view + " (phone)")
 		b.screenshot("phone-" + v.view)
-	}
-	if w := eval[float64](b, `document.querySelector('#history-chart svg').getBoundingClientRect().width`); w > 390 {
-		t.Errorf("the chart is %v px wide on a 390 px phone", w)
 	}
 	b.noProblems()
 }
