@@ -317,7 +317,7 @@ func (b *browser) leftOf(cluster string) int {
 // events and destroy, a job's log followed live, the test history chart,
 // the admin view, sign out, each view checked by axe-core and screenshot.
 func TestDashboardInChromium(t *testing.T) {
-	e := newEnv(t, nil)
+	e := newEnvWith(t, withCosts(&noticeSink{}))
 	b := newBrowser(t, 1280, 900)
 	ctx := context.Background()
 
@@ -404,6 +404,12 @@ func TestDashboardInChromium(t *testing.T) {
 	b.fill("#extend-demo", "45")
 	b.click(`li[data-cluster="demo"] form[aria-label="Extend demo"] button`)
 	b.wait(`Number(document.querySelector('li[data-cluster="demo"] .countdown').dataset.left) > 2400`)
+	b.wait(`document.getElementById('notice').textContent.includes('Extend demo: done.')`)
+	if est, err := e.app.EstimateCluster(ctx, 2, 45*time.Minute); err != nil {
+		t.Fatal(err)
+	} else if n, want := b.text("#notice"), fmt.Sprintf("Estimated cost until its destroy time: %s an hour, %s for 45m (2 nodes", dollars(est.Hourly), dollars(est.Total)); !strings.Contains(n, want) {
+		t.Errorf("the extend's notice %q lacks %q", n, want)
+	}
 
 	// Another cluster, deployed through the API, shows on refresh.
 	login, err := e.app.LoginToken(ctx, "127.0.0.1", adminToken)

@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"math"
+	"net/http"
+	"net/http/httptest"
 	"strings"
 	"sync"
 	"testing"
@@ -33,6 +35,38 @@ func withCosts(sink *noticeSink) envConfig {
 			Layout: provisioner.DefaultLayout("us-west-2"), Usage: c.Store.(provisioner.UsageStore)}
 		c.Notices = app.NoticeConfig{Sinks: []provisioner.NoticeSink{sink}, Leads: []time.Duration{longLead, shortLead}, DashboardURL: issuer}
 	}}
+}
+
+// listEstimates adds to each cluster of GET /clusters its estimated cost
+// until its destroy time, which the API gives only in the answers of
+// DEPLOY and EXTEND: the cards show one when the list has it.
+func listEstimates(e *env, api http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method != "GET" || r.URL.Path != "/clusters" {
+			api.ServeHTTP(w, r)
+			return
+		}
+		rec := httptest.NewRecorder()
+		api.ServeHTTP(rec, r)
+		var list struct {
+			Status   string           `json:"status"`
+			Clusters []map[string]any `json:"clusters"`
+		}
+		if rec.Code != 200 || json.Unmarshal(rec.Body.Bytes(), &list) != nil {
+			w.WriteHeader(rec.Code)
+			_, _ = w.Write(rec.Body.Bytes())
+			return
+		}
+		for _, c := range list.Clusters {
+			if cl, err := e.store.GetCluster(r.Context(), c["cluster"].(string)); err == nil {
+				if est := e.app.ClusterEstimate(r.Context(), cl); est != nil {
+					c["estimated_cost"] = est
+				}
+			}
+		}
+		w.Header().Set("Content-Type", "application/json")
+		_ = json.NewEncoder(w).Encode(list)
+	})
 }
 
 // noticeSink keeps the notices sent.
@@ -77,7 +111,9 @@ func dollars(v float64) string {
 // card, and a notice's link to a cluster scrolling to its card.
 func TestDashboardCostsInChromium(t *testing.T) {
 	sink := &noticeSink{}
-	e := newEnvWith(t, withCosts(sink))
+	ec := withCosts(sink)
+	ec.api = listEstimates
+	e := newEnvWith(t, ec)
 	ctx := context.Background()
 	// 09:00 on the first of this month: the report's default window
 	// (this month) holds the next 20 hours, over two UTC days.
@@ -312,6 +348,13 @@ func TestDashboardCostsInChromium(t *testing.T) {
 	}
 	if got := b.text(`li[data-cluster="otto-c"] .next-notice`); got != next.Format("2006-01-02 15:04:05")+" UTC" {
 		t.Errorf("the card's next notice reads %q, want %s", got, next)
+	}
+	est := e.app.ClusterEstimate(ctx, cl)
+	if est == nil || est.Hours != 4 {
+		t.Fatalf("otto-c's estimate until its destroy: %+v", est)
+	}
+	if got, want := b.text(`li[data-cluster="otto-c"] .estimated`), dollars(est.Total)+" until destroyed ("+dollars(est.Hourly)+" an hour)"; got != want {
+		t.Errorf("the card's estimate reads %q, want %q", got, want)
 	}
 	b.checkA11y("a linked cluster")
 	b.screenshot("03-linked")
