@@ -75,6 +75,8 @@ type envConfig struct {
 	app func(c *app.Config, issuer string)
 	// signIn is the dashboard's sign-in hook, made once the App is.
 	signIn func(a *app.App) web.SignIn
+	// api, when set, wraps the JSON API the dashboard stands before.
+	api func(e *env, h http.Handler) http.Handler
 }
 
 func newEnvWith(t *testing.T, ec envConfig) *env {
@@ -100,7 +102,10 @@ func newEnvWith(t *testing.T, ec envConfig) *env {
 	if ec.signIn != nil {
 		e.signIn = ec.signIn(e.app)
 	}
-	api := phttp.NewServer(phttp.Config{App: e.app, Keys: keys, Issuer: issuer, Logger: log, DevicePace: -1})
+	var api http.Handler = phttp.NewServer(phttp.Config{App: e.app, Keys: keys, Issuer: issuer, Logger: log, DevicePace: -1})
+	if ec.api != nil {
+		api = ec.api(e, api)
+	}
 	e.dash = web.New(web.Config{API: api, Sessions: e.app, Now: e.clock.Now, Logger: log, SignIn: e.signIn})
 	srv.Config.Handler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		_, err := r.Cookie(web.CookieName)
