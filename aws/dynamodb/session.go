@@ -88,6 +88,8 @@ func (s *Store) CreateSession(ctx context.Context, ss provisioner.Session) error
 	if err != nil {
 		return err
 	}
+	tok := writeToken()
+	it.setNum(attrWriteTok, tok)
 	_, err = s.db.PutItem(ctx, &ddb.PutItemInput{
 		TableName: aws.String(s.table), Item: it,
 		ConditionExpression:                 aws.String("attribute_not_exists(#pk)"),
@@ -97,7 +99,7 @@ func (s *Store) CreateSession(ctx context.Context, ss provisioner.Session) error
 	if old, failed := conditionFailed(err); failed {
 		// The SDK's retry of a write whose answer was lost finds the
 		// write itself: that is success, not a conflict.
-		if old != nil && sameItem(old, it) {
+		if ownWrite(old, tok) {
 			return nil
 		}
 		return provisioner.Wrap(provisioner.ECONFLICT, err, "session %q already exists", ss.ID)
