@@ -81,6 +81,9 @@ type Config struct {
 
 	// Costs: prices, the cluster layout, the bill or the meter (cost.go).
 	Costs CostConfig
+	// Budgets are the operator's budgets (budget.go), valid ones (New
+	// panics on an invalid one); they need Costs' prices and spend.
+	Budgets []provisioner.Budget
 }
 
 // App implements the seed's functions.
@@ -114,6 +117,7 @@ type App struct {
 	watchers watchers
 	rt       runtimeState
 	costs    CostConfig
+	budgets  budgetSet
 }
 
 // New returns an App; it panics on a missing required dependency, which is a
@@ -156,7 +160,7 @@ func New(c Config) *App {
 		oauth: newOAuthServer(c.OAuth),
 		lifecycle: lifecycle{driver: c.Driver, scheduler: c.Scheduler, limits: c.Limits.withDefaults(), publicCluster: c.PublicCluster,
 			deployTimeout: c.DeployTimeout, destroyTimeout: c.DestroyTimeout, poll: c.Poll},
-		rt: runtimeState{maxAge: c.HealthMaxAge}, costs: c.Costs}
+		rt: runtimeState{maxAge: c.HealthMaxAge}, costs: c.Costs, budgets: newBudgetSet(c.Budgets)}
 }
 
 // Caller is who makes a request and from where, for authorization and audit.
