@@ -223,4 +223,6 @@ type BudgetStore interface {
 }
 
 // FormatBudgetMonth names a month for people: March 2026.
-func FormatBudgetMonth(t time.Time) string { return fmt.Sprintf("%s %d", t.UTC().Month(), t.UTC().Year()) }
+func FormatBudgetMonth(t time.Time) string {
+	return fmt.Sprintf("%s %d", t.UTC().Month(), t.UTC().Year())
+}

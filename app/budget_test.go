@@ -194,7 +194,7 @@ func TestBudgetGraceThenDestroy(t *testing.T) {
 	org := budget("org", 2, provisioner.BudgetRefuse)
 	org.AdminsExempt, org.WarnAt = true, []int{50, 80}
 	f := budgetFixture(t, org)
-	f.deploy1(t, orgMem, "c1", 3*time.Hour)   // 1.490727 reserved
+	f.deploy1(t, orgMem, "c1", 3*time.Hour)    // 1.490727 reserved
 	f.deploy1(t, admin, "adm", 10*time.Minute) // exempt: not checked, but counted
 	if err := f.app.Reconcile(bg); err != nil {
 		t.Fatal(err)

@@ -117,7 +117,9 @@ func testBudgets(t *testing.T, open func(t *testing.T) provisioner.Store) {
 			c := cluster(string(rune('a'+w))+"-cluster", false, 0)
 			l := ledger("team:dev")
 			l.Warned = w + 1
-			wg.Go(func() { _, errs[w] = s.Apply(ctx, provisioner.Batch{Cluster: &c, Budgets: []provisioner.BudgetLedger{l}}) })
+			wg.Go(func() {
+				_, errs[w] = s.Apply(ctx, provisioner.Batch{Cluster: &c, Budgets: []provisioner.BudgetLedger{l}})
+			})
 		}
 		wg.Wait()
 		winner := -1
