@@ -2,7 +2,6 @@ package provisioner
 
 import (
 	"context"
-	"fmt"
 	"math"
 	"regexp"
 	"slices"
@@ -220,9 +219,4 @@ type BudgetStore interface {
 	// GetBudgetLedger returns a scope's ledger (with its Revision, read
 	// strongly consistent) or ENOTFOUND.
 	GetBudgetLedger(ctx context.Context, scope string) (BudgetLedger, error)
-}
-
-// FormatBudgetMonth names a month for people: March 2026.
-func FormatBudgetMonth(t time.Time) string {
-	return fmt.Sprintf("%s %d", t.UTC().Month(), t.UTC().Year())
 }
