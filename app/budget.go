@@ -22,6 +22,7 @@ package app
 import (
 	"context"
 	"fmt"
+	"math"
 	"slices"
 	"strings"
 	"time"
@@ -628,6 +629,14 @@ func (a *App) budgetDestroyReason(ctx context.Context, cl provisioner.Cluster) s
 	return ""
 }
 
+// BudgetReport is the budget report: this month's reckoning of the
+// budgets the caller may see.
+type BudgetReport struct {
+	Month   time.Time // the first of this month, UTC
+	Source  string    // where the spend comes from: SpendBilled or SpendMetered ("" without budgets)
+	Budgets []BudgetStatus
+}
+
 // BudgetStatus is one budget as the budget report shows it.
 type BudgetStatus struct {
 	budgetState
@@ -636,20 +645,40 @@ type BudgetStatus struct {
 	Exhausted time.Time // when it was noticed to have run out this month
 }
 
+// UsedPercent is what is spent and reserved, in percent of what the
+// budget has, to a tenth.
+func (s BudgetStatus) UsedPercent() float64 {
+	return math.Round(s.usedPercent()*10) / 10
+}
+
+// State is "exhausted" (the spend reached what the budget has),
+// "warning" (a warning threshold is passed) or "ok".
+func (s BudgetStatus) State() string {
+	switch {
+	case s.exhausted():
+		return "exhausted"
+	case s.Warned > 0 || len(s.Budget.WarnAt) > 0 && s.usedPercent() >= float64(s.Budget.WarnAt[0]):
+		return "warning"
+	}
+	return "ok"
+}
+
 // Budgets is the budget report: any logged-in user may ask, and sees
 // its own budget, its teams' and the organization's; an administrator
 // every budget in force (a "*" budget once per user or team it covers).
-func (a *App) Budgets(ctx context.Context, c Caller) ([]BudgetStatus, error) {
+func (a *App) Budgets(ctx context.Context, c Caller) (BudgetReport, error) {
 	if err := requireLevel(c.User, provisioner.LevelMember, "the budget report"); err != nil {
-		return nil, err
+		return BudgetReport{}, err
 	}
+	r := BudgetReport{Month: provisioner.MonthOf(a.now()), Budgets: []BudgetStatus{}}
 	if len(a.budgets.all) == 0 {
-		return []BudgetStatus{}, nil
+		return r, nil
 	}
 	bk, err := a.budgetBook(ctx)
 	if err != nil {
-		return nil, err
+		return BudgetReport{}, err
 	}
+	r.Source = bk.source
 	var scopes []provisioner.Budget
 	if c.User.Level >= provisioner.LevelAdmin {
 		scopes = a.budgets.concrete(bk)
@@ -664,19 +693,18 @@ func (a *App) Budgets(ctx context.Context, c Caller) ([]BudgetStatus, error) {
 		}
 	}
 	month := provisioner.MonthKey(bk.now)
-	out := make([]BudgetStatus, 0, len(scopes))
 	for _, b := range scopes {
 		l, err := a.budgetLedger(ctx, b.Scope, bk.month)
 		if err != nil {
-			return nil, err
+			return BudgetReport{}, err
 		}
 		s := BudgetStatus{budgetState: bk.state(b, l, ""), Source: bk.source}
 		if l.Month == month {
 			s.Warned, s.Exhausted = l.Warned, l.Exhausted
 		}
-		out = append(out, s)
+		r.Budgets = append(r.Budgets, s)
 	}
-	return out, nil
+	return r, nil
 }
 
 // budgetReschedule checks an EXTEND or SCHEDULE_DESTROY that keeps a

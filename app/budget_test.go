@@ -123,7 +123,7 @@ func (f *fixture) budgetStatus(t *testing.T, c Caller, scope string) BudgetStatu
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, s := range all {
+	for _, s := range all.Budgets {
 		if s.Budget.Scope == scope {
 			return s
 		}
@@ -340,13 +340,13 @@ func TestBudgetScopes(t *testing.T) {
 		t.Fatal(err)
 	}
 	var scopes []string
-	for _, s := range mine {
+	for _, s := range mine.Budgets {
 		scopes = append(scopes, s.Budget.Scope)
 	}
 	if !slices.Equal(scopes, []string{"user:tess", "org", "team:dev"}) {
 		t.Fatalf("tess sees %v", scopes)
 	}
-	if s := mine[0]; s.Reserved != 0.496909 || s.Left != 0.103091 || s.Source != SpendMetered || s.Live != 1 {
+	if s := mine.Budgets[0]; s.Reserved != 0.496909 || s.Left != 0.103091 || s.Source != SpendMetered || s.Live != 1 {
 		t.Fatalf("tess's own: %+v", s)
 	}
 	all, err := f.app.Budgets(bg, admin)
@@ -354,7 +354,7 @@ func TestBudgetScopes(t *testing.T) {
 		t.Fatal(err)
 	}
 	scopes = nil
-	for _, s := range all {
+	for _, s := range all.Budgets {
 		scopes = append(scopes, s.Budget.Scope)
 	}
 	if !slices.Equal(scopes, []string{"org", "team:dev", "user:tess", "user:tim"}) {
