@@ -305,9 +305,30 @@ func (st budgetState) exhausted() bool { return st.Spent >= st.Available && st.A
 
 // explain is a budget's amounts for people.
 func (st budgetState) explain() string {
-	return fmt.Sprintf("the budget of %s has %s left in %s (%s allowance + %s carried over - %s spent - %s reserved by %d live deployments)",
+	return fmt.Sprintf("the budget of %s has %s left in %s (%s allowance + %s carried over - %s spent - %s reserved by %s)",
 		st.Budget.Scope, money(st.Left), st.Month.Format("January 2006"), money(st.Budget.Monthly), money(st.Carried),
-		money(st.Spent), money(st.Reserved), st.Live)
+		money(st.Spent), money(st.Reserved), plural(st.Live, "live deployment"))
+}
+
+// plural is n things, with an s when n is not 1.
+func plural(n int, thing string) string {
+	if n == 1 {
+		return "1 " + thing
+	}
+	return fmt.Sprintf("%d %ss", n, thing)
+}
+
+// shortDuration is 2h, 1h30m or 45m (whole minutes).
+func shortDuration(d time.Duration) string {
+	d = d.Truncate(time.Minute)
+	switch h, m := d/time.Hour, (d%time.Hour)/time.Minute; {
+	case h > 0 && m == 0:
+		return fmt.Sprintf("%dh", h)
+	case h > 0:
+		return fmt.Sprintf("%dh%dm", h, m)
+	default:
+		return fmt.Sprintf("%dm", m)
+	}
 }
 
 func money(v float64) string {
@@ -401,17 +422,17 @@ func (a *App) claimBudgets(ctx context.Context, c Caller, bk **budgetBook, claim
 			ttl, tightest = covered, &st
 		}
 	}
-	estimate := fmt.Sprintf("%s is estimated at %s (%d nodes for %s)", what, money(need), claim.nodes, claim.ttl)
+	estimate := fmt.Sprintf("%s is estimated at %s (%s for %s)", what, money(need), plural(claim.nodes, "node"), shortDuration(claim.ttl))
 	switch {
 	case refuse != nil:
 		return 0, nil, nil, provisioner.Errorf(provisioner.ELIMIT, "%s: %s; %s", what, refuse.explain(), estimate)
 	case tightest == nil:
 		return claim.ttl, ledgers, nil, nil
 	case ttl < MinTTL:
-		return 0, nil, nil, provisioner.Errorf(provisioner.ELIMIT, "%s: %s, which covers less than the shortest TTL (%s); %s", what, tightest.explain(), MinTTL, estimate)
+		return 0, nil, nil, provisioner.Errorf(provisioner.ELIMIT, "%s: %s, which covers less than the shortest TTL (%s); %s", what, tightest.explain(), shortDuration(MinTTL), estimate)
 	}
 	s := &BudgetShrink{Scope: tightest.Budget.Scope, Asked: claim.ttl, TTL: ttl, Left: tightest.Left}
-	s.Message = fmt.Sprintf("the TTL was cut from %s to %s: %s, and %s", claim.ttl, ttl, tightest.explain(), estimate)
+	s.Message = fmt.Sprintf("the TTL was cut from %s to %s: %s; %s", shortDuration(claim.ttl), shortDuration(ttl), tightest.explain(), estimate)
 	return ttl, ledgers, s, nil
 }
 

@@ -89,7 +89,7 @@ func TestBudgetRefuse(t *testing.T) {
 	// The next 2 hours would need 0.993818 of the 0.506182 left.
 	_, err := f.app.Deploy(bg, orgMem, DeployRequest{Cluster: "c2", NodeCapacity: 1, TTL: 2 * time.Hour})
 	wantCode(t, err, provisioner.ELIMIT)
-	for _, want := range []string{"user:otto", "$0.51 left", "$1.50 allowance", "$0.99 reserved by 1 live", "estimated at $0.99 (1 nodes for 2h0m0s)"} {
+	for _, want := range []string{"user:otto", "$0.51 left", "$1.50 allowance", "$0.99 reserved by 1 live deployment)", "estimated at $0.99 (1 node for 2h)"} {
 		if !strings.Contains(err.Error(), want) {
 			t.Errorf("refusal %q does not say %q", err, want)
 		}
@@ -147,7 +147,7 @@ func TestBudgetShrink(t *testing.T) {
 	if r.Budget == nil || r.Budget.Scope != "user:otto" || r.Budget.Asked != 4*time.Hour || r.Budget.TTL != 2*time.Hour || r.Budget.Left != 1 {
 		t.Fatalf("the answer's budget note: %+v", r.Budget)
 	}
-	if !strings.Contains(r.Budget.Message, "cut from 4h0m0s to 2h0m0s") {
+	if !strings.Contains(r.Budget.Message, "cut from 4h to 2h") {
 		t.Errorf("message %q", r.Budget.Message)
 	}
 	cl := f.cluster(t, "c1")
@@ -157,7 +157,7 @@ func TestBudgetShrink(t *testing.T) {
 	if at, _ := f.sched.get("c1"); !at.Equal(now.Add(2 * time.Hour)) {
 		t.Fatalf("destroy schedule at %s", at)
 	}
-	if ev := f.eventOf(t, "c1", "budget.shrink"); !strings.Contains(ev.Message, "cut from 4h0m0s to 2h0m0s") || ev.Actor != "otto" {
+	if ev := f.eventOf(t, "c1", "budget.shrink"); !strings.Contains(ev.Message, "cut from 4h to 2h") || ev.Actor != "otto" {
 		t.Fatalf("shrink event %+v", ev)
 	}
 	// 0.006182 left covers under a minute: refused.

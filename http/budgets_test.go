@@ -40,7 +40,7 @@ func TestBudgetsAPI(t *testing.T) {
 	}
 	r = e.do("POST", "/deploy", otto, map[string]any{"cluster": "c1", "node_capacity": 1, "ttl": 240})
 	b, _ = r.body["budget"].(map[string]any)
-	if b == nil || b["ttl"] != 120.0 || b["left"] != 1.0 || !strings.Contains(b["message"].(string), "cut from 4h0m0s to 2h0m0s") {
+	if b == nil || b["ttl"] != 120.0 || b["left"] != 1.0 || !strings.Contains(b["message"].(string), "cut from 4h to 2h") {
 		t.Fatalf("deploy: %d %s", r.status, r.raw)
 	}
 	if est := estimate(t, r); est["hours"] != 2.0 {
