@@ -39,4 +39,7 @@ type Backend struct {
 	Spend         SpendSource
 	Usage         UsageStore
 	RefreshPrices func(ctx context.Context) error
+	// Budgets are the operator's budgets (budget.go), validated; none:
+	// no budget applies.
+	Budgets []Budget
 }
