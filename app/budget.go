@@ -25,6 +25,7 @@ import (
 	"math"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"provisioner"
@@ -53,6 +54,43 @@ type budgetSet struct {
 	carry    bool // some budget carries over
 	eachUser *provisioner.Budget
 	eachTeam *provisioner.Budget
+}
+
+// budgetSource gives the budgets in force: given at start, or read at
+// first use (an S3 object on AWS, so that a cold start makes no AWS
+// call) and kept. A source that cannot be read fails what needs the
+// budgets (EUNAVAILABLE): no DEPLOY goes unchecked.
+type budgetSource struct {
+	mu   sync.Mutex
+	set  *budgetSet
+	load func(context.Context) ([]provisioner.Budget, error)
+}
+
+// fixedBudgets is a source of bs.
+func fixedBudgets(bs []provisioner.Budget) *budgetSource {
+	s := newBudgetSet(bs)
+	return &budgetSource{set: &s}
+}
+
+// get returns the budgets, read now if they were not yet.
+func (s *budgetSource) get(ctx context.Context) (*budgetSet, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.set != nil {
+		return s.set, nil
+	}
+	bs, err := s.load(ctx)
+	if err != nil {
+		return nil, provisioner.Wrap(provisioner.EUNAVAILABLE, err, "the budgets cannot be read: %v", err)
+	}
+	for _, b := range bs {
+		if err := b.Validate(); err != nil {
+			return nil, provisioner.Wrap(provisioner.EUNAVAILABLE, err, "the budgets are invalid: %s", provisioner.ErrorMessage(err))
+		}
+	}
+	set := newBudgetSet(bs)
+	s.set = &set
+	return s.set, nil
 }
 
 // newBudgetSet indexes valid budgets; an invalid one is a wiring bug
@@ -148,11 +186,11 @@ type budgetBook struct {
 
 // budgetBook reads the spend and the prices; the deployments are read
 // by listLive.
-func (a *App) budgetBook(ctx context.Context) (*budgetBook, error) {
+func (a *App) budgetBook(ctx context.Context, set *budgetSet) (*budgetBook, error) {
 	now := a.now().UTC()
 	bk := &budgetBook{now: now, month: provisioner.MonthOf(now), layout: a.costs.Layout}
 	since := bk.month
-	if a.budgets.carry {
+	if set.carry {
 		since = since.AddDate(0, -budgetCarryMonths, 0)
 	}
 	var err error
@@ -365,12 +403,16 @@ type budgetClaim struct {
 // budget that exempts administrators; an exempt DEPLOY or EXTEND
 // exempts the cluster from that budget's grace destroy.
 func (a *App) claimBudgets(ctx context.Context, c Caller, bk **budgetBook, claim budgetClaim, what string) (time.Duration, []provisioner.BudgetLedger, *BudgetShrink, error) {
-	covering := a.budgets.covering(claim.owner, claim.team)
+	set, err := a.budgets.get(ctx)
+	if err != nil {
+		return 0, nil, nil, err
+	}
+	covering := set.covering(claim.owner, claim.team)
 	if len(covering) == 0 {
 		return claim.ttl, nil, nil, nil
 	}
 	if *bk == nil {
-		b, err := a.budgetBook(ctx)
+		b, err := a.budgetBook(ctx, set)
 		if err != nil {
 			return 0, nil, nil, err
 		}
@@ -489,15 +531,22 @@ func (a *App) budgetNotice(_ context.Context, n budgetNote) {
 // Store.Apply, so two sweeps never both give one); a budget run out has
 // its live clusters destroyed at the end of its grace period.
 func (a *App) reconcileBudgets(ctx context.Context) {
-	if len(a.budgets.all) == 0 || a.driver == nil {
+	if a.driver == nil {
 		return
 	}
-	bk, err := a.budgetBook(ctx)
+	set, err := a.budgets.get(ctx)
+	if err != nil || len(set.all) == 0 {
+		if err != nil {
+			a.log.Error("sweep: budgets", "err", err)
+		}
+		return
+	}
+	bk, err := a.budgetBook(ctx, set)
 	if err != nil {
 		a.log.Error("sweep: budgets", "err", err)
 		return
 	}
-	for _, b := range a.budgets.concrete(bk) {
+	for _, b := range set.concrete(bk) {
 		if ctx.Err() != nil {
 			return
 		}
@@ -637,8 +686,12 @@ func (a *App) budgetDestroyReason(ctx context.Context, cl provisioner.Cluster) s
 	if strings.HasPrefix(cl.Reason, budgetReasonPrefix) {
 		return cl.Reason
 	}
+	set, err := a.budgets.get(ctx)
+	if err != nil {
+		return ""
+	}
 	month := provisioner.MonthKey(a.now())
-	for _, b := range a.budgets.covering(cl.CreatedBy, cl.Team) {
+	for _, b := range set.covering(cl.CreatedBy, cl.Team) {
 		l, err := a.store.GetBudgetLedger(ctx, b.Scope)
 		if err != nil || l.Month != month || l.Exhausted.IsZero() || slices.Contains(l.Exempt, cl.Name) {
 			continue
@@ -692,21 +745,25 @@ func (a *App) Budgets(ctx context.Context, c Caller) (BudgetReport, error) {
 		return BudgetReport{}, err
 	}
 	r := BudgetReport{Month: provisioner.MonthOf(a.now()), Budgets: []BudgetStatus{}}
-	if len(a.budgets.all) == 0 {
+	set, err := a.budgets.get(ctx)
+	if err != nil {
+		return BudgetReport{}, err
+	}
+	if len(set.all) == 0 {
 		return r, nil
 	}
-	bk, err := a.budgetBook(ctx)
+	bk, err := a.budgetBook(ctx, set)
 	if err != nil {
 		return BudgetReport{}, err
 	}
 	r.Source = bk.source
 	var scopes []provisioner.Budget
 	if c.User.Level >= provisioner.LevelAdmin {
-		scopes = a.budgets.concrete(bk)
+		scopes = set.concrete(bk)
 	} else {
-		scopes = a.budgets.covering(c.User.Login, "")
+		scopes = set.covering(c.User.Login, "")
 		for _, t := range c.User.Teams {
-			for _, b := range a.budgets.covering("", t) {
+			for _, b := range set.covering("", t) {
 				if !slices.ContainsFunc(scopes, func(x provisioner.Budget) bool { return x.Scope == b.Scope }) {
 					scopes = append(scopes, b)
 				}

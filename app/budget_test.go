@@ -1,6 +1,8 @@
 package app
 
 import (
+	"context"
+	"errors"
 	"slices"
 	"strings"
 	"testing"
@@ -18,7 +20,7 @@ const oneNodeHourly = 0.496909
 // under budgets.
 func budgetFixture(t *testing.T, budgets ...provisioner.Budget) *fixture {
 	f := costFixture(t)
-	f.app.budgets = newBudgetSet(budgets)
+	f.app.budgets = fixedBudgets(budgets)
 	return f
 }
 
@@ -216,7 +218,7 @@ func TestBudgetGraceThenDestroy(t *testing.T) {
 	f.clock.Add(10 * time.Minute)
 	_ = f.app.FireDestroy(bg, "adm", f.clock.Now())
 	org.Monthly = 0.6
-	f.app.budgets = newBudgetSet([]provisioner.Budget{org})
+	f.app.budgets = fixedBudgets([]provisioner.Budget{org})
 	f.clock.Add(65 * time.Minute)
 	f.deploy1(t, admin, "adm2", time.Hour) // exempt again
 	exhaustedAt := f.clock.Now()
@@ -394,8 +396,35 @@ func TestBudgetCarryOver(t *testing.T) {
 
 	// Without a carry-over cap, nothing carries.
 	b.CarryOverCap = 0
-	f.app.budgets = newBudgetSet([]provisioner.Budget{b})
+	f.app.budgets = fixedBudgets([]provisioner.Budget{b})
 	if s := f.budgetStatus(t, orgMem, "user:otto"); s.Carried != 0 || s.Available != 1 {
 		t.Fatalf("no cap: %+v", s)
+	}
+}
+
+// TestBudgetsReadAtFirstUse: budgets read at first use (an S3 object on
+// AWS) fail closed while they cannot be read, then are kept.
+func TestBudgetsReadAtFirstUse(t *testing.T) {
+	f := costFixture(t)
+	loads, broken := 0, true
+	f.app.budgets = &budgetSource{load: func(context.Context) ([]provisioner.Budget, error) {
+		loads++
+		if broken {
+			return nil, errors.New("s3://bucket/budgets.json: NoSuchKey")
+		}
+		return []provisioner.Budget{budget("user:*", 0.1, provisioner.BudgetRefuse)}, nil
+	}}
+	_, err := f.app.Deploy(bg, orgMem, DeployRequest{Cluster: "c1", NodeCapacity: 1, TTL: time.Hour})
+	wantCode(t, err, provisioner.EUNAVAILABLE)
+	if !strings.Contains(err.Error(), "NoSuchKey") || f.cluster(t, "c1").State != provisioner.StateAbsent {
+		t.Fatalf("a DEPLOY without its budgets: %v", err)
+	}
+	_, err = f.app.Budgets(bg, orgMem)
+	wantCode(t, err, provisioner.EUNAVAILABLE)
+	broken = false
+	_, err = f.app.Deploy(bg, orgMem, DeployRequest{Cluster: "c1", NodeCapacity: 1, TTL: time.Hour})
+	wantCode(t, err, provisioner.ELIMIT)
+	if _, err := f.app.Budgets(bg, orgMem); err != nil || loads != 3 {
+		t.Fatalf("the budgets were read %d times (%v); want 3: twice broken, then kept", loads, err)
 	}
 }

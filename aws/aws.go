@@ -67,6 +67,10 @@ type Config struct {
 	// NoCostExplorer turns the spend report's Cost Explorer off.
 	Prices         string
 	NoCostExplorer bool
+	// Budgets is the operator's budgets file: inline JSON, checked when
+	// the function starts, or an S3 object (s3://BUCKET/KEY, or a KEY in
+	// the project bucket), read and checked at first use.
+	Budgets string
 
 	SignaturePolicy                provisioner.SignaturePolicy
 	SigningKeys, SigningKeysObject string
@@ -155,6 +159,9 @@ func (c Config) Open(ctx context.Context, sdk awssdk.Config) (*Backend, error) {
 		return nil, err
 	}
 	if err := c.costs(sdk, &b.Backend, log); err != nil {
+		return nil, err
+	}
+	if b.Budgets, b.LoadBudgets, err = c.budgets(sdk, log); err != nil {
 		return nil, err
 	}
 	return b, nil
