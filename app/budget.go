@@ -185,7 +185,7 @@ type budgetBook struct {
 }
 
 // budgetBook reads the spend and the prices; the deployments are read
-// by listLive.
+// by listLive, which the caller calls (a check after the ledgers).
 func (a *App) budgetBook(ctx context.Context, set *budgetSet) (*budgetBook, error) {
 	now := a.now().UTC()
 	bk := &budgetBook{now: now, month: provisioner.MonthOf(now), layout: a.costs.Layout}
@@ -200,7 +200,7 @@ func (a *App) budgetBook(ctx context.Context, set *budgetSet) (*budgetBook, erro
 	if bk.rows, bk.source, err = a.Spend(ctx, since); err != nil {
 		return nil, provisioner.Wrap(provisioner.EUNAVAILABLE, err, "budgets: the spend cannot be read: %s", provisioner.ErrorMessage(err))
 	}
-	return bk, bk.listLive(ctx, a.store)
+	return bk, nil
 }
 
 // listLive reads the clusters and node groups.
@@ -542,6 +542,9 @@ func (a *App) reconcileBudgets(ctx context.Context) {
 		return
 	}
 	bk, err := a.budgetBook(ctx, set)
+	if err == nil {
+		err = bk.listLive(ctx, a.store)
+	}
 	if err != nil {
 		a.log.Error("sweep: budgets", "err", err)
 		return
@@ -753,6 +756,9 @@ func (a *App) Budgets(ctx context.Context, c Caller) (BudgetReport, error) {
 		return r, nil
 	}
 	bk, err := a.budgetBook(ctx, set)
+	if err == nil {
+		err = bk.listLive(ctx, a.store)
+	}
 	if err != nil {
 		return BudgetReport{}, err
 	}

@@ -86,9 +86,12 @@ type Config struct {
 	JobSecretsObject               string
 
 	// Not from the environment: the emulator cannot reach a cluster's
-	// endpoint, and templates are given inline rather than by URL.
+	// endpoint, and templates are given inline rather than by URL;
+	// SpendSource replaces Cost Explorer, whose emulator answers from
+	// one queue that every test shares.
 	HealthProbe                                         cloudformation.HealthProbe
 	TemplateBody, GroupTemplateBody, RunnerTemplateBody string
+	SpendSource                                         provisioner.SpendSource
 	Logger                                              *slog.Logger
 }
 

@@ -53,7 +53,10 @@ func (c Config) costs(sdk awssdk.Config, b *provisioner.Backend, log *slog.Logge
 	}
 	b.Prices = prices.NewBook(prices.Shipped(), prices.Options{Every: 5 * time.Minute, Logger: log}, layers...)
 	b.Layout = layout
-	if !c.NoCostExplorer {
+	switch {
+	case c.SpendSource != nil:
+		b.Spend = c.SpendSource
+	case !c.NoCostExplorer:
 		b.Spend = costexplorer.New(sdk, costexplorer.Config{TagKey: "provisioner", TagValue: c.Prefix})
 	}
 	src := pricing.New(sdk)
@@ -106,7 +109,7 @@ func (c Config) budgets(sdk awssdk.Config, log *slog.Logger) ([]provisioner.Budg
 	switch {
 	case v == "":
 		return nil, nil, nil
-	case c.NoCostExplorer:
+	case c.NoCostExplorer && c.SpendSource == nil:
 		return nil, nil, fmt.Errorf("PROVISIONER_BUDGETS needs the spend from Cost Explorer, which PROVISIONER_COST_EXPLORER turns off")
 	case strings.HasPrefix(v, "{"):
 		b, err := budgets.Parse([]byte(v))
