@@ -40,12 +40,15 @@ func ParseScheduleKey(key string) (cluster, user string, group bool) {
 }
 
 // ValidateScheduleKey accepts a cluster's name in its shape (reserved names
-// allowed: whatever the store holds must stay removable) or a node group's
-// GroupKey; every Scheduler checks its keys with it.
+// allowed: whatever the store holds must stay removable), a node group's
+// GroupKey or a notice's NoticeKey; every Scheduler checks its keys with it.
 func ValidateScheduleKey(key string) error {
+	if cluster, _, ok := ParseNoticeKey(key); ok && clusterNameRE.MatchString(cluster) {
+		return nil
+	}
 	cluster, user, group := ParseScheduleKey(key)
 	if !clusterNameRE.MatchString(cluster) || (group && ValidateUsername(user) != nil) {
-		return Errorf(EINVALID, "invalid schedule key %q: a cluster name or cluster/user", truncate(key, 64))
+		return Errorf(EINVALID, "invalid schedule key %q: a cluster name, cluster/user or cluster@notice-<minutes>m", truncate(key, 64))
 	}
 	return nil
 }

@@ -175,6 +175,10 @@ type Status struct {
 	Endpoint     string `json:"endpoint,omitempty"`
 	CreatedBy    string `json:"created_by,omitempty"`
 	Team         string `json:"team,omitempty"`
+	// NextNotice is when the next notice before the destroy goes out to
+	// the notice sinks; absent when none will (auto_shutdown stays the
+	// destroy time).
+	NextNotice time.Time `json:"next_notice,omitzero"`
 	DeploymentStatus
 	// EstimatedCost (ours) is set in the answers of DEPLOY and EXTEND.
 	EstimatedCost *provisioner.Estimate `json:"estimated_cost,omitempty"`

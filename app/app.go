@@ -79,6 +79,10 @@ type Config struct {
 	// reconcile sweep calls it.
 	Reap func(ctx context.Context) error
 
+	// Notices says who hears of destroys to come and of failures
+	// (notice.go); no sinks: nobody.
+	Notices NoticeConfig
+
 	// Costs: prices, the cluster layout, the bill or the meter (cost.go).
 	Costs CostConfig
 	// Budgets are the operator's budgets (budget.go), valid ones (New
@@ -115,6 +119,7 @@ type App struct {
 	oauth           *oauthServer
 
 	lifecycle
+	notices  notices
 	jobs     jobsConfig
 	locks    keyedMutex
 	watchers watchers
@@ -163,7 +168,8 @@ func New(c Config) *App {
 		oauth: newOAuthServer(c.OAuth),
 		lifecycle: lifecycle{driver: c.Driver, scheduler: c.Scheduler, limits: c.Limits.withDefaults(), publicCluster: c.PublicCluster,
 			deployTimeout: c.DeployTimeout, destroyTimeout: c.DestroyTimeout, poll: c.Poll},
-		rt: runtimeState{maxAge: c.HealthMaxAge}, costs: c.Costs, budgets: fixedBudgets(c.Budgets)}
+		rt: runtimeState{maxAge: c.HealthMaxAge}, notices: notices{NoticeConfig: c.Notices.withDefaults()},
+		costs: c.Costs, budgets: fixedBudgets(c.Budgets)}
 	if c.Budgets == nil && c.LoadBudgets != nil {
 		a.budgets = &budgetSource{load: c.LoadBudgets}
 	}

@@ -512,16 +512,40 @@ type budgetNote struct {
 	Owner     string
 	Message   string
 	State     budgetState
-	DestroyAt time.Time // budget.grace: when the cluster goes
+	Threshold int       // budget.warning: the percentage passed
+	DestroyAt time.Time // when the cluster goes (budget.exhausted: at the latest)
 }
 
 // budgetNotice is where every budget notice goes once its event is
 // recorded (the event is the notice that is never lost: EVENTS shows
-// it). The notices' sinks (webhook, Slack, mail) hook in here: a sink
-// that fails must not fail the sweep.
-func (a *App) budgetNotice(_ context.Context, n budgetNote) {
+// it): to the notice sinks (notice.go; webhook, Slack, mail, the
+// cluster's owner among the addressees), as a provisioner.NoticeBudget
+// whose ID names the notice's kind, budget, month, moment and cluster,
+// so that it goes out once whoever raises it. A sink that fails does
+// not fail the sweep.
+func (a *App) budgetNotice(ctx context.Context, n budgetNote) {
 	a.log.Info("budget notice", "kind", n.Kind, "scope", n.Scope, "cluster", n.Cluster, "owner", n.Owner,
 		"left", n.State.Left, "destroy_at", n.DestroyAt, "message", n.Message)
+	var subject string
+	moment := n.State.Month.Format("2006-01")
+	switch n.Kind {
+	case eventBudgetWarning:
+		subject = fmt.Sprintf("%s: %.0f%% of the budget of %s is spent or reserved", n.Cluster, n.State.usedPercent(), n.Scope)
+		moment += fmt.Sprintf("-%d", n.Threshold)
+	case eventBudgetExhausted:
+		subject = fmt.Sprintf("%s: the budget of %s has run out", n.Cluster, n.Scope)
+		moment = n.DestroyAt.UTC().Format(time.RFC3339)
+	case eventBudgetGrace:
+		subject = fmt.Sprintf("%s is destroyed at %s: the budget of %s has run out", n.Cluster, n.DestroyAt.UTC().Format(time.RFC3339), n.Scope)
+		moment = n.DestroyAt.UTC().Format(time.RFC3339)
+	}
+	text := n.Message + "\n\nThe operator can raise the budget; `provisioner budgets` shows where it stands, and destroying clusters no longer needed leaves more for the others.\n"
+	err := a.Notify(ctx, provisioner.Notice{ID: noticeID(string(provisioner.NoticeBudget), n.Kind, n.Scope, moment, n.Cluster),
+		Kind: provisioner.NoticeBudget, Cluster: n.Cluster, Owner: n.Owner, DestroyAt: n.DestroyAt, Reason: n.Kind,
+		Subject: subject, Text: text, URL: a.clusterURL(n.Cluster)})
+	if err != nil {
+		a.log.Error("cannot send a budget notice", "cluster", n.Cluster, "kind", n.Kind, "err", err)
+	}
 }
 
 // reconcileBudgets is the sweep's part: every budget in force is
@@ -586,7 +610,11 @@ func (a *App) enforceBudget(ctx context.Context, bk *budgetBook, b provisioner.B
 	var notes []budgetNote
 	note := func(kind, msg string) {
 		for _, cl := range targets {
-			notes = append(notes, budgetNote{Kind: kind, Scope: b.Scope, Cluster: cl.Name, Owner: cl.CreatedBy, Message: msg, State: st})
+			n := budgetNote{Kind: kind, Scope: b.Scope, Cluster: cl.Name, Owner: cl.CreatedBy, Message: msg, State: st, Threshold: next.Warned}
+			if kind == eventBudgetExhausted {
+				n.Threshold, n.DestroyAt = 0, next.Exhausted.Add(b.Grace)
+			}
+			notes = append(notes, n)
 		}
 	}
 	switch {

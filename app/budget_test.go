@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"provisioner"
+	"provisioner/prices"
 )
 
 // The hand figures (cost_test.go): a cluster of 1 node costs 0.496909 an
@@ -426,5 +427,45 @@ func TestBudgetsReadAtFirstUse(t *testing.T) {
 	wantCode(t, err, provisioner.ELIMIT)
 	if _, err := f.app.Budgets(bg, orgMem); err != nil || loads != 3 {
 		t.Fatalf("the budgets were read %d times (%v); want 3: twice broken, then kept", loads, err)
+	}
+}
+
+// TestBudgetNotices: the budget's notices reach the notice sinks (a
+// signed webhook here) as budget.threshold notices for the cluster's
+// owner, each once, however many sweeps see them.
+func TestBudgetNotices(t *testing.T) {
+	f := newNoticeFixture(t)
+	f.app.costs = CostConfig{Prices: staticPrices(prices.Shipped()), Layout: provisioner.DefaultLayout("us-west-2"), Usage: f.store}
+	b := budget("user:otto", 1, provisioner.BudgetRefuse)
+	f.app.budgets = fixedBudgets([]provisioner.Budget{b})
+	f.deploy1(t, orgMem, "c1", 110*time.Minute) // 0.910999: 91 %
+	_ = f.app.Reconcile(bg)
+	_ = f.app.Reconcile(bg)
+	got := f.hook.notices()
+	if len(got) != 1 || got[0].Kind != provisioner.NoticeBudget || got[0].Reason != "budget.warning" || got[0].Owner != "otto" ||
+		got[0].Cluster != "c1" || !strings.Contains(got[0].Subject, "91% of the budget of user:otto") || !strings.Contains(got[0].Text, "provisioner budgets") {
+		t.Fatalf("warning notices: %+v", got)
+	}
+	// The operator halves the budget; an hour on, 0.496909 is spent.
+	b.Monthly = 0.45
+	f.app.budgets = fixedBudgets([]provisioner.Budget{b})
+	f.clock.Add(time.Hour)
+	_ = f.app.Reconcile(bg)
+	_ = f.app.Reconcile(bg)
+	got = f.hook.notices()
+	var kinds []string
+	for _, n := range got {
+		if n.Kind == provisioner.NoticeBudget {
+			kinds = append(kinds, n.Reason)
+		}
+	}
+	if !slices.Equal(kinds, []string{"budget.warning", "budget.exhausted", "budget.grace"}) {
+		t.Fatalf("budget notices %v", kinds)
+	}
+	grace := f.clock.Now().Add(30 * time.Minute)
+	for _, n := range got {
+		if n.Reason == "budget.grace" && (!n.DestroyAt.Equal(grace) || !strings.Contains(n.Subject, "c1 is destroyed at "+grace.Format(time.RFC3339))) {
+			t.Fatalf("grace notice %+v", n)
+		}
 	}
 }

@@ -261,6 +261,10 @@ func (a *App) reschedule(ctx context.Context, c Caller, name, what string, manag
 // error makes the scheduler retry; a destroy that fails later is caught by
 // the reconcile sweep, since the cluster is then past its destroy time.
 func (a *App) FireDestroy(ctx context.Context, name string, at time.Time) error {
+	ctx = scheduled(ctx)
+	if cluster, lead, ok := provisioner.ParseNoticeKey(name); ok {
+		return a.fireNotice(ctx, cluster, lead)
+	}
 	if cluster, user, group := provisioner.ParseScheduleKey(name); group {
 		return a.fireGroupDestroy(ctx, cluster, user, at)
 	}

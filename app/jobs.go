@@ -236,8 +236,9 @@ func sameStep(x, y provisioner.StepResult) bool {
 }
 
 func (a *App) finishJob(ctx context.Context, id string, st provisioner.JobStatus) (provisioner.Job, error) {
+	ended := false
 	j, err := a.updateJob(ctx, id, func(j *provisioner.Job) {
-		if j.State.Final() {
+		if ended = !j.State.Final(); !ended {
 			return
 		}
 		j.State, j.Reason, j.FinishedAt = st.State, st.Reason, a.now().UTC()
@@ -250,6 +251,9 @@ func (a *App) finishJob(ctx context.Context, id string, st provisioner.JobStatus
 	})
 	if err == nil {
 		_ = a.audit(ctx, system, "job."+string(j.State), j.Cluster, nil, fmt.Sprintf("job=%s kind=%s version=%s %s", j.ID, j.Kind, j.Version, j.Reason))
+		if ended {
+			a.noticeJob(ctx, j)
+		}
 	}
 	return j, err
 }

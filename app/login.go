@@ -31,9 +31,11 @@ func (a *App) LoginToken(ctx context.Context, src, token string) (Login, error) 
 	token = strings.TrimSpace(token)
 	id := hashOf("pat", token)
 	now := a.now()
-	if err := a.login.admit(src, id, now); err != nil {
+	release, err := a.login.admit(src, id, now)
+	if err != nil {
 		return Login{}, err
 	}
+	defer release()
 	l, err := a.loginToken(ctx, &c, id, token)
 	return a.endLogin(ctx, c, src, "login.pat", now, l, err)
 }
@@ -71,9 +73,11 @@ func (a *App) StartDevice(ctx context.Context, src string) (provisioner.DeviceCo
 		return provisioner.DeviceCode{}, provisioner.Errorf(provisioner.ENOTFOUND, "device flow login is not enabled on this provisioner")
 	}
 	now := a.now()
-	if err := a.login.admit(src, "", now); err != nil {
+	release, err := a.login.admit(src, "", now)
+	if err != nil {
 		return provisioner.DeviceCode{}, err
 	}
+	defer release()
 	d, err := a.device.StartDevice(ctx)
 	if err != nil {
 		a.login.charge(src, err, now)
@@ -99,9 +103,11 @@ func (a *App) PollDevice(ctx context.Context, src, deviceCode string) (Login, er
 	}
 	now := a.now()
 	id := hashOf("device", deviceCode)
-	if err := a.login.admit(src, "", now); err != nil {
+	release, err := a.login.admit(src, "", now)
+	if err != nil {
 		return Login{}, err
 	}
+	defer release()
 	if err := a.login.pace(id, now); err != nil {
 		return Login{}, err
 	}
@@ -131,11 +137,13 @@ func (a *App) LoginActions(ctx context.Context, src, idToken string) (Login, err
 	}
 	id := hashOf("actions", idToken)
 	now := a.now()
-	if err := a.login.admit(src, id, now); err != nil {
+	release, err := a.login.admit(src, id, now)
+	if err != nil {
 		return Login{}, err
 	}
+	defer release()
 	var l Login
-	err := checkCredential("token", idToken)
+	err = checkCredential("token", idToken)
 	if err == nil {
 		err = a.login.refusedBefore(id, now)
 	}

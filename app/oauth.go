@@ -92,6 +92,11 @@ type OAuthConfig struct {
 	// Register bounds registrations per source network (default 20/h,
 	// burst 10; in memory, per process).
 	Register ratelimit.Limit
+	// DashboardCallback, when set, is the path of the provisioner's own
+	// dashboard's redirect URI (web.CallbackPath): the dashboard is then a
+	// built-in client, DashboardClientID, whose one redirect URI is
+	// Issuer + DashboardCallback (oauth_dashboard.go).
+	DashboardCallback string
 }
 
 // Check fills in the defaults and refuses what cannot work; the hosts are
@@ -136,6 +141,9 @@ func (c OAuthConfig) Check() (OAuthConfig, error) {
 		return c, err
 	}
 	c.Domain = strings.Trim(strings.ToLower(c.Domain), ".")
+	if d := c.DashboardCallback; d != "" && (!strings.HasPrefix(d, "/") || strings.HasPrefix(d, "//") || strings.ContainsAny(d, "?#\\ \t")) {
+		return bad("the dashboard's callback must be a path like /ui/github/callback, not %q", d)
+	}
 	return c, nil
 }
 

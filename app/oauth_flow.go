@@ -93,9 +93,11 @@ func (a *App) Authorize(ctx context.Context, src string, r AuthorizeRequest, bro
 		return Redirect{}, err
 	}
 	now := a.now().UTC()
-	if err := a.login.admit(src, "", now); err != nil {
+	release, err := a.login.admit(src, "", now)
+	if err != nil {
 		return Redirect{}, err
 	}
+	defer release()
 	cl, err := a.oauthClient(ctx, r.ClientID)
 	if err != nil {
 		return Redirect{}, provisioner.Errorf(provisioner.EINVALID, "%s", provisioner.ErrorMessage(err))
@@ -146,9 +148,11 @@ func (a *App) BasicLogin(ctx context.Context, src, redirectURI, browser string) 
 		return Redirect{}, err
 	}
 	now := a.now().UTC()
-	if err := a.login.admit(src, "", now); err != nil {
+	release, err := a.login.admit(src, "", now)
+	if err != nil {
 		return Redirect{}, err
 	}
+	defer release()
 	if err := checkRedirectURI(redirectURI); err != nil {
 		return Redirect{}, provisioner.Errorf(provisioner.EINVALID, "%s", provisioner.ErrorMessage(err))
 	}
@@ -208,6 +212,12 @@ func (a *App) oauthClient(ctx context.Context, id string) (provisioner.OAuthClie
 	if id == "" {
 		return provisioner.OAuthClient{}, provisioner.Errorf(provisioner.EINVALIDCLIENT, "client_id is required")
 	}
+	if id == DashboardClientID {
+		if cl, ok := a.dashboardClient(); ok {
+			return cl, nil
+		}
+		return provisioner.OAuthClient{}, provisioner.Errorf(provisioner.EINVALIDCLIENT, "this provisioner's dashboard signs in with a token only")
+	}
 	cl, err := a.store.GetOAuthClient(ctx, id)
 	if provisioner.ErrorCode(err) == provisioner.ENOTFOUND || (err == nil && !a.now().Before(cl.Expires)) {
 		return provisioner.OAuthClient{}, provisioner.Errorf(provisioner.EINVALIDCLIENT, "unknown or expired client_id; register again")
@@ -231,9 +241,11 @@ func (a *App) Callback(ctx context.Context, src string, cb CallbackRequest, brow
 		return Redirect{}, err
 	}
 	now := a.now().UTC()
-	if err := a.login.admit(src, "", now); err != nil {
+	release, err := a.login.admit(src, "", now)
+	if err != nil {
 		return Redirect{}, err
 	}
+	defer release()
 	lost := provisioner.Errorf(provisioner.EINVALID, "this login is unknown, used, expired or was started in another browser; start again")
 	if cb.State == "" || len(cb.State) > 64 || len(browser) != browserLen {
 		return Redirect{}, lost

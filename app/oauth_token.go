@@ -41,9 +41,11 @@ func (a *App) Token(ctx context.Context, src string, r TokenRequest) (TokenResul
 		return TokenResult{}, err
 	}
 	now := a.now().UTC()
-	if err := a.login.admit(src, "", now); err != nil {
+	release, err := a.login.admit(src, "", now)
+	if err != nil {
 		return TokenResult{}, err
 	}
+	defer release()
 	switch r.GrantType {
 	case "authorization_code":
 		return a.exchangeCode(ctx, src, r, now)
@@ -346,7 +348,7 @@ func (a *App) revokeGrants(ctx context.Context, login, session, reason string) e
 // touchClient records a use of a client, at most hourly, so a client in
 // use does not expire.
 func (a *App) touchClient(ctx context.Context, cl provisioner.OAuthClient, now time.Time) {
-	if !cl.UsedAt.IsZero() && now.Sub(cl.UsedAt) < touchEvery {
+	if cl.ID == DashboardClientID || !cl.UsedAt.IsZero() && now.Sub(cl.UsedAt) < touchEvery {
 		return
 	}
 	if err := a.store.TouchOAuthClient(ctx, cl.ID, now, now.Add(a.oauth.cfg.ClientIdleTTL)); err != nil {
@@ -362,9 +364,11 @@ func (a *App) RevokeToken(ctx context.Context, src, token, clientID string) erro
 		return err
 	}
 	now := a.now().UTC()
-	if err := a.login.admit(src, "", now); err != nil {
+	release, err := a.login.admit(src, "", now)
+	if err != nil {
 		return err
 	}
+	defer release()
 	if token == "" {
 		return provisioner.Errorf(provisioner.EINVALID, "token is required")
 	}

@@ -38,6 +38,12 @@ func (a *App) reused(ctx context.Context, id string) (Login, bool) {
 	if !ok || a.checkSession(ctx, l.Claims) != nil {
 		return Login{}, false
 	}
+	// Its key may have been revoked since (a verification is remembered,
+	// so this costs no signature check). A key merely rotated still
+	// verifies: the token stays the answer until the window ends.
+	if _, err := a.tokens.VerifyUser(ctx, l.Token); err != nil {
+		return Login{}, false
+	}
 	return l, true
 }
 

@@ -37,6 +37,7 @@ func (a *App) Run(ctx context.Context, interval time.Duration) error {
 // their deadline), clusters past their destroy time are destroyed, and
 // running clusters whose processes died are marked failed.
 func (a *App) Reconcile(ctx context.Context) error {
+	ctx = scheduled(ctx)
 	if now, last := a.now(), a.lastPrune.Load(); now.UnixNano()-last >= int64(pruneEvery) && a.lastPrune.CompareAndSwap(last, now.UnixNano()) {
 		if _, err := a.PruneHistory(ctx); err != nil {
 			a.log.Error("pruning history", "err", err)
@@ -59,6 +60,9 @@ func (a *App) Reconcile(ctx context.Context) error {
 	for _, cl := range all {
 		if ctx.Err() != nil {
 			return ctx.Err()
+		}
+		if err := a.sweepNotice(ctx, cl); err != nil {
+			a.log.Warn("sweep: notice", "cluster", cl.Name, "err", err)
 		}
 		switch {
 		case cl.State == provisioner.StateDeploying || cl.State == provisioner.StateDestroying:

@@ -212,6 +212,7 @@ func (a *App) finishDeployLocked(ctx context.Context, cl provisioner.Cluster, st
 	if running {
 		return nil
 	}
+	a.noticeFailure(ctx, provisioner.NoticeDeployFailed, cl, opID, st.Reason)
 	if err := a.driver.Destroy(ctx, cl.Name); err != nil {
 		a.log.Error("cannot clean up a failed cluster; the sweep will retry", "cluster", cl.Name, "err", err)
 	}
@@ -244,6 +245,7 @@ func (a *App) finishDestroyLocked(ctx context.Context, cl provisioner.Cluster, s
 			a.finishOp(ctx, cl.Operation, provisioner.EFAILED, msg)
 			a.event(ctx, cl.Name, "destroy.failed", system, failure)
 		}
+		a.noticeFailure(ctx, provisioner.NoticeDestroyFailed, cl, cl.Operation, failure)
 		return err
 	}
 	a.removeSchedule(ctx, cl.Name, system)
@@ -315,6 +317,7 @@ func (a *App) setSchedule(ctx context.Context, name string, at time.Time, actor 
 		return err
 	}
 	a.event(ctx, name, "schedule.set", actor, "destroy at "+at.UTC().Format(time.RFC3339))
+	a.scheduleNotices(ctx, name, at)
 	return nil
 }
 
@@ -322,6 +325,7 @@ func (a *App) removeSchedule(ctx context.Context, name string, actor Caller) {
 	if a.scheduler == nil {
 		return
 	}
+	a.unscheduleNotices(ctx, name)
 	if err := a.scheduler.RemoveDestroy(ctx, name); err != nil {
 		a.log.Error("cannot remove destroy schedule", "cluster", name, "err", err)
 		return

@@ -137,18 +137,20 @@ func hashOf(kind, secret string) string {
 // admit checks the login limits of a request from src for the credential
 // key id ("" for none) and charges it: ERATELIMITED with RetryAfter when
 // refused.
-func (g *loginGuard) admit(src, id string, now time.Time) error {
+func (g *loginGuard) admit(src, id string, now time.Time) (release func(), err error) {
 	net := ratelimit.NetworkOf(src)
-	if err := g.buckets.Peek(g.lim.Failures, "fail|"+net, "failed logins from your network", now); err != nil {
-		return err
+	release, err = g.buckets.Hold(g.lim.Failures, "fail|"+net, "failed logins from your network", now)
+	if err != nil {
+		return nil, err
 	}
-	if err := g.buckets.Allow(g.lim.Source, "src|"+net, "logins from your network", now); err != nil {
-		return err
+	if err = g.buckets.Allow(g.lim.Source, "src|"+net, "logins from your network", now); err == nil && id != "" {
+		err = g.buckets.Allow(g.lim.Identity, "id|"+id, "logins with this credential", now)
 	}
-	if id != "" {
-		return g.buckets.Allow(g.lim.Identity, "id|"+id, "logins with this credential", now)
+	if err != nil {
+		release()
+		return nil, err
 	}
-	return nil
+	return release, nil
 }
 
 // isFailure says whether err is a failed login the caller is to blame

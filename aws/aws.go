@@ -29,6 +29,7 @@ import (
 	"provisioner/aws/s3"
 	"provisioner/aws/scheduler"
 	"provisioner/github"
+	"provisioner/notify"
 	"provisioner/plan"
 	"provisioner/signature"
 )
@@ -85,6 +86,10 @@ type Config struct {
 	JobSecurityGroupIDs            []string
 	JobSecretsObject               string
 
+	// Notify is who hears of destroys to come and of failures (the
+	// PROVISIONER_NOTICE_* variables); email goes through SES.
+	Notify notify.Config
+
 	// Not from the environment: the emulator cannot reach a cluster's
 	// endpoint, and templates are given inline rather than by URL;
 	// SpendSource replaces Cost Explorer, whose emulator answers from
@@ -100,6 +105,8 @@ type Config struct {
 type Backend struct {
 	provisioner.Backend
 	Signatures *signature.Verifier
+	// Notices are the notice sinks Config.Notify names.
+	Notices []provisioner.NoticeSink
 }
 
 // Open builds the backend on the SDK configuration sdk. It makes no
@@ -165,6 +172,9 @@ func (c Config) Open(ctx context.Context, sdk awssdk.Config) (*Backend, error) {
 		return nil, err
 	}
 	if b.Budgets, b.LoadBudgets, err = c.budgets(sdk, log); err != nil {
+		return nil, err
+	}
+	if b.Notices, err = c.noticeSinks(sdk); err != nil {
 		return nil, err
 	}
 	return b, nil

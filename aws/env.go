@@ -2,6 +2,7 @@ package aws
 
 import (
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -11,6 +12,7 @@ import (
 	"provisioner/aws/s3"
 	"provisioner/budgets"
 	"provisioner/github"
+	"provisioner/notify"
 )
 
 // envVar is one environment variable of the provisioner Lambda: its name,
@@ -222,12 +224,28 @@ var Env = []envVar{
 		c.NoCostExplorer = !b
 		return nil
 	}},
+
+	// Notices (README: Notices).
+	{"PROVISIONER_NOTICE_WEBHOOK_URL", false, "send notices as signed JSON to this URL", str(func(c *Config) *string { return &c.Notify.WebhookURL })},
+	{"PROVISIONER_NOTICE_WEBHOOK_SECRET", false, "the webhook's HMAC secret, at least 16 bytes", str(func(c *Config) *string { return &c.Notify.WebhookSecret })},
+	{"PROVISIONER_NOTICE_SLACK_URL", false, "send notices to this Slack-compatible incoming webhook", str(func(c *Config) *string { return &c.Notify.SlackURL })},
+	{"PROVISIONER_NOTICE_EMAIL_FROM", false, "sender of email notices, an SES-verified identity", str(func(c *Config) *string { return &c.Notify.EmailFrom })},
+	{"PROVISIONER_NOTICE_EMAIL_TO", false, "operator addresses that get email notices through SES, comma-separated", list(func(c *Config) *[]string { return &c.Notify.EmailTo })},
+	{"PROVISIONER_NOTICE_LEADS", false, "when notices go out before a scheduled destroy (default 60m,10m; none)", func(c *Config, v string) (err error) {
+		if c.Notify.Leads, err = provisioner.ParseNoticeLeads(v); err != nil {
+			return fmt.Errorf("%s", provisioner.ErrorMessage(err))
+		}
+		return nil
+	}},
+	{"PROVISIONER_NOTICE_OWNERS", false, "true (default): email notices about a cluster to its owner too, at their public GitHub address", boolean(func(c *Config) *bool { return &c.Notify.Owners })},
+	{"PROVISIONER_DASHBOARD_URL", false, "base URL of the dashboard notices link to (URL/#/clusters/NAME): default the issuer's; none for no link", str(func(c *Config) *string { return &c.Notify.DashboardURL })},
 }
 
 // FromEnv reads a Config from the environment (getenv is os.Getenv on the
 // Lambda). It names every required variable missing and every bad value.
 func FromEnv(getenv func(string) string) (Config, error) {
-	c := Config{SignaturePolicy: provisioner.SignaturesOff, GitHub: github.Config{LoginCache: 10 * time.Second}}
+	c := Config{SignaturePolicy: provisioner.SignaturesOff, GitHub: github.Config{LoginCache: 10 * time.Second},
+		Notify: notify.Config{Leads: slices.Clone(notify.DefaultLeads), Owners: true}}
 	var missing, bad []string
 	for _, e := range Env {
 		v := getenv(e.Name)

@@ -98,6 +98,29 @@ func Scheduler(t *testing.T, newScheduler func(t *testing.T) ReadableScheduler) 
 		}
 		pending(t, s, bob, base.Add(2*time.Hour))
 	})
+	t.Run("NoticeKeysApart", func(t *testing.T) {
+		// A notice's schedule sits beside its cluster's destroy and its
+		// other notices: setting or removing one touches no other.
+		s := newScheduler(t)
+		cluster := "theta"
+		hour, tenMin := provisioner.NoticeKey(cluster, time.Hour), provisioner.NoticeKey(cluster, 10*time.Minute)
+		for i, k := range []string{cluster, hour, tenMin, provisioner.NoticeKey("theta-2", time.Hour)} {
+			if err := s.SetDestroy(ctx, k, base.Add(time.Duration(i)*time.Hour)); err != nil {
+				t.Fatalf("SetDestroy(%q): %v", k, err)
+			}
+		}
+		if err := s.RemoveDestroy(ctx, hour); err != nil {
+			t.Fatal(err)
+		}
+		absent(t, s, hour)
+		pending(t, s, cluster, base)
+		pending(t, s, tenMin, base.Add(2*time.Hour))
+		pending(t, s, provisioner.NoticeKey("theta-2", time.Hour), base.Add(3*time.Hour))
+		if err := s.RemoveDestroy(ctx, cluster); err != nil {
+			t.Fatal(err)
+		}
+		pending(t, s, tenMin, base.Add(2*time.Hour))
+	})
 	t.Run("PrefixNamesApart", func(t *testing.T) {
 		// "ab" and "ab-c" are different clusters, whatever the backend's names.
 		s := newScheduler(t)
@@ -127,7 +150,9 @@ func Scheduler(t *testing.T, newScheduler func(t *testing.T) ReadableScheduler) 
 	})
 	t.Run("BadKeysRefused", func(t *testing.T) {
 		s := newScheduler(t)
-		for _, key := range []string{"", "UPPER", "a b", "../x", "x/", "/ada", "x/../../y", "alpha/bad user", "alpha\n"} {
+		for _, key := range []string{"", "UPPER", "a b", "../x", "x/", "/ada", "x/../../y", "alpha/bad user", "alpha\n",
+			"alpha@notice-0m", "alpha@notice-m", "alpha@notice-60", "alpha@notice-060m", "Alpha@notice-60m", "alpha/ada@notice-60m",
+			"alpha@notice-60m/ada", "alpha@other-60m"} {
 			if err := s.SetDestroy(ctx, key, base); provisioner.ErrorCode(err) != provisioner.EINVALID {
 				t.Errorf("SetDestroy(%q) = %v, want %s", key, err, provisioner.EINVALID)
 			}

@@ -28,7 +28,7 @@ func (s *Server) listClusters() http.HandlerFunc {
 		}
 		out := api.Clusters{Status: "success", Clusters: make([]api.Status, 0, len(list))}
 		for _, cl := range list {
-			out.Clusters = append(out.Clusters, api.StatusOf(cl))
+			out.Clusters = append(out.Clusters, s.statusOf(cl))
 		}
 		return out, nil
 	})
@@ -90,7 +90,7 @@ func (s *Server) registerCluster() http.HandlerFunc {
 		if err != nil {
 			return nil, err
 		}
-		return api.StatusOf(cl), nil
+		return s.statusOf(cl), nil
 	})
 }
 

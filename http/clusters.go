@@ -22,19 +22,19 @@ func longAnswer(done bool, op provisioner.Operation, status any, est *provisione
 	return reply{http.StatusAccepted, api.PendingOp{Status: "pending", Operation: op, EstimatedCost: est}}, nil
 }
 
-func longResult(r app.Result, err error) (any, error) {
+func (s *Server) longResult(r app.Result, err error) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	return longAnswer(r.Done, r.Operation, api.StatusOf(r.Cluster), nil)
+	return longAnswer(r.Done, r.Operation, s.statusOf(r.Cluster), nil)
 }
 
 // statusAnswer answers a cluster's status, or err.
-func statusAnswer(cl provisioner.Cluster, err error) (any, error) {
+func (s *Server) statusAnswer(cl provisioner.Cluster, err error) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	return api.StatusOf(cl), nil
+	return s.statusOf(cl), nil
 }
 
 // ttl turns the Python client's TTL minutes into a duration. Negative
@@ -61,7 +61,7 @@ func (s *Server) deploy() http.HandlerFunc {
 			return nil, err
 		}
 		est := s.app.ClusterEstimate(r.Context(), res.Cluster)
-		st := api.StatusOf(res.Cluster)
+		st := s.statusOf(res.Cluster)
 		st.EstimatedCost, st.Budget = est, budgetNote(res.Budget)
 		out, err := longAnswer(res.Done, res.Operation, st, est)
 		if p, ok := out.(reply); ok {
@@ -76,7 +76,7 @@ func (s *Server) deploy() http.HandlerFunc {
 
 func (s *Server) destroy() http.HandlerFunc {
 	return endpoint(s, true, false, func(r *http.Request, c app.Caller, req api.ClusterRequest) (any, error) {
-		return longResult(s.app.Destroy(r.Context(), c, req.Cluster))
+		return s.longResult(s.app.Destroy(r.Context(), c, req.Cluster))
 	})
 }
 
@@ -90,7 +90,7 @@ func (s *Server) extend() http.HandlerFunc {
 		if err != nil {
 			return nil, err
 		}
-		st := api.StatusOf(res.Cluster)
+		st := s.statusOf(res.Cluster)
 		st.EstimatedCost, st.Budget = s.app.ClusterEstimate(r.Context(), res.Cluster), budgetNote(res.Budget)
 		return st, nil
 	})
@@ -106,7 +106,7 @@ func (s *Server) scheduleDestroy() http.HandlerFunc {
 		if err != nil {
 			return nil, err
 		}
-		st := api.StatusOf(res.Cluster)
+		st := s.statusOf(res.Cluster)
 		st.Budget = budgetNote(res.Budget)
 		return st, nil
 	})
@@ -114,7 +114,7 @@ func (s *Server) scheduleDestroy() http.HandlerFunc {
 
 func (s *Server) status() http.HandlerFunc {
 	return endpoint(s, true, false, func(r *http.Request, c app.Caller, req api.ClusterRequest) (any, error) {
-		return statusAnswer(s.app.Status(r.Context(), c, req.Cluster))
+		return s.statusAnswer(s.app.Status(r.Context(), c, req.Cluster))
 	})
 }
 

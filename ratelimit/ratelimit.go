@@ -117,7 +117,8 @@ type Buckets struct {
 type shard struct {
 	mu   sync.Mutex
 	m    map[string]*rate.Limiter
-	next int // size at which the next sweep runs
+	held map[string]int // attempts in flight per key (Hold)
+	next int            // size at which the next sweep runs
 }
 
 const minSweep = 64
@@ -133,8 +134,12 @@ func New(maxBuckets int) *Buckets {
 	return b
 }
 
+func (b *Buckets) shard(key string) *shard {
+	return &b.shards[maphash.String(b.seed, key)%uint64(len(b.shards))]
+}
+
 func (b *Buckets) bucket(lim Limit, key string, now time.Time) *rate.Limiter {
-	s := &b.shards[maphash.String(b.seed, key)%uint64(len(b.shards))]
+	s := b.shard(key)
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	l := s.m[key]
@@ -174,6 +179,38 @@ func (b *Buckets) Peek(lim Limit, key, what string, now time.Time) error {
 		return nil
 	}
 	return limited(lim, l, what, now)
+}
+
+// Hold admits an attempt whose outcome decides the charge (a login: only a
+// failure costs) while key's bucket has a token for it beside those held
+// by attempts still in flight, else ERATELIMITED as Allow; release ends
+// the hold, after the attempt charged a failure with Take. Holding, where a
+// Peek would not, keeps N attempts at once from all passing on one token.
+func (b *Buckets) Hold(lim Limit, key, what string, now time.Time) (release func(), err error) {
+	if lim.Rate == rate.Inf {
+		return func() {}, nil
+	}
+	l := b.bucket(lim, key, now)
+	s := b.shard(key)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if l.TokensAt(now) < float64(s.held[key]+1) {
+		return nil, limited(lim, l, what, now)
+	}
+	if s.held == nil {
+		s.held = map[string]int{}
+	}
+	s.held[key]++
+	var once sync.Once
+	return func() {
+		once.Do(func() {
+			s.mu.Lock()
+			defer s.mu.Unlock()
+			if s.held[key]--; s.held[key] <= 0 {
+				delete(s.held, key)
+			}
+		})
+	}, nil
 }
 
 // Take charges one token to key's bucket if it has one.

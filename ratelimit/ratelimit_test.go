@@ -5,6 +5,8 @@ import (
 	"testing"
 	"time"
 
+	"golang.org/x/time/rate"
+
 	"provisioner"
 )
 
@@ -61,5 +63,40 @@ func TestCheck(t *testing.T) {
 	}
 	if _, err := (Limit{Rate: -1}).Check("x"); err == nil {
 		t.Fatal("negative rate accepted")
+	}
+}
+
+// TestHold: attempts in flight hold their token, so eight at once on a
+// bucket with one token admit one; a release (no failure charged) gives
+// it back, a Take (a failure) keeps it spent.
+func TestHold(t *testing.T) {
+	b := New(100)
+	lim := Limit{Rate: rate.Every(time.Hour), Burst: 1}
+	now := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+	var releases []func()
+	for range 8 {
+		if r, err := b.Hold(lim, "k", "test", now); err == nil {
+			releases = append(releases, r)
+		}
+	}
+	if len(releases) != 1 {
+		t.Fatalf("%d of 8 attempts in flight admitted on one token, want 1", len(releases))
+	}
+	releases[0]()
+	releases[0]() // a second release changes nothing
+	r, err := b.Hold(lim, "k", "test", now)
+	if err != nil {
+		t.Fatalf("after a release: %v", err)
+	}
+	if _, err := b.Hold(lim, "k", "test", now); err == nil {
+		t.Fatal("a second hold while the first is in flight")
+	}
+	b.Take(lim, "k", now) // the attempt failed
+	r()
+	if _, err := b.Hold(lim, "k", "test", now); err == nil {
+		t.Fatal("a hold after the token was charged")
+	}
+	if _, err := b.Hold(lim, "k", "test", now.Add(time.Hour)); err != nil {
+		t.Fatalf("after a refill: %v", err)
 	}
 }

@@ -50,11 +50,11 @@ type env struct {
 	seen []seenRequest
 }
 
-// seenRequest is a request the server got, and whether it carried the
-// session cookie.
+// seenRequest is a request the server got (uri: path and query), and
+// whether it carried the session cookie.
 type seenRequest struct {
-	method, path string
-	cookie       bool
+	method, path, uri string
+	cookie            bool
 }
 
 func (e *env) requests() []seenRequest {
@@ -66,26 +66,46 @@ func (e *env) requests() []seenRequest {
 // newEnv starts the service; signIn may be nil.
 func newEnv(t *testing.T, signIn web.SignIn) *env {
 	t.Helper()
+	return newEnvWith(t, envConfig{signIn: func(*app.App) web.SignIn { return signIn }})
+}
+
+// envConfig adjusts the service of newEnvWith.
+type envConfig struct {
+	// app adjusts the App's configuration; issuer is the service's URL.
+	app func(c *app.Config, issuer string)
+	// signIn is the dashboard's sign-in hook, made once the App is.
+	signIn func(a *app.App) web.SignIn
+}
+
+func newEnvWith(t *testing.T, ec envConfig) *env {
+	t.Helper()
 	store, keys := embedded.Open(t)
 	prov, err := static.Parse([]byte(identity))
 	if err != nil {
 		t.Fatal(err)
 	}
-	e := &env{t: t, store: store, clock: testkit.NewClock(time.Now().UTC().Truncate(time.Second)), jobs: newFakeJobs(), signIn: signIn}
+	e := &env{t: t, store: store, clock: testkit.NewClock(time.Now().UTC().Truncate(time.Second)), jobs: newFakeJobs()}
 	srv := httptest.NewUnstartedServer(nil)
 	issuer := "http://" + srv.Listener.Addr().String()
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	tokens := jwt.New(jwt.Config{Issuer: issuer, Signer: keys, Now: e.clock.Now})
 	sched := sqlite.NewScheduler(store, func(context.Context, string, time.Time) error { return nil })
-	e.app = app.New(app.Config{Store: store, Tokens: tokens, Keys: keys, Identity: prov, Logger: log, Now: e.clock.Now,
+	acfg := app.Config{Store: store, Tokens: tokens, Keys: keys, Identity: prov, Logger: log, Now: e.clock.Now,
 		Driver: &instantDriver{up: map[string]bool{}}, Scheduler: sched, Poll: 20 * time.Millisecond,
-		Runner: e.jobs, Logs: e.jobs})
+		Runner: e.jobs, Logs: e.jobs}
+	if ec.app != nil {
+		ec.app(&acfg, issuer)
+	}
+	e.app = app.New(acfg)
+	if ec.signIn != nil {
+		e.signIn = ec.signIn(e.app)
+	}
 	api := phttp.NewServer(phttp.Config{App: e.app, Keys: keys, Issuer: issuer, Logger: log, DevicePace: -1})
-	e.dash = web.New(web.Config{API: api, Sessions: e.app, Now: e.clock.Now, Logger: log, SignIn: signIn})
+	e.dash = web.New(web.Config{API: api, Sessions: e.app, Now: e.clock.Now, Logger: log, SignIn: e.signIn})
 	srv.Config.Handler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		_, err := r.Cookie(web.CookieName)
 		e.mu.Lock()
-		e.seen = append(e.seen, seenRequest{r.Method, r.URL.Path, err == nil})
+		e.seen = append(e.seen, seenRequest{r.Method, r.URL.Path, r.URL.RequestURI(), err == nil})
 		e.mu.Unlock()
 		e.dash.ServeHTTP(w, r)
 	})

@@ -28,9 +28,13 @@ type SignIn interface {
 	// redirect_uri, state, code_challenge and code_challenge_method=S256.
 	AuthorizeURL(ctx context.Context, redirectURI, state, challenge string) (string, error)
 	// Exchange redeems code at the token endpoint with the PKCE verifier
-	// and the same redirect_uri, and returns the LOGIN (a jwt_user).
-	Exchange(ctx context.Context, code, verifier, redirectURI string) (app.Login, error)
+	// and the same redirect_uri, and returns the LOGIN (a jwt_user); src
+	// is the browser's address, for the login limits and the audit log.
+	Exchange(ctx context.Context, src, code, verifier, redirectURI string) (app.Login, error)
 }
+
+// The provisioner's own authorization server is the implementation.
+var _ SignIn = (*app.DashboardSignIn)(nil)
 
 // oauthCookie holds "state.verifier" between the start of a GitHub
 // sign-in and its callback. SameSite=Lax, not Strict: the callback is a
@@ -123,7 +127,7 @@ func (h *Handler) githubCallback(w http.ResponseWriter, r *http.Request) {
 		fail("no_code")
 		return
 	}
-	l, err := h.cfg.SignIn.Exchange(r.Context(), code, verifier, redirectURI(r))
+	l, err := h.cfg.SignIn.Exchange(r.Context(), h.source(r), code, verifier, redirectURI(r))
 	if err != nil {
 		h.cfg.Logger.Warn("dashboard: GitHub sign-in failed", "source", h.source(r), "err", err)
 		fail(safeCode(provisioner.ErrorCode(err)))

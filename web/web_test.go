@@ -345,7 +345,7 @@ func (f *fakeSignIn) AuthorizeURL(_ context.Context, redirectURI, state, challen
 		"code_challenge_method": {"S256"}, "redirect_uri": {redirectURI}}.Encode(), nil
 }
 
-func (f *fakeSignIn) Exchange(ctx context.Context, code, verifier, redirectURI string) (app.Login, error) {
+func (f *fakeSignIn) Exchange(ctx context.Context, _, code, verifier, redirectURI string) (app.Login, error) {
 	f.mu.Lock()
 	f.verifier = verifier
 	fail, want := f.fail, f.redirect

@@ -303,6 +303,16 @@ func TestLostResponse(t *testing.T) {
 		t.Fatalf("events of the batches: %v, %v; want 3", events, err)
 	}
 
+	sess := provisioner.Session{ID: "s1", Login: "ada", Created: base, Expires: base.Add(time.Hour), CheckedAt: base}
+	step("create session", func() error { return s.CreateSession(ctx, sess) })
+	if got, err := s.GetSession(ctx, "ada", "s1"); err != nil || !got.Expires.Equal(sess.Expires) {
+		t.Fatalf("session: %+v, %v", got, err)
+	}
+	// Another session with the same id still conflicts.
+	other := sess
+	other.Expires = base.Add(2 * time.Hour)
+	testkit.WantCode(t, s.CreateSession(ctx, other), provisioner.ECONFLICT)
+
 	step("event", func() error {
 		return s.AppendEvent(ctx, provisioner.Event{ID: "ev1", Cluster: "alpha", Time: base, Type: "state.running"})
 	})

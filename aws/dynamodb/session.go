@@ -10,6 +10,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	ddb "github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 )
 
 // Sessions live in one partition per user, SESSIONS#<login>, keyed by
@@ -89,10 +90,16 @@ func (s *Store) CreateSession(ctx context.Context, ss provisioner.Session) error
 	}
 	_, err = s.db.PutItem(ctx, &ddb.PutItemInput{
 		TableName: aws.String(s.table), Item: it,
-		ConditionExpression:      aws.String("attribute_not_exists(#pk)"),
-		ExpressionAttributeNames: map[string]string{"#pk": attrPK},
+		ConditionExpression:                 aws.String("attribute_not_exists(#pk)"),
+		ExpressionAttributeNames:            map[string]string{"#pk": attrPK},
+		ReturnValuesOnConditionCheckFailure: types.ReturnValuesOnConditionCheckFailureAllOld,
 	})
-	if _, failed := conditionFailed(err); failed {
+	if old, failed := conditionFailed(err); failed {
+		// The SDK's retry of a write whose answer was lost finds the
+		// write itself: that is success, not a conflict.
+		if old != nil && sameItem(old, it) {
+			return nil
+		}
 		return provisioner.Wrap(provisioner.ECONFLICT, err, "session %q already exists", ss.ID)
 	}
 	return storeError(ctx, err, "create session")

@@ -31,13 +31,16 @@ func TestGroupScheduleNames(t *testing.T) {
 		provisioner.GroupKey("a-b", "c"), provisioner.GroupKey("a", "b-c"),
 		provisioner.GroupKey(long, strings.Repeat("u", 39)), provisioner.GroupKey(long, strings.Repeat("u", 38)+"v"),
 		"demo", long,
+		provisioner.NoticeKey("demo", time.Hour), provisioner.NoticeKey("demo", 10*time.Minute),
+		provisioner.NoticeKey(long, 7*24*time.Hour), provisioner.GroupKey("demo", "notice-60m"),
 	} {
 		n := s.DestroyName(key)
 		if !nameRE.MatchString(n) || !strings.HasPrefix(n, c.Prefix+"-destroy-") {
 			t.Errorf("DestroyName(%q) = %q (%d characters)", key, n, len(n))
 		}
 		_, _, group := provisioner.ParseScheduleKey(key)
-		if group != strings.Contains(n, "_") {
+		_, _, notice := provisioner.ParseNoticeKey(key)
+		if (group || notice) != strings.Contains(n, "_") {
 			t.Errorf("DestroyName(%q) = %q: a group's name has a '_', a cluster's none", key, n)
 		}
 		if other, dup := seen[n]; dup {
@@ -47,6 +50,9 @@ func TestGroupScheduleNames(t *testing.T) {
 	}
 	if got := s.DestroyName("demo/alice"); !strings.HasPrefix(got, c.Prefix+"-destroy-demo.alice_") {
 		t.Errorf("DestroyName(demo/alice) = %q", got)
+	}
+	if got := s.DestroyName("demo@notice-60m"); !strings.HasPrefix(got, c.Prefix+"-destroy-demo.notice.60m_") {
+		t.Errorf("DestroyName(demo@notice-60m) = %q", got)
 	}
 }
 

@@ -182,17 +182,21 @@ func (s *Scheduler) Group() string { return s.cfg.Group }
 // longer than EventBridge's 64 characters allow,
 // <Prefix>-destroy-<cluster.user, cut to fit>_<12 hex of its SHA-256>:
 // the "_", which no cluster name has, keeps it apart from every cluster's,
-// and the hash apart from every other group's. Both start with
-// <Prefix>-destroy-, the names the provisioner's role may manage.
+// and the hash apart from every other group's. A notice's key
+// (cluster@notice-<minutes>m) is named as a group's, its readable part
+// <cluster>.notice.<minutes>m. All start with <Prefix>-destroy-, the names
+// the provisioner's role may manage.
 func (s *Scheduler) DestroyName(key string) string {
 	cluster, user, group := provisioner.ParseScheduleKey(key)
 	base := s.cfg.Prefix + "-destroy-"
-	if !group {
+	readable := cluster + "." + user
+	if c, lead, ok := provisioner.ParseNoticeKey(key); ok {
+		readable = fmt.Sprintf("%s.notice.%dm", c, lead/time.Minute)
+	} else if !group {
 		return base + cluster
 	}
 	sum := sha256.Sum256([]byte(key))
 	suffix := "_" + hex.EncodeToString(sum[:])[:12]
-	readable := cluster + "." + user
 	if room := 64 - len(base) - len(suffix); len(readable) > room {
 		readable = readable[:room]
 	}
@@ -259,7 +263,9 @@ func (s *Scheduler) SetDestroy(ctx context.Context, key string, at time.Time) er
 		return provisioner.Errorf(provisioner.EINVALID, "destroy schedule of %s: no time", key)
 	}
 	what := "cluster " + key
-	if cluster, user, group := provisioner.ParseScheduleKey(key); group {
+	if cluster, lead, ok := provisioner.ParseNoticeKey(key); ok {
+		what = fmt.Sprintf("cluster %s: the notice %s before it", cluster, provisioner.FormatLead(lead))
+	} else if cluster, user, group := provisioner.ParseScheduleKey(key); group {
 		what = "the node group of " + user + " on cluster " + cluster
 	}
 	fire := s.FireTime(at)

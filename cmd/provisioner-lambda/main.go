@@ -60,7 +60,7 @@ func newHandler(ctx context.Context, cfg aws.Config, sdk awssdk.Config, now func
 		log = slog.Default()
 	}
 	oauth, err := app.OAuthConfig{Upstream: b.Web, Issuer: cfg.Issuer, Domain: cfg.Domain,
-		TrustedHosts: cfg.OAuthTrustedHosts, ThirdPartyHosts: cfg.OAuthThirdPartyHosts}.Check()
+		TrustedHosts: cfg.OAuthTrustedHosts, ThirdPartyHosts: cfg.OAuthThirdPartyHosts, DashboardCallback: web.CallbackPath}.Check()
 	if err != nil {
 		return nil, err
 	}
@@ -68,10 +68,19 @@ func newHandler(ctx context.Context, cfg aws.Config, sdk awssdk.Config, now func
 		Identity: b.Identity, Device: b.Device, Actions: b.Actions, Membership: b.Membership, Affiliates: b.Affiliates,
 		Driver: b.Driver, Scheduler: b.Scheduler, Runner: b.Runner, Logs: b.Logs, Reap: b.Reap,
 		TestCluster: cfg.TestCluster, PublicCluster: cfg.PublicCluster, Signatures: b.Signatures.Policy,
-		Costs: app.CostConfig{Prices: b.Prices, Layout: b.Layout, Spend: b.Spend, Usage: b.Usage}, Budgets: b.Budgets, LoadBudgets: b.LoadBudgets,
+		Notices: app.NoticeConfig{Sinks: b.Notices, Leads: cfg.Notify.Leads, DashboardURL: cfg.Notify.Dashboard(cfg.Issuer),
+			Contacts: cfg.Notify.Contacts(b.Identity)},
+		Costs:   app.CostConfig{Prices: b.Prices, Layout: b.Layout, Spend: b.Spend, Usage: b.Usage},
+		Budgets: b.Budgets, LoadBudgets: b.LoadBudgets,
 		Logger: log, Now: now, Poll: 2 * time.Second, LoginReuse: cfg.GitHub.LoginCache})
 	// TrustedProxies stays 0: the Lambda adapter puts API Gateway's sourceIp in RemoteAddr.
 	srv := phttp.NewServer(phttp.Config{App: a, Keys: b.Signer, Issuer: cfg.Issuer, Logger: log, Signatures: b.Signatures})
-	dash := web.New(web.Config{API: srv, Sessions: a, Now: now, Logger: log})
+	// The dashboard signs in with GitHub through the OAuth server when it
+	// is on: a built-in client, the same on every instance.
+	var signIn web.SignIn
+	if s := a.DashboardSignIn(); s != nil {
+		signIn = s
+	}
+	dash := web.New(web.Config{API: srv, Sessions: a, Now: now, Logger: log, SignIn: signIn})
 	return &lambda.Handler{HTTP: dash, Destroy: a.FireDestroy, Reconcile: a.Reconcile, RefreshPrices: b.RefreshPrices, Logger: log}, nil
 }

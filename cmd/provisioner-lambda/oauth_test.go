@@ -201,6 +201,57 @@ func TestAWSBackendOAuth(t *testing.T) {
 		t.Fatalf("replayed code: %v", err)
 	}
 
+	// The dashboard's "Sign in with GitHub": the built-in client, started
+	// on one instance and finished on another (GitHub's callback and the
+	// dashboard's go to a second handler on the same table), as API
+	// Gateway spreads a browser's requests over the function's instances.
+	h2, err := b.handler()
+	if err != nil {
+		t.Fatal(err)
+	}
+	two := instances{first: gw, second: apiGateway{h: h2, host: host, next: http.DefaultTransport}}
+	djar, _ := cookiejar.New(nil)
+	var hops []string
+	dash := &http.Client{Jar: djar, Transport: two, CheckRedirect: func(req *http.Request, _ []*http.Request) error {
+		hops = append(hops, req.URL.Path+"#"+req.URL.Fragment)
+		return nil
+	}}
+	resp, err = dash.Get(issuer + "/ui/github/login")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if want := "/auth/github/login# /login/oauth/authorize# /auth/github/callback# /ui/github/callback# /#"; resp.StatusCode != 200 || strings.Join(hops, " ") != want {
+		t.Fatalf("dashboard sign-in: %d through %v, want %s", resp.StatusCode, hops, want)
+	}
+	session := func() map[string]any {
+		t.Helper()
+		resp, err := dash.Get(issuer + "/ui/session")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		var s map[string]any
+		if err := json.NewDecoder(resp.Body).Decode(&s); err != nil {
+			t.Fatal(err)
+		}
+		return s
+	}
+	s := session()
+	if s["signed_in"] != true || s["login"] != "otto" || s["github"] != true {
+		t.Fatalf("the dashboard's session: %v", s)
+	}
+	req, _ := http.NewRequest("POST", issuer+"/ui/logout", nil)
+	req.Header.Set("Origin", issuer)
+	req.Header.Set("X-Provisioner-CSRF", s["csrf"].(string))
+	if resp, err = dash.Do(req); err != nil || resp.StatusCode != 200 {
+		t.Fatalf("logout: %v %v", resp, err)
+	}
+	resp.Body.Close()
+	if s := session(); s["signed_in"] != false {
+		t.Errorf("after logout: %v", s)
+	}
+
 	// The basic login: the token cookie for the whole domain, and back.
 	back := "https://demo." + b.domain + "/grafana/"
 	resp, err = browser.Get(issuer + "/auth/github/basic/login?redirect_uri=" + url.QueryEscape(back))
@@ -221,3 +272,14 @@ func TestAWSBackendOAuth(t *testing.T) {
 }
 
 const webRedirect = "https://app.example.org/callback"
+
+// instances sends the callbacks (GitHub's and the dashboard's) to a
+// second instance of the function, everything else to the first.
+type instances struct{ first, second http.RoundTripper }
+
+func (i instances) RoundTrip(r *http.Request) (*http.Response, error) {
+	if strings.HasSuffix(r.URL.Path, "/callback") {
+		return i.second.RoundTrip(r)
+	}
+	return i.first.RoundTrip(r)
+}

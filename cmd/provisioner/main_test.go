@@ -267,7 +267,9 @@ func TestEndToEndStatic(t *testing.T) {
 func TestKeyRotationWhileServing(t *testing.T) {
 	t.Setenv("PROVISIONER_CONFIG_DIR", t.TempDir())
 	t.Setenv("PROVISIONER_TOKEN", "")
-	srv := startServe(t, nil, "--identity", "static:"+writeIdentity(t))
+	// Each login signs (no reuse of the last login's token), so the loop
+	// below sees the new key as soon as the service uses it.
+	srv := startServe(t, nil, "--identity", "static:"+writeIdentity(t), "--github-login-cache", "0")
 	t.Setenv("PROVISIONER_URL", srv.URL)
 	mustCLI(t, "login", "--pat", "admin-token-1")
 	oldKid := kidOf(t, mustCLI(t, "login", "--pat", "admin-token-1", "--json"))
@@ -344,6 +346,15 @@ func TestServeBadFlags(t *testing.T) {
 		{"serve", "--actions-rules", `[{"level":"root"}]`},
 		{"serve", "--github-login-cache", "10m"},
 		{"serve", "--github-login-cache", "-1s"},
+		{"serve", "--notice-leads", "30s"},
+		{"serve", "--notice-leads", "10m,10m"},
+		{"serve", "--notice-webhook-url", "https://hooks.example.org/x"}, // no secret
+		{"serve", "--notice-webhook-url", "ftp://x/y", "--notice-webhook-secret", "0123456789abcdef"},
+		{"serve", "--notice-email-to", "ops@example.org"},                                          // no --notice-smtp
+		{"serve", "--notice-smtp", "mail.example.org:587", "--notice-email-to", "ops@example.org"}, // no sender
+		{"serve", "--notice-smtp", "mail.example.org:25", "--notice-smtp-tls", "none", "--notice-smtp-user", "u",
+			"--notice-email-from", "p@example.org", "--notice-email-to", "ops@example.org"},
+		{"serve", "--dashboard-url", "javascript:alert(1)"},
 		{"serve", "--oauth-trusted-hosts", "https://app.example.org/"},
 		{"serve", "--oauth-third-party-hosts", "claude.ai:443"},
 		{"serve", "--github-client-secret", "s"}, // needs --github-client-id

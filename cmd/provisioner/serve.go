@@ -89,6 +89,8 @@ type serveOptions struct {
 	GitHubToken       string
 	MembershipRecheck time.Duration
 	LoginCache        time.Duration
+
+	Notices noticeFlags
 }
 
 // newCmdServe is `provisioner serve`; runF nil is the real run.
@@ -182,6 +184,7 @@ Identity (--identity):
 		f.StringVar(&o.LoginRates[i], "login-rate-"+l.name, ratelimit.FormatRate(l.lim.Rate), "rate limit of "+l.help+" (N/s, N/m, N/h, unlimited)")
 		f.IntVar(&o.LoginBursts[i], "login-burst-"+l.name, l.lim.Burst, "burst of --login-rate-"+l.name)
 	}
+	o.Notices.add(f)
 	f.BoolVar(&o.NoDevicePacing, "no-device-pacing", false, "do not enforce device codes' poll interval locally (tests)")
 	_ = f.MarkHidden("no-device-pacing")
 	f.StringVar(&o.LogFormat, "log-format", "text", "log format: text or json")
@@ -251,9 +254,10 @@ func (o *serveOptions) validate() error {
 }
 
 // oauth is the OAuth authorization server's configuration: on when the
-// backend has GitHub's web flow (web), its cookie domain --cluster-domain;
-// validate checks the hosts with web nil.
-func (o *serveOptions) oauth(web provisioner.WebFlow, issuer string) (app.OAuthConfig, error) {
+// backend has GitHub's web flow (upstream), its cookie domain
+// --cluster-domain, the dashboard a built-in client; validate checks the
+// hosts with upstream nil.
+func (o *serveOptions) oauth(upstream provisioner.WebFlow, issuer string) (app.OAuthConfig, error) {
 	var trusted, third []string
 	for _, h := range o.OAuthTrustedHosts {
 		trusted = append(trusted, app.ParseHosts(h)...)
@@ -261,7 +265,8 @@ func (o *serveOptions) oauth(web provisioner.WebFlow, issuer string) (app.OAuthC
 	for _, h := range o.OAuthThirdPartyHosts {
 		third = append(third, app.ParseHosts(h)...)
 	}
-	c, err := app.OAuthConfig{Upstream: web, Issuer: issuer, Domain: o.ClusterDomain, TrustedHosts: trusted, ThirdPartyHosts: third}.Check()
+	c, err := app.OAuthConfig{Upstream: upstream, Issuer: issuer, Domain: o.ClusterDomain, TrustedHosts: trusted, ThirdPartyHosts: third,
+		DashboardCallback: web.CallbackPath}.Check()
 	if err != nil {
 		return c, usagef("%s", provisioner.ErrorMessage(err))
 	}
@@ -280,6 +285,10 @@ func serveRun(ctx context.Context, o *serveOptions) error {
 	if err != nil {
 		return err
 	}
+	notices, err := o.Notices.config()
+	if err != nil {
+		return err
+	}
 	cfg, err := o.backendConfig(log)
 	if err != nil {
 		return err
@@ -292,6 +301,8 @@ func serveRun(ctx context.Context, o *serveOptions) error {
 		return err
 	}
 	defer b.Close()
+	notices.Contacts = o.Notices.Contacts(b.Identity)
+	notices.DashboardURL = o.Notices.Dashboard(b.Issuer)
 
 	var recheck time.Duration // the membership re-check's, when there is one
 	if b.Membership != nil {
@@ -309,8 +320,14 @@ func serveRun(ctx context.Context, o *serveOptions) error {
 		Tokens: jwt.New(jwt.Config{Issuer: b.Issuer, Signer: b.Signer, UserTTL: o.UserTokenTTL, ClusterTTL: o.ClusterTokenTTL}), Keys: b.Signer,
 		Identity: b.Identity, Device: b.Device, Actions: b.Actions, Membership: b.Membership, MembershipRecheck: recheck,
 		Affiliates: b.Affiliates, Driver: b.Driver, Runner: b.Runner, Logs: b.Logs, JobTimeout: o.JobTimeout, TestCluster: o.TestCluster,
-		Signatures: b.Signatures.Policy, Costs: app.CostConfig{Prices: b.Prices, Layout: b.Layout, Spend: b.Spend, Usage: b.Usage},
+		Signatures: b.Signatures.Policy, Notices: notices, Costs: app.CostConfig{Prices: b.Prices, Layout: b.Layout, Spend: b.Spend, Usage: b.Usage},
 		Budgets: b.Budgets})
+	// With the OAuth server on, the dashboard signs in with GitHub through it.
+	var signIn web.SignIn
+	if s := a.DashboardSignIn(); s != nil {
+		signIn = s
+		log.Info("dashboard: sign in with GitHub", "callback", s.RedirectURI())
+	}
 	srv := phttp.NewServer(phttp.Config{App: a, Keys: b.Signer, Issuer: b.Issuer, Logger: log, DevicePace: o.DevicePace,
 		TrustedProxies: o.TrustedProxies, Signatures: b.Signatures})
 	// The HTTP server, the backend's work and the sweep stop together.
@@ -326,7 +343,7 @@ func serveRun(ctx context.Context, o *serveOptions) error {
 	var wg sync.WaitGroup
 	wg.Go(func() { _ = a.Run(ctx, o.Reconcile) })
 	// The dashboard at "/" in front of the API (package web).
-	dash := web.New(web.Config{API: srv, Sessions: a, Logger: log, TrustedProxies: o.TrustedProxies})
+	dash := web.New(web.Config{API: srv, Sessions: a, Logger: log, TrustedProxies: o.TrustedProxies, SignIn: signIn})
 	err = phttp.Serve(ctx, b.Listener, dash, 15*time.Second)
 	cancel()
 	wg.Wait()

@@ -375,10 +375,15 @@ func statusText(o *cmdutil.APIOptions) func(api.Status) error {
 			add("created", timeOrEmpty(st.CreatedAt))
 			add("expires", timeOrEmpty(st.ExpiresAt))
 			add("destroy at", timeOrEmpty(st.DestroyAt))
+			add("next notice", timeOrEmpty(st.NextNotice))
 			add("reason", st.Reason)
 		}
+		width := len("created by:")
 		for _, r := range rows {
-			fmt.Fprintf(o.IO.Out, "%-11s %s\n", r[0]+":", r[1])
+			width = max(width, len(r[0])+1)
+		}
+		for _, r := range rows {
+			fmt.Fprintf(o.IO.Out, "%-*s %s\n", width, r[0]+":", r[1])
 		}
 		cost.PrintBudgetNote(o.IO.ErrOut, st.Budget) // EXTEND's, SCHEDULE_DESTROY's
 		return nil

@@ -305,3 +305,30 @@ func TestDeployNoWait(t *testing.T) {
 		t.Errorf("--json: %s", out.String())
 	}
 }
+
+// TestStatusNextNotice: the next notice gets a row of its own, and every
+// key is padded to the longest.
+func TestStatusNextNotice(t *testing.T) {
+	st := running
+	st.NextNotice = cmdtest.Now.Add(50 * time.Minute)
+	f, out, _ := cmdtest.Factory(t)
+	cmdtest.API(t, f, map[string][]cmdtest.Answer{"POST /status": cmdtest.OK(st)})
+	if err := cmdtest.Run(f, NewCmdStatus(f, nil), "status demo"); err != nil {
+		t.Fatal(err)
+	}
+	const want = `cluster:     demo
+state:       running
+visibility:  private
+nodes:       2
+version:     v4.5.1
+endpoint:    http://127.0.0.1:9000
+created by:  ada
+created:     2026-08-01T12:00:00Z
+expires:     2026-08-01T13:00:00Z
+destroy at:  2026-08-01T13:00:00Z
+next notice: 2026-08-01T12:50:00Z
+`
+	if out.String() != want {
+		t.Errorf("got:\n%s\nwant:\n%s", out.String(), want)
+	}
+}
