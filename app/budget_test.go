@@ -469,3 +469,26 @@ func TestBudgetNotices(t *testing.T) {
 		}
 	}
 }
+
+// TestBudgetWritesPerDeploy: under budgets a DEPLOY still writes the store
+// three times; the ledgers (the user's and the organization's) ride in
+// the first, with the cluster.
+func TestBudgetWritesPerDeploy(t *testing.T) {
+	f, ws := newWriteFixture(t)
+	f.app.costs = CostConfig{Prices: staticPrices(prices.Shipped()), Layout: provisioner.DefaultLayout("us-west-2"), Usage: f.store}
+	f.app.budgets = fixedBudgets([]provisioner.Budget{budget("user:*", 10, provisioner.BudgetRefuse), budget("org", 100, provisioner.BudgetShrink)})
+	ws.count()
+	r, err := f.app.Deploy(bg, orgMem, DeployRequest{Cluster: "c1", NodeCapacity: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.wait(t, r.Operation.ID)
+	if n := ws.count(); n > maxWritesPerChange {
+		t.Errorf("DEPLOY under budgets wrote the store %d times, want at most %d", n, maxWritesPerChange)
+	}
+	for _, scope := range []string{"user:otto", "org"} {
+		if l, err := f.store.GetBudgetLedger(bg, scope); err != nil || l.Revision != 1 {
+			t.Errorf("ledger %s: %+v, %v; want it written once, by the DEPLOY", scope, l, err)
+		}
+	}
+}
