@@ -9,7 +9,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -21,6 +20,7 @@ import (
 	"provisioner/jwt"
 	"provisioner/local/keyring"
 	"provisioner/sqlite"
+	"provisioner/testkit"
 	"provisioner/testkit/embedded"
 )
 
@@ -39,51 +39,7 @@ type env struct {
 	keys   *keyring.Keyring
 	tokens *jwt.Tokens
 	spec   *specChecker
-	driver *instantDriver
-}
-
-// instantDriver is a ClusterDriver whose clusters run as soon as they are
-// deployed: these tests are about the API's shapes; the real local driver
-// is tested in local/cluster and end to end in cmd/provisioner.
-type instantDriver struct {
-	mu sync.Mutex
-	up map[string]bool
-}
-
-func (d *instantDriver) Deploy(_ context.Context, s provisioner.ClusterSpec) error {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	d.up[s.Name] = true
-	return nil
-}
-
-func (d *instantDriver) Status(_ context.Context, name string) (provisioner.DriverStatus, error) {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	if d.up[name] {
-		return provisioner.DriverStatus{State: provisioner.StateRunning, Endpoint: "http://127.0.0.1:9/" + name}, nil
-	}
-	return provisioner.DriverStatus{State: provisioner.StateAbsent}, nil
-}
-
-func (d *instantDriver) Destroy(_ context.Context, name string) error {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	delete(d.up, name)
-	return nil
-}
-
-// Node groups run at once too, keyed cluster/user.
-func (d *instantDriver) DeployGroup(_ context.Context, s provisioner.NodeGroupSpec) error {
-	return d.Deploy(context.Background(), provisioner.ClusterSpec{Name: provisioner.GroupKey(s.Cluster, s.User)})
-}
-
-func (d *instantDriver) GroupStatus(_ context.Context, cluster, user string) (provisioner.DriverStatus, error) {
-	return d.Status(context.Background(), provisioner.GroupKey(cluster, user))
-}
-
-func (d *instantDriver) DestroyGroup(_ context.Context, cluster, user string) error {
-	return d.Destroy(context.Background(), provisioner.GroupKey(cluster, user))
+	driver *testkit.InstantDriver
 }
 
 // newEnv starts the service; opts may change its configuration.
@@ -120,7 +76,7 @@ func newEnv(t *testing.T, opts ...func(*app.Config, *phttp.Config)) *env {
 	issuer := "http://" + srv.Listener.Addr().String()
 	e.tokens = jwt.New(jwt.Config{Issuer: issuer, Signer: keys})
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	e.driver = &instantDriver{up: map[string]bool{}}
+	e.driver = &testkit.InstantDriver{}
 	sched := sqlite.NewScheduler(store, func(context.Context, string, time.Time) error { return nil })
 	acfg := app.Config{Store: store, Tokens: e.tokens, Identity: prov, Device: prov, Actions: prov, Logger: log,
 		Driver: e.driver, Scheduler: sched, Poll: 10 * time.Millisecond}

@@ -74,11 +74,26 @@ func (t *Tokens) IssueCluster(ctx context.Context, u provisioner.User, cluster s
 	if tok, c, ok := t.reuse.get(key, now, t.cfg.ClusterTTL/2); ok {
 		return tok, c, nil
 	}
-	tok, c, err := t.issue(ctx, provisioner.TypeClusterToken, audience{values: []string{cluster}}, u, t.cfg.ClusterTTL)
-	if err == nil {
-		t.reuse.put(key, tok, c, now)
+	// Requests that miss at once share one signature: under load they
+	// would otherwise each spend the millisecond, and wait for the others.
+	v, err, _ := t.signing.Do(key, func() (any, error) {
+		// Not the first caller's cancellation: the others wait on it.
+		tok, c, err := t.issue(context.WithoutCancel(ctx), provisioner.TypeClusterToken, audience{values: []string{cluster}}, u, t.cfg.ClusterTTL)
+		if err == nil {
+			t.reuse.put(key, tok, c, now)
+		}
+		return issued{tok, c}, err
+	})
+	if err != nil {
+		return "", provisioner.Claims{}, err
 	}
-	return tok, c, err
+	r := v.(issued)
+	return r.tok, r.c, nil
+}
+
+type issued struct {
+	tok string
+	c   provisioner.Claims
 }
 
 // signAttempts bounds retries when the signer's current key changes between

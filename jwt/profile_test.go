@@ -4,7 +4,10 @@ import (
 	"context"
 	"encoding/base64"
 	"encoding/json"
+	"runtime"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -369,5 +372,56 @@ func TestClusterTokenReuseCopies(t *testing.T) {
 	_, c3, _ := toks.IssueCluster(ctx, alice, "demo")
 	if c3.Audience[0] != "demo" || c3.OrgRoles[0] != "member" {
 		t.Errorf("cached claims were changed through a returned copy: %+v", c3)
+	}
+}
+
+// countingSigner counts signatures and holds each until released, so
+// requests can be made to arrive while one is in flight.
+type countingSigner struct {
+	provisioner.Signer
+	n       atomic.Int32
+	release chan struct{}
+}
+
+func (s *countingSigner) Sign(ctx context.Context, in []byte) ([]byte, string, string, error) {
+	s.n.Add(1)
+	<-s.release
+	return s.Signer.Sign(ctx, in)
+}
+
+// TestClusterTokenOneSignature: requests for the same (user, cluster, key)
+// that miss the reuse cache at once share one signature and one token.
+func TestClusterTokenOneSignature(t *testing.T) {
+	ring, err := localkeys.Open(localkeys.Config{Dir: t.TempDir(), CheckInterval: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := &countingSigner{Signer: ring, release: make(chan struct{})}
+	toks := New(Config{Issuer: issuer, Signer: s, ClusterTTL: time.Hour})
+	const n = 8
+	got := make([]string, n)
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Go(func() {
+			tok, _, err := toks.IssueCluster(t.Context(), alice, "demo")
+			if err != nil {
+				t.Error(err)
+			}
+			got[i] = tok
+		})
+	}
+	for s.n.Load() == 0 {
+		runtime.Gosched()
+	}
+	time.Sleep(50 * time.Millisecond) // let the others arrive while it signs
+	close(s.release)
+	wg.Wait()
+	if c := s.n.Load(); c != 1 {
+		t.Fatalf("%d signatures for %d requests at once, want 1", c, n)
+	}
+	for _, tok := range got {
+		if tok != got[0] {
+			t.Fatal("requests at once got different tokens")
+		}
 	}
 }

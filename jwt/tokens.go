@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
+	"golang.org/x/sync/singleflight"
 
 	"provisioner"
 )
@@ -52,6 +53,7 @@ type Tokens struct {
 	cfg      Config
 	parser   *jwt.Parser
 	reuse    *reuseCache
+	signing  singleflight.Group // one signature per reuse key at a time
 	verified verifiedCache
 }
 

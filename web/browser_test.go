@@ -317,7 +317,7 @@ func (b *browser) leftOf(cluster string) int {
 // events and destroy, a job's log followed live, the test history chart,
 // the admin view, sign out, each view checked by axe-core and screenshot.
 func TestDashboardInChromium(t *testing.T) {
-	e := newEnv(t, nil)
+	e := newEnvWith(t, withCosts(&noticeSink{}))
 	b := newBrowser(t, 1280, 900)
 	ctx := context.Background()
 
@@ -404,6 +404,12 @@ func TestDashboardInChromium(t *testing.T) {
 	b.fill("#extend-demo", "45")
 	b.click(`li[data-cluster="demo"] form[aria-label="Extend demo"] button`)
 	b.wait(`Number(document.querySelector('li[data-cluster="demo"] .countdown').dataset.left) > 2400`)
+	b.wait(`document.getElementById('notice').textContent.includes('Extend demo: done.')`)
+	if est, err := e.app.EstimateCluster(ctx, 2, 45*time.Minute); err != nil {
+		t.Fatal(err)
+	} else if n, want := b.text("#notice"), fmt.Sprintf("Estimated cost until its destroy time: %s an hour, %s for 45m (2 nodes", dollars(est.Hourly), dollars(est.Total)); !strings.Contains(n, want) {
+		t.Errorf("the extend's notice %q lacks %q", n, want)
+	}
 
 	// Another cluster, deployed through the API, shows on refresh.
 	login, err := e.app.LoginToken(ctx, "127.0.0.1", adminToken)
@@ -601,7 +607,7 @@ func seedHistory(t *testing.T, e *env) int {
 // TestDashboardPhone: at a phone's width every view fits without
 // horizontal scrolling, and passes axe-core.
 func TestDashboardPhone(t *testing.T) {
-	e := newEnv(t, nil)
+	e := newEnvWith(t, withCosts(&noticeSink{}))
 	seedHistory(t, e)
 	b := newBrowser(t, 390, 844)
 	b.run(chromedp.EmulateViewport(390, 844, chromedp.EmulateMobile, chromedp.EmulateTouch))
@@ -612,24 +618,33 @@ func TestDashboardPhone(t *testing.T) {
 	b.click("#token-form button[type=submit]")
 	b.wait(`!document.getElementById('view-clusters').hidden`)
 	b.fill("#deploy-cluster", "phone")
+	b.click("#deploy-estimate-button")
+	b.wait(`!document.getElementById('deploy-estimate').hidden`)
+	b.noHorizontalScroll("clusters with an estimate")
+	b.checkA11y("estimate (phone)")
+	b.screenshot("phone-estimate")
 	b.click("#deploy-form button[type=submit]")
 	b.wait(`document.querySelector('li[data-cluster="phone"] .badge.ok')`)
+	e.clock.Add(2 * time.Hour) // spend to show in the costs view
 	b.noHorizontalScroll("clusters")
 	b.checkA11y("clusters (phone)")
 	b.screenshot("phone-clusters")
-	for _, v := range []struct{ view, ready string }{
-		{"jobs", `!document.getElementById('jobs-empty').hidden || document.getElementById('jobs-body').children.length > 0`},
-		{"history", `document.querySelectorAll('#history-chart g.cell').length > 0`},
-		{"admin", `document.getElementById('audit-body').children.length > 0`},
+	for _, v := range []struct{ view, ready, chart string }{
+		{"jobs", `!document.getElementById('jobs-empty').hidden || document.getElementById('jobs-body').children.length > 0`, ""},
+		{"history", `document.querySelectorAll('#history-chart g.cell').length > 0`, "#history-chart svg"},
+		{"costs", `document.querySelectorAll('#costs-chart rect.bar').length > 0`, "#costs-chart svg"},
+		{"admin", `document.getElementById('audit-body').children.length > 0`, ""},
 	} {
 		b.click(`#nav a[href="#` + v.view + `"]`)
 		b.wait(v.ready)
 		b.noHorizontalScroll(v.view)
+		if v.chart != "" { // shown, and shrunk to the phone's width
+			if w := eval[float64](b, `document.querySelector(`+jsString(v.chart)+`).getBoundingClientRect().width`); w == 0 || w > 390 {
+				t.Errorf("%s is %v px wide on a 390 px phone", v.chart, w)
+			}
+		}
 		b.checkA11y(v.view + " (phone)")
 		b.screenshot("phone-" + v.view)
-	}
-	if w := eval[float64](b, `document.querySelector('#history-chart svg').getBoundingClientRect().width`); w > 390 {
-		t.Errorf("the chart is %v px wide on a 390 px phone", w)
 	}
 	b.noProblems()
 }

@@ -75,6 +75,8 @@ type envConfig struct {
 	app func(c *app.Config, issuer string)
 	// signIn is the dashboard's sign-in hook, made once the App is.
 	signIn func(a *app.App) web.SignIn
+	// api, when set, wraps the JSON API the dashboard stands before.
+	api func(e *env, h http.Handler) http.Handler
 }
 
 func newEnvWith(t *testing.T, ec envConfig) *env {
@@ -91,7 +93,7 @@ func newEnvWith(t *testing.T, ec envConfig) *env {
 	tokens := jwt.New(jwt.Config{Issuer: issuer, Signer: keys, Now: e.clock.Now})
 	sched := sqlite.NewScheduler(store, func(context.Context, string, time.Time) error { return nil })
 	acfg := app.Config{Store: store, Tokens: tokens, Keys: keys, Identity: prov, Logger: log, Now: e.clock.Now,
-		Driver: &instantDriver{up: map[string]bool{}}, Scheduler: sched, Poll: 20 * time.Millisecond,
+		Driver: &testkit.InstantDriver{}, Scheduler: sched, Poll: 20 * time.Millisecond,
 		Runner: e.jobs, Logs: e.jobs}
 	if ec.app != nil {
 		ec.app(&acfg, issuer)
@@ -100,7 +102,10 @@ func newEnvWith(t *testing.T, ec envConfig) *env {
 	if ec.signIn != nil {
 		e.signIn = ec.signIn(e.app)
 	}
-	api := phttp.NewServer(phttp.Config{App: e.app, Keys: keys, Issuer: issuer, Logger: log, DevicePace: -1})
+	var api http.Handler = phttp.NewServer(phttp.Config{App: e.app, Keys: keys, Issuer: issuer, Logger: log, DevicePace: -1})
+	if ec.api != nil {
+		api = ec.api(e, api)
+	}
 	e.dash = web.New(web.Config{API: api, Sessions: e.app, Now: e.clock.Now, Logger: log, SignIn: e.signIn})
 	srv.Config.Handler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		_, err := r.Cookie(web.CookieName)
@@ -184,35 +189,6 @@ func (e *env) signInToken(token string) (cookie, csrf string) {
 		e.t.Fatalf("sign-in set no cookie or CSRF token: %v", body)
 	}
 	return cookie, csrf
-}
-
-// instantDriver runs a cluster as soon as it is deployed.
-type instantDriver struct {
-	mu sync.Mutex
-	up map[string]bool
-}
-
-func (d *instantDriver) Deploy(_ context.Context, s provisioner.ClusterSpec) error {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	d.up[s.Name] = true
-	return nil
-}
-
-func (d *instantDriver) Status(_ context.Context, name string) (provisioner.DriverStatus, error) {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	if d.up[name] {
-		return provisioner.DriverStatus{State: provisioner.StateRunning, Endpoint: "http://127.0.0.1:9/" + name}, nil
-	}
-	return provisioner.DriverStatus{State: provisioner.StateAbsent}, nil
-}
-
-func (d *instantDriver) Destroy(_ context.Context, name string) error {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	delete(d.up, name)
-	return nil
 }
 
 // fakeJobs is a JobRunner and LogStore whose jobs run until the test

@@ -4,9 +4,10 @@ import { call, setCSRF, signIn, whenSignedOut, noteClock } from './api.js';
 import * as clusters from './clusters.js';
 import * as jobs from './jobs.js';
 import * as history from './history.js';
+import * as costs from './costs.js';
 import * as admin from './admin.js';
 
-const views = { clusters, jobs, history, admin };
+const views = { clusters, jobs, history, costs, admin };
 let session = null;
 let current = '';
 
@@ -51,11 +52,26 @@ function signedIn(info) {
   route();
 }
 
-// route shows the section the fragment names (clusters by default).
+// fragment reads the URL's fragment: a section ("#jobs"), or a cluster
+// ("#/clusters/NAME", the link in the notices before a destroy).
+function fragment() {
+  const f = location.hash.replace(/^#\/?/, '');
+  const m = /^clusters\/([^/?&=#]+)\/?$/.exec(f);
+  if (!m) return { name: f.split(/[=&/]/)[0], cluster: '' };
+  try {
+    return { name: 'clusters', cluster: decodeURIComponent(m[1]) };
+  } catch {
+    return { name: 'clusters', cluster: '' };
+  }
+}
+
+// route shows the section the fragment names (clusters by default), and
+// the cluster it names, if any.
 function route() {
   if (!session) return;
-  let name = location.hash.replace(/^#/, '').split(/[=&]/)[0];
+  let { name, cluster } = fragment();
   if (!views[name] || (name === 'admin' && session.level !== 'admin')) name = 'clusters';
+  if (name === 'clusters') clusters.reveal(cluster);
   for (const a of document.querySelectorAll('#nav a')) {
     if (a.dataset.view === name) a.setAttribute('aria-current', 'page');
     else a.removeAttribute('aria-current');

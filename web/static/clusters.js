@@ -1,7 +1,9 @@
 // Clusters: the ones the caller may see, with a TTL countdown on the
 // server's clock; DEPLOY, EXTEND, SCHEDULE_DESTROY and DESTROY through the
-// API, whose limits and errors are shown as they come.
-import { $, h, clear, show, fmtTime, fmtLeft, badge } from './dom.js';
+// API, whose limits and errors are shown as they come; DEPLOY's dry run for
+// the estimated cost before deploying; a cluster named in the URL
+// (#/clusters/NAME, the notices' link) scrolled to and marked.
+import { $, h, clear, show, fmtTime, fmtLeft, fmtMoney, estimateSummary, badge } from './dom.js';
 import { call, serverNow, waitOperation } from './api.js';
 
 let ctx = null;
@@ -9,9 +11,13 @@ let tick = 0;
 let refresh = 0;
 let bound = false;
 let eventsOf = '';
+let active = false;
+let linked = ''; // the cluster the URL names, marked on its card
+let pending = false; // linked still to be scrolled to
 
 export function enter(c) {
   ctx = c;
+  active = true;
   if (!bound) bind();
   load();
   limits();
@@ -20,6 +26,7 @@ export function enter(c) {
 }
 
 export function leave() {
+  active = false;
   clearInterval(tick);
   clearInterval(refresh);
 }
@@ -32,6 +39,31 @@ function bind() {
     eventsOf = '';
   });
   $('deploy-form').addEventListener('submit', deploy);
+  $('deploy-estimate-button').addEventListener('click', estimate);
+  // An estimate is of the fields as they were: a change makes it stale.
+  $('deploy-form').addEventListener('input', () => show($('deploy-estimate'), false));
+}
+
+// reveal marks the card of cluster (none: no card) and scrolls to it once
+// the list shows it.
+export function reveal(cluster) {
+  linked = cluster || '';
+  pending = !!linked;
+  if (active) load();
+}
+
+// scrollToLinked brings the linked card into view and moves the focus to
+// its heading, or says it is not there.
+function scrollToLinked() {
+  if (!pending) return;
+  pending = false;
+  const li = document.querySelector(`li[data-cluster="${CSS.escape(linked)}"]`);
+  if (!li) {
+    ctx.notify(`No cluster ${linked} among those you may see: it may be gone already.`, 'error');
+    return;
+  }
+  li.scrollIntoView({ block: 'center' });
+  li.querySelector('h2').focus({ preventScroll: true });
 }
 
 async function limits() {
@@ -47,6 +79,7 @@ export async function load() {
   try {
     const { data } = await call('GET', '/clusters');
     render(data.clusters || []);
+    scrollToLinked();
     if (eventsOf) events(eventsOf);
   } catch (e) {
     ctx.notify(`Cannot list clusters: ${e.message}`, 'error');
@@ -95,7 +128,7 @@ function card(c) {
     h('button', { type: 'submit', class: 'secondary', text: 'Extend' }));
   extend.addEventListener('submit', (ev) => {
     ev.preventDefault();
-    act(`Extend ${name}`, () => call('POST', '/extend', { cluster: name, ttl: Number(extend.elements[0].value) }));
+    act(`Extend ${name}`, () => call('POST', '/extend', { cluster: name, ttl: Number(extend.elements[0].value) }), costNote);
   });
 
   const sched = h('form', { class: 'mini', 'aria-label': `Schedule the destroy of ${name}` },
@@ -129,62 +162,119 @@ function card(c) {
   const evBtn = h('button', { type: 'button', class: 'secondary', text: 'Events', 'aria-label': `Events of ${name}` });
   evBtn.addEventListener('click', () => events(name, true));
 
-  return h('li', { class: 'card cluster', 'data-cluster': name },
-    h('div', { class: 'bar' }, h('h2', { text: name }), badge(c.state), c.is_public === 'true' ? h('span', { class: 'badge idle', text: 'public' }) : null),
+  const est = c.estimated_cost;
+  const marked = linked !== '' && name === linked;
+  return h('li', { class: marked ? 'card cluster linked' : 'card cluster', 'data-cluster': name, 'aria-current': marked ? 'true' : null },
+    h('div', { class: 'bar' }, h('h2', { text: name, tabindex: '-1' }), badge(c.state),
+      c.is_public === 'true' ? h('span', { class: 'badge idle', text: 'public' }) : null,
+      marked ? h('span', { class: 'badge link', text: 'linked' }) : null),
     h('dl', { class: 'facts' },
       fact('Nodes', nodes),
       fact('Version', c.version || '—'),
       fact('Owner', c.created_by || '—'),
       fact('Time left', timer),
-      fact('Destroy at', h('time', { datetime: at, text: fmtTime(at) }))),
+      fact('Destroy at', h('time', { datetime: at, text: fmtTime(at) })),
+      c.next_notice ? fact('Next notice', h('time', { class: 'next-notice', datetime: c.next_notice, text: fmtTime(c.next_notice) })) : null,
+      est ? fact('Estimated cost', h('span', { class: 'estimated',
+        text: `${fmtMoney(est.total, est.currency)} until destroyed (${fmtMoney(est.hourly, est.currency)} an hour)` })) : null),
     c.reason ? h('p', { class: 'reason', text: c.reason }) : null,
     h('div', { class: 'actions' }, evBtn, live && !busy ? [extend, sched] : null, c.state !== 'destroying' ? [destroy, confirm, cancel] : null));
 }
 
-// act runs a short request and shows its answer.
-async function act(what, fn) {
+// costNote is what an answer says of the cost, as a sentence ('' if
+// nothing).
+function costNote(data) {
+  const e = data && data.estimated_cost;
+  return e ? ` Estimated cost until its destroy time: ${estimateSummary(e)}; not included: ${e.excludes}.` : '';
+}
+
+// act runs a short request and shows its answer (and what note says of it).
+async function act(what, fn, note) {
   ctx.notify(`${what}…`);
   try {
-    await fn();
-    ctx.notify(`${what}: done.`, 'ok');
+    const { data } = await fn();
+    ctx.notify(`${what}: done.${note ? note(data) : ''}`, 'ok');
   } catch (e) {
     ctx.notify(`${what} failed: ${e.message}`, 'error');
   }
   load();
 }
 
-// long runs a DEPLOY or DESTROY, following its operation when it answers 202.
+// long runs a DEPLOY or DESTROY, following its operation when it answers
+// 202; the answer's estimated cost stays in the final notice.
 async function long(what, fn) {
   ctx.notify(`${what}…`);
   try {
     const { status, data } = await fn();
+    const cost = costNote(data);
     load();
     if (status === 202 && data.operation) {
-      ctx.notify(`${what}: in progress (operation ${data.operation.id}).`);
+      ctx.notify(`${what}: in progress (operation ${data.operation.id}).${cost}`);
       await waitOperation(data.operation.id);
     }
-    ctx.notify(`${what}: done.`, 'ok');
+    ctx.notify(`${what}: done.${cost}`, 'ok');
   } catch (e) {
     ctx.notify(`${what} failed: ${e.message}`, 'error');
   }
   load();
 }
 
-async function deploy(ev) {
-  ev.preventDefault();
-  const f = ev.target;
-  const name = $('deploy-cluster').value.trim();
-  const body = {
-    cluster: name,
+// deployBody is DEPLOY's request from the form.
+function deployBody() {
+  return {
+    cluster: $('deploy-cluster').value.trim(),
     node_capacity: Number($('deploy-nodes').value),
     ttl: Number($('deploy-ttl').value),
     version: $('deploy-version').value.trim(),
     is_public: $('deploy-public').checked,
   };
+}
+
+async function deploy(ev) {
+  ev.preventDefault();
+  const f = ev.target;
+  const body = deployBody();
   const btn = f.querySelector('button[type=submit]');
   btn.disabled = true;
-  await long(`Deploy ${name}`, () => call('POST', '/deploy', body));
+  show($('deploy-estimate'), false);
+  await long(`Deploy ${body.cluster}`, () => call('POST', '/deploy', body));
   btn.disabled = false;
+}
+
+// estimate asks DEPLOY's dry run, which checks the request as DEPLOY does
+// and deploys nothing, and shows its estimate part by part.
+async function estimate() {
+  const f = $('deploy-form');
+  if (!f.reportValidity()) return;
+  const body = { ...deployBody(), dry_run: true };
+  const btn = $('deploy-estimate-button');
+  btn.disabled = true;
+  show($('deploy-estimate'), false);
+  ctx.notify(`Estimating ${body.cluster}…`);
+  try {
+    const { data } = await call('POST', '/deploy', body);
+    const e = data.estimated_cost;
+    $('deploy-estimate-h').textContent = `Estimated cost of ${data.cluster} (${data.state} now)`;
+    $('deploy-estimate-summary').textContent = estimateSummary(e);
+    const lines = clear($('deploy-estimate-lines'));
+    const td = (label, v) => h('td', { 'data-label': label, text: v });
+    // The fixed parts first, as the API lists them.
+    for (const l of (e.lines || []).slice().sort((a, b) => Number(b.fixed) - Number(a.fixed))) {
+      lines.append(h('tr', { class: l.fixed ? 'fixed' : 'per-node' },
+        td('Part', l.part), td('Item', l.item), td('Market', l.market || '—'), td('Quantity', String(l.quantity)),
+        td('Unit', l.unit), td('Unit price', String(l.unit_price)), td('Per hour', fmtMoney(l.hourly, e.currency)),
+        td('Scales', l.fixed ? 'fixed' : 'per node')));
+    }
+    $('deploy-estimate-note').textContent =
+      `Fixed parts ${fmtMoney(e.fixed_hourly, e.currency)} an hour whatever the node count. Not included: ${e.excludes}. ` +
+      'Nothing was deployed: this was a dry run.';
+    show($('deploy-estimate'), true);
+    ctx.notify(`Estimate for ${data.cluster}: ${estimateSummary(e)}. Nothing was deployed.`, 'ok');
+  } catch (e) {
+    ctx.notify(`Estimate for ${body.cluster} failed: ${e.message}`, 'error');
+  } finally {
+    btn.disabled = false;
+  }
 }
 
 async function events(name, focus) {

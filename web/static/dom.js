@@ -84,3 +84,26 @@ export function badge(state, kind) {
   }[state] || 'idle';
   return h('span', { class: `badge ${kind}`, text: state || 'unknown' });
 }
+
+// fmtMoney is an amount as the CLI prints it: cents, or four decimals
+// under a dollar (where an hour of a small part would read $0.00).
+export function fmtMoney(v, currency) {
+  const sign = !currency || currency === 'USD' ? '$' : `${currency} `;
+  const n = Number(v) || 0;
+  return sign + (n !== 0 && Math.abs(n) < 1 ? n.toFixed(4) : n.toFixed(2));
+}
+
+// fmtHours is a number of hours as 2h, 1h30m or 45m.
+export function fmtHours(hours) {
+  const m = Math.round(hours * 60);
+  if (m >= 60) return m % 60 === 0 ? `${m / 60}h` : `${Math.floor(m / 60)}h${m % 60}m`;
+  return `${m}m`;
+}
+
+// estimateSummary is an estimate in one line, as the CLI's: per hour, for
+// its hours, and what it rests on.
+export function estimateSummary(e) {
+  const nodes = e.nodes === 1 ? '1 node' : `${e.nodes} nodes`;
+  const asOf = e.prices_as_of ? `, prices of ${e.prices_as_of}` : '';
+  return `${fmtMoney(e.hourly, e.currency)} an hour, ${fmtMoney(e.total, e.currency)} for ${fmtHours(e.hours)} (${nodes}, ${e.region}${asOf})`;
+}
