@@ -39,4 +39,9 @@ type Backend struct {
 	Spend         SpendSource
 	Usage         UsageStore
 	RefreshPrices func(ctx context.Context) error
+	// Budgets are the operator's budgets (budget.go), validated; none:
+	// no budget applies. LoadBudgets, when set, reads them at first use
+	// instead (an S3 object: a cold start makes no AWS call).
+	Budgets     []Budget
+	LoadBudgets func(ctx context.Context) ([]Budget, error)
 }

@@ -23,11 +23,16 @@ type Batch struct {
 	// ID and Time are set by the caller, and an ID in use is ECONFLICT.
 	Events []Event
 	Audit  []AuditEntry
+	// Budgets are budget ledgers, each written if the stored revision is
+	// its Revision (0: no record may exist), at Revision+1; else the
+	// batch is ECONFLICT. A reservation rides with the change it pays
+	// for, so neither lands without the other.
+	Budgets []BudgetLedger
 }
 
 // Len is the number of records in b.
 func (b Batch) Len() int {
-	n := len(b.Operations) + len(b.Events) + len(b.Audit)
+	n := len(b.Operations) + len(b.Events) + len(b.Audit) + len(b.Budgets)
 	if b.Cluster != nil {
 		n++
 	}
@@ -36,7 +41,8 @@ func (b Batch) Len() int {
 
 // Validate refuses (EINVALID) what no store applies: more than MaxBatch
 // records, a delete without a cluster, a record without its ID (or an
-// event or entry without its time), and an ID twice in one batch.
+// event or entry without its time, or a ledger without its scope), and an
+// ID (or scope) twice in one batch.
 func (b Batch) Validate() error {
 	if n := b.Len(); n > MaxBatch {
 		return Errorf(EINVALID, "a batch of %d records is more than the %d one write may hold", n, MaxBatch)
@@ -50,6 +56,16 @@ func (b Batch) Validate() error {
 		}
 	} else if b.DeleteCluster {
 		return Errorf(EINVALID, "a batch that deletes a cluster must name it")
+	}
+	scopes := map[string]bool{}
+	for _, l := range b.Budgets {
+		if err := l.Validate(); err != nil {
+			return err
+		}
+		if scopes[l.Scope] {
+			return Errorf(EINVALID, "budget ledger %q is twice in the batch", l.Scope)
+		}
+		scopes[l.Scope] = true
 	}
 	ops := map[string]bool{}
 	for _, op := range b.Operations {

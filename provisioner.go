@@ -44,6 +44,9 @@ type Store interface {
 	// GroupStore keeps the user node groups of clusters.
 	GroupStore
 
+	// BudgetStore keeps the budget ledgers (budget.go).
+	BudgetStore
+
 	// PutOperation creates or replaces an operation.
 	PutOperation(ctx context.Context, op Operation) error
 	// GetOperation returns an operation or ENOTFOUND.

@@ -182,6 +182,8 @@ type Status struct {
 	DeploymentStatus
 	// EstimatedCost (ours) is set in the answers of DEPLOY and EXTEND.
 	EstimatedCost *provisioner.Estimate `json:"estimated_cost,omitempty"`
+	// Budget (ours) is set in those answers when a budget cut the TTL.
+	Budget *BudgetNote `json:"budget,omitempty"`
 }
 
 // DeploymentStatus is what the STATUS of a cluster and of a node group
@@ -257,6 +259,8 @@ type PendingOp struct {
 	Operation provisioner.Operation `json:"operation"`
 	// EstimatedCost (ours) is set when the operation deploys.
 	EstimatedCost *provisioner.Estimate `json:"estimated_cost,omitempty"`
+	// Budget (ours) is set when a budget cut the deployment's TTL.
+	Budget *BudgetNote `json:"budget,omitempty"`
 }
 
 // OperationResult is the answer of GET /operations/{id}: status is

@@ -18,6 +18,9 @@ type DeployPlan struct {
 	NodeCapacity  int                  `json:"node_capacity"`
 	TTL           int                  `json:"ttl"` // minutes
 	EstimatedCost provisioner.Estimate `json:"estimated_cost"`
+	// Budget is set when a budget would cut the TTL asked (TTL is then
+	// what it allows).
+	Budget *BudgetNote `json:"budget,omitempty"`
 }
 
 // CostReport is the answer of GET /report/costs: what the caller may see

@@ -85,6 +85,12 @@ type Config struct {
 
 	// Costs: prices, the cluster layout, the bill or the meter (cost.go).
 	Costs CostConfig
+	// Budgets are the operator's budgets (budget.go), valid ones (New
+	// panics on an invalid one); they need Costs' prices and spend.
+	// LoadBudgets, when Budgets is nil, reads them at first use instead
+	// (and again until it succeeds).
+	Budgets     []provisioner.Budget
+	LoadBudgets func(ctx context.Context) ([]provisioner.Budget, error)
 }
 
 // App implements the seed's functions.
@@ -119,6 +125,7 @@ type App struct {
 	watchers watchers
 	rt       runtimeState
 	costs    CostConfig
+	budgets  *budgetSource
 }
 
 // New returns an App; it panics on a missing required dependency, which is a
@@ -154,7 +161,7 @@ func New(c Config) *App {
 	if c.JobTimeout <= 0 {
 		c.JobTimeout = 3 * time.Hour
 	}
-	return &App{store: c.Store, jobs: jobsConfig{runner: c.Runner, logs: c.Logs, timeout: c.JobTimeout, reap: c.Reap, testCluster: c.TestCluster}, tokens: c.Tokens, identity: c.Identity, device: c.Device,
+	a := &App{store: c.Store, jobs: jobsConfig{runner: c.Runner, logs: c.Logs, timeout: c.JobTimeout, reap: c.Reap, testCluster: c.TestCluster}, tokens: c.Tokens, identity: c.Identity, device: c.Device,
 		actions: c.Actions, signing: c.Signatures, affil: c.Affiliates, log: c.Logger, now: c.Now,
 		login: newLoginGuard(c.Login), reuse: newLoginReuse(c.LoginReuse), auditRetention: c.AuditRetention, eventRetention: c.EventRetention,
 		sessionTTL: c.SessionCacheTTL, membership: c.Membership, membershipEvery: c.MembershipRecheck, keys: c.Keys,
@@ -162,7 +169,11 @@ func New(c Config) *App {
 		lifecycle: lifecycle{driver: c.Driver, scheduler: c.Scheduler, limits: c.Limits.withDefaults(), publicCluster: c.PublicCluster,
 			deployTimeout: c.DeployTimeout, destroyTimeout: c.DestroyTimeout, poll: c.Poll},
 		rt: runtimeState{maxAge: c.HealthMaxAge}, notices: notices{NoticeConfig: c.Notices.withDefaults()},
-		costs: c.Costs}
+		costs: c.Costs, budgets: fixedBudgets(c.Budgets)}
+	if c.Budgets == nil && c.LoadBudgets != nil {
+		a.budgets = &budgetSource{load: c.LoadBudgets}
+	}
+	return a
 }
 
 // Caller is who makes a request and from where, for authorization and audit.

@@ -115,6 +115,9 @@ type Plan struct {
 	TTL      time.Duration
 	State    provisioner.ClusterState
 	Estimate provisioner.Estimate
+	// Budget says how a budget would cut the TTL asked (TTL is then
+	// what it allows); nil when none would.
+	Budget *BudgetShrink
 }
 
 // PlanDeploy is DEPLOY's dry run: the request and the caller are checked
@@ -133,10 +136,12 @@ func (a *App) PlanDeploy(ctx context.Context, c Caller, req DeployRequest) (Plan
 		return Plan{}, err
 	}
 	state := provisioner.StateAbsent
+	var cl provisioner.Cluster
 	if ok, err := a.visible(ctx, c, req.Cluster); err != nil {
 		return Plan{}, err
 	} else if ok {
-		cl, err := a.store.GetCluster(ctx, req.Cluster)
+		var err error
+		cl, err = a.store.GetCluster(ctx, req.Cluster)
 		switch {
 		case err == nil:
 			state = cl.State
@@ -144,11 +149,23 @@ func (a *App) PlanDeploy(ctx context.Context, c Caller, req DeployRequest) (Plan
 			return Plan{}, err
 		}
 	}
+	// The budgets as DEPLOY would reckon them, nothing written.
+	var shrink *BudgetShrink
+	if state != provisioner.StateRunning && state != provisioner.StateDeploying {
+		owner, team := deployOwner(c, cl, req)
+		var book *budgetBook
+		ttl, _, s, err := a.claimBudgets(ctx, c, &book, budgetClaim{key: req.Cluster, owner: owner, team: team,
+			nodes: req.NodeCapacity, ttl: req.TTL, deploy: true}, "DEPLOY of "+req.Cluster)
+		if err != nil {
+			return Plan{}, err
+		}
+		req.TTL, shrink = ttl, s
+	}
 	e, err := a.EstimateCluster(ctx, req.NodeCapacity, req.TTL)
 	if err != nil {
 		return Plan{}, err
 	}
-	return Plan{Cluster: req.Cluster, Nodes: req.NodeCapacity, TTL: req.TTL, State: state, Estimate: e}, nil
+	return Plan{Cluster: req.Cluster, Nodes: req.NodeCapacity, TTL: req.TTL, State: state, Estimate: e, Budget: shrink}, nil
 }
 
 // PlanGroup is the dry run of a node group's DEPLOY: its checks, and the

@@ -28,6 +28,8 @@ type Result struct {
 	Operation provisioner.Operation
 	Cluster   provisioner.Cluster
 	Done      bool
+	// Budget says how a budget cut the TTL asked; nil when none did.
+	Budget *BudgetShrink
 }
 
 // system is the caller for what the provisioner does by itself (schedules,
@@ -69,6 +71,7 @@ func (a *App) deploy(ctx context.Context, c Caller, req DeployRequest) (Result, 
 
 	var res Result
 	var started bool
+	var book *budgetBook
 	_, err := a.transition(ctx, req.Cluster, func(cl *provisioner.Cluster, exists bool, b *provisioner.Batch) (bool, error) {
 		started = false
 		now := a.now().UTC()
@@ -112,25 +115,31 @@ func (a *App) deploy(ctx context.Context, c Caller, req DeployRequest) (Result, 
 		if err := a.checkQuota(ctx, c, req); err != nil {
 			return false, err
 		}
+		owner, team := deployOwner(c, *cl, req)
+		// The budgets' ledgers go with the record: of two deploys that
+		// saw room for one, the second's write fails and it looks again.
+		ttl, ledgers, shrink, err := a.claimBudgets(ctx, c, &book, budgetClaim{key: req.Cluster, owner: owner, team: team,
+			nodes: req.NodeCapacity, ttl: req.TTL, deploy: true}, "DEPLOY of "+req.Cluster)
+		if err != nil {
+			return false, err
+		}
 		op := a.newOperation("deploy", req.Cluster, c, now, a.deployTimeout)
-		created, owner, team := cl.CreatedAt, cl.CreatedBy, cl.Team
+		created := cl.CreatedAt
 		if !exists {
 			created = now
 		}
-		if owner == "" {
-			owner = c.User.Login
-		}
-		if req.Team != "" {
-			team = req.Team
-		}
 		*cl = provisioner.Cluster{Name: req.Cluster, IsPublic: req.IsPublic, Version: req.Version, Team: team,
 			Deployment: provisioner.Deployment{State: provisioner.StateDeploying, NodeCapacity: req.NodeCapacity,
-				CreatedBy: owner, CreatedAt: created, UpdatedAt: now, ExpiresAt: now.Add(req.TTL), Operation: op.ID,
+				CreatedBy: owner, CreatedAt: created, UpdatedAt: now, ExpiresAt: now.Add(ttl), Operation: op.ID,
 				Revision: cl.Revision}}
 		// The operation and the request's event are written with the record.
 		b.Operations = append(b.Operations, op)
+		b.Budgets = ledgers
 		a.note(b, cl.Name, "deploy.requested", c, fmt.Sprintf("nodes=%d version=%s ttl until %s", cl.NodeCapacity, cl.Version, cl.ExpiresAt.Format(time.RFC3339)))
-		res, started = Result{Operation: op, Cluster: *cl}, true
+		if shrink != nil {
+			a.note(b, cl.Name, eventBudgetShrink, c, shrink.Message)
+		}
+		res, started = Result{Operation: op, Cluster: *cl, Budget: shrink}, true
 		return true, nil
 	})
 	if err != nil || res.Done {
@@ -143,6 +152,20 @@ func (a *App) deploy(ctx context.Context, c Caller, req DeployRequest) (Result, 
 	}
 	a.follow(res.Cluster.Name)
 	return res, nil
+}
+
+// deployOwner is who owns a cluster a DEPLOY (re)deploys, and the team
+// it is shared with: a failed cluster keeps its owner, and its team
+// unless the request names another.
+func deployOwner(c Caller, cl provisioner.Cluster, req DeployRequest) (owner, team string) {
+	owner, team = cl.CreatedBy, cl.Team
+	if owner == "" {
+		owner = c.User.Login
+	}
+	if req.Team != "" {
+		team = req.Team
+	}
+	return owner, team
 }
 
 // startDeploy sets the TTL schedule and asks the driver to deploy; a driver

@@ -121,32 +121,46 @@ func (a *App) markDestroying(ctx context.Context, c Caller, name string) (res Re
 // within 5 minutes can no longer be rescheduled; otherwise its one destroy
 // schedule is replaced by at.
 func (a *App) ScheduleDestroy(ctx context.Context, c Caller, name string, at time.Time) (provisioner.Cluster, error) {
-	ctx, end := a.journaled(ctx)
-	defer end()
-	cl, err := a.scheduleDestroy(ctx, c, name, at)
-	err = a.audit(ctx, c, "schedule_destroy", name, err, at.UTC().Format(time.RFC3339))
-	return cl, err
+	r, err := a.ScheduleDestroyBudgeted(ctx, c, name, at)
+	return r.Cluster, err
 }
 
-func (a *App) scheduleDestroy(ctx context.Context, c Caller, name string, at time.Time) (provisioner.Cluster, error) {
+// Rescheduled is the answer of EXTEND and SCHEDULE_DESTROY: the cluster,
+// and how a budget cut the time asked (nil when none did).
+type Rescheduled struct {
+	Cluster provisioner.Cluster
+	Budget  *BudgetShrink
+}
+
+// ScheduleDestroyBudgeted is ScheduleDestroy that also says what a
+// budget did to the time asked.
+func (a *App) ScheduleDestroyBudgeted(ctx context.Context, c Caller, name string, at time.Time) (Rescheduled, error) {
+	ctx, end := a.journaled(ctx)
+	defer end()
+	r, err := a.scheduleDestroy(ctx, c, name, at)
+	err = a.audit(ctx, c, "schedule_destroy", name, err, at.UTC().Format(time.RFC3339))
+	return r, err
+}
+
+func (a *App) scheduleDestroy(ctx context.Context, c Caller, name string, at time.Time) (Rescheduled, error) {
 	if err := provisioner.ValidateClusterName(name); err != nil {
-		return provisioner.Cluster{}, err
+		return Rescheduled{}, err
 	}
 	if err := requireDeployer(c.User, name, "SCHEDULE_DESTROY of "+name); err != nil {
-		return provisioner.Cluster{}, err
+		return Rescheduled{}, err
 	}
 	now := a.now().UTC()
 	at = at.UTC()
 	_, maxTTL, bounded := a.userLimits(c.User, name)
 	switch {
 	case at.IsZero():
-		return provisioner.Cluster{}, provisioner.Errorf(provisioner.EINVALID, "time is required (RFC 3339)")
+		return Rescheduled{}, provisioner.Errorf(provisioner.EINVALID, "time is required (RFC 3339)")
 	case !at.After(now):
-		return provisioner.Cluster{}, provisioner.Errorf(provisioner.EINVALID, "time %s is in the past", at.Format(time.RFC3339))
+		return Rescheduled{}, provisioner.Errorf(provisioner.EINVALID, "time %s is in the past", at.Format(time.RFC3339))
 	case at.Sub(now) > a.limits.AbsMaxTTL:
-		return provisioner.Cluster{}, provisioner.Errorf(provisioner.EINVALID, "time %s is more than %s away", at.Format(time.RFC3339), a.limits.AbsMaxTTL)
+		return Rescheduled{}, provisioner.Errorf(provisioner.EINVALID, "time %s is more than %s away", at.Format(time.RFC3339), a.limits.AbsMaxTTL)
 	case bounded && at.Sub(now) > maxTTL:
-		return provisioner.Cluster{}, provisioner.Errorf(provisioner.ELIMIT, "%s may schedule a destroy at most %s ahead", limitHolder(c.User, name), maxTTL)
+		return Rescheduled{}, provisioner.Errorf(provisioner.ELIMIT, "%s may schedule a destroy at most %s ahead", limitHolder(c.User, name), maxTTL)
 	}
 	return a.reschedule(ctx, c, name, "SCHEDULE_DESTROY", true, func(cl *provisioner.Cluster) { cl.DestroyAt = at })
 }
@@ -154,22 +168,29 @@ func (a *App) scheduleDestroy(ctx context.Context, c Caller, name string, at tim
 // Extend keeps a cluster for ttl from now, replacing any destroy schedule,
 // under the same 5-minute rule as SCHEDULE_DESTROY.
 func (a *App) Extend(ctx context.Context, c Caller, name string, ttl time.Duration) (provisioner.Cluster, error) {
-	ctx, end := a.journaled(ctx)
-	defer end()
-	cl, err := a.extend(ctx, c, name, ttl)
-	err = a.audit(ctx, c, "extend", name, err, ttl.String())
-	return cl, err
+	r, err := a.ExtendBudgeted(ctx, c, name, ttl)
+	return r.Cluster, err
 }
 
-func (a *App) extend(ctx context.Context, c Caller, name string, ttl time.Duration) (provisioner.Cluster, error) {
+// ExtendBudgeted is Extend that also says what a budget did to the TTL
+// asked.
+func (a *App) ExtendBudgeted(ctx context.Context, c Caller, name string, ttl time.Duration) (Rescheduled, error) {
+	ctx, end := a.journaled(ctx)
+	defer end()
+	r, err := a.extend(ctx, c, name, ttl)
+	err = a.audit(ctx, c, "extend", name, err, ttl.String())
+	return r, err
+}
+
+func (a *App) extend(ctx context.Context, c Caller, name string, ttl time.Duration) (Rescheduled, error) {
 	if err := provisioner.ValidateClusterName(name); err != nil {
-		return provisioner.Cluster{}, err
+		return Rescheduled{}, err
 	}
 	if err := requireDeployer(c.User, name, "EXTEND of "+name); err != nil {
-		return provisioner.Cluster{}, err
+		return Rescheduled{}, err
 	}
 	if err := a.checkTTL(c, name, ttl); err != nil {
-		return provisioner.Cluster{}, err
+		return Rescheduled{}, err
 	}
 	now := a.now().UTC()
 	return a.reschedule(ctx, c, name, "EXTEND", false, func(cl *provisioner.Cluster) {
@@ -180,12 +201,15 @@ func (a *App) extend(ctx context.Context, c Caller, name string, ttl time.Durati
 // reschedule changes a live cluster's destroy time under the guard window.
 // A change that brings the destroy earlier, and any change when manage is
 // set, needs someone who may manage the cluster (mayManage); lengthening
-// is open to whoever passes authorizeCluster.
-func (a *App) reschedule(ctx context.Context, c Caller, name, what string, manage bool, change func(*provisioner.Cluster)) (provisioner.Cluster, error) {
+// is open to whoever passes authorizeCluster, within the budgets
+// (budgetReschedule).
+func (a *App) reschedule(ctx context.Context, c Caller, name, what string, manage bool, change func(*provisioner.Cluster)) (Rescheduled, error) {
 	unlock := a.locks.lock(name)
 	defer unlock()
 	var out provisioner.Cluster
-	err := a.update(ctx, name, func(cl *provisioner.Cluster, exists bool) (bool, error) {
+	var shrink *BudgetShrink
+	var book *budgetBook
+	_, err := a.transition(ctx, name, func(cl *provisioner.Cluster, exists bool, b *provisioner.Batch) (bool, error) {
 		if !exists {
 			return false, provisioner.Errorf(provisioner.ENOTFOUND, "cluster %q does not exist", name)
 		}
@@ -213,17 +237,22 @@ func (a *App) reschedule(ctx context.Context, c Caller, name, what string, manag
 				return false, err
 			}
 		}
+		var err error
+		if shrink, err = a.budgetReschedule(ctx, c, &book, cl, before, b, what+" of "+name); err != nil {
+			return false, err
+		}
 		cl.UpdatedAt = now
 		out = *cl
 		return true, nil
 	})
+	r := Rescheduled{Cluster: out, Budget: shrink}
 	if err != nil {
-		return out, err
+		return r, err
 	}
 	if err := a.setSchedule(ctx, name, out.DestroyTime(), c); err != nil {
-		return out, err
+		return r, err
 	}
-	return out, nil
+	return r, nil
 }
 
 // FireDestroy is what the scheduler calls when a destroy schedule comes
@@ -248,7 +277,17 @@ func (a *App) FireDestroy(ctx context.Context, name string, at time.Time) error 
 	if t := cl.DestroyTime(); t.IsZero() || t.After(a.now()) {
 		return nil // rescheduled; the new schedule fires then
 	}
-	a.event(ctx, name, "schedule.fired", system, "destroy scheduled for "+at.UTC().Format(time.RFC3339))
+	a.event(ctx, name, "schedule.fired", system, a.scheduleFired(ctx, cl, at))
 	_, err = a.Destroy(ctx, system, name)
 	return err
+}
+
+// scheduleFired is the schedule.fired event's message: when the destroy
+// was due, and why, when a budget brought it forward.
+func (a *App) scheduleFired(ctx context.Context, cl provisioner.Cluster, at time.Time) string {
+	msg := "destroy scheduled for " + at.UTC().Format(time.RFC3339)
+	if r := a.budgetDestroyReason(ctx, cl); r != "" {
+		msg += "; " + r
+	}
+	return msg
 }

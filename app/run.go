@@ -50,6 +50,7 @@ func (a *App) Reconcile(ctx context.Context) error {
 	if a.driver == nil {
 		return nil
 	}
+	a.reconcileBudgets(ctx)
 	a.reconcileGroups(ctx)
 	all, err := a.store.ListClusters(ctx)
 	if err != nil {
@@ -70,7 +71,11 @@ func (a *App) Reconcile(ctx context.Context) error {
 			}
 			a.follow(cl.Name)
 		case !cl.DestroyTime().IsZero() && !now.Before(cl.DestroyTime()):
-			a.event(ctx, cl.Name, "sweep.destroy", system, "past its destroy time "+cl.DestroyTime().UTC().Format(time.RFC3339))
+			msg := "past its destroy time " + cl.DestroyTime().UTC().Format(time.RFC3339)
+			if r := a.budgetDestroyReason(ctx, cl); r != "" {
+				msg += "; " + r
+			}
+			a.event(ctx, cl.Name, "sweep.destroy", system, msg)
 			if _, err := a.Destroy(ctx, system, cl.Name); err != nil {
 				a.log.Warn("sweep: destroying", "cluster", cl.Name, "err", err)
 			}

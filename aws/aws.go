@@ -68,6 +68,10 @@ type Config struct {
 	// NoCostExplorer turns the spend report's Cost Explorer off.
 	Prices         string
 	NoCostExplorer bool
+	// Budgets is the operator's budgets file: inline JSON, checked when
+	// the function starts, or an S3 object (s3://BUCKET/KEY, or a KEY in
+	// the project bucket), read and checked at first use.
+	Budgets string
 
 	SignaturePolicy                provisioner.SignaturePolicy
 	SigningKeys, SigningKeysObject string
@@ -87,9 +91,12 @@ type Config struct {
 	Notify notify.Config
 
 	// Not from the environment: the emulator cannot reach a cluster's
-	// endpoint, and templates are given inline rather than by URL.
+	// endpoint, and templates are given inline rather than by URL;
+	// SpendSource replaces Cost Explorer, whose emulator answers from
+	// one queue that every test shares.
 	HealthProbe                                         cloudformation.HealthProbe
 	TemplateBody, GroupTemplateBody, RunnerTemplateBody string
+	SpendSource                                         provisioner.SpendSource
 	Logger                                              *slog.Logger
 }
 
@@ -162,6 +169,9 @@ func (c Config) Open(ctx context.Context, sdk awssdk.Config) (*Backend, error) {
 		return nil, err
 	}
 	if err := c.costs(sdk, &b.Backend, log); err != nil {
+		return nil, err
+	}
+	if b.Budgets, b.LoadBudgets, err = c.budgets(sdk, log); err != nil {
 		return nil, err
 	}
 	if b.Notices, err = c.noticeSinks(sdk); err != nil {

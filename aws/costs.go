@@ -15,6 +15,7 @@ import (
 	"provisioner/aws/costexplorer"
 	"provisioner/aws/pricing"
 	"provisioner/aws/s3"
+	"provisioner/budgets"
 	"provisioner/prices"
 )
 
@@ -52,7 +53,10 @@ func (c Config) costs(sdk awssdk.Config, b *provisioner.Backend, log *slog.Logge
 	}
 	b.Prices = prices.NewBook(prices.Shipped(), prices.Options{Every: 5 * time.Minute, Logger: log}, layers...)
 	b.Layout = layout
-	if !c.NoCostExplorer {
+	switch {
+	case c.SpendSource != nil:
+		b.Spend = c.SpendSource
+	case !c.NoCostExplorer:
 		b.Spend = costexplorer.New(sdk, costexplorer.Config{TagKey: "provisioner", TagValue: c.Prefix})
 	}
 	src := pricing.New(sdk)
@@ -91,4 +95,50 @@ func objectLayer(client *s3sdk.Client, bucket, key string) prices.Loader {
 		}
 		return data, st, err
 	}
+}
+
+// budgets is the operator's budgets: inline ones, parsed now (FromEnv
+// checked them), or a loader of the S3 object (s3://BUCKET/KEY, or a KEY
+// in the project bucket) that the app calls at first use, so that a cold
+// start makes no AWS call; a bad object fails what needs the budgets
+// (the app answers 503 and tries again), never lets a DEPLOY through
+// unchecked. Budgets need the spend: with Cost Explorer off they are
+// refused.
+func (c Config) budgets(sdk awssdk.Config, log *slog.Logger) ([]provisioner.Budget, func(context.Context) ([]provisioner.Budget, error), error) {
+	v := strings.TrimSpace(c.Budgets)
+	switch {
+	case v == "":
+		return nil, nil, nil
+	case c.NoCostExplorer && c.SpendSource == nil:
+		return nil, nil, fmt.Errorf("PROVISIONER_BUDGETS needs the spend from Cost Explorer, which PROVISIONER_COST_EXPLORER turns off")
+	case strings.HasPrefix(v, "{"):
+		b, err := budgets.Parse([]byte(v))
+		if err != nil {
+			return nil, nil, fmt.Errorf("PROVISIONER_BUDGETS: %v", err)
+		}
+		return b, nil, nil
+	}
+	bucket, key := c.ProjectBucket, v
+	if strings.HasPrefix(key, "s3://") {
+		var err error
+		if bucket, key, err = s3.ParseObjectURL(key); err != nil {
+			return nil, nil, fmt.Errorf("PROVISIONER_BUDGETS: %w", err)
+		}
+	} else if bucket == "" {
+		return nil, nil, fmt.Errorf("PROVISIONER_BUDGETS names a key (%s) but PROVISIONER_PROJECT_BUCKET is not set", key)
+	}
+	load := s3.ObjectLoader(c.s3(sdk), bucket, key)
+	return nil, func(ctx context.Context) ([]provisioner.Budget, error) {
+		data, _, err := load(ctx, "")
+		if err == nil {
+			var b []provisioner.Budget
+			if b, err = budgets.Parse(data); err == nil {
+				log.Info("budgets", "object", "s3://"+bucket+"/"+key, "budgets", len(b))
+				return b, nil
+			}
+			err = fmt.Errorf("s3://%s/%s: %v", bucket, key, err)
+		}
+		log.Error("PROVISIONER_BUDGETS cannot be read: what needs the budgets fails until it can", "err", err)
+		return nil, fmt.Errorf("PROVISIONER_BUDGETS: %v", err)
+	}, nil
 }

@@ -10,6 +10,7 @@ import (
 	"provisioner"
 	"provisioner/aws/kms"
 	"provisioner/aws/s3"
+	"provisioner/budgets"
 	"provisioner/github"
 	"provisioner/notify"
 )
@@ -199,6 +200,20 @@ var Env = []envVar{
 			}
 		}
 		c.Prices = v
+		return nil
+	}},
+	{"PROVISIONER_BUDGETS", false, `the operator's budgets (README "Budgets"): inline JSON {"budgets": [...]}, checked at start, or s3://BUCKET/KEY or a KEY in the project bucket, read at first use`, func(c *Config, v string) error {
+		switch v = strings.TrimSpace(v); {
+		case strings.HasPrefix(v, "{"):
+			if _, err := budgets.Parse([]byte(v)); err != nil {
+				return err
+			}
+		case strings.HasPrefix(v, "s3://"):
+			if _, _, err := s3.ParseObjectURL(v); err != nil {
+				return err
+			}
+		}
+		c.Budgets = v
 		return nil
 	}},
 	{"PROVISIONER_COST_EXPLORER", false, "false: no spend from Cost Explorer (each request costs USD 0.01; a report asks two, kept an hour); default true", func(c *Config, v string) error {

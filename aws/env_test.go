@@ -34,9 +34,13 @@ func TestFromEnv(t *testing.T) {
 	env["PROVISIONER_SCHEDULE_MAX_RETRIES"] = "0"
 	env["PROVISIONER_SIGNING_KEYS_GITHUB"] = "true"
 	env["PROVISIONER_OAUTH_TRUSTED_HOSTS"] = "client.example.org Example.org,"
+	env["PROVISIONER_BUDGETS"] = ` {"budgets": [{"scope": "org", "monthly": 100, "policy": "refuse"}]}`
 	c, err := aws.FromEnv(func(k string) string { return env[k] })
 	if err != nil {
 		t.Fatal(err)
+	}
+	if !strings.HasPrefix(c.Budgets, `{"budgets"`) {
+		t.Errorf("budgets: %q", c.Budgets)
 	}
 	if strings.Join(c.OAuthTrustedHosts, "|") != "client.example.org|example.org" {
 		t.Errorf("trusted hosts: %q", c.OAuthTrustedHosts)
@@ -67,6 +71,7 @@ func TestFromEnvRefuses(t *testing.T) {
 		"PROVISIONER_AFFILIATES":              "s3://",
 		"PROVISIONER_ACTIONS_RULES":           "[",
 		"PROVISIONER_OAUTH_THIRD_PARTY_HOSTS": "https://claude.ai/",
+		"PROVISIONER_BUDGETS":                 `{"budgets": [{"scope": "org", "monthly": 100}]}`,
 	} {
 		env[k] = v
 	}
@@ -75,7 +80,7 @@ func TestFromEnvRefuses(t *testing.T) {
 		t.Fatal("accepted")
 	}
 	for _, want := range []string{"PROVISIONER_TABLE", "PROVISIONER_ISSUER", "PROVISIONER_AUDIT_RETENTION", "PROVISIONER_SCHEDULE_MAX_RETRIES",
-		"PROVISIONER_SIGNATURE_POLICY", "PROVISIONER_SIGNING_KEYS_GITHUB", "PROVISIONER_PUBLIC_CLUSTER", "PROVISIONER_AFFILIATES", "PROVISIONER_ACTIONS_RULES", "PROVISIONER_OAUTH_THIRD_PARTY_HOSTS"} {
+		"PROVISIONER_SIGNATURE_POLICY", "PROVISIONER_SIGNING_KEYS_GITHUB", "PROVISIONER_PUBLIC_CLUSTER", "PROVISIONER_AFFILIATES", "PROVISIONER_ACTIONS_RULES", "PROVISIONER_OAUTH_THIRD_PARTY_HOSTS", "PROVISIONER_BUDGETS"} {
 		if !strings.Contains(err.Error(), want) {
 			t.Errorf("error does not name %s: %v", want, err)
 		}

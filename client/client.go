@@ -277,6 +277,8 @@ type LongResult struct {
 	Operation provisioner.Operation
 	// Estimate is a DEPLOY's estimated cost, when the server gives one.
 	Estimate *provisioner.Estimate
+	// Budget says how a budget cut a DEPLOY's TTL, when one did.
+	Budget *api.BudgetNote
 }
 
 func (c *Client) long(ctx context.Context, path string, in any) (LongResult, error) {
@@ -290,13 +292,13 @@ func (c *Client) long(ctx context.Context, path string, in any) (LongResult, err
 		if err := json.Unmarshal(raw, &p); err != nil {
 			return LongResult{}, provisioner.Wrap(provisioner.EINTERNAL, err, "the provisioner answered with invalid JSON")
 		}
-		return LongResult{Operation: p.Operation, Estimate: p.EstimatedCost}, nil
+		return LongResult{Operation: p.Operation, Estimate: p.EstimatedCost, Budget: p.Budget}, nil
 	}
 	var st api.Status
 	if err := json.Unmarshal(raw, &st); err != nil {
 		return LongResult{}, provisioner.Wrap(provisioner.EINTERNAL, err, "the provisioner answered with invalid JSON")
 	}
-	return LongResult{Done: true, Status: st, Estimate: st.EstimatedCost}, nil
+	return LongResult{Done: true, Status: st, Estimate: st.EstimatedCost, Budget: st.Budget}, nil
 }
 
 // Deploy asks for a cluster (DEPLOY).

@@ -36,3 +36,11 @@ func (c *Client) Costs(ctx context.Context, by, since string) (api.CostReport, e
 	_, err := c.do(ctx, http.MethodGet, path, nil, &out)
 	return out, err
 }
+
+// Budgets is GET /report/budgets: the budgets the caller may see, this
+// month.
+func (c *Client) Budgets(ctx context.Context) (api.BudgetReport, error) {
+	var out api.BudgetReport
+	_, err := c.do(ctx, http.MethodGet, "/report/budgets", nil, &out)
+	return out, err
+}

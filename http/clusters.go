@@ -62,8 +62,15 @@ func (s *Server) deploy() http.HandlerFunc {
 		}
 		est := s.app.ClusterEstimate(r.Context(), res.Cluster)
 		st := s.statusOf(res.Cluster)
-		st.EstimatedCost = est
-		return longAnswer(res.Done, res.Operation, st, est)
+		st.EstimatedCost, st.Budget = est, budgetNote(res.Budget)
+		out, err := longAnswer(res.Done, res.Operation, st, est)
+		if p, ok := out.(reply); ok {
+			if op, ok := p.body.(api.PendingOp); ok {
+				op.Budget = st.Budget
+				out = reply{p.status, op}
+			}
+		}
+		return out, err
 	})
 }
 
@@ -79,12 +86,12 @@ func (s *Server) extend() http.HandlerFunc {
 		if err != nil {
 			return nil, err
 		}
-		cl, err := s.app.Extend(r.Context(), c, req.Cluster, d)
+		res, err := s.app.ExtendBudgeted(r.Context(), c, req.Cluster, d)
 		if err != nil {
 			return nil, err
 		}
-		st := s.statusOf(cl)
-		st.EstimatedCost = s.app.ClusterEstimate(r.Context(), cl)
+		st := s.statusOf(res.Cluster)
+		st.EstimatedCost, st.Budget = s.app.ClusterEstimate(r.Context(), res.Cluster), budgetNote(res.Budget)
 		return st, nil
 	})
 }
@@ -95,7 +102,13 @@ func (s *Server) scheduleDestroy() http.HandlerFunc {
 		if err != nil {
 			return nil, provisioner.Errorf(provisioner.EINVALID, "time must be an RFC 3339 time such as 2026-01-02T15:04:05Z")
 		}
-		return s.statusAnswer(s.app.ScheduleDestroy(r.Context(), c, req.Cluster, at))
+		res, err := s.app.ScheduleDestroyBudgeted(r.Context(), c, req.Cluster, at)
+		if err != nil {
+			return nil, err
+		}
+		st := s.statusOf(res.Cluster)
+		st.Budget = budgetNote(res.Budget)
+		return st, nil
 	})
 }
 

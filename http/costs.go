@@ -15,7 +15,7 @@ func planAnswer(p app.Plan, err error) (any, error) {
 		return nil, err
 	}
 	return api.DeployPlan{Status: "success", DryRun: true, Cluster: p.Cluster, User: p.User, State: string(p.State),
-		NodeCapacity: p.Nodes, TTL: int(p.TTL / time.Minute), EstimatedCost: p.Estimate}, nil
+		NodeCapacity: p.Nodes, TTL: int(p.TTL / time.Minute), EstimatedCost: p.Estimate, Budget: budgetNote(p.Budget)}, nil
 }
 
 // costReport is GET /report/costs?by=cluster|user|team&since=DAY: the

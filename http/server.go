@@ -102,6 +102,7 @@ func (s *Server) routes() {
 	s.handle("POST /report/tests", s.testReport())
 	s.handle("GET /report/tests", s.testHistory())
 	s.handle("GET /report/costs", s.costReport())
+	s.handle("GET /report/budgets", s.budgetReport())
 	s.handle("POST /clusters/register", s.registerCluster())
 	s.handle("POST /clusters/unregister", s.unregisterCluster())
 	s.handle("GET /audit", s.auditList())

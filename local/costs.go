@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"provisioner"
+	"provisioner/budgets"
 	"provisioner/prices"
 	"provisioner/sqlite"
 )
@@ -46,5 +47,12 @@ func (c Config) costs(ctx context.Context, b *provisioner.Backend, store *sqlite
 	}
 	log.Info("costs", "region", region, "prices_as_of", t.AsOf, "override", c.Prices)
 	b.Prices, b.Layout, b.Usage = book, provisioner.DefaultLayout(region), store
+	if c.Budgets != "" {
+		var err error
+		if b.Budgets, err = budgets.Load(c.Budgets); err != nil {
+			return configErrorf("--budgets: %v", err)
+		}
+		log.Info("budgets", "file", c.Budgets, "budgets", len(b.Budgets))
+	}
 	return nil
 }

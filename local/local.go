@@ -94,6 +94,9 @@ type Config struct {
 	// local clusters are estimated and metered at (empty: us-west-2);
 	// Prices is the operator's override of the price table (empty: none).
 	CostRegion, Prices string
+	// Budgets is the operator's budgets file (package budgets; empty:
+	// none), read and checked at start.
+	Budgets string
 }
 
 // Names under Config.Data.

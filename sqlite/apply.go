@@ -3,12 +3,14 @@ package sqlite
 import (
 	"context"
 	"database/sql"
+	"encoding/json"
 
 	"provisioner"
 )
 
 // Apply writes b in one write transaction: the cluster (PutCluster's or
-// DeleteCluster's rule), then the operations, events and audit entries.
+// DeleteCluster's rule), the budget ledgers (each under its revision),
+// then the operations, events and audit entries.
 // Any error rolls all of it back.
 func (db *DB) Apply(ctx context.Context, b provisioner.Batch) (int64, error) {
 	if err := b.Validate(); err != nil {
@@ -23,6 +25,14 @@ func (db *DB) Apply(ctx context.Context, b provisioner.Batch) (int64, error) {
 		args  []any
 	}
 	var writes []write
+	ledgers := make([][]byte, len(b.Budgets))
+	for i, l := range b.Budgets {
+		doc, err := json.Marshal(l)
+		if err != nil {
+			return 0, provisioner.Wrap(provisioner.EINVALID, err, "budget ledger %q cannot be stored", l.Scope)
+		}
+		ledgers[i] = doc
+	}
 	for _, op := range b.Operations {
 		args, err := operationRow(op)
 		if err != nil {
@@ -60,6 +70,11 @@ func (db *DB) Apply(ctx context.Context, b provisioner.Batch) (int64, error) {
 		}
 		if err != nil {
 			return err
+		}
+		for i, l := range b.Budgets {
+			if err := putLedger(ctx, tx, l, ledgers[i]); err != nil {
+				return err
+			}
 		}
 		for i, w := range writes {
 			if st := stmts[i]; st != nil {

@@ -227,6 +227,14 @@ var migrations = []string{
 	) STRICT;
 	CREATE UNIQUE INDEX usage_open ON usage (key) WHERE end_at IS NULL;
 	CREATE INDEX usage_start ON usage (start);`,
+
+	// 11: budget ledgers (budget.go): one per budget scope, its fields as
+	// JSON, under a revision that only grows (a ledger is never deleted).
+	`CREATE TABLE budget_ledgers (
+		scope    TEXT PRIMARY KEY,
+		revision INTEGER NOT NULL CHECK (revision > 0),
+		doc      TEXT NOT NULL
+	) STRICT;`,
 }
 
 // migrate applies the steps the database has not run yet, all in one

@@ -33,6 +33,7 @@ func Run(t *testing.T, open func(t *testing.T) provisioner.Store) {
 	t.Run("Event", func(t *testing.T) { testEvents(t, open) })
 	t.Run("Audit", func(t *testing.T) { testAudit(t, open) })
 	t.Run("Apply", func(t *testing.T) { testApply(t, open) })
+	t.Run("Budgets", func(t *testing.T) { testBudgets(t, open) })
 	t.Run("Jobs", func(t *testing.T) { testJobs(t, open) })
 	t.Run("Sessions", func(t *testing.T) { testSessions(t, open) })
 	t.Run("OAuth", func(t *testing.T) { testOAuth(t, open) })

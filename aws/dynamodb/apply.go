@@ -22,7 +22,17 @@ const maxTransactItems = 100
 // throttling.
 const busyRetries = 4
 
-// txPut is one Put of a batch's transaction after the cluster's.
+// txLedger is a budget ledger's conditional Put in a batch's transaction.
+type txLedger struct {
+	it     item
+	cond   *string
+	names  map[string]string
+	values item
+	what   string
+}
+
+// txPut is one Put of a batch's transaction after the cluster's and the
+// ledgers'.
 type txPut struct {
 	it item
 	// same, for an append (guard or record, written only where no item
@@ -34,6 +44,7 @@ type txPut struct {
 
 // Apply writes b in one TransactWriteItems: the cluster's conditional Put
 // (PutCluster's compare-and-swap, or DeleteCluster's tombstone), each
+// budget ledger's (under its revision; a failed one is ECONFLICT), each
 // operation, and each event and audit entry as its guard and record, both
 // only where no item is (see putUnique). A batch of 40 records is at most
 // 80 items, under DynamoDB's 100. The audit day index is written before,
@@ -90,6 +101,14 @@ func (s *Store) Apply(ctx context.Context, b provisioner.Batch) (int64, error) {
 		}
 		appends(it, auditIDPrefix+e.ID, ttl, fmt.Sprintf("audit entry %q", e.ID))
 	}
+	var ledgers []txLedger
+	for _, l := range b.Budgets {
+		it, cond, names, values, err := ledgerItem(l)
+		if err != nil {
+			return 0, err
+		}
+		ledgers = append(ledgers, txLedger{it: it, cond: cond, names: names, values: values, what: fmt.Sprintf("budget ledger %q", l.Scope)})
+	}
 	if err := checkContext(ctx, op); err != nil {
 		return 0, err
 	}
@@ -99,6 +118,7 @@ func (s *Store) Apply(ctx context.Context, b provisioner.Batch) (int64, error) {
 		}
 	}
 	switch {
+	case len(ledgers) > 0:
 	case c != nil && len(puts) == 0 && b.DeleteCluster:
 		return 0, s.DeleteCluster(ctx, c.Name, c.Revision)
 	case c != nil && len(puts) == 0:
@@ -107,12 +127,13 @@ func (s *Store) Apply(ctx context.Context, b provisioner.Batch) (int64, error) {
 		_, err := s.db.PutItem(ctx, &ddb.PutItemInput{TableName: aws.String(s.table), Item: puts[0].it})
 		return 0, storeError(ctx, err, op)
 	}
-	return s.transact(ctx, c, b.DeleteCluster, puts)
+	return s.transact(ctx, c, b.DeleteCluster, ledgers, puts)
 }
 
-// transact is Apply's loop: it writes the cluster c (deleted if del) and
-// puts in one transaction, and reads a cancellation as Apply says.
-func (s *Store) transact(ctx context.Context, c *provisioner.Cluster, del bool, puts []txPut) (int64, error) {
+// transact is Apply's loop: it writes the cluster c (deleted if del), the
+// ledgers and puts in one transaction, and reads a cancellation as Apply
+// says.
+func (s *Store) transact(ctx context.Context, c *provisioner.Cluster, del bool, ledgers []txLedger, puts []txPut) (int64, error) {
 	const op = "save changes"
 	tok := writeToken()
 	var cl item
@@ -148,6 +169,12 @@ func (s *Store) transact(ctx context.Context, c *provisioner.Cluster, del bool, 
 			}
 			tx = append(tx, types.TransactWriteItem{Put: put})
 		}
+		for _, l := range ledgers {
+			l.it.setNum(attrWriteTok, tok)
+			tx = append(tx, types.TransactWriteItem{Put: &types.Put{TableName: aws.String(s.table), Item: l.it,
+				ConditionExpression: l.cond, ExpressionAttributeNames: l.names, ExpressionAttributeValues: l.values,
+				ReturnValuesOnConditionCheckFailure: types.ReturnValuesOnConditionCheckFailureAllOld}})
+		}
 		for _, p := range puts {
 			put := &types.Put{TableName: aws.String(s.table), Item: p.it}
 			if p.same != nil {
@@ -180,10 +207,19 @@ func (s *Store) transact(ctx context.Context, c *provisioner.Cluster, del bool, 
 		for i, r := range reasons {
 			old := item(r.Item)
 			var p *txPut
-			if i >= len(tx)-len(puts) {
-				p = &puts[i-(len(tx)-len(puts))]
+			var led *txLedger
+			switch first := len(tx) - len(puts); {
+			case i >= first:
+				p = &puts[i-first]
+			case i >= first-len(ledgers):
+				led = &ledgers[i-(first-len(ledgers))]
 			}
 			switch code := aws.ToString(r.Code); {
+			case led != nil && code == "ConditionalCheckFailed":
+				if cl == nil && ownWrite(old, tok) {
+					return 0, nil // an earlier attempt landed, all of it
+				}
+				return 0, provisioner.Wrap(provisioner.ECONFLICT, err, "%s was changed by another request", led.what)
 			case code == "" || code == "None":
 				if p != nil {
 					keep = append(keep, *p)
@@ -196,6 +232,7 @@ func (s *Store) transact(ctx context.Context, c *provisioner.Cluster, del bool, 
 				}
 			case code != "ConditionalCheckFailed":
 				return 0, provisioner.Wrap(provisioner.EINTERNAL, err, "%s: state store failure (%s)", op, code)
+			case led != nil: // not reached: its check failure is above
 			case p == nil && ownWrite(old, tok): // an earlier attempt landed
 				if del {
 					return 0, nil

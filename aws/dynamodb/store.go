@@ -21,6 +21,7 @@
 //	audit day index       AUDITDAYS           <yyyy-mm-dd>
 //	job                   JOB#<id>            JOB                       gsi1pk JOBS, gsi1sk <created>#<id>
 //	signature guard       SIG#<signature>     SIG                       ttl (ClaimSignature)
+//	budget ledger         BUDGETS             <scope>
 //
 // <time> is fixed-width UTC with nanoseconds (2006-01-02T15:04:05.000000000Z),
 // so string order is time order and a Query on sk reads in time order.
@@ -64,6 +65,10 @@
 // expire with the retention period, by when the clock alone keeps new
 // revisions above old ones.
 //
+// Budget ledgers (never deleted) count their revisions up from 1; Apply
+// writes them under the condition that the stored revision is the one
+// read, in the transaction of the change they pay for.
+//
 // Cluster and job writes carry a random write token ("wtok") and ask
 // DynamoDB for the old item when their condition fails: when the SDK
 // retries a write whose first attempt succeeded but whose response was
@@ -81,7 +86,7 @@
 // and cluster tombstones carry "ttl": the record's own time plus the
 // retention (WithRetention; 90 days by default; WithAuditRetention and
 // WithEventRetention replace it for audit entries and events), after which
-// DynamoDB deletes them in the background. Clusters and jobs never expire.
+// DynamoDB deletes them in the background. Clusters, jobs and budget ledgers never expire.
 // Aggregated audit entries (CountAudit) expire with their first time.
 // Signature guards (the replay record of signed requests, shared by every
 // Lambda instance) expire a minute after their signature's timestamp left

@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"provisioner"
 	"provisioner/local/ilb/ilbtest"
 	"provisioner/testkit"
 
@@ -47,6 +48,15 @@ func (nodesProbe) Check(context.Context, string, string) (int, error) { return 1
 
 // CheckService answers for a node group's service (the user) the same.
 func (nodesProbe) CheckService(context.Context, string, string, string) (int, error) { return 100, nil }
+
+// emptyBill is the spend of every Lambda test: nothing yet. The
+// emulator's Cost Explorer answers from one queue that every test shares
+// (aws/costexplorer's tests use it), so the Lambda's tests do not ask it.
+type emptyBill struct{}
+
+func (emptyBill) Spend(context.Context, time.Time, time.Time) ([]provisioner.SpendRow, error) {
+	return nil, nil
+}
 
 // awsBackend is the provisioner as the Lambda runs it, on the emulator.
 type awsBackend struct {
@@ -156,6 +166,7 @@ func (b *awsBackend) handler() (*lambda.Handler, error) {
 	}
 	cfg.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
 	cfg.HealthProbe, cfg.TemplateBody, cfg.GroupTemplateBody, cfg.RunnerTemplateBody = nodesProbe{}, b.tpl, b.gtpl, b.rtpl
+	cfg.SpendSource = emptyBill{}
 	return newHandler(context.Background(), cfg, b.cfg, b.clock.Now)
 }
 
@@ -242,8 +253,11 @@ func (b *awsBackend) stackStatus(cluster string) string {
 // TestAWSBackendLifecycle is the lifecycle suite on the AWS backend, through
 // the Lambda handler with real API Gateway v2 and scheduler payloads, on
 // the emulator: DynamoDB, KMS, CloudFormation, EventBridge Scheduler, S3.
+//
+// An organization budget is in force, so DEPLOY's write calls count its
+// ledger (written in the same transaction as the cluster).
 func TestAWSBackendLifecycle(t *testing.T) {
-	b := newAWSBackend(t)
+	b := newAWSBackendWith(t, map[string]string{"PROVISIONER_BUDGETS": `{"budgets": [{"scope": "org", "monthly": 1000, "policy": "refuse"}]}`})
 	status, body := b.api("POST", "/auth/github/pat", `{"pat":"tok-admin"}`)
 	if status != 200 {
 		t.Fatalf("login: %d %v", status, body)

@@ -70,7 +70,8 @@ func newHandler(ctx context.Context, cfg aws.Config, sdk awssdk.Config, now func
 		TestCluster: cfg.TestCluster, PublicCluster: cfg.PublicCluster, Signatures: b.Signatures.Policy,
 		Notices: app.NoticeConfig{Sinks: b.Notices, Leads: cfg.Notify.Leads, DashboardURL: cfg.Notify.Dashboard(cfg.Issuer),
 			Contacts: cfg.Notify.Contacts(b.Identity)},
-		Costs:  app.CostConfig{Prices: b.Prices, Layout: b.Layout, Spend: b.Spend, Usage: b.Usage},
+		Costs:   app.CostConfig{Prices: b.Prices, Layout: b.Layout, Spend: b.Spend, Usage: b.Usage},
+		Budgets: b.Budgets, LoadBudgets: b.LoadBudgets,
 		Logger: log, Now: now, Poll: 2 * time.Second, LoginReuse: cfg.GitHub.LoginCache})
 	// TrustedProxies stays 0: the Lambda adapter puts API Gateway's sourceIp in RemoteAddr.
 	srv := phttp.NewServer(phttp.Config{App: a, Keys: b.Signer, Issuer: cfg.Issuer, Logger: log, Signatures: b.Signatures})

@@ -74,6 +74,7 @@ type serveOptions struct {
 	Affiliates                              string
 	Prices                                  string
 	CostRegion                              string
+	Budgets                                 string
 	RecreateDB                              bool
 	AuditRetention                          retention
 	EventRetention                          retention
@@ -166,6 +167,7 @@ Identity (--identity):
 	f.StringVar(&o.Affiliates, "affiliates", "", "production's affiliates file (JSON: login -> {active, clusters, max_nodes, max_ttl in minutes, allowed_scopes}), users outside the organization granted clusters and limits; reread on change, a bad change keeps the last good list")
 	f.StringVar(&o.Prices, "prices", "", "the operator's price table override (JSON, prices/prices.json's shape; what it names replaces the shipped and refreshed prices); reread on change, a bad change keeps the last good one")
 	f.StringVar(&o.CostRegion, "cost-region", local.DefaultCostRegion, "the AWS region whose prices local clusters are estimated and metered at")
+	f.StringVar(&o.Budgets, "budgets", "", `the operator's budgets file (JSON: {"budgets": [{"scope": "org"|"team:SLUG"|"user:LOGIN"|"user:*", "monthly": USD, "policy": "refuse"|"shrink", ...}]}); read at start, a bad file refuses to start`)
 	f.BoolVar(&o.RecreateDB, "recreate-db", false, "start with a new, empty database although --data holds clusters or keys of an earlier run (the database was lost); clusters still running are quarantined, never destroyed")
 	o.AuditRetention, o.EventRetention = retention(defaultAuditRetention), retention(defaultEventRetention)
 	f.Var(&o.AuditRetention, "audit-retention", "how long audit entries are kept (90d, 36h, forever); the sweep prunes older ones")
@@ -318,7 +320,8 @@ func serveRun(ctx context.Context, o *serveOptions) error {
 		Tokens: jwt.New(jwt.Config{Issuer: b.Issuer, Signer: b.Signer, UserTTL: o.UserTokenTTL, ClusterTTL: o.ClusterTokenTTL}), Keys: b.Signer,
 		Identity: b.Identity, Device: b.Device, Actions: b.Actions, Membership: b.Membership, MembershipRecheck: recheck,
 		Affiliates: b.Affiliates, Driver: b.Driver, Runner: b.Runner, Logs: b.Logs, JobTimeout: o.JobTimeout, TestCluster: o.TestCluster,
-		Signatures: b.Signatures.Policy, Notices: notices, Costs: app.CostConfig{Prices: b.Prices, Layout: b.Layout, Spend: b.Spend, Usage: b.Usage}})
+		Signatures: b.Signatures.Policy, Notices: notices, Costs: app.CostConfig{Prices: b.Prices, Layout: b.Layout, Spend: b.Spend, Usage: b.Usage},
+		Budgets: b.Budgets})
 	// With the OAuth server on, the dashboard signs in with GitHub through it.
 	var signIn web.SignIn
 	if s := a.DashboardSignIn(); s != nil {
@@ -369,7 +372,7 @@ func (o *serveOptions) backendConfig(log *slog.Logger) (local.Config, error) {
 		GitHub: github.Config{APIURL: o.GitHubAPIURL, WebURL: o.GitHubURL, Org: o.GitHubOrg, AdminTeam: o.AdminTeam,
 			AllowedTeams: o.AllowedTeams, ClientID: o.GitHubClientID, ClientSecret: o.GitHubClientSecret, ActionsIssuer: o.ActionsIssuer,
 			ActionsAudience: o.ActionsAudience, ActionsRules: rules, MemberToken: o.GitHubToken, LoginCache: o.LoginCache},
-		Affiliates: o.Affiliates, Prices: o.Prices, CostRegion: o.CostRegion,
+		Affiliates: o.Affiliates, Prices: o.Prices, CostRegion: o.CostRegion, Budgets: o.Budgets,
 		SignaturePolicy: policy, SigningKeys: o.SigningKeys, SigningKeysGitHub: o.SigningGitHub,
 		ClusterUpstream: o.ClusterUpstream, ClusterCommand: o.ClusterCommand, UpstreamHealth: o.UpstreamHealth,
 		ILBDir: o.ILBDir, HAProxy: o.HAProxy, ILBKeyRefresh: o.KeyRefresh, ClusterDomain: o.ClusterDomain,

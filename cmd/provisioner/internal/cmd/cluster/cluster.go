@@ -188,6 +188,7 @@ func deployRun(ctx context.Context, opts *DeployOptions) error {
 	res, err := c.Deploy(ctx, opts.Request)
 	if err == nil && !opts.JSON {
 		cost.PrintEstimate(opts.IO.ErrOut, opts.Request.Cluster, res.Estimate)
+		cost.PrintBudgetNote(opts.IO.ErrOut, res.Budget)
 	}
 	return follower{&opts.APIOptions, opts.Now, c}.finish(ctx, "deploy", opts.Request.Cluster, res, err, opts.Wait, opts.Timeout)
 }
@@ -384,6 +385,7 @@ func statusText(o *cmdutil.APIOptions) func(api.Status) error {
 		for _, r := range rows {
 			fmt.Fprintf(o.IO.Out, "%-*s %s\n", width, r[0]+":", r[1])
 		}
+		cost.PrintBudgetNote(o.IO.ErrOut, st.Budget) // EXTEND's, SCHEDULE_DESTROY's
 		return nil
 	}
 }

@@ -87,3 +87,53 @@ func TestDeployPrintsEstimateFirst(t *testing.T) {
 		t.Errorf("stderr: %q", errb.String())
 	}
 }
+
+// budgetNote is a budget's cut of a 4-hour TTL to 2 hours.
+var budgetNote = &api.BudgetNote{Scope: "user:otto", AskedTTL: 240, TTL: 120, Left: 1,
+	Message: "the TTL was cut from 4h to 2h: the budget of user:otto has $1.00 left in August 2026"}
+
+// TestDeployShrunkByBudget: a DEPLOY whose TTL a budget cut says so on
+// stderr, as its dry run and an EXTEND do; --json carries the note.
+func TestDeployShrunkByBudget(t *testing.T) {
+	want := "budget: the TTL was cut from 4h to 2h: the budget of user:otto has $1.00 left in August 2026\n"
+	answers := deployAnswers()
+	pending := answers["POST /deploy"][0].Body.(api.PendingOp)
+	pending.Budget = budgetNote
+	answers["POST /deploy"] = []cmdtest.Answer{{Status: http.StatusAccepted, Body: pending}}
+	f, _, errb := cmdtest.Factory(t)
+	cmdtest.API(t, f, answers)
+	if err := cmdtest.Run(f, NewCmdDeploy(f, nil), "deploy demo --ttl 4h"); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(errb.String(), want) {
+		t.Errorf("deploy stderr:\n%s\nwant:\n%s", errb.String(), want)
+	}
+
+	plan := api.DeployPlan{Status: "success", DryRun: true, Cluster: "demo", State: "absent", NodeCapacity: 2, TTL: 120, EstimatedCost: estimate, Budget: budgetNote}
+	f, _, errb = cmdtest.Factory(t)
+	cmdtest.API(t, f, map[string][]cmdtest.Answer{"POST /deploy": cmdtest.OK(plan)})
+	if err := cmdtest.Run(f, NewCmdDeploy(f, nil), "deploy demo --ttl 4h --dry-run"); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(errb.String(), want) || !strings.HasSuffix(errb.String(), "dry run: nothing was deployed\n") {
+		t.Errorf("dry run stderr: %q", errb.String())
+	}
+
+	st := api.Status{Status: "success", Cluster: "demo", State: "running", Budget: budgetNote}
+	f, out, errb := cmdtest.Factory(t)
+	cmdtest.API(t, f, map[string][]cmdtest.Answer{"POST /extend": cmdtest.OK(st)})
+	if err := cmdtest.Run(f, NewCmdExtend(f, nil), "extend demo --ttl 4h"); err != nil {
+		t.Fatal(err)
+	}
+	if errb.String() != want || !strings.HasPrefix(out.String(), "cluster:    demo\n") {
+		t.Errorf("extend: stdout %q stderr %q", out.String(), errb.String())
+	}
+	f, out, errb = cmdtest.Factory(t)
+	cmdtest.API(t, f, map[string][]cmdtest.Answer{"POST /extend": cmdtest.OK(st)})
+	if err := cmdtest.Run(f, NewCmdExtend(f, nil), "extend demo --ttl 4h --json"); err != nil {
+		t.Fatal(err)
+	}
+	if errb.String() != "" || !strings.Contains(out.String(), `"ttl_asked": 240`) {
+		t.Errorf("extend --json: stdout %q stderr %q", out.String(), errb.String())
+	}
+}

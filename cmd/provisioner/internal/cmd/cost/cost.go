@@ -85,7 +85,18 @@ func PrintPlan(ios *iostreams.IOStreams, p api.DeployPlan) {
 		rows = append(rows, []string{l.Part, l.Item, cmdutil.Dash(string(l.Market)), num(l.Quantity), l.Unit, num(l.UnitPrice), num(l.Hourly), fixed})
 	}
 	cmdutil.Table(ios, []string{"PART", "ITEM", "MARKET", "QUANTITY", "UNIT", "UNIT PRICE", "PER HOUR", "SCALES"}, rows)
-	fmt.Fprintf(ios.ErrOut, "not included: %s\ndry run: nothing was deployed\n", p.EstimatedCost.Excludes)
+	fmt.Fprintf(ios.ErrOut, "not included: %s\n", p.EstimatedCost.Excludes)
+	PrintBudgetNote(ios.ErrOut, p.Budget)
+	fmt.Fprintf(ios.ErrOut, "dry run: nothing was deployed\n")
+}
+
+// PrintBudgetNote says, on w, that a budget cut the TTL asked, and why;
+// nothing when none did.
+func PrintBudgetNote(w io.Writer, n *api.BudgetNote) {
+	if n == nil {
+		return
+	}
+	fmt.Fprintf(w, "budget: %s\n", n.Message)
 }
 
 func num(v float64) string { return strconv.FormatFloat(v, 'f', -1, 64) }

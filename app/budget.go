@@ -1,0 +1,857 @@
+package app
+
+// Budgets: the operator's monthly allowances (root budget.go) and what
+// they do. A DEPLOY, and an EXTEND or SCHEDULE_DESTROY that keeps a
+// cluster longer, is checked against every budget that covers the
+// cluster (its owner's, its team's, the organization's): all of them
+// must allow it, and the tightest wins. What a budget has left this
+// month is its allowance and what it carried over, less what was spent
+// (the bill or the meter, app.Spend) and what the live clusters and node
+// groups it covers are estimated to cost until their destroy times (so
+// two deploys cannot both use the same headroom). The check writes the
+// budgets' ledgers in the Store.Apply of the change it allows, each
+// under its revision: of two requests that saw room for one, one is
+// refused ECONFLICT, runs again, and sees the other's cluster.
+//
+// The reconcile sweep gives notice when a budget passes a warning
+// threshold, and when it has run out (its spend reached what it has):
+// then its live clusters are destroyed at the end of its grace period,
+// through their destroy schedules (moved earlier, never later), with
+// events all the way.
+
+import (
+	"context"
+	"fmt"
+	"math"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"provisioner"
+)
+
+// budgetCarryMonths is how far back carry-over is counted: the bill of
+// older months is not read.
+const budgetCarryMonths = 6
+
+// budgetReasonPrefix starts the reason of a cluster whose destroy a
+// budget brought forward (STATUS shows it).
+const budgetReasonPrefix = "budget exhausted"
+
+// The budget events, one per notice.
+const (
+	eventBudgetWarning   = "budget.warning"
+	eventBudgetExhausted = "budget.exhausted"
+	eventBudgetGrace     = "budget.grace"
+	eventBudgetShrink    = "budget.shrink"
+)
+
+// budgetSet is the operator's budgets by scope.
+type budgetSet struct {
+	all      []provisioner.Budget
+	byScope  map[string]provisioner.Budget
+	carry    bool // some budget carries over
+	eachUser *provisioner.Budget
+	eachTeam *provisioner.Budget
+}
+
+// budgetSource gives the budgets in force: given at start, or read at
+// first use (an S3 object on AWS, so that a cold start makes no AWS
+// call) and kept. A source that cannot be read fails what needs the
+// budgets (EUNAVAILABLE): no DEPLOY goes unchecked.
+type budgetSource struct {
+	mu   sync.Mutex
+	set  *budgetSet
+	load func(context.Context) ([]provisioner.Budget, error)
+}
+
+// fixedBudgets is a source of bs.
+func fixedBudgets(bs []provisioner.Budget) *budgetSource {
+	s := newBudgetSet(bs)
+	return &budgetSource{set: &s}
+}
+
+// get returns the budgets, read now if they were not yet.
+func (s *budgetSource) get(ctx context.Context) (*budgetSet, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.set != nil {
+		return s.set, nil
+	}
+	bs, err := s.load(ctx)
+	if err != nil {
+		return nil, provisioner.Wrap(provisioner.EUNAVAILABLE, err, "the budgets cannot be read: %v", err)
+	}
+	for _, b := range bs {
+		if err := b.Validate(); err != nil {
+			return nil, provisioner.Wrap(provisioner.EUNAVAILABLE, err, "the budgets are invalid: %s", provisioner.ErrorMessage(err))
+		}
+	}
+	set := newBudgetSet(bs)
+	s.set = &set
+	return s.set, nil
+}
+
+// newBudgetSet indexes valid budgets; an invalid one is a wiring bug
+// (the file's parser validates them).
+func newBudgetSet(bs []provisioner.Budget) budgetSet {
+	s := budgetSet{byScope: map[string]provisioner.Budget{}}
+	for _, b := range bs {
+		if err := b.Validate(); err != nil {
+			panic("app: " + err.Error())
+		}
+		s.all = append(s.all, b)
+		s.byScope[b.Scope] = b
+		s.carry = s.carry || b.CarryOverCap > 0
+		switch b.Scope {
+		case "user:" + provisioner.BudgetEach:
+			s.eachUser = &b
+		case "team:" + provisioner.BudgetEach:
+			s.eachTeam = &b
+		}
+	}
+	return s
+}
+
+// covering is the budgets, each of one concrete scope, that cover what
+// owner owns on a cluster shared with team: the owner's (or each
+// user's), the team's (or each team's), the organization's.
+func (s budgetSet) covering(owner, team string) []provisioner.Budget {
+	var out []provisioner.Budget
+	pick := func(scope string, each *provisioner.Budget) {
+		if b, ok := s.byScope[scope]; ok {
+			out = append(out, b)
+		} else if each != nil {
+			out = append(out, each.ForScope(scope))
+		}
+	}
+	if owner != "" {
+		pick(provisioner.BudgetScopeOfUser(owner), s.eachUser)
+	}
+	if team != "" {
+		pick(provisioner.BudgetScopeOfTeam(team), s.eachTeam)
+	}
+	if b, ok := s.byScope[provisioner.BudgetOrg]; ok {
+		out = append(out, b)
+	}
+	return out
+}
+
+// concrete is every budget of a concrete scope that book's deployments
+// or spend make relevant: those the file names, and a "*" budget for
+// each owner or team it covers.
+func (s budgetSet) concrete(bk *budgetBook) []provisioner.Budget {
+	seen := map[string]bool{}
+	var out []provisioner.Budget
+	add := func(b provisioner.Budget) {
+		if !seen[b.Scope] {
+			seen[b.Scope] = true
+			out = append(out, b)
+		}
+	}
+	for _, b := range s.all {
+		if !strings.HasSuffix(b.Scope, ":"+provisioner.BudgetEach) {
+			add(b)
+		}
+	}
+	for _, d := range bk.live() {
+		for _, b := range s.covering(d.owner, d.team) {
+			add(b)
+		}
+	}
+	for _, r := range bk.rows {
+		if !r.Day.Before(bk.month) {
+			for _, b := range s.covering(r.Owner, r.Team) {
+				add(b)
+			}
+		}
+	}
+	slices.SortFunc(out, func(x, y provisioner.Budget) int { return strings.Compare(x.Scope, y.Scope) })
+	return out
+}
+
+// budgetBook is what reckoning a budget reads: the spend since the
+// carry-over's first month, the price table, the live clusters and node
+// groups (read again, after the ledgers, by every check), at one time.
+type budgetBook struct {
+	now, month time.Time
+	rows       []provisioner.SpendRow
+	source     string
+	table      provisioner.PriceTable
+	layout     provisioner.Layout
+	clusters   []provisioner.Cluster
+	groups     []provisioner.NodeGroup
+}
+
+// budgetBook reads the spend and the prices; the deployments are read
+// by listLive, which the caller calls (a check after the ledgers).
+func (a *App) budgetBook(ctx context.Context, set *budgetSet) (*budgetBook, error) {
+	now := a.now().UTC()
+	bk := &budgetBook{now: now, month: provisioner.MonthOf(now), layout: a.costs.Layout}
+	since := bk.month
+	if set.carry {
+		since = since.AddDate(0, -budgetCarryMonths, 0)
+	}
+	var err error
+	if bk.table, err = a.priceTable(ctx); err != nil {
+		return nil, provisioner.Wrap(provisioner.EUNAVAILABLE, err, "budgets: no price table to estimate with: %s", provisioner.ErrorMessage(err))
+	}
+	if bk.rows, bk.source, err = a.Spend(ctx, since); err != nil {
+		return nil, provisioner.Wrap(provisioner.EUNAVAILABLE, err, "budgets: the spend cannot be read: %s", provisioner.ErrorMessage(err))
+	}
+	return bk, nil
+}
+
+// listLive reads the clusters and node groups.
+func (bk *budgetBook) listLive(ctx context.Context, s provisioner.Store) error {
+	var err error
+	if bk.clusters, err = s.ListClusters(ctx); err != nil {
+		return err
+	}
+	bk.groups, err = s.ListNodeGroups(ctx, "")
+	return err
+}
+
+// deployment is a live cluster or node group as budgets see it.
+type deployment struct {
+	key, owner, team string
+	group            bool
+	d                provisioner.Deployment
+}
+
+// live is the clusters and node groups deploying or running; a group
+// is its user's, on its cluster's team.
+func (bk *budgetBook) live() []deployment {
+	var out []deployment
+	teams := map[string]string{}
+	for _, cl := range bk.clusters {
+		teams[cl.Name] = cl.Team
+		if isLive(cl.Deployment) {
+			out = append(out, deployment{key: cl.Name, owner: cl.CreatedBy, team: cl.Team, d: cl.Deployment})
+		}
+	}
+	for _, g := range bk.groups {
+		if isLive(g.Deployment) {
+			out = append(out, deployment{key: g.Key(), owner: g.User, team: teams[g.Cluster], group: true, d: g.Deployment})
+		}
+	}
+	return out
+}
+
+func isLive(d provisioner.Deployment) bool {
+	return d.State == provisioner.StateDeploying || d.State == provisioner.StateRunning
+}
+
+// inScope tells whether what owner owns on a cluster shared with team
+// is in a concrete scope.
+func inScope(scope, owner, team string) bool {
+	kind, name, _ := provisioner.ParseBudgetScope(scope)
+	switch kind {
+	case provisioner.BudgetOrg:
+		return true
+	case "user":
+		return owner != "" && strings.EqualFold(owner, name)
+	case "team":
+		return team != "" && strings.EqualFold(team, name)
+	}
+	return false
+}
+
+// hourly is what nodes nodes of a cluster (or a group) cost an hour.
+func (bk *budgetBook) hourly(nodes int, group bool) (float64, error) {
+	estimate := provisioner.EstimateCluster
+	if group {
+		estimate = provisioner.EstimateGroup
+	}
+	e, err := estimate(bk.table, bk.layout, nodes, 0)
+	return e.Hourly, err
+}
+
+// spent is the spend in scope within [from, to).
+func (bk *budgetBook) spent(scope string, from, to time.Time) float64 {
+	sum := 0.0
+	for _, r := range bk.rows {
+		if !r.Day.Before(from) && r.Day.Before(to) && inScope(scope, r.Owner, r.Team) {
+			sum += r.Amount
+		}
+	}
+	return provisioner.RoundMoney(sum)
+}
+
+// budgetState is a budget's reckoning this month.
+type budgetState struct {
+	Budget    provisioner.Budget
+	Month     time.Time
+	Carried   float64 // carried over from the months before
+	Available float64 // the allowance and what was carried
+	Spent     float64 // this month, from the bill or the meter
+	Reserved  float64 // the live deployments' estimates until their destroy times
+	Left      float64 // Available - Spent - Reserved; below 0 when overcommitted
+	Live      int     // live clusters and node groups in scope
+}
+
+// state reckons budget b (of a concrete scope) with its ledger l, leaving
+// out of the reserved amount the deployment except (the one being
+// checked).
+func (bk *budgetBook) state(b provisioner.Budget, l provisioner.BudgetLedger, except string) budgetState {
+	st := budgetState{Budget: b, Month: bk.month}
+	start := provisioner.MonthOf(l.Since)
+	if l.Since.IsZero() {
+		start = bk.month // no ledger yet: the budget starts now
+	}
+	if oldest := bk.month.AddDate(0, -budgetCarryMonths, 0); start.Before(oldest) {
+		start = oldest
+	}
+	st.Carried = provisioner.BudgetCarry(b, start, bk.month, func(m time.Time) float64 {
+		return bk.spent(b.Scope, m, m.AddDate(0, 1, 0))
+	})
+	st.Available = provisioner.RoundMoney(b.Monthly + st.Carried)
+	st.Spent = bk.spent(b.Scope, bk.month, bk.month.AddDate(0, 1, 0))
+	reserved := 0.0
+	for _, d := range bk.live() {
+		if !inScope(b.Scope, d.owner, d.team) {
+			continue
+		}
+		st.Live++
+		t := d.d.DestroyTime()
+		if d.key == except || t.IsZero() || !t.After(bk.now) {
+			continue
+		}
+		h, err := bk.hourly(d.d.NodeCapacity, d.group)
+		if err != nil {
+			continue // priced nowhere: its spend still counts
+		}
+		reserved += h * t.Sub(bk.now).Hours()
+	}
+	st.Reserved = provisioner.RoundMoney(reserved)
+	st.Left = provisioner.RoundMoney(st.Available - st.Spent - st.Reserved)
+	return st
+}
+
+// usedPercent is what is spent and reserved, in percent of what the
+// budget has (100 and more when nothing is left).
+func (st budgetState) usedPercent() float64 {
+	if st.Available <= 0 {
+		return 100
+	}
+	return (st.Spent + st.Reserved) / st.Available * 100
+}
+
+// exhausted: the spend reached what the budget has.
+func (st budgetState) exhausted() bool { return st.Spent >= st.Available && st.Available+st.Spent > 0 }
+
+// explain is a budget's amounts for people.
+func (st budgetState) explain() string {
+	return fmt.Sprintf("the budget of %s has %s left in %s (%s allowance + %s carried over - %s spent - %s reserved by %s)",
+		st.Budget.Scope, money(st.Left), st.Month.Format("January 2006"), money(st.Budget.Monthly), money(st.Carried),
+		money(st.Spent), money(st.Reserved), plural(st.Live, "live deployment"))
+}
+
+// plural is n things, with an s when n is not 1.
+func plural(n int, thing string) string {
+	if n == 1 {
+		return "1 " + thing
+	}
+	return fmt.Sprintf("%d %ss", n, thing)
+}
+
+// shortDuration is 2h, 1h30m or 45m (whole minutes).
+func shortDuration(d time.Duration) string {
+	d = d.Truncate(time.Minute)
+	switch h, m := d/time.Hour, (d%time.Hour)/time.Minute; {
+	case h > 0 && m == 0:
+		return fmt.Sprintf("%dh", h)
+	case h > 0:
+		return fmt.Sprintf("%dh%dm", h, m)
+	default:
+		return fmt.Sprintf("%dm", m)
+	}
+}
+
+func money(v float64) string {
+	if v < 0 {
+		return "-" + money(-v)
+	}
+	return fmt.Sprintf("$%.2f", v)
+}
+
+// BudgetShrink says what a budget did to a DEPLOY's TTL (or an EXTEND's):
+// Asked was cut to TTL, all that Scope's budget covers.
+type BudgetShrink struct {
+	Scope      string
+	Asked, TTL time.Duration
+	Left       float64 // what the budget had left
+	Message    string
+}
+
+// budgetClaim is what a DEPLOY or EXTEND asks of the budgets: nodes of
+// key (a cluster) for ttl from now, owned by owner, shared with team.
+type budgetClaim struct {
+	key, owner, team string
+	nodes            int
+	ttl              time.Duration
+	deploy           bool // a DEPLOY (it sets the cluster's exemption), not an EXTEND
+}
+
+// claimBudgets checks claim against every budget that covers it (see
+// the top of this file) and returns the TTL they allow (claim's, or
+// less under a shrink policy, with what was cut), and the ledgers to
+// write with the change: all of them, at the revisions read. bk is read
+// at first use and kept; the deployments are read again after the
+// ledgers on every call. An administrator is not checked against a
+// budget that exempts administrators; an exempt DEPLOY or EXTEND
+// exempts the cluster from that budget's grace destroy.
+func (a *App) claimBudgets(ctx context.Context, c Caller, bk **budgetBook, claim budgetClaim, what string) (time.Duration, []provisioner.BudgetLedger, *BudgetShrink, error) {
+	set, err := a.budgets.get(ctx)
+	if err != nil {
+		return 0, nil, nil, err
+	}
+	covering := set.covering(claim.owner, claim.team)
+	if len(covering) == 0 {
+		return claim.ttl, nil, nil, nil
+	}
+	if *bk == nil {
+		b, err := a.budgetBook(ctx, set)
+		if err != nil {
+			return 0, nil, nil, err
+		}
+		*bk = b
+	}
+	ledgers := make([]provisioner.BudgetLedger, len(covering))
+	for i, b := range covering {
+		l, err := a.budgetLedger(ctx, b.Scope, (*bk).month)
+		if err != nil {
+			return 0, nil, nil, err
+		}
+		ledgers[i] = l
+	}
+	// The deployments after the ledgers: whatever changed a ledger since
+	// is in them.
+	if err := (*bk).listLive(ctx, a.store); err != nil {
+		return 0, nil, nil, err
+	}
+	hourly, err := (*bk).hourly(claim.nodes, false)
+	if err != nil {
+		return 0, nil, nil, provisioner.Wrap(provisioner.EUNAVAILABLE, err, "%s: the budgets cannot price it: %s", what, provisioner.ErrorMessage(err))
+	}
+	need := provisioner.RoundMoney(hourly * claim.ttl.Hours())
+	ttl := claim.ttl
+	var tightest *budgetState
+	var refuse *budgetState
+	live := liveKeys((*bk).live())
+	for i, b := range covering {
+		l := &ledgers[i]
+		l.Exempt = slices.DeleteFunc(slices.Clone(l.Exempt), func(k string) bool { return !live[k] || (claim.deploy && k == claim.key) })
+		if b.AdminsExempt && c.User.Level >= provisioner.LevelAdmin {
+			l.Exempt = append(l.Exempt, claim.key)
+			slices.Sort(l.Exempt)
+			l.Exempt = slices.Compact(l.Exempt)
+			continue
+		}
+		st := (*bk).state(b, *l, claim.key)
+		if need <= st.Left {
+			continue
+		}
+		covered := time.Duration(0)
+		if st.Left > 0 && hourly > 0 {
+			covered = (time.Duration(st.Left / hourly * float64(time.Hour))).Truncate(time.Minute)
+		}
+		if b.Policy == provisioner.BudgetRefuse && refuse == nil {
+			refuse = &st
+		}
+		if covered < ttl {
+			ttl, tightest = covered, &st
+		}
+	}
+	estimate := fmt.Sprintf("%s is estimated at %s (%s for %s)", what, money(need), plural(claim.nodes, "node"), shortDuration(claim.ttl))
+	switch {
+	case refuse != nil:
+		return 0, nil, nil, provisioner.Errorf(provisioner.ELIMIT, "%s: %s; %s", what, refuse.explain(), estimate)
+	case tightest == nil:
+		return claim.ttl, ledgers, nil, nil
+	case ttl < MinTTL:
+		return 0, nil, nil, provisioner.Errorf(provisioner.ELIMIT, "%s: %s, which covers less than the shortest TTL (%s); %s", what, tightest.explain(), shortDuration(MinTTL), estimate)
+	}
+	s := &BudgetShrink{Scope: tightest.Budget.Scope, Asked: claim.ttl, TTL: ttl, Left: tightest.Left}
+	s.Message = fmt.Sprintf("the TTL was cut from %s to %s: %s; %s", shortDuration(claim.ttl), shortDuration(ttl), tightest.explain(), estimate)
+	return ttl, ledgers, s, nil
+}
+
+// later is the later of two times.
+func later(x, y time.Time) time.Time {
+	if x.After(y) {
+		return x
+	}
+	return y
+}
+
+func liveKeys(ds []deployment) map[string]bool {
+	m := make(map[string]bool, len(ds))
+	for _, d := range ds {
+		m[d.key] = true
+	}
+	return m
+}
+
+// budgetLedger reads a scope's ledger; a new one starts in month.
+func (a *App) budgetLedger(ctx context.Context, scope string, month time.Time) (provisioner.BudgetLedger, error) {
+	l, err := a.store.GetBudgetLedger(ctx, scope)
+	if provisioner.ErrorCode(err) == provisioner.ENOTFOUND {
+		return provisioner.BudgetLedger{Scope: scope, Since: month}, nil
+	}
+	return l, err
+}
+
+// budgetNote is one budget notice: a warning, a budget run out, a
+// cluster's destroy brought forward to the end of the grace period.
+type budgetNote struct {
+	Kind      string // eventBudgetWarning, eventBudgetExhausted, eventBudgetGrace
+	Scope     string
+	Cluster   string
+	Owner     string
+	Message   string
+	State     budgetState
+	Threshold int       // budget.warning: the percentage passed
+	DestroyAt time.Time // when the cluster goes (budget.exhausted: at the latest)
+}
+
+// budgetNotice is where every budget notice goes once its event is
+// recorded (the event is the notice that is never lost: EVENTS shows
+// it): to the notice sinks (notice.go; webhook, Slack, mail, the
+// cluster's owner among the addressees), as a provisioner.NoticeBudget
+// whose ID names the notice's kind, budget, month, moment and cluster,
+// so that it goes out once whoever raises it. A sink that fails does
+// not fail the sweep.
+func (a *App) budgetNotice(ctx context.Context, n budgetNote) {
+	a.log.Info("budget notice", "kind", n.Kind, "scope", n.Scope, "cluster", n.Cluster, "owner", n.Owner,
+		"left", n.State.Left, "destroy_at", n.DestroyAt, "message", n.Message)
+	var subject string
+	moment := n.State.Month.Format("2006-01")
+	switch n.Kind {
+	case eventBudgetWarning:
+		subject = fmt.Sprintf("%s: %.0f%% of the budget of %s is spent or reserved", n.Cluster, n.State.usedPercent(), n.Scope)
+		moment += fmt.Sprintf("-%d", n.Threshold)
+	case eventBudgetExhausted:
+		subject = fmt.Sprintf("%s: the budget of %s has run out", n.Cluster, n.Scope)
+		moment = n.DestroyAt.UTC().Format(time.RFC3339)
+	case eventBudgetGrace:
+		subject = fmt.Sprintf("%s is destroyed at %s: the budget of %s has run out", n.Cluster, n.DestroyAt.UTC().Format(time.RFC3339), n.Scope)
+		moment = n.DestroyAt.UTC().Format(time.RFC3339)
+	}
+	text := n.Message + "\n\nThe operator can raise the budget; `provisioner budgets` shows where it stands, and destroying clusters no longer needed leaves more for the others.\n"
+	err := a.Notify(ctx, provisioner.Notice{ID: noticeID(string(provisioner.NoticeBudget), n.Kind, n.Scope, moment, n.Cluster),
+		Kind: provisioner.NoticeBudget, Cluster: n.Cluster, Owner: n.Owner, DestroyAt: n.DestroyAt, Reason: n.Kind,
+		Subject: subject, Text: text, URL: a.clusterURL(n.Cluster)})
+	if err != nil {
+		a.log.Error("cannot send a budget notice", "cluster", n.Cluster, "kind", n.Kind, "err", err)
+	}
+}
+
+// reconcileBudgets is the sweep's part: every budget in force is
+// reckoned, and its live clusters get notice of a warning threshold
+// passed or of the budget run out, each once a month (the ledger
+// remembers, and is written with the notices' events in one
+// Store.Apply, so two sweeps never both give one); a budget run out has
+// its live clusters destroyed at the end of its grace period.
+func (a *App) reconcileBudgets(ctx context.Context) {
+	if a.driver == nil {
+		return
+	}
+	set, err := a.budgets.get(ctx)
+	if err != nil || len(set.all) == 0 {
+		if err != nil {
+			a.log.Error("sweep: budgets", "err", err)
+		}
+		return
+	}
+	bk, err := a.budgetBook(ctx, set)
+	if err == nil {
+		err = bk.listLive(ctx, a.store)
+	}
+	if err != nil {
+		a.log.Error("sweep: budgets", "err", err)
+		return
+	}
+	for _, b := range set.concrete(bk) {
+		if ctx.Err() != nil {
+			return
+		}
+		if err := a.enforceBudget(ctx, bk, b); err != nil {
+			a.log.Warn("sweep: budget", "scope", b.Scope, "err", err)
+		}
+	}
+}
+
+// budgetTargets are the live clusters of b's scope that its enforcement
+// reaches: not those an exempt administrator deployed.
+func budgetTargets(bk *budgetBook, b provisioner.Budget, l provisioner.BudgetLedger) []provisioner.Cluster {
+	var out []provisioner.Cluster
+	for _, cl := range bk.clusters {
+		if isLive(cl.Deployment) && inScope(b.Scope, cl.CreatedBy, cl.Team) && !slices.Contains(l.Exempt, cl.Name) {
+			out = append(out, cl)
+		}
+	}
+	return out
+}
+
+func (a *App) enforceBudget(ctx context.Context, bk *budgetBook, b provisioner.Budget) error {
+	l, err := a.budgetLedger(ctx, b.Scope, bk.month)
+	if err != nil {
+		return err
+	}
+	st := bk.state(b, l, "")
+	targets := budgetTargets(bk, b, l)
+	month := provisioner.MonthKey(bk.now)
+	next := l
+	if next.Month != month {
+		next.Month, next.Warned, next.Exhausted = month, 0, time.Time{}
+	}
+	var notes []budgetNote
+	note := func(kind, msg string) {
+		for _, cl := range targets {
+			n := budgetNote{Kind: kind, Scope: b.Scope, Cluster: cl.Name, Owner: cl.CreatedBy, Message: msg, State: st, Threshold: next.Warned}
+			if kind == eventBudgetExhausted {
+				n.Threshold, n.DestroyAt = 0, next.Exhausted.Add(b.Grace)
+			}
+			notes = append(notes, n)
+		}
+	}
+	switch {
+	case st.exhausted() && len(targets) > 0 && next.Exhausted.IsZero():
+		next.Exhausted = bk.now
+		note(eventBudgetExhausted, fmt.Sprintf("%s: the budget has run out; its live clusters are destroyed at %s (after a grace period of %s) unless it is raised",
+			st.explain(), next.Exhausted.Add(b.Grace).Format(time.RFC3339), b.Grace))
+	case !st.exhausted() && !next.Exhausted.IsZero():
+		next.Exhausted = time.Time{} // raised meanwhile: a new notice if it runs out again
+	case !st.exhausted() && len(targets) > 0:
+		used := st.usedPercent()
+		for _, p := range b.WarnAt {
+			if float64(p) <= used && p > next.Warned {
+				next.Warned = p
+			}
+		}
+		if next.Warned > l.Warned || next.Month != l.Month && next.Warned > 0 {
+			note(eventBudgetWarning, fmt.Sprintf("%.0f%% of the budget is spent or reserved (warning at %d%%): %s", used, next.Warned, st.explain()))
+		}
+	}
+	if next.Month != l.Month || next.Warned != l.Warned || !next.Exhausted.Equal(l.Exhausted) {
+		if err := a.writeNotes(ctx, next, notes); err != nil {
+			return err
+		}
+	}
+	if !st.exhausted() || next.Exhausted.IsZero() {
+		return nil
+	}
+	at := next.Exhausted.Add(b.Grace)
+	for _, cl := range targets {
+		a.graceDestroy(ctx, cl.Name, at, st)
+	}
+	return nil
+}
+
+// writeNotes writes a ledger with the events of its notices (as many as
+// one batch holds; the rest after), then hands them to budgetNotice.
+// A lost race (ECONFLICT: another sweep wrote first) writes nothing.
+func (a *App) writeNotes(ctx context.Context, l provisioner.BudgetLedger, notes []budgetNote) error {
+	b := provisioner.Batch{Budgets: []provisioner.BudgetLedger{l}}
+	var rest provisioner.Batch
+	for _, n := range notes {
+		into := &b
+		if b.Len()+2 > provisioner.MaxBatch {
+			into = &rest
+		}
+		a.note(into, n.Cluster, n.Kind, system, n.Message)
+	}
+	if _, err := a.applied(ctx, b); err != nil {
+		return err
+	}
+	a.writeRecords(ctx, rest)
+	for _, n := range notes {
+		a.budgetNotice(ctx, n)
+	}
+	return nil
+}
+
+// graceDestroy brings a cluster's destroy forward to at (not sooner than
+// the guard window from now), never later, with a budget.grace event and
+// the reason in its record, and moves its schedule.
+func (a *App) graceDestroy(ctx context.Context, name string, at time.Time, st budgetState) {
+	ctx, end := a.journaled(ctx)
+	defer end()
+	unlock := a.locks.lock(name)
+	defer unlock()
+	now := a.now().UTC()
+	at = later(at, now.Add(GuardWindow)).UTC()
+	reason := fmt.Sprintf("%s (%s): destroyed at %s", budgetReasonPrefix, st.Budget.Scope, at.Format(time.RFC3339))
+	var owner string
+	moved, err := a.transition(ctx, name, func(cl *provisioner.Cluster, exists bool, b *provisioner.Batch) (bool, error) {
+		if !exists || !isLive(cl.Deployment) {
+			return false, nil
+		}
+		if t := cl.DestroyTime(); !t.IsZero() && !t.After(at) {
+			return false, nil // it goes sooner anyway
+		}
+		cl.DestroyAt, cl.Reason, cl.UpdatedAt, owner = at, reason, now, cl.CreatedBy
+		a.note(b, name, eventBudgetGrace, system, fmt.Sprintf("%s: %s; the grace period of %s ends then", reason, st.explain(), st.Budget.Grace))
+		return true, nil
+	})
+	if err != nil {
+		a.log.Error("sweep: budget grace", "cluster", name, "err", err)
+		return
+	}
+	if !moved {
+		return
+	}
+	if err := a.setSchedule(ctx, name, at, system); err != nil {
+		a.log.Error("cannot move the destroy schedule; the reconcile sweep destroys the cluster at its time", "cluster", name, "err", err)
+	}
+	a.budgetNotice(ctx, budgetNote{Kind: eventBudgetGrace, Scope: st.Budget.Scope, Cluster: name, Owner: owner, Message: reason, State: st, DestroyAt: at})
+}
+
+// budgetDestroyReason says why a cluster whose destroy comes due goes,
+// when a budget brought it forward: its reason says so, or a budget
+// that covers it ran out this month and the destroy time is within its
+// grace period. "" otherwise.
+func (a *App) budgetDestroyReason(ctx context.Context, cl provisioner.Cluster) string {
+	if strings.HasPrefix(cl.Reason, budgetReasonPrefix) {
+		return cl.Reason
+	}
+	set, err := a.budgets.get(ctx)
+	if err != nil {
+		return ""
+	}
+	month := provisioner.MonthKey(a.now())
+	for _, b := range set.covering(cl.CreatedBy, cl.Team) {
+		l, err := a.store.GetBudgetLedger(ctx, b.Scope)
+		if err != nil || l.Month != month || l.Exhausted.IsZero() || slices.Contains(l.Exempt, cl.Name) {
+			continue
+		}
+		if t := cl.DestroyTime(); !t.After(l.Exhausted.Add(b.Grace)) {
+			return fmt.Sprintf("%s (%s)", budgetReasonPrefix, b.Scope)
+		}
+	}
+	return ""
+}
+
+// BudgetReport is the budget report: this month's reckoning of the
+// budgets the caller may see.
+type BudgetReport struct {
+	Month   time.Time // the first of this month, UTC
+	Source  string    // where the spend comes from: SpendBilled or SpendMetered ("" without budgets)
+	Budgets []BudgetStatus
+}
+
+// BudgetStatus is one budget as the budget report shows it.
+type BudgetStatus struct {
+	budgetState
+	Source    string    // where Spent comes from: SpendBilled or SpendMetered
+	Warned    int       // the highest warning given this month
+	Exhausted time.Time // when it was noticed to have run out this month
+}
+
+// UsedPercent is what is spent and reserved, in percent of what the
+// budget has, to a tenth.
+func (s BudgetStatus) UsedPercent() float64 {
+	return math.Round(s.usedPercent()*10) / 10
+}
+
+// State is "exhausted" (the spend reached what the budget has),
+// "warning" (a warning threshold is passed) or "ok".
+func (s BudgetStatus) State() string {
+	switch {
+	case s.exhausted():
+		return "exhausted"
+	case s.Warned > 0 || len(s.Budget.WarnAt) > 0 && s.usedPercent() >= float64(s.Budget.WarnAt[0]):
+		return "warning"
+	}
+	return "ok"
+}
+
+// Budgets is the budget report: any logged-in user may ask, and sees
+// its own budget, its teams' and the organization's; an administrator
+// every budget in force (a "*" budget once per user or team it covers).
+func (a *App) Budgets(ctx context.Context, c Caller) (BudgetReport, error) {
+	if err := requireLevel(c.User, provisioner.LevelMember, "the budget report"); err != nil {
+		return BudgetReport{}, err
+	}
+	r := BudgetReport{Month: provisioner.MonthOf(a.now()), Budgets: []BudgetStatus{}}
+	set, err := a.budgets.get(ctx)
+	if err != nil {
+		return BudgetReport{}, err
+	}
+	if len(set.all) == 0 {
+		return r, nil
+	}
+	bk, err := a.budgetBook(ctx, set)
+	if err == nil {
+		err = bk.listLive(ctx, a.store)
+	}
+	if err != nil {
+		return BudgetReport{}, err
+	}
+	r.Source = bk.source
+	var scopes []provisioner.Budget
+	if c.User.Level >= provisioner.LevelAdmin {
+		scopes = set.concrete(bk)
+	} else {
+		scopes = set.covering(c.User.Login, "")
+		for _, t := range c.User.Teams {
+			for _, b := range set.covering("", t) {
+				if !slices.ContainsFunc(scopes, func(x provisioner.Budget) bool { return x.Scope == b.Scope }) {
+					scopes = append(scopes, b)
+				}
+			}
+		}
+	}
+	month := provisioner.MonthKey(bk.now)
+	for _, b := range scopes {
+		l, err := a.budgetLedger(ctx, b.Scope, bk.month)
+		if err != nil {
+			return BudgetReport{}, err
+		}
+		s := BudgetStatus{budgetState: bk.state(b, l, ""), Source: bk.source}
+		if l.Month == month {
+			s.Warned, s.Exhausted = l.Warned, l.Exhausted
+		}
+		r.Budgets = append(r.Budgets, s)
+	}
+	return r, nil
+}
+
+// budgetReschedule checks an EXTEND or SCHEDULE_DESTROY that keeps a
+// live cluster longer (its destroy time from before to cl's) against the
+// budgets: the time from now to the new destroy is claimed as a DEPLOY's
+// TTL, and a shrink policy cuts it (refusing when that leaves nothing
+// beyond before). The ledgers go into b. A cluster kept longer loses a
+// budget's reason.
+func (a *App) budgetReschedule(ctx context.Context, c Caller, book **budgetBook, cl *provisioner.Cluster, before time.Time, b *provisioner.Batch, what string) (*BudgetShrink, error) {
+	after := cl.DestroyTime()
+	if before.IsZero() || !after.After(before) || !isLive(cl.Deployment) {
+		return nil, nil // shorter, or no longer than for ever
+	}
+	now := a.now().UTC()
+	ttl, ledgers, shrink, err := a.claimBudgets(ctx, c, book, budgetClaim{key: cl.Name, owner: cl.CreatedBy, team: cl.Team,
+		nodes: cl.NodeCapacity, ttl: after.Sub(now)}, what)
+	if err != nil {
+		return nil, err
+	}
+	if shrink != nil {
+		cut := now.Add(ttl)
+		if !cut.After(before) {
+			return nil, provisioner.Errorf(provisioner.ELIMIT, "%s: the budget of %s covers no time beyond %s: %s",
+				what, shrink.Scope, formatTime(before), shrink.Message)
+		}
+		if !cl.DestroyAt.IsZero() {
+			cl.DestroyAt = cut
+		} else {
+			cl.ExpiresAt = cut
+		}
+		a.note(b, cl.Name, eventBudgetShrink, c, shrink.Message)
+	}
+	if strings.HasPrefix(cl.Reason, budgetReasonPrefix) {
+		cl.Reason = ""
+	}
+	b.Budgets = ledgers
+	return shrink, nil
+}
