@@ -40,7 +40,6 @@ func (a *App) destroy(ctx context.Context, c Caller, name string) (Result, error
 		return res, err
 	}
 	if res.Done {
-		a.removeSchedule(ctx, name, system)
 		return res, nil
 	}
 	if started {
@@ -114,6 +113,11 @@ func (a *App) markDestroying(ctx context.Context, c Caller, name string) (res Re
 		res, started = Result{Operation: op, Cluster: *cl}, true
 		return true, nil
 	})
+	if err == nil && res.Done {
+		// Absent: a schedule left behind goes too, under the lock, so a
+		// DEPLOY that starts right after keeps the schedule it sets.
+		a.removeSchedule(ctx, name, system)
+	}
 	return res, started, err
 }
 
