@@ -45,7 +45,7 @@ func (s *Server) deployGroup() http.HandlerFunc {
 		est := s.app.GroupEstimate(r.Context(), res.Group)
 		st := api.GroupStatusOf(res.Group)
 		st.EstimatedCost, st.Budget = est, budgetNote(res.Budget)
-		return longAnswer(res.Done, res.Operation, st, est)
+		return pendingNote(longAnswer(res.Done, res.Operation, st, est))(st.Budget)
 	})
 }
 
