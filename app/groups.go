@@ -267,7 +267,9 @@ func (a *App) updateGroup(ctx context.Context, cluster, user string, fn func(g *
 func (a *App) transitionGroup(ctx context.Context, cluster, user string,
 	fn func(g *provisioner.NodeGroup, exists bool, b *provisioner.Batch) (bool, error)) error {
 	var b provisioner.Batch
-	get := func(ctx context.Context) (provisioner.NodeGroup, error) { return a.store.GetNodeGroup(ctx, cluster, user) }
+	get := func(ctx context.Context) (provisioner.NodeGroup, error) {
+		return a.store.GetNodeGroup(ctx, cluster, user)
+	}
 	put := func(ctx context.Context, g provisioner.NodeGroup) (int64, error) {
 		b.NodeGroup = &g
 		return a.apply(ctx, b)
@@ -349,7 +351,9 @@ func (a *App) ExtendGroup(ctx context.Context, c Caller, cluster, user string, t
 }
 
 func (a *App) extendGroup(ctx context.Context, c Caller, cluster, user string, ttl time.Duration) (GroupRescheduled, error) {
-	none := func(cluster string) GroupRescheduled { return GroupRescheduled{Group: provisioner.NodeGroup{Cluster: cluster}} }
+	none := func(cluster string) GroupRescheduled {
+		return GroupRescheduled{Group: provisioner.NodeGroup{Cluster: cluster}}
+	}
 	cluster, hidden, err := a.checkGroupRead(ctx, c, cluster, user, "EXTEND")
 	if err != nil {
 		return none(cluster), err
