@@ -17,6 +17,11 @@ type Batch struct {
 	// DeleteCluster's rule when DeleteCluster is set.
 	Cluster       *Cluster
 	DeleteCluster bool
+	// NodeGroup, when set, is written under PutNodeGroup's
+	// compare-and-swap (its Revision is the revision expected). A batch
+	// changes a cluster or a node group, not both; Apply returns the
+	// revision it wrote.
+	NodeGroup *NodeGroup
 	// Operations are created or replaced, as by PutOperation.
 	Operations []Operation
 	// Events and Audit are appended, as by AppendEvent and AppendAudit:
@@ -34,6 +39,9 @@ type Batch struct {
 func (b Batch) Len() int {
 	n := len(b.Operations) + len(b.Events) + len(b.Audit) + len(b.Budgets)
 	if b.Cluster != nil {
+		n++
+	}
+	if b.NodeGroup != nil {
 		n++
 	}
 	return n
@@ -56,6 +64,16 @@ func (b Batch) Validate() error {
 		}
 	} else if b.DeleteCluster {
 		return Errorf(EINVALID, "a batch that deletes a cluster must name it")
+	}
+	if g := b.NodeGroup; g != nil {
+		switch {
+		case b.Cluster != nil:
+			return Errorf(EINVALID, "a batch changes a cluster or a node group, not both")
+		case g.Cluster == "" || g.User == "":
+			return Errorf(EINVALID, "node group cluster and user are required")
+		case g.Revision < 0:
+			return Errorf(EINVALID, "node group revision must not be negative")
+		}
 	}
 	scopes := map[string]bool{}
 	for _, l := range b.Budgets {

@@ -384,6 +384,9 @@ type GroupStatus struct {
 	DeploymentStatus
 	// EstimatedCost (ours) is set in the answers of DEPLOY and EXTEND.
 	EstimatedCost *provisioner.Estimate `json:"estimated_cost,omitempty"`
+	// Budget (ours) says how a budget cut the TTL a DEPLOY or EXTEND
+	// asked; nil when none did.
+	Budget *BudgetNote `json:"budget,omitempty"`
 }
 
 // GroupStackName is the name production gives a user node group's stack

@@ -386,12 +386,14 @@ type BudgetShrink struct {
 }
 
 // budgetClaim is what a DEPLOY or EXTEND asks of the budgets: nodes of
-// key (a cluster) for ttl from now, owned by owner, shared with team.
+// key (a cluster, or a node group's GroupKey when group) for ttl from
+// now, owned by owner, shared with team.
 type budgetClaim struct {
 	key, owner, team string
 	nodes            int
 	ttl              time.Duration
 	deploy           bool // a DEPLOY (it sets the cluster's exemption), not an EXTEND
+	group            bool // a node group, priced as one
 }
 
 // claimBudgets checks claim against every budget that covers it (see
@@ -431,7 +433,7 @@ func (a *App) claimBudgets(ctx context.Context, c Caller, bk **budgetBook, claim
 	if err := (*bk).listLive(ctx, a.store); err != nil {
 		return 0, nil, nil, err
 	}
-	hourly, err := (*bk).hourly(claim.nodes, false)
+	hourly, err := (*bk).hourly(claim.nodes, claim.group)
 	if err != nil {
 		return 0, nil, nil, provisioner.Wrap(provisioner.EUNAVAILABLE, err, "%s: the budgets cannot price it: %s", what, provisioner.ErrorMessage(err))
 	}
@@ -826,13 +828,19 @@ func (a *App) Budgets(ctx context.Context, c Caller) (BudgetReport, error) {
 // beyond before). The ledgers go into b. A cluster kept longer loses a
 // budget's reason.
 func (a *App) budgetReschedule(ctx context.Context, c Caller, book **budgetBook, cl *provisioner.Cluster, before time.Time, b *provisioner.Batch, what string) (*BudgetShrink, error) {
-	after := cl.DestroyTime()
-	if before.IsZero() || !after.After(before) || !isLive(cl.Deployment) {
+	return a.budgetKeep(ctx, c, book, budgetClaim{key: cl.Name, owner: cl.CreatedBy, team: cl.Team}, &cl.Deployment, before, b, what)
+}
+
+// budgetKeep is budgetReschedule for the deployment d of claim's key
+// (a cluster's, or a node group's), whose nodes and TTL it fills in.
+func (a *App) budgetKeep(ctx context.Context, c Caller, book **budgetBook, claim budgetClaim, d *provisioner.Deployment, before time.Time, b *provisioner.Batch, what string) (*BudgetShrink, error) {
+	after := d.DestroyTime()
+	if before.IsZero() || !after.After(before) || !isLive(*d) {
 		return nil, nil // shorter, or no longer than for ever
 	}
 	now := a.now().UTC()
-	ttl, ledgers, shrink, err := a.claimBudgets(ctx, c, book, budgetClaim{key: cl.Name, owner: cl.CreatedBy, team: cl.Team,
-		nodes: cl.NodeCapacity, ttl: after.Sub(now)}, what)
+	claim.nodes, claim.ttl = d.NodeCapacity, after.Sub(now)
+	ttl, ledgers, shrink, err := a.claimBudgets(ctx, c, book, claim, what)
 	if err != nil {
 		return nil, err
 	}
@@ -842,15 +850,15 @@ func (a *App) budgetReschedule(ctx context.Context, c Caller, book **budgetBook,
 			return nil, provisioner.Errorf(provisioner.ELIMIT, "%s: the budget of %s covers no time beyond %s: %s",
 				what, shrink.Scope, formatTime(before), shrink.Message)
 		}
-		if !cl.DestroyAt.IsZero() {
-			cl.DestroyAt = cut
+		if !d.DestroyAt.IsZero() {
+			d.DestroyAt = cut
 		} else {
-			cl.ExpiresAt = cut
+			d.ExpiresAt = cut
 		}
-		a.note(b, cl.Name, eventBudgetShrink, c, shrink.Message)
+		a.note(b, claim.key, eventBudgetShrink, c, shrink.Message)
 	}
-	if strings.HasPrefix(cl.Reason, budgetReasonPrefix) {
-		cl.Reason = ""
+	if strings.HasPrefix(d.Reason, budgetReasonPrefix) {
+		d.Reason = ""
 	}
 	b.Budgets = ledgers
 	return shrink, nil

@@ -80,8 +80,19 @@ func (noSpend) Spend(context.Context, time.Time, time.Time) ([]provisioner.Spend
 // TestBudgetConcurrentDeploys: two DEPLOYs at once, by two App instances
 // that share nothing in memory (two Lambda instances, two processes on
 // one SQLite file), with room in the budget for one: exactly one is
-// deployed, the other refused ELIMIT, on both stores.
+// deployed, the other refused ELIMIT, on both stores; the same for two
+// node group DEPLOYs (the budgets' ledgers ride with the group's record).
 func TestBudgetConcurrentDeploys(t *testing.T) {
+	for _, group := range []bool{false, true} {
+		name := "Clusters"
+		if group {
+			name = "NodeGroups"
+		}
+		t.Run(name, func(t *testing.T) { budgetRaceStores(t, group) })
+	}
+}
+
+func budgetRaceStores(t *testing.T, group bool) {
 	t.Run("SQLite", func(t *testing.T) {
 		path := filepath.Join(t.TempDir(), "p.db")
 		budgetRace(t, func(t *testing.T) (provisioner.Store, CostConfig) {
@@ -91,7 +102,7 @@ func TestBudgetConcurrentDeploys(t *testing.T) {
 			}
 			t.Cleanup(func() { db.Close() })
 			return db, CostConfig{Usage: db}
-		})
+		}, group)
 	})
 	t.Run("DynamoDB", func(t *testing.T) {
 		cfg := awstest.Config(t)
@@ -106,11 +117,13 @@ func TestBudgetConcurrentDeploys(t *testing.T) {
 		budgetRace(t, func(t *testing.T) (provisioner.Store, CostConfig) {
 			// A client (and connections) of its own, as each instance has.
 			return dynamodb.New(ddb.NewFromConfig(cfg), table), CostConfig{Spend: noSpend{}}
-		})
+		}, group)
 	})
 }
 
-func budgetRace(t *testing.T, open func(t *testing.T) (provisioner.Store, CostConfig)) {
+// budgetRace races two DEPLOYs of otto's, of clusters race-0 and race-1,
+// or (group) of node groups on the running clusters race-0 and race-1.
+func budgetRace(t *testing.T, open func(t *testing.T) (provisioner.Store, CostConfig), group bool) {
 	keys, err := keyring.Open(keyring.Config{Dir: t.TempDir()})
 	if err != nil {
 		t.Fatal(err)
@@ -118,7 +131,8 @@ func budgetRace(t *testing.T, open func(t *testing.T) (provisioner.Store, CostCo
 	clk := testkit.NewClock(time.Date(2026, 6, 1, 12, 0, 0, 0, time.UTC))
 	driver, sched := newTestDriver(), &testScheduler{at: map[string]time.Time{}}
 	gate := newLedgerGate(2)
-	// 90 minutes of 1 node is 0.745364: room for one in 1.20.
+	// 90 minutes of a cluster of 1 node is 0.745364, of a group of 2
+	// nodes 0.827441: room for one in 1.20.
 	b := budget("user:otto", 1.2, provisioner.BudgetRefuse)
 	var apps [2]*App
 	var stores [2]*gatedStore
@@ -130,11 +144,34 @@ func budgetRace(t *testing.T, open func(t *testing.T) (provisioner.Store, CostCo
 			Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), Now: clk.Now, Driver: driver, Scheduler: sched,
 			Poll: time.Millisecond, Costs: costs, Budgets: []provisioner.Budget{b}})
 	}
+	if group {
+		// The clusters the groups attach to, an administrator's (not in
+		// otto's budget), running.
+		for i := range apps {
+			name := fmt.Sprintf("race-%d", i)
+			if _, err := apps[0].Deploy(bg, admin, DeployRequest{Cluster: name, IsPublic: true, NodeCapacity: 1, TTL: 3 * time.Hour}); err != nil {
+				t.Fatal(err)
+			}
+			for range 100 {
+				if cl, err := stores[0].GetCluster(bg, name); err == nil && cl.State == provisioner.StateRunning {
+					break
+				}
+				if err := apps[0].advance(bg, name); err != nil {
+					t.Fatal(err)
+				}
+			}
+		}
+	}
 	var errs [2]error
 	var wg sync.WaitGroup
 	for i, a := range apps {
 		wg.Go(func() {
-			_, errs[i] = a.Deploy(bg, orgMem, DeployRequest{Cluster: fmt.Sprintf("race-%d", i), NodeCapacity: 1, TTL: 90 * time.Minute})
+			name := fmt.Sprintf("race-%d", i)
+			if group {
+				_, errs[i] = a.DeployGroup(bg, orgMem, GroupRequest{Cluster: name, User: "otto", NodeCapacity: 2, TTL: 90 * time.Minute})
+				return
+			}
+			_, errs[i] = a.Deploy(bg, orgMem, DeployRequest{Cluster: name, NodeCapacity: 1, TTL: 90 * time.Minute})
 		})
 	}
 	wg.Wait()
@@ -158,12 +195,22 @@ func budgetRace(t *testing.T, open func(t *testing.T) (provisioner.Store, CostCo
 	if stores[lost].reads.Load() < 2 {
 		t.Fatalf("the loser read the ledger %d times: the race was not run", stores[lost].reads.Load())
 	}
-	all, err := stores[0].ListClusters(bg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(all) != 1 || all[0].Name != fmt.Sprintf("race-%d", won) || driver.has(fmt.Sprintf("race-%d", lost)) {
-		t.Fatalf("clusters %+v; only race-%d may be there", all, won)
+	if group {
+		all, err := stores[0].ListNodeGroups(bg, "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(all) != 1 || all[0].Cluster != fmt.Sprintf("race-%d", won) || driver.hasGroup(fmt.Sprintf("race-%d", lost), "otto") {
+			t.Fatalf("node groups %+v; only otto's on race-%d may be there", all, won)
+		}
+	} else {
+		all, err := stores[0].ListClusters(bg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(all) != 1 || all[0].Name != fmt.Sprintf("race-%d", won) || driver.has(fmt.Sprintf("race-%d", lost)) {
+			t.Fatalf("clusters %+v; only race-%d may be there", all, won)
+		}
 	}
 	l, err := stores[0].GetBudgetLedger(bg, "user:otto")
 	if err != nil || l.Revision != 1 {

@@ -23,6 +23,15 @@ type GroupResult struct {
 	Operation provisioner.Operation
 	Group     provisioner.NodeGroup
 	Done      bool
+	// Budget says how a budget cut the TTL asked; nil when none did.
+	Budget *BudgetShrink
+}
+
+// GroupRescheduled is the answer of a node group's EXTEND: the group,
+// and how a budget cut the time asked (nil when none did).
+type GroupRescheduled struct {
+	Group  provisioner.NodeGroup
+	Budget *BudgetShrink
 }
 
 // Operation kinds of node groups.
@@ -174,7 +183,10 @@ func (a *App) deployGroup(ctx context.Context, c Caller, req *GroupRequest) (Gro
 // markGroupDeploying checks the cluster and records the group deploying
 // (or finds it running, or deploying), under the cluster's lock: that
 // orders it against the cluster's DESTROY, which destroys the groups it
-// finds after marking the cluster. It returns the cluster's version.
+// finds after marking the cluster. The budgets that cover the group
+// (its user's, its cluster's team's, the organization's) are checked as
+// for a cluster's DEPLOY, their ledgers written with the group's record.
+// It returns the cluster's version.
 func (a *App) markGroupDeploying(ctx context.Context, c Caller, req GroupRequest, what string) (res GroupResult, started bool, version string, err error) {
 	unlockParent := a.locks.lock(req.Cluster)
 	defer unlockParent()
@@ -196,7 +208,8 @@ func (a *App) markGroupDeploying(ctx context.Context, c Caller, req GroupRequest
 	key := provisioner.GroupKey(req.Cluster, req.User)
 	unlock := a.locks.lock(key)
 	defer unlock()
-	err = a.updateGroup(ctx, req.Cluster, req.User, func(g *provisioner.NodeGroup, exists bool) (bool, error) {
+	var book *budgetBook
+	err = a.transitionGroup(ctx, req.Cluster, req.User, func(g *provisioner.NodeGroup, exists bool, b *provisioner.Batch) (bool, error) {
 		started = false
 		now := a.now().UTC()
 		if exists {
@@ -214,18 +227,25 @@ func (a *App) markGroupDeploying(ctx context.Context, c Caller, req GroupRequest
 				return false, err
 			}
 		}
-		op := a.newOperation(opDeployGroup, key, c, now, a.deployTimeout)
-		if err := a.store.PutOperation(ctx, op); err != nil {
+		ttl, ledgers, shrink, err := a.claimBudgets(ctx, c, &book, budgetClaim{key: key, owner: req.User, team: parent.Team,
+			nodes: req.NodeCapacity, ttl: req.TTL, deploy: true, group: true}, what+" on "+req.Cluster)
+		if err != nil {
 			return false, err
 		}
+		op := a.newOperation(opDeployGroup, key, c, now, a.deployTimeout)
 		created := g.CreatedAt
 		if !exists {
 			created = now
 		}
 		*g = provisioner.NodeGroup{Cluster: req.Cluster, User: req.User, Deployment: provisioner.Deployment{
 			State: provisioner.StateDeploying, NodeCapacity: req.NodeCapacity, CreatedBy: c.User.Login,
-			CreatedAt: created, UpdatedAt: now, ExpiresAt: now.Add(req.TTL), Operation: op.ID, Revision: g.Revision}}
-		res, started = GroupResult{Operation: op, Group: *g}, true
+			CreatedAt: created, UpdatedAt: now, ExpiresAt: now.Add(ttl), Operation: op.ID, Revision: g.Revision}}
+		b.Operations = append(b.Operations, op)
+		b.Budgets = ledgers
+		if shrink != nil {
+			a.note(b, key, eventBudgetShrink, c, shrink.Message)
+		}
+		res, started = GroupResult{Operation: op, Group: *g, Budget: shrink}, true
 		return true, nil
 	})
 	return res, started, parent.Version, err
@@ -238,6 +258,26 @@ func (a *App) updateGroup(ctx context.Context, cluster, user string, fn func(g *
 		return a.store.GetNodeGroup(ctx, cluster, user)
 	}
 	return swap(ctx, get, a.store.PutNodeGroup, provisioner.NodeGroup{Cluster: cluster, User: user}, fn)
+}
+
+// transitionGroup is transition for node groups: fn changes the group
+// and adds to b what goes with the change (operations, the budgets'
+// ledgers, events), all written in one Store.Apply under the group's
+// revision, retried on a lost race.
+func (a *App) transitionGroup(ctx context.Context, cluster, user string,
+	fn func(g *provisioner.NodeGroup, exists bool, b *provisioner.Batch) (bool, error)) error {
+	var b provisioner.Batch
+	get := func(ctx context.Context) (provisioner.NodeGroup, error) {
+		return a.store.GetNodeGroup(ctx, cluster, user)
+	}
+	put := func(ctx context.Context, g provisioner.NodeGroup) (int64, error) {
+		b.NodeGroup = &g
+		return a.apply(ctx, b)
+	}
+	return swap(ctx, get, put, provisioner.NodeGroup{Cluster: cluster, User: user}, func(g *provisioner.NodeGroup, exists bool) (bool, error) {
+		b = provisioner.Batch{}
+		return fn(g, exists, &b)
+	})
 }
 
 // GroupStatus is STATUS of a node group (production's /status/{username});
@@ -302,29 +342,44 @@ func (a *App) checkGroupRead(ctx context.Context, c Caller, cluster, user, what 
 	return cluster, false, nil
 }
 
-// ExtendGroup keeps a node group for ttl from now, under EXTEND's rules.
-func (a *App) ExtendGroup(ctx context.Context, c Caller, cluster, user string, ttl time.Duration) (provisioner.NodeGroup, error) {
-	g, err := a.extendGroup(ctx, c, cluster, user, ttl)
-	err = a.audit(ctx, c, "extend_group", provisioner.GroupKey(g.Cluster, user), err, ttl.String())
-	return g, err
+// ExtendGroup keeps a node group for ttl from now, under EXTEND's rules
+// and within the budgets (budgetKeep, as a cluster's EXTEND).
+func (a *App) ExtendGroup(ctx context.Context, c Caller, cluster, user string, ttl time.Duration) (GroupRescheduled, error) {
+	r, err := a.extendGroup(ctx, c, cluster, user, ttl)
+	err = a.audit(ctx, c, "extend_group", provisioner.GroupKey(r.Group.Cluster, user), err, ttl.String())
+	return r, err
 }
 
-func (a *App) extendGroup(ctx context.Context, c Caller, cluster, user string, ttl time.Duration) (provisioner.NodeGroup, error) {
+func (a *App) extendGroup(ctx context.Context, c Caller, cluster, user string, ttl time.Duration) (GroupRescheduled, error) {
+	none := func(cluster string) GroupRescheduled {
+		return GroupRescheduled{Group: provisioner.NodeGroup{Cluster: cluster}}
+	}
 	cluster, hidden, err := a.checkGroupRead(ctx, c, cluster, user, "EXTEND")
 	if err != nil {
-		return provisioner.NodeGroup{Cluster: cluster}, err
+		return none(cluster), err
 	}
 	if hidden {
-		return provisioner.NodeGroup{Cluster: cluster}, provisioner.Errorf(provisioner.ENOTFOUND, "%s has no node group on cluster %s", user, cluster)
+		return none(cluster), provisioner.Errorf(provisioner.ENOTFOUND, "%s has no node group on cluster %s", user, cluster)
 	}
 	if err := a.checkGroupLimits(c, cluster, 0, ttl); err != nil {
-		return provisioner.NodeGroup{Cluster: cluster}, err
+		return none(cluster), err
+	}
+	// The cluster's team is the group's for the budgets; a cluster
+	// gone leaves the user's and the organization's.
+	var team string
+	if parent, err := a.store.GetCluster(ctx, cluster); err == nil {
+		team = parent.Team
+	} else if provisioner.ErrorCode(err) != provisioner.ENOTFOUND {
+		return none(cluster), err
 	}
 	key := provisioner.GroupKey(cluster, user)
 	unlock := a.locks.lock(key)
 	defer unlock()
 	var out provisioner.NodeGroup
-	err = a.updateGroup(ctx, cluster, user, func(g *provisioner.NodeGroup, exists bool) (bool, error) {
+	var shrink *BudgetShrink
+	var book *budgetBook
+	what := "EXTEND of the node group of " + user + " on " + cluster
+	err = a.transitionGroup(ctx, cluster, user, func(g *provisioner.NodeGroup, exists bool, b *provisioner.Batch) (bool, error) {
 		now := a.now().UTC()
 		switch t := g.DestroyTime(); {
 		case !exists:
@@ -336,14 +391,19 @@ func (a *App) extendGroup(ctx context.Context, c Caller, cluster, user string, t
 		case !t.IsZero() && !now.Before(t.Add(-GuardWindow)):
 			return false, provisioner.Errorf(provisioner.ETOOLATE, "the node group of %s on %s is destroyed at %s, less than %s from now", user, cluster, t.Format(time.RFC3339), GuardWindow)
 		}
+		before := g.DestroyTime()
 		g.ExpiresAt, g.DestroyAt, g.UpdatedAt = now.Add(ttl), time.Time{}, now
+		var err error
+		if shrink, err = a.budgetKeep(ctx, c, &book, budgetClaim{key: key, owner: user, team: team, group: true}, &g.Deployment, before, b, what); err != nil {
+			return false, err
+		}
 		out = *g
 		return true, nil
 	})
 	if err != nil {
-		return provisioner.NodeGroup{Cluster: cluster}, err
+		return none(cluster), err
 	}
-	return out, a.setSchedule(ctx, key, out.DestroyTime(), c)
+	return GroupRescheduled{Group: out, Budget: shrink}, a.setSchedule(ctx, key, out.DestroyTime(), c)
 }
 
 // DestroyGroup is DESTROY of a node group (production's

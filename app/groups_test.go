@@ -52,10 +52,11 @@ func TestGroupDeployStatusAndSchedule(t *testing.T) {
 	}
 	// EXTEND moves the group's schedule only.
 	f.clock.Add(10 * time.Minute)
-	g2, err := f.app.ExtendGroup(ctx, member, "pub", "mia", 2*time.Hour)
+	ext, err := f.app.ExtendGroup(ctx, member, "pub", "mia", 2*time.Hour)
 	if err != nil {
 		t.Fatal(err)
 	}
+	g2 := ext.Group
 	if at, _ := f.sched.get("pub/mia"); !at.Equal(g2.ExpiresAt) || !g2.ExpiresAt.Equal(f.clock.Now().Add(2*time.Hour)) {
 		t.Fatalf("extended schedule %v, group %+v", at, g2)
 	}

@@ -17,6 +17,20 @@ func budgetNote(s *app.BudgetShrink) *api.BudgetNote {
 	return &api.BudgetNote{Scope: s.Scope, AskedTTL: int(s.Asked / time.Minute), TTL: int(s.TTL / time.Minute), Left: s.Left, Message: s.Message}
 }
 
+// pendingNote puts a budget note into a long answer's pending form too
+// (the done form carries it in its status): pendingNote(longAnswer(...))(note).
+func pendingNote(out any, err error) func(*api.BudgetNote) (any, error) {
+	return func(note *api.BudgetNote) (any, error) {
+		if p, ok := out.(reply); ok {
+			if op, ok := p.body.(api.PendingOp); ok {
+				op.Budget = note
+				out = reply{p.status, op}
+			}
+		}
+		return out, err
+	}
+}
+
 // budgetReport is GET /report/budgets: the budgets the caller may see
 // (app.Budgets), this month.
 func (s *Server) budgetReport() http.HandlerFunc {

@@ -96,3 +96,35 @@ func TestBudgetsAPI(t *testing.T) {
 		t.Fatalf("no budgets: %s", r.raw)
 	}
 }
+
+// TestBudgetsGroupAPI: a budget that shrinks a node group's DEPLOY and
+// EXTEND says so in the answers (checked against the spec), as for a
+// cluster.
+func TestBudgetsGroupAPI(t *testing.T) {
+	clock := testkit.NewClock(time.Date(2026, 6, 15, 10, 0, 0, 0, time.UTC))
+	each := provisioner.Budget{Scope: "user:*", Monthly: 1, Policy: provisioner.BudgetShrink, Grace: time.Hour, WarnAt: []int{80}}
+	e := newEnv(t, withBudgets(clock, each))
+	otto, ada := e.login("tok-org"), e.login("tok-admin")
+	e.settle(e.do("POST", "/deploy", ada, map[string]any{"cluster": "pub", "is_public": true, "node_capacity": 1, "ttl": 60}), ada)
+
+	// 4 hours of a group of 1 node (1.10) asked; 1.00 covers 3h37m.
+	r := e.do("POST", "/deploy/otto", otto, map[string]any{"cluster": "pub", "node_capacity": 1, "ttl": 240})
+	b, _ := r.body["budget"].(map[string]any)
+	if r.status != 202 || b == nil || b["ttl"] != 217.0 || b["ttl_asked"] != 240.0 || b["scope"] != "user:otto" ||
+		!strings.Contains(b["message"].(string), "cut from 4h to 3h37m") {
+		t.Fatalf("group deploy: %d %s", r.status, r.raw)
+	}
+	if est := estimate(t, r); est["hours"] != 3.616667 {
+		t.Errorf("the estimate is not of the TTL granted: %s", r.raw)
+	}
+	e.settle(r, otto)
+	// An EXTEND within the budget carries no note; one beyond it is cut.
+	clock.Add(time.Hour)
+	if r = e.do("POST", "/extend/otto", otto, map[string]any{"cluster": "pub", "ttl": 30}); r.status != 200 || r.body["budget"] != nil {
+		t.Fatalf("short extend: %d %s", r.status, r.raw)
+	}
+	r = e.do("POST", "/extend/otto", otto, map[string]any{"cluster": "pub", "ttl": 240})
+	if b, _ = r.body["budget"].(map[string]any); r.status != 200 || b == nil || b["ttl_asked"] != 240.0 || b["ttl"] == 240.0 {
+		t.Fatalf("group extend: %d %s", r.status, r.raw)
+	}
+}

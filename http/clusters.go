@@ -63,14 +63,7 @@ func (s *Server) deploy() http.HandlerFunc {
 		est := s.app.ClusterEstimate(r.Context(), res.Cluster)
 		st := s.statusOf(res.Cluster)
 		st.EstimatedCost, st.Budget = est, budgetNote(res.Budget)
-		out, err := longAnswer(res.Done, res.Operation, st, est)
-		if p, ok := out.(reply); ok {
-			if op, ok := p.body.(api.PendingOp); ok {
-				op.Budget = st.Budget
-				out = reply{p.status, op}
-			}
-		}
-		return out, err
+		return pendingNote(longAnswer(res.Done, res.Operation, st, est))(st.Budget)
 	})
 }
 

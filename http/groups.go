@@ -44,8 +44,8 @@ func (s *Server) deployGroup() http.HandlerFunc {
 		}
 		est := s.app.GroupEstimate(r.Context(), res.Group)
 		st := api.GroupStatusOf(res.Group)
-		st.EstimatedCost = est
-		return longAnswer(res.Done, res.Operation, st, est)
+		st.EstimatedCost, st.Budget = est, budgetNote(res.Budget)
+		return pendingNote(longAnswer(res.Done, res.Operation, st, est))(st.Budget)
 	})
 }
 
@@ -55,12 +55,12 @@ func (s *Server) extendGroup() http.HandlerFunc {
 		if err != nil {
 			return nil, err
 		}
-		g, err := s.app.ExtendGroup(r.Context(), c, req.Cluster, r.PathValue("username"), d)
+		res, err := s.app.ExtendGroup(r.Context(), c, req.Cluster, r.PathValue("username"), d)
 		if err != nil {
 			return nil, err
 		}
-		st := api.GroupStatusOf(g)
-		st.EstimatedCost = s.app.GroupEstimate(r.Context(), g)
+		st := api.GroupStatusOf(res.Group)
+		st.EstimatedCost, st.Budget = s.app.GroupEstimate(r.Context(), res.Group), budgetNote(res.Budget)
 		return st, nil
 	})
 }

@@ -9,7 +9,7 @@ import (
 )
 
 // Apply writes b in one write transaction: the cluster (PutCluster's or
-// DeleteCluster's rule), the budget ledgers (each under its revision),
+// DeleteCluster's rule) or the node group (PutNodeGroup's), the budget ledgers (each under its revision),
 // then the operations, events and audit entries.
 // Any error rolls all of it back.
 func (db *DB) Apply(ctx context.Context, b provisioner.Batch) (int64, error) {
@@ -67,6 +67,8 @@ func (db *DB) Apply(ctx context.Context, b provisioner.Batch) (int64, error) {
 			err = deleteCluster(ctx, tx, c.Name, c.Revision)
 		case c != nil:
 			rev, err = putCluster(ctx, tx, *c)
+		case b.NodeGroup != nil:
+			rev, err = putNodeGroup(ctx, tx, *b.NodeGroup)
 		}
 		if err != nil {
 			return err

@@ -19,21 +19,6 @@ const (
 		expires_at = ?, destroy_at = ?, operation = ?, reason = ?, revision = ?`
 )
 
-// putDeployment writes a cluster's or node group's row under PutCluster's
-// compare-and-swap, in one write transaction (putDeploymentTx).
-func (db *DB) putDeployment(ctx context.Context, op, insert, update string, head []any, d provisioner.Deployment,
-	key []any, conflict func(*sql.Tx) error) (int64, error) {
-	var rev int64
-	err := db.writeTx(ctx, func(tx *sql.Tx) (err error) {
-		rev, err = putDeploymentTx(ctx, tx, insert, update, head, d, key, conflict)
-		return err
-	})
-	if err != nil {
-		return 0, storeError(ctx, err, op)
-	}
-	return rev, nil
-}
-
 // putDeploymentTx writes the row in tx, taking the new revision from the
 // database's counter. The values go in the order head (the row's own
 // columns), d's deploymentColumns with the new revision, key (the row's

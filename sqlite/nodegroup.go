@@ -32,7 +32,21 @@ func (db *DB) PutNodeGroup(ctx context.Context, g provisioner.NodeGroup) (int64,
 	case g.Revision < 0:
 		return 0, provisioner.Errorf(provisioner.EINVALID, "node group revision must not be negative")
 	}
-	return db.putDeployment(ctx, "save node group", `
+	var rev int64
+	err := db.writeTx(ctx, func(tx *sql.Tx) (err error) {
+		rev, err = putNodeGroup(ctx, tx, g)
+		return err
+	})
+	if err != nil {
+		return 0, storeError(ctx, err, "save node group")
+	}
+	return rev, nil
+}
+
+// putNodeGroup is PutNodeGroup's write in tx; errors come back
+// unconverted.
+func putNodeGroup(ctx context.Context, tx *sql.Tx, g provisioner.NodeGroup) (int64, error) {
+	return putDeploymentTx(ctx, tx, `
 		INSERT INTO node_groups (`+deploymentColumns+`, cluster, user)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 		ON CONFLICT (cluster, user) DO NOTHING`, `

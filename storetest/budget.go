@@ -92,12 +92,130 @@ func testBudgets(t *testing.T, open func(t *testing.T) provisioner.Store) {
 		testkit.WantCode(t, err, provisioner.ECONFLICT)
 		want(t, s, org, 2)
 	})
+	t.Run("NodeGroupStaleWritesNothing", func(t *testing.T) {
+		// A node group's DEPLOY or EXTEND: the group under its revision,
+		// its ledger and records, all or nothing.
+		s, ctx := fresh(t, open), t.Context()
+		g := group("alpha", "ada")
+		b := batch(nil, 0)
+		b.NodeGroup, b.Budgets = &g, []provisioner.BudgetLedger{ledger("user:ada")}
+		rev, err := s.Apply(ctx, b)
+		ok(t, err)
+		got, err := s.GetNodeGroup(ctx, "alpha", "ada")
+		ok(t, err)
+		wantGroup(t, got, g)
+		if got.Revision != rev || rev <= 0 {
+			t.Fatalf("group revision %d, Apply returned %d", got.Revision, rev)
+		}
+		wantBatch(t, s, b)
+		want(t, s, ledger("user:ada"), 1)
+
+		// A stale group revision: neither the group, nor the ledger, nor
+		// the records.
+		stale := g
+		stale.Revision, stale.NodeCapacity = rev-1, 9
+		next := ledger("user:ada")
+		next.Revision, next.Warned = 1, 90
+		b2 := batch(nil, 1)
+		b2.NodeGroup, b2.Budgets = &stale, []provisioner.BudgetLedger{next}
+		_, err = s.Apply(ctx, b2)
+		testkit.WantCode(t, err, provisioner.ECONFLICT)
+		// Creating one that exists is stale too.
+		stale.Revision = 0
+		_, err = s.Apply(ctx, b2)
+		testkit.WantCode(t, err, provisioner.ECONFLICT)
+		// A stale ledger refuses the group.
+		newer := g
+		newer.Revision, newer.NodeCapacity = rev, 5
+		b2.NodeGroup, b2.Budgets = &newer, []provisioner.BudgetLedger{ledger("user:ada")}
+		_, err = s.Apply(ctx, b2)
+		testkit.WantCode(t, err, provisioner.ECONFLICT)
+		got, err = s.GetNodeGroup(ctx, "alpha", "ada")
+		ok(t, err)
+		wantGroup(t, got, g)
+		if got.Revision != rev {
+			t.Fatalf("group revision %d after refused batches, want %d", got.Revision, rev)
+		}
+		wantBatch(t, s, b)
+		want(t, s, ledger("user:ada"), 1)
+
+		// Over both revisions read, all of it lands.
+		b2.Budgets = []provisioner.BudgetLedger{next}
+		rev2, err := s.Apply(ctx, b2)
+		ok(t, err)
+		got, err = s.GetNodeGroup(ctx, "alpha", "ada")
+		ok(t, err)
+		if got.NodeCapacity != 5 || got.Revision != rev2 || rev2 <= rev {
+			t.Fatalf("group %+v at revision %d (Apply %d), want 5 nodes above %d", got, got.Revision, rev2, rev)
+		}
+		wantBatch(t, s, b, b2)
+		want(t, s, next, 2)
+
+		// A group alone in a batch is PutNodeGroup.
+		alone := got
+		alone.NodeCapacity = 7
+		rev3, err := s.Apply(ctx, provisioner.Batch{NodeGroup: &alone})
+		ok(t, err)
+		alone.Revision = rev - 1
+		_, err = s.Apply(ctx, provisioner.Batch{NodeGroup: &alone})
+		testkit.WantCode(t, err, provisioner.ECONFLICT)
+		got, err = s.GetNodeGroup(ctx, "alpha", "ada")
+		ok(t, err)
+		if got.NodeCapacity != 7 || got.Revision != rev3 {
+			t.Fatalf("group %+v, want 7 nodes at revision %d", got, rev3)
+		}
+	})
+	t.Run("NodeGroupOneWinner", func(t *testing.T) {
+		// Node group deploys of different users over one ledger
+		// revision: exactly one lands, with its group.
+		s, ctx := fresh(t, open), t.Context()
+		const workers = 6
+		errs := make([]error, workers)
+		var wg sync.WaitGroup
+		for w := range workers {
+			g := group("alpha", string(rune('a'+w))+"-user")
+			l := ledger("org")
+			l.Warned = w + 1
+			wg.Go(func() {
+				_, errs[w] = s.Apply(ctx, provisioner.Batch{NodeGroup: &g, Budgets: []provisioner.BudgetLedger{l}})
+			})
+		}
+		wg.Wait()
+		winner := -1
+		for w, err := range errs {
+			switch {
+			case err == nil && winner >= 0:
+				t.Fatalf("workers %d and %d both wrote ledger revision 1", winner, w)
+			case err == nil:
+				winner = w
+			case provisioner.ErrorCode(err) != provisioner.ECONFLICT:
+				t.Fatalf("worker %d: %v, want success or %s", w, err, provisioner.ECONFLICT)
+			}
+		}
+		if winner < 0 {
+			t.Fatal("no batch applied")
+		}
+		all, err := s.ListNodeGroups(ctx, "")
+		ok(t, err)
+		if len(all) != 1 || all[0].User != string(rune('a'+winner))+"-user" {
+			t.Fatalf("groups %v; only the winner's (%d) may be stored", all, winner)
+		}
+		got, err := s.GetBudgetLedger(ctx, "org")
+		ok(t, err)
+		if got.Warned != winner+1 || got.Revision != 1 {
+			t.Fatalf("ledger %+v is not the winner's (%d)", got, winner)
+		}
+	})
 	t.Run("Invalid", func(t *testing.T) {
 		s, ctx := fresh(t, open), t.Context()
 		for name, b := range map[string]provisioner.Batch{
 			"no scope":          {Budgets: []provisioner.BudgetLedger{{}}},
 			"negative revision": {Budgets: []provisioner.BudgetLedger{{Scope: "org", Revision: -1}}},
 			"twice":             {Budgets: []provisioner.BudgetLedger{{Scope: "org"}, {Scope: "org"}}},
+			"group and cluster": {Cluster: &provisioner.Cluster{Name: "alpha"}, NodeGroup: &provisioner.NodeGroup{Cluster: "alpha", User: "ada"},
+				Budgets: []provisioner.BudgetLedger{{Scope: "org"}}},
+			"group without a user":    {NodeGroup: &provisioner.NodeGroup{Cluster: "alpha"}, Budgets: []provisioner.BudgetLedger{{Scope: "org"}}},
+			"group negative revision": {NodeGroup: &provisioner.NodeGroup{Cluster: "alpha", User: "ada", Deployment: provisioner.Deployment{Revision: -1}}},
 		} {
 			if _, err := s.Apply(ctx, b); provisioner.ErrorCode(err) != provisioner.EINVALID {
 				t.Errorf("%s: %v, want %s", name, err, provisioner.EINVALID)

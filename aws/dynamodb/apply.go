@@ -31,6 +31,16 @@ type txLedger struct {
 	what   string
 }
 
+// txRecord is a batch's versioned record: its cluster (or the
+// cluster's tombstone, del) or its node group, written if the stored
+// revision is revision.
+type txRecord struct {
+	it       item
+	revision int64
+	del      bool
+	what     string // names the record in errors
+}
+
 // txPut is one Put of a batch's transaction after the cluster's and the
 // ledgers'.
 type txPut struct {
@@ -43,13 +53,14 @@ type txPut struct {
 }
 
 // Apply writes b in one TransactWriteItems: the cluster's conditional Put
-// (PutCluster's compare-and-swap, or DeleteCluster's tombstone), each
+// (PutCluster's compare-and-swap, or DeleteCluster's tombstone) or the
+// node group's (PutNodeGroup's), each
 // budget ledger's (under its revision; a failed one is ECONFLICT), each
 // operation, and each event and audit entry as its guard and record, both
 // only where no item is (see putUnique). A batch of 40 records is at most
 // 80 items, under DynamoDB's 100. The audit day index is written before,
 // as by AppendAudit. A batch of one item (a cluster, or an operation,
-// alone) is a plain PutItem, since a transaction costs twice the write
+// alone, or a node group) is a plain PutItem, since a transaction costs twice the write
 // capacity of its items.
 //
 // A cancelled transaction is read item by item from its cancellation
@@ -73,6 +84,26 @@ func (s *Store) Apply(ctx context.Context, b provisioner.Batch) (int64, error) {
 			return 0, provisioner.Errorf(provisioner.EINVALID, "cluster name is too long")
 		}
 		c = nil // no such record can exist
+	}
+	var rec *txRecord
+	switch g := b.NodeGroup; {
+	case c != nil && b.DeleteCluster:
+		rec = &txRecord{it: key(clustersPK, c.Name), revision: c.Revision, del: true, what: fmt.Sprintf("cluster %q", c.Name)}
+	case c != nil:
+		it, err := clusterItem(*c)
+		if err != nil {
+			return 0, err
+		}
+		rec = &txRecord{it: it, revision: c.Revision, what: fmt.Sprintf("cluster %q", c.Name)}
+	case g != nil:
+		if len(g.Key()) > maxKeyPart {
+			return 0, provisioner.Errorf(provisioner.EINVALID, "node group names are too long")
+		}
+		it, err := groupItem(*g)
+		if err != nil {
+			return 0, err
+		}
+		rec = &txRecord{it: it, revision: g.Revision, what: groupWhat(g.Cluster, g.User)}
 	}
 	var puts []txPut
 	for _, o := range b.Operations {
@@ -123,36 +154,28 @@ func (s *Store) Apply(ctx context.Context, b provisioner.Batch) (int64, error) {
 		return 0, s.DeleteCluster(ctx, c.Name, c.Revision)
 	case c != nil && len(puts) == 0:
 		return s.PutCluster(ctx, *c)
-	case c == nil && len(puts) == 1 && puts[0].same == nil:
+	case b.NodeGroup != nil && len(puts) == 0:
+		return s.PutNodeGroup(ctx, *b.NodeGroup)
+	case rec == nil && len(puts) == 1 && puts[0].same == nil:
 		_, err := s.db.PutItem(ctx, &ddb.PutItemInput{TableName: aws.String(s.table), Item: puts[0].it})
 		return 0, storeError(ctx, err, op)
 	}
-	return s.transact(ctx, c, b.DeleteCluster, ledgers, puts)
+	return s.transact(ctx, rec, ledgers, puts)
 }
 
-// transact is Apply's loop: it writes the cluster c (deleted if del), the
-// ledgers and puts in one transaction, and reads a cancellation as Apply
-// says.
-func (s *Store) transact(ctx context.Context, c *provisioner.Cluster, del bool, ledgers []txLedger, puts []txPut) (int64, error) {
+// transact is Apply's loop: it writes the versioned record rec (if
+// any), the ledgers and puts in one transaction, and reads a
+// cancellation as Apply says.
+func (s *Store) transact(ctx context.Context, rec *txRecord, ledgers []txLedger, puts []txPut) (int64, error) {
 	const op = "save changes"
 	tok := writeToken()
 	var cl item
 	var what string
-	if c != nil {
-		what = fmt.Sprintf("cluster %q", c.Name)
-		if del {
-			cl = key(clustersPK, c.Name)
-		} else {
-			var err error
-			if cl, err = clusterItem(*c); err != nil {
-				return 0, err
-			}
-		}
-		cl.setNum(attrWriteTok, tok)
-	}
+	var del bool
 	prev, creates, busy := int64(0), 0, 0
-	if c != nil {
-		prev = c.Revision
+	if rec != nil {
+		cl, what, del, prev = rec.it, rec.what, rec.del, rec.revision
+		cl.setNum(attrWriteTok, tok)
 	}
 	for {
 		var tx []types.TransactWriteItem
@@ -161,11 +184,11 @@ func (s *Store) transact(ctx context.Context, c *provisioner.Cluster, del bool, 
 			put := &types.Put{TableName: aws.String(s.table), Item: cl,
 				ReturnValuesOnConditionCheckFailure: types.ReturnValuesOnConditionCheckFailureAllOld}
 			if del {
-				put.ConditionExpression, put.ExpressionAttributeNames, put.ExpressionAttributeValues = s.tombstone(cl, c.Revision)
+				put.ConditionExpression, put.ExpressionAttributeNames, put.ExpressionAttributeValues = s.tombstone(cl, rec.revision)
 			} else {
 				rev = s.nextRevision(prev)
 				cl.setNum(attrRevision, rev)
-				put.ConditionExpression, put.ExpressionAttributeNames, put.ExpressionAttributeValues = versionedCondition(c.Revision, rev)
+				put.ConditionExpression, put.ExpressionAttributeNames, put.ExpressionAttributeValues = versionedCondition(rec.revision, rev)
 			}
 			tx = append(tx, types.TransactWriteItem{Put: put})
 		}
@@ -245,7 +268,7 @@ func (s *Store) transact(ctx context.Context, c *provisioner.Cluster, del bool, 
 				dropCluster = true // deleted already: the rest still goes
 			case p == nil:
 				var cerr error
-				if prev, cerr = versionedRetry(old, c.Revision, what, err); cerr != nil {
+				if prev, cerr = versionedRetry(old, rec.revision, what, err); cerr != nil {
 					return 0, cerr
 				}
 				retryCluster = true

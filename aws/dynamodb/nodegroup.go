@@ -40,13 +40,19 @@ func (s *Store) PutNodeGroup(ctx context.Context, g provisioner.NodeGroup) (int6
 	case g.Revision < 0:
 		return 0, provisioner.Errorf(provisioner.EINVALID, "node group revision must not be negative")
 	}
-	it := key(groupsPK, g.Key())
-	it.setStr(attrUser, g.User)
-	it.setStr(attrCluster, g.Cluster)
-	if err := it.setDeployment(g.Deployment); err != nil {
+	it, err := groupItem(g)
+	if err != nil {
 		return 0, err
 	}
 	return s.putVersioned(ctx, it, g.Revision, groupWhat(g.Cluster, g.User), "save node group")
+}
+
+// groupItem is g's item, without its revision.
+func groupItem(g provisioner.NodeGroup) (item, error) {
+	it := key(groupsPK, g.Key())
+	it.setStr(attrUser, g.User)
+	it.setStr(attrCluster, g.Cluster)
+	return it, it.setDeployment(g.Deployment)
 }
 
 // DeleteNodeGroup tombstones the group if its revision is revision.
