@@ -205,30 +205,13 @@ func testApply(t *testing.T, open func(t *testing.T) provisioner.Store) {
 		c := cluster("alpha", false, 0)
 		rev := create(t, s, c)
 		const workers = 6
-		errs := make([]error, workers)
 		batches := make([]provisioner.Batch, workers)
-		var wg sync.WaitGroup
 		for w := range workers {
 			upd := c
 			upd.Revision, upd.NodeCapacity = rev, w+1
 			batches[w] = batch(&upd, w)
-			wg.Go(func() { _, errs[w] = s.Apply(ctx, batches[w]) })
 		}
-		wg.Wait()
-		winner := -1
-		for w, err := range errs {
-			switch {
-			case err == nil && winner >= 0:
-				t.Fatalf("workers %d and %d both applied over revision %d", winner, w, rev)
-			case err == nil:
-				winner = w
-			case provisioner.ErrorCode(err) != provisioner.ECONFLICT:
-				t.Fatalf("worker %d: %v, want success or %s", w, err, provisioner.ECONFLICT)
-			}
-		}
-		if winner < 0 {
-			t.Fatal("no batch applied")
-		}
+		winner := oneWinner(t, s, batches)
 		got, err := s.GetCluster(ctx, "alpha")
 		ok(t, err)
 		if got.NodeCapacity != winner+1 {
@@ -287,4 +270,32 @@ func wantNothing(t testing.TB, s provisioner.Store, b provisioner.Batch) {
 		}
 	}
 	wantBatch(t, s)
+}
+
+// oneWinner applies the batches at once, all written over the same
+// revision, and returns the index of the one that landed; every other must
+// be ECONFLICT.
+func oneWinner(t *testing.T, s provisioner.Store, batches []provisioner.Batch) int {
+	t.Helper()
+	errs := make([]error, len(batches))
+	var wg sync.WaitGroup
+	for w := range batches {
+		wg.Go(func() { _, errs[w] = s.Apply(t.Context(), batches[w]) })
+	}
+	wg.Wait()
+	winner := -1
+	for w, err := range errs {
+		switch {
+		case err == nil && winner >= 0:
+			t.Fatalf("batches %d and %d both applied over one revision", winner, w)
+		case err == nil:
+			winner = w
+		case provisioner.ErrorCode(err) != provisioner.ECONFLICT:
+			t.Fatalf("batch %d: %v, want success or %s", w, err, provisioner.ECONFLICT)
+		}
+	}
+	if winner < 0 {
+		t.Fatal("no batch applied")
+	}
+	return winner
 }

@@ -170,31 +170,14 @@ func testBudgets(t *testing.T, open func(t *testing.T) provisioner.Store) {
 		// revision: exactly one lands, with its group.
 		s, ctx := fresh(t, open), t.Context()
 		const workers = 6
-		errs := make([]error, workers)
-		var wg sync.WaitGroup
+		batches := make([]provisioner.Batch, workers)
 		for w := range workers {
 			g := group("alpha", string(rune('a'+w))+"-user")
 			l := ledger("org")
 			l.Warned = w + 1
-			wg.Go(func() {
-				_, errs[w] = s.Apply(ctx, provisioner.Batch{NodeGroup: &g, Budgets: []provisioner.BudgetLedger{l}})
-			})
+			batches[w] = provisioner.Batch{NodeGroup: &g, Budgets: []provisioner.BudgetLedger{l}}
 		}
-		wg.Wait()
-		winner := -1
-		for w, err := range errs {
-			switch {
-			case err == nil && winner >= 0:
-				t.Fatalf("workers %d and %d both wrote ledger revision 1", winner, w)
-			case err == nil:
-				winner = w
-			case provisioner.ErrorCode(err) != provisioner.ECONFLICT:
-				t.Fatalf("worker %d: %v, want success or %s", w, err, provisioner.ECONFLICT)
-			}
-		}
-		if winner < 0 {
-			t.Fatal("no batch applied")
-		}
+		winner := oneWinner(t, s, batches)
 		all, err := s.ListNodeGroups(ctx, "")
 		ok(t, err)
 		if len(all) != 1 || all[0].User != string(rune('a'+winner))+"-user" {
@@ -229,31 +212,14 @@ func testBudgets(t *testing.T, open func(t *testing.T) provisioner.Store) {
 		// saw room for one): exactly one lands, with its cluster.
 		s, ctx := fresh(t, open), t.Context()
 		const workers = 6
-		errs := make([]error, workers)
-		var wg sync.WaitGroup
+		batches := make([]provisioner.Batch, workers)
 		for w := range workers {
 			c := cluster(string(rune('a'+w))+"-cluster", false, 0)
 			l := ledger("team:dev")
 			l.Warned = w + 1
-			wg.Go(func() {
-				_, errs[w] = s.Apply(ctx, provisioner.Batch{Cluster: &c, Budgets: []provisioner.BudgetLedger{l}})
-			})
+			batches[w] = provisioner.Batch{Cluster: &c, Budgets: []provisioner.BudgetLedger{l}}
 		}
-		wg.Wait()
-		winner := -1
-		for w, err := range errs {
-			switch {
-			case err == nil && winner >= 0:
-				t.Fatalf("workers %d and %d both wrote ledger revision 1", winner, w)
-			case err == nil:
-				winner = w
-			case provisioner.ErrorCode(err) != provisioner.ECONFLICT:
-				t.Fatalf("worker %d: %v, want success or %s", w, err, provisioner.ECONFLICT)
-			}
-		}
-		if winner < 0 {
-			t.Fatal("no batch applied")
-		}
+		winner := oneWinner(t, s, batches)
 		all, err := s.ListClusters(ctx)
 		ok(t, err)
 		if len(all) != 1 || all[0].Name != string(rune('a'+winner))+"-cluster" {
