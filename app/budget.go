@@ -15,9 +15,11 @@ package app
 //
 // The reconcile sweep gives notice when a budget passes a warning
 // threshold, and when it has run out (its spend reached what it has):
-// then its live clusters are destroyed at the end of its grace period,
-// through their destroy schedules (moved earlier, never later), with
-// events all the way.
+// then its live clusters and node groups are destroyed at the end of its
+// grace period, through their destroy schedules (moved earlier, never
+// later), with events all the way. A group's own schedule matters when
+// its cluster stays: the public cluster, whose owner's budget is not the
+// group user's.
 
 import (
 	"context"
@@ -506,12 +508,13 @@ func (a *App) budgetLedger(ctx context.Context, scope string, month time.Time) (
 }
 
 // budgetNote is one budget notice: a warning, a budget run out, a
-// cluster's destroy brought forward to the end of the grace period.
+// cluster's (or node group's) destroy brought forward to the end of the
+// grace period.
 type budgetNote struct {
 	Kind      string // eventBudgetWarning, eventBudgetExhausted, eventBudgetGrace
 	Scope     string
-	Cluster   string
-	Owner     string
+	Key       string // a cluster's name, or a node group's GroupKey: whose event it is
+	Owner     string // the cluster's owner, the group's user
 	Message   string
 	State     budgetState
 	Threshold int       // budget.warning: the percentage passed
@@ -526,36 +529,42 @@ type budgetNote struct {
 // so that it goes out once whoever raises it. A sink that fails does
 // not fail the sweep.
 func (a *App) budgetNotice(ctx context.Context, n budgetNote) {
-	a.log.Info("budget notice", "kind", n.Kind, "scope", n.Scope, "cluster", n.Cluster, "owner", n.Owner,
+	a.log.Info("budget notice", "kind", n.Kind, "scope", n.Scope, "key", n.Key, "owner", n.Owner,
 		"left", n.State.Left, "destroy_at", n.DestroyAt, "message", n.Message)
+	cluster, user, group := provisioner.ParseScheduleKey(n.Key)
+	what := cluster
+	if group {
+		what = "the node group of " + user + " on " + cluster
+	}
 	var subject string
 	moment := n.State.Month.Format("2006-01")
 	switch n.Kind {
 	case eventBudgetWarning:
-		subject = fmt.Sprintf("%s: %.0f%% of the budget of %s is spent or reserved", n.Cluster, n.State.usedPercent(), n.Scope)
+		subject = fmt.Sprintf("%s: %.0f%% of the budget of %s is spent or reserved", what, n.State.usedPercent(), n.Scope)
 		moment += fmt.Sprintf("-%d", n.Threshold)
 	case eventBudgetExhausted:
-		subject = fmt.Sprintf("%s: the budget of %s has run out", n.Cluster, n.Scope)
+		subject = fmt.Sprintf("%s: the budget of %s has run out", what, n.Scope)
 		moment = n.DestroyAt.UTC().Format(time.RFC3339)
 	case eventBudgetGrace:
-		subject = fmt.Sprintf("%s is destroyed at %s: the budget of %s has run out", n.Cluster, n.DestroyAt.UTC().Format(time.RFC3339), n.Scope)
+		subject = fmt.Sprintf("%s is destroyed at %s: the budget of %s has run out", what, n.DestroyAt.UTC().Format(time.RFC3339), n.Scope)
 		moment = n.DestroyAt.UTC().Format(time.RFC3339)
 	}
 	text := n.Message + "\n\nThe operator can raise the budget; `provisioner budgets` shows where it stands, and destroying clusters no longer needed leaves more for the others.\n"
-	err := a.Notify(ctx, provisioner.Notice{ID: noticeID(string(provisioner.NoticeBudget), n.Kind, n.Scope, moment, n.Cluster),
-		Kind: provisioner.NoticeBudget, Cluster: n.Cluster, Owner: n.Owner, DestroyAt: n.DestroyAt, Reason: n.Kind,
-		Subject: subject, Text: text, URL: a.clusterURL(n.Cluster)})
+	err := a.Notify(ctx, provisioner.Notice{ID: noticeID(string(provisioner.NoticeBudget), n.Kind, n.Scope, moment, n.Key),
+		Kind: provisioner.NoticeBudget, Cluster: cluster, Owner: n.Owner, DestroyAt: n.DestroyAt, Reason: n.Kind,
+		Subject: subject, Text: text, URL: a.clusterURL(cluster)})
 	if err != nil {
-		a.log.Error("cannot send a budget notice", "cluster", n.Cluster, "kind", n.Kind, "err", err)
+		a.log.Error("cannot send a budget notice", "key", n.Key, "kind", n.Kind, "err", err)
 	}
 }
 
 // reconcileBudgets is the sweep's part: every budget in force is
-// reckoned, and its live clusters get notice of a warning threshold
+// reckoned, and its live clusters and node groups get notice of a warning threshold
 // passed or of the budget run out, each once a month (the ledger
 // remembers, and is written with the notices' events in one
 // Store.Apply, so two sweeps never both give one); a budget run out has
-// its live clusters destroyed at the end of its grace period.
+// its live clusters and node groups destroyed at the end of its grace
+// period.
 func (a *App) reconcileBudgets(ctx context.Context) {
 	if a.driver == nil {
 		return
@@ -585,13 +594,13 @@ func (a *App) reconcileBudgets(ctx context.Context) {
 	}
 }
 
-// budgetTargets are the live clusters of b's scope that its enforcement
-// reaches: not those an exempt administrator deployed.
-func budgetTargets(bk *budgetBook, b provisioner.Budget, l provisioner.BudgetLedger) []provisioner.Cluster {
-	var out []provisioner.Cluster
-	for _, cl := range bk.clusters {
-		if isLive(cl.Deployment) && inScope(b.Scope, cl.CreatedBy, cl.Team) && !slices.Contains(l.Exempt, cl.Name) {
-			out = append(out, cl)
+// budgetTargets are the live clusters and node groups of b's scope that
+// its enforcement reaches: not those an exempt administrator deployed.
+func budgetTargets(bk *budgetBook, b provisioner.Budget, l provisioner.BudgetLedger) []deployment {
+	var out []deployment
+	for _, d := range bk.live() {
+		if inScope(b.Scope, d.owner, d.team) && !slices.Contains(l.Exempt, d.key) {
+			out = append(out, d)
 		}
 	}
 	return out
@@ -611,8 +620,8 @@ func (a *App) enforceBudget(ctx context.Context, bk *budgetBook, b provisioner.B
 	}
 	var notes []budgetNote
 	note := func(kind, msg string) {
-		for _, cl := range targets {
-			n := budgetNote{Kind: kind, Scope: b.Scope, Cluster: cl.Name, Owner: cl.CreatedBy, Message: msg, State: st, Threshold: next.Warned}
+		for _, d := range targets {
+			n := budgetNote{Kind: kind, Scope: b.Scope, Key: d.key, Owner: d.owner, Message: msg, State: st, Threshold: next.Warned}
 			if kind == eventBudgetExhausted {
 				n.Threshold, n.DestroyAt = 0, next.Exhausted.Add(b.Grace)
 			}
@@ -622,7 +631,7 @@ func (a *App) enforceBudget(ctx context.Context, bk *budgetBook, b provisioner.B
 	switch {
 	case st.exhausted() && len(targets) > 0 && next.Exhausted.IsZero():
 		next.Exhausted = bk.now
-		note(eventBudgetExhausted, fmt.Sprintf("%s: the budget has run out; its live clusters are destroyed at %s (after a grace period of %s) unless it is raised",
+		note(eventBudgetExhausted, fmt.Sprintf("%s: the budget has run out; its live clusters and node groups are destroyed at %s (after a grace period of %s) unless it is raised",
 			st.explain(), next.Exhausted.Add(b.Grace).Format(time.RFC3339), b.Grace))
 	case !st.exhausted() && !next.Exhausted.IsZero():
 		next.Exhausted = time.Time{} // raised meanwhile: a new notice if it runs out again
@@ -646,8 +655,8 @@ func (a *App) enforceBudget(ctx context.Context, bk *budgetBook, b provisioner.B
 		return nil
 	}
 	at := next.Exhausted.Add(b.Grace)
-	for _, cl := range targets {
-		a.graceDestroy(ctx, cl.Name, at, st)
+	for _, d := range targets {
+		a.graceDestroy(ctx, d.key, at, st)
 	}
 	return nil
 }
@@ -663,7 +672,7 @@ func (a *App) writeNotes(ctx context.Context, l provisioner.BudgetLedger, notes 
 		if b.Len()+2 > provisioner.MaxBatch {
 			into = &rest
 		}
-		a.note(into, n.Cluster, n.Kind, system, n.Message)
+		a.note(into, n.Key, n.Kind, system, n.Message)
 	}
 	if _, err := a.applied(ctx, b); err != nil {
 		return err
@@ -675,40 +684,57 @@ func (a *App) writeNotes(ctx context.Context, l provisioner.BudgetLedger, notes 
 	return nil
 }
 
-// graceDestroy brings a cluster's destroy forward to at (not sooner than
-// the guard window from now), never later, with a budget.grace event and
-// the reason in its record, and moves its schedule.
-func (a *App) graceDestroy(ctx context.Context, name string, at time.Time, st budgetState) {
+// graceDestroy brings the destroy of key (a cluster, or a node group's
+// GroupKey) forward to at (not sooner than the guard window from now),
+// never later, with a budget.grace event and the reason in its record,
+// and moves its schedule: a group's own, which FireDestroy of the
+// GroupKey follows.
+func (a *App) graceDestroy(ctx context.Context, key string, at time.Time, st budgetState) {
 	ctx, end := a.journaled(ctx)
 	defer end()
-	unlock := a.locks.lock(name)
+	unlock := a.locks.lock(key)
 	defer unlock()
 	now := a.now().UTC()
 	at = later(at, now.Add(GuardWindow)).UTC()
 	reason := fmt.Sprintf("%s (%s): destroyed at %s", budgetReasonPrefix, st.Budget.Scope, at.Format(time.RFC3339))
-	var owner string
-	moved, err := a.transition(ctx, name, func(cl *provisioner.Cluster, exists bool, b *provisioner.Batch) (bool, error) {
-		if !exists || !isLive(cl.Deployment) {
+	move := func(d *provisioner.Deployment, exists bool, b *provisioner.Batch) (bool, error) {
+		if !exists || !isLive(*d) {
 			return false, nil
 		}
-		if t := cl.DestroyTime(); !t.IsZero() && !t.After(at) {
+		if t := d.DestroyTime(); !t.IsZero() && !t.After(at) {
 			return false, nil // it goes sooner anyway
 		}
-		cl.DestroyAt, cl.Reason, cl.UpdatedAt, owner = at, reason, now, cl.CreatedBy
-		a.note(b, name, eventBudgetGrace, system, fmt.Sprintf("%s: %s; the grace period of %s ends then", reason, st.explain(), st.Budget.Grace))
+		d.DestroyAt, d.Reason, d.UpdatedAt = at, reason, now
+		a.note(b, key, eventBudgetGrace, system, fmt.Sprintf("%s: %s; the grace period of %s ends then", reason, st.explain(), st.Budget.Grace))
 		return true, nil
-	})
+	}
+	var owner string
+	var moved bool
+	var err error
+	if cluster, user, group := provisioner.ParseScheduleKey(key); group {
+		owner = user
+		err = a.transitionGroup(ctx, cluster, user, func(g *provisioner.NodeGroup, exists bool, b *provisioner.Batch) (bool, error) {
+			ok, err := move(&g.Deployment, exists, b)
+			moved = ok
+			return ok, err
+		})
+	} else {
+		moved, err = a.transition(ctx, key, func(cl *provisioner.Cluster, exists bool, b *provisioner.Batch) (bool, error) {
+			owner = cl.CreatedBy
+			return move(&cl.Deployment, exists, b)
+		})
+	}
 	if err != nil {
-		a.log.Error("sweep: budget grace", "cluster", name, "err", err)
+		a.log.Error("sweep: budget grace", "key", key, "err", err)
 		return
 	}
 	if !moved {
 		return
 	}
-	if err := a.setSchedule(ctx, name, at, system); err != nil {
-		a.log.Error("cannot move the destroy schedule; the reconcile sweep destroys the cluster at its time", "cluster", name, "err", err)
+	if err := a.setSchedule(ctx, key, at, system); err != nil {
+		a.log.Error("cannot move the destroy schedule; the reconcile sweep destroys it at its time", "key", key, "err", err)
 	}
-	a.budgetNotice(ctx, budgetNote{Kind: eventBudgetGrace, Scope: st.Budget.Scope, Cluster: name, Owner: owner, Message: reason, State: st, DestroyAt: at})
+	a.budgetNotice(ctx, budgetNote{Kind: eventBudgetGrace, Scope: st.Budget.Scope, Key: key, Owner: owner, Message: reason, State: st, DestroyAt: at})
 }
 
 // budgetDestroyReason says why a cluster whose destroy comes due goes,

@@ -168,8 +168,9 @@ func (a *App) PlanDeploy(ctx context.Context, c Caller, req DeployRequest) (Plan
 	return Plan{Cluster: req.Cluster, Nodes: req.NodeCapacity, TTL: req.TTL, State: state, Estimate: e, Budget: shrink}, nil
 }
 
-// PlanGroup is the dry run of a node group's DEPLOY: its checks, and the
-// estimate of its nodes for the TTL asked.
+// PlanGroup is the dry run of a node group's DEPLOY: its checks, the
+// budgets' answer (refused, or the TTL cut, as the DEPLOY would be), and
+// the estimate of its nodes for the TTL granted. Nothing is written.
 func (a *App) PlanGroup(ctx context.Context, c Caller, req GroupRequest) (Plan, error) {
 	if _, err := a.groupDriver(); err != nil {
 		return Plan{}, err
@@ -203,12 +204,26 @@ func (a *App) PlanGroup(ctx context.Context, c Caller, req GroupRequest) (Plan, 
 	state := provisioner.StateAbsent
 	if g, err := a.store.GetNodeGroup(ctx, req.Cluster, req.User); err == nil {
 		state = g.State
+	} else if provisioner.ErrorCode(err) != provisioner.ENOTFOUND {
+		return Plan{}, err
+	}
+	// The budgets as the group's DEPLOY would reckon them (a group that
+	// runs or deploys is joined, not claimed again), nothing written.
+	var shrink *BudgetShrink
+	if state != provisioner.StateRunning && state != provisioner.StateDeploying {
+		var book *budgetBook
+		ttl, _, s, err := a.claimBudgets(ctx, c, &book, budgetClaim{key: provisioner.GroupKey(req.Cluster, req.User), owner: req.User,
+			team: parent.Team, nodes: req.NodeCapacity, ttl: req.TTL, deploy: true, group: true}, what+" on "+req.Cluster)
+		if err != nil {
+			return Plan{}, err
+		}
+		req.TTL, shrink = ttl, s
 	}
 	e, err := a.EstimateGroup(ctx, req.NodeCapacity, req.TTL)
 	if err != nil {
 		return Plan{}, err
 	}
-	return Plan{Cluster: req.Cluster, User: req.User, Nodes: req.NodeCapacity, TTL: req.TTL, State: state, Estimate: e}, nil
+	return Plan{Cluster: req.Cluster, User: req.User, Nodes: req.NodeCapacity, TTL: req.TTL, State: state, Estimate: e, Budget: shrink}, nil
 }
 
 // meterEvent keeps the meter (embedded) in step with a deployment's life,

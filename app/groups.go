@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"sort"
+	"strings"
 	"time"
 
 	"provisioner"
@@ -612,7 +613,11 @@ func (a *App) fireGroupDestroy(ctx context.Context, cluster, user string, at tim
 	if t := g.DestroyTime(); t.IsZero() || t.After(a.now()) {
 		return nil
 	}
-	a.event(ctx, g.Key(), "schedule.fired", system, "destroy scheduled for "+at.UTC().Format(time.RFC3339))
+	msg := "destroy scheduled for " + at.UTC().Format(time.RFC3339)
+	if strings.HasPrefix(g.Reason, budgetReasonPrefix) {
+		msg += "; " + g.Reason // a budget brought it forward (graceDestroy)
+	}
+	a.event(ctx, g.Key(), "schedule.fired", system, msg)
 	_, err = a.startGroupDestroy(ctx, system, cluster, user)
 	return err
 }
