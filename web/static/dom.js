@@ -114,7 +114,8 @@ export function estimateSummary(e) {
 export function budgetCut(b) {
   if (!b) return '';
   const asked = fmtHours(b.ttl_asked / 60), got = fmtHours(b.ttl / 60);
-  const msg = String(b.message || '');
+  // The API's message begins with the cut the first sentence has said.
+  const msg = String(b.message || '').replace(/^the TTL was cut from \S+ to \S+: /, '');
   return `Budget ${b.scope} covers only ${got} (${fmtMoney(b.left)} left): TTL cut from ${asked} to ${got}.` +
     (msg ? ` ${msg.charAt(0).toUpperCase()}${msg.slice(1)}.` : '');
 }
