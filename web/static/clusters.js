@@ -1,9 +1,10 @@
 // Clusters: the ones the caller may see, with a TTL countdown on the
 // server's clock; DEPLOY, EXTEND, SCHEDULE_DESTROY and DESTROY through the
 // API, whose limits and errors are shown as they come; DEPLOY's dry run for
-// the estimated cost before deploying; a cluster named in the URL
+// the estimated cost before deploying; a budget's cut of the TTL asked in
+// the answers and the estimate; a cluster named in the URL
 // (#/clusters/NAME, the notices' link) scrolled to and marked.
-import { $, h, clear, show, fmtTime, fmtLeft, fmtMoney, estimateSummary, badge } from './dom.js';
+import { $, h, clear, show, fmtTime, fmtLeft, fmtMoney, estimateSummary, badge, budgetCut } from './dom.js';
 import { call, serverNow, waitOperation } from './api.js';
 
 let ctx = null;
@@ -188,12 +189,21 @@ function costNote(data) {
   return e ? ` Estimated cost until its destroy time: ${estimateSummary(e)}; not included: ${e.excludes}.` : '';
 }
 
-// act runs a short request and shows its answer (and what note says of it).
+// budgetNote is what an answer says of a budget's cut of the TTL, as
+// sentences after a space ('' if none).
+function budgetNote(data) {
+  const b = budgetCut(data && data.budget);
+  return b ? ` ${b}` : '';
+}
+
+// act runs a short request and shows its answer: what note says of it
+// and a budget's cut of the TTL, which marks the notice as a warning.
 async function act(what, fn, note) {
   ctx.notify(`${what}…`);
   try {
     const { data } = await fn();
-    ctx.notify(`${what}: done.${note ? note(data) : ''}`, 'ok');
+    const cut = budgetNote(data);
+    ctx.notify(`${what}: done.${cut}${note ? note(data) : ''}`, cut ? 'warn' : 'ok');
   } catch (e) {
     ctx.notify(`${what} failed: ${e.message}`, 'error');
   }
@@ -206,13 +216,14 @@ async function long(what, fn) {
   ctx.notify(`${what}…`);
   try {
     const { status, data } = await fn();
-    const cost = costNote(data);
+    const cut = budgetNote(data);
+    const cost = cut + costNote(data);
     load();
     if (status === 202 && data.operation) {
       ctx.notify(`${what}: in progress (operation ${data.operation.id}).${cost}`);
       await waitOperation(data.operation.id);
     }
-    ctx.notify(`${what}: done.${cost}`, 'ok');
+    ctx.notify(`${what}: done.${cost}`, cut ? 'warn' : 'ok');
   } catch (e) {
     ctx.notify(`${what} failed: ${e.message}`, 'error');
   }
@@ -265,11 +276,14 @@ async function estimate() {
         td('Unit', l.unit), td('Unit price', String(l.unit_price)), td('Per hour', fmtMoney(l.hourly, e.currency)),
         td('Scales', l.fixed ? 'fixed' : 'per node')));
     }
+    const cut = budgetCut(data.budget);
+    $('deploy-estimate-budget-text').textContent = cut;
+    show($('deploy-estimate-budget'), !!cut);
     $('deploy-estimate-note').textContent =
       `Fixed parts ${fmtMoney(e.fixed_hourly, e.currency)} an hour whatever the node count. Not included: ${e.excludes}. ` +
       'Nothing was deployed: this was a dry run.';
     show($('deploy-estimate'), true);
-    ctx.notify(`Estimate for ${data.cluster}: ${estimateSummary(e)}. Nothing was deployed.`, 'ok');
+    ctx.notify(`Estimate for ${data.cluster}: ${estimateSummary(e)}. ${cut ? cut + ' ' : ''}Nothing was deployed.`, cut ? 'warn' : 'ok');
   } catch (e) {
     ctx.notify(`Estimate for ${body.cluster} failed: ${e.message}`, 'error');
   } finally {

@@ -1,8 +1,9 @@
 // Costs: what was spent (GET /report/costs) by cluster, user or team since
 // a day, with where the figures come from, and the spend per day as an SVG
-// bar chart. Who sees what is the API's business: the page shows what it
-// is given.
-import { $, h, s, clear, show, fmtTime, fmtMoney } from './dom.js';
+// bar chart; and the budgets this month (GET /report/budgets), where each
+// stands. Who sees what is the API's business: the page shows what it is
+// given.
+import { $, h, s, clear, show, fmtTime, fmtMoney, badge } from './dom.js';
 import { call, serverNow } from './api.js';
 
 let ctx = null;
@@ -31,6 +32,7 @@ export function enter(c) {
     $('costs-since').value = new Date(Date.UTC(now.getUTCFullYear(), now.getUTCMonth(), 1)).toISOString().slice(0, 10);
   }
   load();
+  loadBudgets();
 }
 
 async function load() {
@@ -49,6 +51,55 @@ async function load() {
     show($('costs-empty'), false);
     show($('costs-figure'), false);
   }
+}
+
+// loadBudgets shows the budgets the caller may see, or that there are
+// none (the API answers an empty list when the operator set none), or
+// why they cannot be shown, in the section itself.
+async function loadBudgets() {
+  show($('budgets-table'), false);
+  show($('budgets-none'), false);
+  $('budgets-about').textContent = '';
+  let data;
+  try {
+    ({ data } = await call('GET', '/report/budgets'));
+  } catch (e) {
+    $('budgets-none').textContent = `Budgets cannot be shown: ${e.message}`;
+    $('budgets-none').className = 'error';
+    show($('budgets-none'), true);
+    return;
+  }
+  const list = data.budgets || [];
+  if (list.length === 0) {
+    $('budgets-none').textContent = ctx.session && ctx.session.level === 'admin'
+      ? 'No budgets are set on this provisioner: deploys are limited by nodes and TTL only.'
+      : 'No budget covers you: none is set on this provisioner, or none for you or your teams.';
+    $('budgets-none').className = 'hint';
+    show($('budgets-none'), true);
+    return;
+  }
+  const src = data.source ? ` Spent: ${SOURCE[data.source] || data.source}.` : '';
+  $('budgets-about').textContent = `${data.month} (UTC), in ${data.currency}. Left is the allowance and what carried over, ` +
+    `less what was spent this month and what the live clusters and node groups are estimated to cost until their destroy times (reserved).${src}`;
+  $('budgets-caption').textContent = `Budgets of ${data.month}: allowance, carried over, spent, reserved and left, per scope`;
+  const money = (v) => fmtMoney(v, data.currency);
+  const body = clear($('budgets-body'));
+  for (const b of list) {
+    const kind = { ok: 'ok', warning: 'busy', exhausted: 'bad' }[b.state] || 'idle';
+    body.append(h('tr', { 'data-scope': b.scope },
+      cell('Scope', h('code', { text: b.scope })),
+      cell('Policy', b.policy + (b.admins_exempt ? ' (administrators exempt)' : '')),
+      cell('Allowance', money(b.monthly)),
+      cell('Carried over', money(b.carried)),
+      cell('Spent', money(b.spent)),
+      cell('Reserved', money(b.reserved)),
+      cell('Left', money(b.left)),
+      cell('Used', `${Number(b.used_percent).toFixed(1)}%`),
+      cell('Live', String(b.live)),
+      cell('State', badge(b.state, kind),
+        b.exhausted_at ? [' since ', h('time', { datetime: b.exhausted_at, text: fmtTime(b.exhausted_at) })] : null)));
+  }
+  show($('budgets-table'), true);
 }
 
 function keyName(k) {

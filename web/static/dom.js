@@ -107,3 +107,15 @@ export function estimateSummary(e) {
   const asOf = e.prices_as_of ? `, prices of ${e.prices_as_of}` : '';
   return `${fmtMoney(e.hourly, e.currency)} an hour, ${fmtMoney(e.total, e.currency)} for ${fmtHours(e.hours)} (${nodes}, ${e.region}${asOf})`;
 }
+
+// budgetCut is what a budget note (DEPLOY's, its dry run's, EXTEND's or
+// SCHEDULE_DESTROY's, when a budget cut the TTL asked) says, in one
+// sentence, then the API's own account of the amounts; '' for none.
+export function budgetCut(b) {
+  if (!b) return '';
+  const asked = fmtHours(b.ttl_asked / 60), got = fmtHours(b.ttl / 60);
+  // The API's message begins with the cut the first sentence has said.
+  const msg = String(b.message || '').replace(/^the TTL was cut from \S+ to \S+: /, '');
+  return `Budget ${b.scope} covers only ${got} (${fmtMoney(b.left)} left): TTL cut from ${asked} to ${got}.` +
+    (msg ? ` ${msg.charAt(0).toUpperCase()}${msg.slice(1)}.` : '');
+}
