@@ -97,6 +97,20 @@ func (f *faultEnv) procs() []int {
 	return out
 }
 
+// nodeRunning tells whether a process of the node command still runs: the
+// node itself, or a wrapper that started it (the shell of the cluster
+// command), which the driver may be watching and which ends a moment after
+// the node it waits for.
+func (f *faultEnv) nodeRunning() bool {
+	for _, pid := range f.procs() {
+		b, _ := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/cmdline")
+		if strings.Contains(string(b), f.script) && alivePID(pid) {
+			return true
+		}
+	}
+	return false
+}
+
 // nodePID is the pid of a cluster's node (the upstream command).
 func (f *faultEnv) nodePID(cluster string) int {
 	f.t.Helper()
@@ -208,7 +222,7 @@ func TestFaultClusterKilled(t *testing.T) {
 	if err := syscall.Kill(node, syscall.SIGKILL); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, "the node to die", 5*time.Second, func() bool { return !alivePID(node) })
+	waitFor(t, "the node to die", 5*time.Second, func() bool { return !alivePID(node) && !f.nodeRunning() })
 	var dep struct{ Status string }
 	code := f.call(http.MethodPost, "/deploy", `{"cluster":"killed","node_capacity":1,"ttl":30,"version":"v4.5.1"}`, &dep)
 	if code != http.StatusAccepted || dep.Status != "pending" {
@@ -227,7 +241,7 @@ func TestFaultClusterKilled(t *testing.T) {
 	if err := syscall.Kill(again, syscall.SIGKILL); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, "the node to die", 5*time.Second, func() bool { return !alivePID(again) })
+	waitFor(t, "the node to die", 5*time.Second, func() bool { return !alivePID(again) && !f.nodeRunning() })
 	waitFor(t, "STATUS to say failed", 5*time.Second, func() bool { st, _ := f.state("killed"); return st == "failed" })
 	if _, reason := f.state("killed"); !strings.Contains(reason, "lost") {
 		t.Fatalf("STATUS after the node was killed: %q", reason)
