@@ -210,6 +210,18 @@ func (a *App) oauthEnabled() error {
 	return nil
 }
 
+// oauthBegin starts a step of the OAuth flow from src: refused when OAuth
+// is off, then within the login limits (an attempt, whose release the
+// caller defers). now is the step's time.
+func (a *App) oauthBegin(src string) (now time.Time, release func(), err error) {
+	if err := a.oauthEnabled(); err != nil {
+		return time.Time{}, nil, err
+	}
+	now = a.now().UTC()
+	release, err = a.login.admit(src, "", now)
+	return now, release, err
+}
+
 // Registration is an RFC 7591 registration request; nil fields take
 // production's defaults.
 type Registration struct {

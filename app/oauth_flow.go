@@ -89,11 +89,7 @@ func browserBinding(held string) string {
 // back to the client's redirect URI (Redirect with error=). browser is the
 // browser-binding cookie's value, if any.
 func (a *App) Authorize(ctx context.Context, src string, r AuthorizeRequest, browser string) (Redirect, error) {
-	if err := a.oauthEnabled(); err != nil {
-		return Redirect{}, err
-	}
-	now := a.now().UTC()
-	release, err := a.login.admit(src, "", now)
+	now, release, err := a.oauthBegin(src)
 	if err != nil {
 		return Redirect{}, err
 	}
@@ -144,11 +140,7 @@ func (a *App) Authorize(ctx context.Context, src string, r AuthorizeRequest, bro
 // services (a cluster's ILB, Grafana), whose token comes back in a cookie
 // at redirectURI, which must be on a trusted host.
 func (a *App) BasicLogin(ctx context.Context, src, redirectURI, browser string) (Redirect, error) {
-	if err := a.oauthEnabled(); err != nil {
-		return Redirect{}, err
-	}
-	now := a.now().UTC()
-	release, err := a.login.admit(src, "", now)
+	now, release, err := a.oauthBegin(src)
 	if err != nil {
 		return Redirect{}, err
 	}
@@ -237,11 +229,7 @@ type CallbackRequest struct {
 // that is unknown, used, expired or from another browser is an error
 // answered to the browser: nothing says where to send it.
 func (a *App) Callback(ctx context.Context, src string, cb CallbackRequest, browser string) (Redirect, error) {
-	if err := a.oauthEnabled(); err != nil {
-		return Redirect{}, err
-	}
-	now := a.now().UTC()
-	release, err := a.login.admit(src, "", now)
+	now, release, err := a.oauthBegin(src)
 	if err != nil {
 		return Redirect{}, err
 	}

@@ -37,11 +37,7 @@ type TokenResult struct {
 // client's, another redirect URI, a wrong verifier): the caller learns
 // nothing it could probe with.
 func (a *App) Token(ctx context.Context, src string, r TokenRequest) (TokenResult, error) {
-	if err := a.oauthEnabled(); err != nil {
-		return TokenResult{}, err
-	}
-	now := a.now().UTC()
-	release, err := a.login.admit(src, "", now)
+	now, release, err := a.oauthBegin(src)
 	if err != nil {
 		return TokenResult{}, err
 	}
@@ -360,11 +356,7 @@ func (a *App) touchClient(ctx context.Context, cl provisioner.OAuthClient, now t
 // the client's own live token revokes its grant and the grant's session.
 // Anything else is answered as a success, as the RFC asks.
 func (a *App) RevokeToken(ctx context.Context, src, token, clientID string) error {
-	if err := a.oauthEnabled(); err != nil {
-		return err
-	}
-	now := a.now().UTC()
-	release, err := a.login.admit(src, "", now)
+	now, release, err := a.oauthBegin(src)
 	if err != nil {
 		return err
 	}
