@@ -8,8 +8,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/chromedp/chromedp"
-
 	"provisioner"
 	"provisioner/app"
 )
@@ -92,10 +90,7 @@ func TestDashboardBudgetsInChromium(t *testing.T) {
 	want := cutSentence(t, note)
 
 	b := newBrowser(t, 1280, 900)
-	b.run(chromedp.Navigate(e.srv.URL + "/"))
-	b.wait(`!document.getElementById('view-signin').hidden`)
-	b.fill("#token", memberToken)
-	b.click("#token-form button[type=submit]")
+	b.signIn(e.srv.URL+"/", memberToken)
 	b.wait(`!document.getElementById('view-clusters').hidden`)
 
 	// The estimate: the cut in its own marked paragraph and in the notice.
@@ -150,10 +145,7 @@ func TestDashboardBudgetsInChromium(t *testing.T) {
 
 	// The administrator sees every budget, a user:* one per user it covers.
 	admin := newBrowser(t, 1280, 900)
-	admin.run(chromedp.Navigate(e.srv.URL + "/#costs"))
-	admin.wait(`!document.getElementById('view-signin').hidden`)
-	admin.fill("#token", adminToken)
-	admin.click("#token-form button[type=submit]")
+	admin.signIn(e.srv.URL+"/#costs", adminToken)
 	admin.wait(`!document.getElementById('budgets-table').hidden`)
 	ada, err := e.app.LoginToken(ctx, "127.0.0.1", adminToken)
 	if err != nil {
@@ -236,10 +228,7 @@ func TestDashboardNoBudgetsInChromium(t *testing.T) {
 			t.Fatalf("GET /report/budgets without budgets: %d %v", res.StatusCode, body)
 		}
 		b := newBrowser(t, 1280, 900)
-		b.run(chromedp.Navigate(e.srv.URL + "/#costs"))
-		b.wait(`!document.getElementById('view-signin').hidden`)
-		b.fill("#token", c.token)
-		b.click("#token-form button[type=submit]")
+		b.signIn(e.srv.URL+"/#costs", c.token)
 		b.wait(`!document.getElementById('budgets-none').hidden`)
 		if got := b.text("#budgets-none"); !strings.HasPrefix(got, c.want) {
 			t.Errorf("without budgets the page says %q, want %q…", got, c.want)

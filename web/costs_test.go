@@ -122,10 +122,7 @@ func TestDashboardCostsInChromium(t *testing.T) {
 	e.clock.Set(t0)
 
 	b := newBrowser(t, 1280, 900)
-	b.run(chromedp.Navigate(e.srv.URL + "/"))
-	b.wait(`!document.getElementById('view-signin').hidden`)
-	b.fill("#token", adminToken)
-	b.click("#token-form button[type=submit]")
+	b.signIn(e.srv.URL+"/", adminToken)
 	b.wait(`!document.getElementById('view-clusters').hidden`)
 
 	// The estimate before the deploy: DEPLOY's dry run, part by part.
@@ -290,10 +287,7 @@ func TestDashboardCostsInChromium(t *testing.T) {
 
 	// A member sees its own spend only, as the API answers.
 	member := newBrowser(t, 1280, 900)
-	member.run(chromedp.Navigate(e.srv.URL + "/#costs"))
-	member.wait(`!document.getElementById('view-signin').hidden`)
-	member.fill("#token", memberToken)
-	member.click("#token-form button[type=submit]")
+	member.signIn(e.srv.URL+"/#costs", memberToken)
 	member.wait(`document.querySelectorAll('#costs-body tr').length > 0`)
 	if keys := eval[[]string](member, `Array.from(document.querySelectorAll('#costs-body tr[data-key]')).map(r => r.dataset.key)`); len(keys) != 1 || keys[0] != "otto-c" {
 		t.Errorf("otto sees the spend of %q, want otto-c's alone", keys)
